@@ -1,1 +1,46 @@
-//! placeholder
+//! ipclab-kernel: a `no_std` mini-kernel that models processes, a scheduler and message passing.
+//!
+//! The kernel is plain data ([`Kernel`] is `Clone + Eq + Hash`): a fixed
+//! process table, a deterministic scheduler, a virtual clock, a bounded pool
+//! of message slots and a table of mailboxes. It has no globals and no
+//! allocator; every capacity is fixed at compile time (see [`config`]) and
+//! may be lowered at boot ([`Config`]).
+//!
+//! A user program enters through [`Kernel::trap`] with its registers. The
+//! kernel decodes them (a bad register is an [`ipclab_syscalls::Errno`],
+//! never a panic), then performs the call: it completes now, or the caller
+//! blocks with a [`BlockReason`] that names what it waits for, and a later
+//! partner's call, a timer or an exit completes it (completion-based, as in
+//! seL4 and Hubris). The embedder collects a completed result with
+//! [`Kernel::take_completion`].
+//!
+//! Every state change is reported to a [`TraceSink`] the embedder hands in.
+//! Chapter: `docs/kernel.md`.
+#![no_std]
+
+pub mod config;
+mod deadlock;
+mod exit;
+mod handle;
+mod invariants;
+mod ipc;
+mod kernel;
+mod mailbox;
+mod message;
+mod process;
+mod sched;
+pub mod sync;
+mod trace;
+mod trap;
+mod umem;
+
+pub use config::{Config, ConfigError, Policy};
+pub use handle::HandleTable;
+pub use invariants::InvariantViolation;
+pub use kernel::{Kernel, SpawnError, Stats};
+pub use mailbox::{Mailbox, MailboxId};
+pub use message::{Dest, Message};
+pub use process::{BlockReason, Pcb, ProcessState};
+pub use trace::{CopyEnd, Event, NullSink, TimerKind, TraceSink, UndeliverableReason};
+pub use trap::{TrapError, TrapOutcome};
+pub use umem::{Fault, UserMemory};

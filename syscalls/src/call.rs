@@ -150,12 +150,13 @@ pub enum Syscall {
     /// # Errors
     /// `EBADF`.
     Close { handle: Handle },
-    /// Send to a mailbox. Blocks in `MboxSend` while it is full.
+    /// Send to a mailbox. Blocks in `MboxSend` while it is full; a message
+    /// above the eager limit, or to a mailbox of capacity 0, goes by
+    /// rendezvous with one of its receivers.
     ///
     /// # Errors
-    /// `EBADF`, `EINVAL`, `EMSGSIZE` (above the eager limit: a mailbox only
-    /// holds messages that fit a slot), `EFAULT`, `EAGAIN`, `ETIMEDOUT`,
-    /// `EIDRM` (destroyed while waiting).
+    /// `EBADF`, `EINVAL`, `EMSGSIZE` (above [`MAX_MESSAGE_LEN`]), `EFAULT`,
+    /// `EAGAIN`, `ETIMEDOUT`, `EIDRM` (destroyed, also while waiting).
     MboxSend {
         handle: Handle,
         buf: UserAddr,

@@ -1,0 +1,173 @@
+//! `check_invariants`: the kernel's promises, checked; tests call it after every step.
+
+use ipclab_syscalls::Source;
+
+use crate::process::Pending;
+use crate::{BlockReason, Dest, Kernel, ProcessState};
+
+/// A broken invariant: a kernel bug. The text says which.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvariantViolation(pub &'static str);
+
+impl core::fmt::Display for InvariantViolation {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+fn ensure(condition: bool, what: &'static str) -> Result<(), InvariantViolation> {
+    if condition {
+        Ok(())
+    } else {
+        Err(InvariantViolation(what))
+    }
+}
+
+impl Kernel {
+    /// Checks every invariant of the kernel and its objects.
+    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+        self.check_messages()?;
+        self.check_buffers()?;
+        self.check_processes()?;
+        self.check_mailboxes()?;
+        Ok(())
+    }
+
+    /// Every accepted message is exactly once delivered, buffered or
+    /// reported undeliverable.
+    fn check_messages(&self) -> Result<(), InvariantViolation> {
+        let s = &self.stats;
+        ensure(
+            s.accepted == s.delivered + self.pool.len() as u64 + s.undeliverable,
+            "accepted != delivered + buffered + undeliverable",
+        )?;
+        for (i, m) in self.pool.iter().enumerate() {
+            ensure(
+                m.len() <= self.config.eager_limit as u64,
+                "a buffered message is longer than the eager limit",
+            )?;
+            ensure(
+                self.pool[..i].iter().all(|earlier| earlier.id < m.id),
+                "the pool is not in arrival order",
+            )?;
+            match m.dest {
+                Dest::Process(pid) => ensure(
+                    self.process(pid).is_some_and(|p| !p.is_exited()),
+                    "a message is queued for a terminated or stale process",
+                )?,
+                Dest::Mailbox(id) => ensure(
+                    self.mailbox(id).is_some_and(|mb| !mb.destroyed),
+                    "a message is queued in a destroyed mailbox",
+                )?,
+            }
+        }
+        Ok(())
+    }
+
+    /// No buffer above its bound.
+    fn check_buffers(&self) -> Result<(), InvariantViolation> {
+        ensure(
+            self.pool.len() <= self.config.buffer_slots,
+            "the pool holds more messages than buffer_slots",
+        )?;
+        for m in &self.pool {
+            ensure(
+                self.queued_at(m.dest) <= self.quota_of(m.dest),
+                "a receiver or mailbox is above its quota",
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Queue and process states agree.
+    fn check_processes(&self) -> Result<(), InvariantViolation> {
+        for p in &self.procs {
+            match (p.state, p.pending) {
+                (ProcessState::Blocked(reason), Some(pending)) => {
+                    let agrees = match (reason, pending) {
+                        (BlockReason::Send { to, .. }, Pending::Send { dest, .. }) => {
+                            dest == Dest::Process(to)
+                        }
+                        (BlockReason::MboxSend { mailbox, .. }, Pending::Send { dest, .. }) => {
+                            dest == Dest::Mailbox(mailbox)
+                        }
+                        (
+                            BlockReason::Recv { from, tag },
+                            Pending::Recv {
+                                at,
+                                from: f,
+                                tag: t,
+                                ..
+                            },
+                        ) => at == Dest::Process(p.pid) && from == f && tag == t,
+                        (
+                            BlockReason::MboxRecv { mailbox, tag },
+                            Pending::Recv { at, tag: t, .. },
+                        ) => at == Dest::Mailbox(mailbox) && tag == t,
+                        (BlockReason::Sleep { .. }, Pending::Sleep) => true,
+                        _ => false,
+                    };
+                    ensure(
+                        agrees,
+                        "a block reason disagrees with the pending operation",
+                    )?;
+                }
+                (ProcessState::Blocked(_), None) => {
+                    return Err(InvariantViolation(
+                        "a blocked process has no pending operation",
+                    ))
+                }
+                (_, Some(_)) => {
+                    return Err(InvariantViolation(
+                        "a process that is not blocked has a pending operation",
+                    ))
+                }
+                (_, None) => ensure(
+                    p.deadline.is_none(),
+                    "a process that is not blocked has a timer",
+                )?,
+            }
+            if p.is_exited() {
+                ensure(
+                    p.handles.iter().next().is_none(),
+                    "a terminated process holds handles",
+                )?;
+            }
+            if let Some(Pending::Recv { at, from, tag, .. }) = p.pending {
+                let waiting_for_queued = self.pool.iter().any(|m| {
+                    m.dest == at
+                        && tag.accepts(m.tag)
+                        && match from {
+                            Source::Any => true,
+                            Source::Pid(want) => want == m.from,
+                        }
+                });
+                ensure(
+                    !waiting_for_queued,
+                    "a receiver waits for a message that is queued for it",
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Mailbox reference counts match the handle tables.
+    fn check_mailboxes(&self) -> Result<(), InvariantViolation> {
+        for (id, mailbox) in self.mailboxes() {
+            let holders = self
+                .procs
+                .iter()
+                .map(|p| p.handles.iter().filter(|(_, m)| *m == id).count())
+                .sum::<usize>();
+            ensure(
+                holders == mailbox.refs as usize,
+                "a mailbox's reference count disagrees with the handle tables",
+            )?;
+            ensure(
+                self.queued_at(Dest::Mailbox(id)) <= mailbox.capacity as usize,
+                "a mailbox holds more than its capacity",
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,573 @@
+//! Send and receive, direct (to a process) and indirect (to a mailbox): matching, buffering, rendezvous.
+//!
+//! One algorithm serves both kinds of addressing; a [`Dest`] says where a
+//! message goes. Chapter: `docs/kernel.md`, "Blocking rules".
+//!
+//! A send, in order:
+//! 1. a receiver already waiting at the destination for this message gets
+//!    it straight from the sender's memory (no kernel slot);
+//! 2. otherwise, if the message fits a slot (the eager limit), a slot is
+//!    free and the destination is under its quota, it is copied into a slot
+//!    and the send completes;
+//! 3. otherwise the sender blocks until a receive takes the message
+//!    (rendezvous) or a slot frees up for it.
+//!
+//! A receive takes the oldest matching candidate in arrival order, whether
+//! it sits in a slot or in a blocked sender; this is what keeps messages
+//! from one sender to one receiver in order (non-overtaking).
+
+use heapless::Vec;
+use ipclab_syscalls::{
+    Errno, MessageStatus, Pid, Reply, RetRegs, Source, Tag, TagFilter, Timeout, UserAddr,
+};
+
+use crate::process::Pending;
+use crate::trace::{CopyEnd, UndeliverableReason};
+use crate::umem::{copy_user_to_user, in_bounds};
+use crate::{
+    BlockReason, Dest, Event, Kernel, Message, Policy, ProcessState, TraceSink, TrapOutcome,
+    UserMemory,
+};
+
+/// A send's arguments after decoding.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SendArgs {
+    pub dest: Dest,
+    pub buf: UserAddr,
+    pub len: u64,
+    pub tag: Tag,
+    pub timeout: Timeout,
+}
+
+/// A receive's arguments after decoding.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RecvArgs {
+    pub at: Dest,
+    pub from: Source,
+    pub tag: TagFilter,
+    pub buf: UserAddr,
+    pub cap: u64,
+    pub timeout: Timeout,
+}
+
+/// The oldest message a receive could take.
+enum Candidate {
+    /// In the pool, at this index.
+    Slot(usize),
+    /// Held by this blocked sender.
+    Sender(Pid),
+}
+
+fn ok(value: u64) -> Result<RetRegs, Errno> {
+    Ok(Reply::to_regs(Ok(Reply::value(value))))
+}
+
+impl Kernel {
+    /// Performs a send by `caller`. Arguments have been decoded; the
+    /// destination has been checked to exist (a stale pid or a bad handle
+    /// never gets here).
+    pub(crate) fn send(
+        &mut self,
+        caller: Pid,
+        args: SendArgs,
+        mem: &mut impl UserMemory,
+        sink: &mut impl TraceSink,
+    ) -> Result<TrapOutcome, Errno> {
+        let memory_size = self.pcb_ref(caller)?.memory_size;
+        if !in_bounds(memory_size, args.buf, args.len) {
+            return Err(Errno::EFAULT);
+        }
+        let dead_receiver = match args.dest {
+            Dest::Process(to) => self.pcb_ref(to)?.is_exited(),
+            Dest::Mailbox(_) => false,
+        };
+        if dead_receiver && self.config.policy == Policy::Notify {
+            return Err(Errno::EDEADPEER);
+        }
+        if !dead_receiver {
+            if let Some(receiver) = self.waiting_receiver(caller, args, sink) {
+                self.deliver_direct(caller, args, receiver, mem, sink)?;
+                return Ok(TrapOutcome::Complete(ok(0)?));
+            }
+        }
+        if self.can_buffer(args.dest, args.len) {
+            self.accept_into_slot(caller, args, mem, sink)?;
+            return Ok(TrapOutcome::Complete(ok(0)?));
+        }
+        let reason = match args.dest {
+            Dest::Process(to) => BlockReason::Send {
+                to,
+                rendezvous: self.is_rendezvous(args.dest, args.len),
+            },
+            Dest::Mailbox(mailbox) => BlockReason::MboxSend {
+                mailbox,
+                rendezvous: self.is_rendezvous(args.dest, args.len),
+            },
+        };
+        let seq = self.next_arrival();
+        let pending = Pending::Send {
+            dest: args.dest,
+            buf: args.buf,
+            len: args.len,
+            tag: args.tag,
+            seq,
+        };
+        self.block(caller, reason, pending, args.timeout, sink)
+    }
+
+    /// Performs a receive by `caller` at `args.at` (its own pid, or a
+    /// mailbox it holds).
+    pub(crate) fn recv(
+        &mut self,
+        caller: Pid,
+        args: RecvArgs,
+        mem: &mut impl UserMemory,
+        sink: &mut impl TraceSink,
+    ) -> Result<TrapOutcome, RetRegs> {
+        let memory_size = self.pcb_ref(caller).map_err(err_regs)?.memory_size;
+        if !in_bounds(memory_size, args.buf, args.cap) {
+            return Err(err_regs(Errno::EFAULT));
+        }
+        if let Some(candidate) = self.oldest_match(args.at, args.from, args.tag) {
+            let status = self.status_of(&candidate);
+            if status.len > args.cap {
+                // Nothing changes: the message stays first in line and the
+                // receiver learns how long it is.
+                return Err(Reply::error_with_status(Errno::EMSGSIZE, status));
+            }
+            match candidate {
+                Candidate::Slot(index) => {
+                    self.deliver_from_slot(caller, index, args.buf, mem, sink)
+                        .map_err(err_regs)?;
+                    self.refill(mem, sink);
+                }
+                Candidate::Sender(sender) => {
+                    self.take_from_blocked_sender(caller, sender, args.buf, mem, sink)
+                        .map_err(err_regs)?;
+                }
+            }
+            return Ok(TrapOutcome::Complete(Reply::to_regs(Ok(Reply::received(
+                status,
+            )))));
+        }
+        if let Source::Pid(from) = args.from {
+            let sender_dead = self.pcb_ref(from).map_err(err_regs)?.is_exited();
+            if sender_dead && self.config.policy == Policy::Notify {
+                return Err(err_regs(Errno::EDEADPEER));
+            }
+        }
+        let reason = match args.at {
+            Dest::Process(_) => BlockReason::Recv {
+                from: args.from,
+                tag: args.tag,
+            },
+            Dest::Mailbox(mailbox) => BlockReason::MboxRecv {
+                mailbox,
+                tag: args.tag,
+            },
+        };
+        let seq = self.next_queue_order();
+        let pending = Pending::Recv {
+            at: args.at,
+            from: args.from,
+            tag: args.tag,
+            buf: args.buf,
+            cap: args.cap,
+            seq,
+        };
+        self.block(caller, reason, pending, args.timeout, sink)
+            .map_err(err_regs)
+    }
+
+    /// Blocks `caller`, or fails at once when it asked not to wait or when
+    /// waiting would close a wait-for cycle the kernel refuses.
+    pub(crate) fn block(
+        &mut self,
+        caller: Pid,
+        reason: BlockReason,
+        pending: Pending,
+        timeout: Timeout,
+        sink: &mut impl TraceSink,
+    ) -> Result<TrapOutcome, Errno> {
+        let deadline = match timeout {
+            Timeout::NonBlocking => return Err(Errno::EAGAIN),
+            Timeout::After(0) => return Err(Errno::ETIMEDOUT),
+            Timeout::After(ticks) => Some(self.now.saturating_add(ticks)),
+            Timeout::Never => None,
+        };
+        if self.config.refuse_deadlock && self.would_close_cycle(caller, reason) {
+            return Err(Errno::EDEADLK);
+        }
+        let now = self.now;
+        let pcb = self.pcb_mut(caller)?;
+        pcb.state = ProcessState::Blocked(reason);
+        pcb.pending = Some(pending);
+        pcb.deadline = deadline;
+        sink.event(
+            now,
+            &Event::Block {
+                pid: caller,
+                reason,
+            },
+        );
+        Ok(TrapOutcome::Blocked(reason))
+    }
+
+    /// Would a message of `len` bytes to `dest` go by rendezvous even with
+    /// every slot free?
+    fn is_rendezvous(&self, dest: Dest, len: u64) -> bool {
+        len > self.config.eager_limit as u64 || self.quota_of(dest) == 0
+    }
+
+    /// Can a message of `len` bytes to `dest` go into a slot now?
+    pub(crate) fn can_buffer(&self, dest: Dest, len: u64) -> bool {
+        len <= self.config.eager_limit as u64
+            && self.pool.len() < self.config.buffer_slots
+            && self.queued_at(dest) < self.quota_of(dest)
+    }
+
+    /// A receiver blocked at `args.dest` that accepts this message, oldest
+    /// first. A waiting receiver whose buffer is too small is failed with
+    /// `EMSGSIZE` (and the message's status) and passed over.
+    fn waiting_receiver(
+        &mut self,
+        caller: Pid,
+        args: SendArgs,
+        sink: &mut impl TraceSink,
+    ) -> Option<(Pid, UserAddr)> {
+        loop {
+            let (pid, cap, buf) = self
+                .pending_where(|op| match *op {
+                    Pending::Recv { at, from, tag, .. } => {
+                        at == args.dest && from.accepts(caller) && tag.accepts(args.tag)
+                    }
+                    _ => false,
+                })
+                .filter_map(|(pid, op)| match op {
+                    Pending::Recv { seq, cap, buf, .. } => Some((seq, pid, cap, buf)),
+                    _ => None,
+                })
+                .min_by_key(|(seq, ..)| *seq)
+                .map(|(_, pid, cap, buf)| (pid, cap, buf))?;
+            if args.len <= cap {
+                return Some((pid, buf));
+            }
+            let status = MessageStatus {
+                source: caller,
+                tag: args.tag,
+                len: args.len,
+            };
+            self.complete(pid, Reply::error_with_status(Errno::EMSGSIZE, status), sink);
+        }
+    }
+
+    /// Copies the sender's message straight into a waiting receiver.
+    fn deliver_direct(
+        &mut self,
+        caller: Pid,
+        args: SendArgs,
+        (receiver, buf): (Pid, UserAddr),
+        mem: &mut impl UserMemory,
+        sink: &mut impl TraceSink,
+    ) -> Result<(), Errno> {
+        copy_user_to_user(mem, caller, args.buf, receiver, buf, args.len)?;
+        let id = self.next_arrival();
+        self.count_copy_user_to_user(caller, args.buf, receiver, buf, args.len, sink);
+        self.stats.accepted += 1;
+        self.stats.delivered += 1;
+        sink.event(
+            self.now,
+            &Event::Deliver {
+                message: id,
+                from: caller,
+                to: receiver,
+                dest: args.dest,
+                tag: args.tag,
+                len: args.len,
+                direct: true,
+            },
+        );
+        let status = MessageStatus {
+            source: caller,
+            tag: args.tag,
+            len: args.len,
+        };
+        self.complete(receiver, Reply::to_regs(Ok(Reply::received(status))), sink);
+        Ok(())
+    }
+
+    /// Copies the sender's message into a new slot (or, for a terminated
+    /// receiver under `classic`, accepts it and reports it undeliverable).
+    fn accept_into_slot(
+        &mut self,
+        sender: Pid,
+        args: SendArgs,
+        mem: &mut impl UserMemory,
+        sink: &mut impl TraceSink,
+    ) -> Result<(), Errno> {
+        let mut data: Vec<u8, { crate::config::MAX_EAGER_LIMIT }> = Vec::new();
+        // Cannot fail: `can_buffer` checked len against the eager limit,
+        // which is at most the slot size.
+        data.resize(args.len as usize, 0)
+            .map_err(|_| Errno::EMSGSIZE)?;
+        mem.read(sender, args.buf, &mut data)
+            .map_err(|_| Errno::EFAULT)?;
+        let id = self.next_arrival();
+        self.stats.accepted += 1;
+        self.stats.copies_to_kernel += 1;
+        self.stats.bytes_copied += args.len;
+        sink.event(
+            self.now,
+            &Event::Copy {
+                from: CopyEnd::User {
+                    pid: sender,
+                    addr: args.buf,
+                },
+                to: CopyEnd::Kernel { message: id },
+                bytes: args.len,
+            },
+        );
+        let receiver_dead = match args.dest {
+            Dest::Process(to) => self.process(to).is_none_or(|p| p.is_exited()),
+            Dest::Mailbox(_) => false,
+        };
+        if receiver_dead {
+            self.stats.undeliverable += 1;
+            sink.event(
+                self.now,
+                &Event::Undeliverable {
+                    message: id,
+                    from: sender,
+                    dest: args.dest,
+                    reason: UndeliverableReason::SentToExited,
+                },
+            );
+            return Ok(());
+        }
+        let message = Message {
+            id,
+            from: sender,
+            dest: args.dest,
+            tag: args.tag,
+            data,
+        };
+        // Cannot fail: `can_buffer` checked the pool has room.
+        let _ = self.pool.push(message);
+        let queued = self.queued_at(args.dest) as u32;
+        sink.event(
+            self.now,
+            &Event::Enqueue {
+                message: id,
+                from: sender,
+                dest: args.dest,
+                tag: args.tag,
+                len: args.len,
+                queued,
+            },
+        );
+        Ok(())
+    }
+
+    /// The oldest message at `at` that `from` and `tag` accept, in a slot or
+    /// in a blocked sender.
+    fn oldest_match(&self, at: Dest, from: Source, tag: TagFilter) -> Option<Candidate> {
+        let in_slot = self
+            .pool
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.dest == at && from.accepts(m.from) && tag.accepts(m.tag))
+            .map(|(i, m)| (m.id, Candidate::Slot(i)))
+            .next();
+        let in_sender = self
+            .pending_where(|op| match *op {
+                Pending::Send { dest, tag: t, .. } => dest == at && tag.accepts(t),
+                _ => false,
+            })
+            .filter(|(pid, _)| from.accepts(*pid))
+            .filter_map(|(pid, op)| match op {
+                Pending::Send { seq, .. } => Some((seq, Candidate::Sender(pid))),
+                _ => None,
+            })
+            .min_by_key(|(seq, _)| *seq);
+        match (in_slot, in_sender) {
+            (Some(a), Some(b)) => Some(if a.0 < b.0 { a.1 } else { b.1 }),
+            (Some(a), None) => Some(a.1),
+            (None, Some(b)) => Some(b.1),
+            (None, None) => None,
+        }
+    }
+
+    fn status_of(&self, candidate: &Candidate) -> MessageStatus {
+        match *candidate {
+            Candidate::Slot(index) => {
+                let m = &self.pool[index];
+                MessageStatus {
+                    source: m.from,
+                    tag: m.tag,
+                    len: m.len(),
+                }
+            }
+            Candidate::Sender(pid) => match self.process(pid).and_then(|p| p.pending) {
+                Some(Pending::Send { tag, len, .. }) => MessageStatus {
+                    source: pid,
+                    tag,
+                    len,
+                },
+                // A candidate sender always has a pending send.
+                _ => MessageStatus {
+                    source: pid,
+                    tag: 0,
+                    len: 0,
+                },
+            },
+        }
+    }
+
+    fn deliver_from_slot(
+        &mut self,
+        receiver: Pid,
+        index: usize,
+        buf: UserAddr,
+        mem: &mut impl UserMemory,
+        sink: &mut impl TraceSink,
+    ) -> Result<(), Errno> {
+        mem.write(receiver, buf, &self.pool[index].data)
+            .map_err(|_| Errno::EFAULT)?;
+        let message = self.pool.remove(index);
+        self.stats.delivered += 1;
+        self.stats.copies_to_user += 1;
+        self.stats.bytes_copied += message.len();
+        sink.event(
+            self.now,
+            &Event::Copy {
+                from: CopyEnd::Kernel {
+                    message: message.id,
+                },
+                to: CopyEnd::User {
+                    pid: receiver,
+                    addr: buf,
+                },
+                bytes: message.len(),
+            },
+        );
+        sink.event(
+            self.now,
+            &Event::Deliver {
+                message: message.id,
+                from: message.from,
+                to: receiver,
+                dest: message.dest,
+                tag: message.tag,
+                len: message.len(),
+                direct: false,
+            },
+        );
+        Ok(())
+    }
+
+    fn take_from_blocked_sender(
+        &mut self,
+        receiver: Pid,
+        sender: Pid,
+        buf: UserAddr,
+        mem: &mut impl UserMemory,
+        sink: &mut impl TraceSink,
+    ) -> Result<(), Errno> {
+        let Some(Pending::Send {
+            dest,
+            buf: from_buf,
+            len,
+            tag,
+            seq,
+        }) = self.process(sender).and_then(|p| p.pending)
+        else {
+            return Err(Errno::ESRCH);
+        };
+        copy_user_to_user(mem, sender, from_buf, receiver, buf, len)?;
+        self.count_copy_user_to_user(sender, from_buf, receiver, buf, len, sink);
+        self.stats.accepted += 1;
+        self.stats.delivered += 1;
+        sink.event(
+            self.now,
+            &Event::Deliver {
+                message: seq,
+                from: sender,
+                to: receiver,
+                dest,
+                tag,
+                len,
+                direct: true,
+            },
+        );
+        self.complete(sender, Reply::to_regs(Ok(Reply::value(0))), sink);
+        Ok(())
+    }
+
+    fn count_copy_user_to_user(
+        &mut self,
+        from: Pid,
+        from_addr: u64,
+        to: Pid,
+        to_addr: u64,
+        len: u64,
+        sink: &mut impl TraceSink,
+    ) {
+        self.stats.copies_user_to_user += 1;
+        self.stats.bytes_copied += len;
+        sink.event(
+            self.now,
+            &Event::Copy {
+                from: CopyEnd::User {
+                    pid: from,
+                    addr: from_addr,
+                },
+                to: CopyEnd::User {
+                    pid: to,
+                    addr: to_addr,
+                },
+                bytes: len,
+            },
+        );
+    }
+
+    /// After slots or quota freed up: moves blocked senders' messages into
+    /// slots, oldest first, and completes their sends.
+    pub(crate) fn refill(&mut self, mem: &mut impl UserMemory, sink: &mut impl TraceSink) {
+        loop {
+            let next = self
+                .pending_where(|op| matches!(op, Pending::Send { .. }))
+                .filter_map(|(pid, op)| match op {
+                    Pending::Send {
+                        dest,
+                        buf,
+                        len,
+                        tag,
+                        seq,
+                    } => Some((seq, pid, dest, buf, len, tag)),
+                    _ => None,
+                })
+                .filter(|&(_, _, dest, _, len, _)| self.can_buffer(dest, len))
+                .min_by_key(|(seq, ..)| *seq);
+            let Some((_, sender, dest, buf, len, tag)) = next else {
+                return;
+            };
+            let args = SendArgs {
+                dest,
+                buf,
+                len,
+                tag,
+                timeout: Timeout::Never,
+            };
+            let result = self.accept_into_slot(sender, args, mem, sink);
+            self.complete(
+                sender,
+                Reply::to_regs(result.map(|()| Reply::value(0))),
+                sink,
+            );
+        }
+    }
+}
+
+pub(crate) fn err_regs(errno: Errno) -> RetRegs {
+    Reply::to_regs(Err(errno))
+}

@@ -1,0 +1,310 @@
+//! The kernel state: process table, buffer pool, mailbox table, clock, counters; boot and lookups.
+//!
+//! # Invariants (checked by [`Kernel::check_invariants`])
+//! - every accepted message is exactly once delivered, buffered or reported
+//!   undeliverable: `accepted == delivered + buffered + undeliverable`;
+//! - no buffer above its bound: the pool within `buffer_slots`, each
+//!   receiver within `receiver_quota`, each mailbox within its capacity;
+//! - queue and process states agree: a blocked process has the pending
+//!   operation its reason names, and no receiver waits for a message that
+//!   is queued for it.
+
+use heapless::{String, Vec};
+use ipclab_syscalls::{Errno, Pid, Reply, RetRegs};
+
+use crate::config::{MAX_MAILBOXES, MAX_PROCESS_NAME, MAX_PROCS, MAX_SLOTS, PRIORITY_LEVELS};
+use crate::process::Pending;
+use crate::{
+    BlockReason, Config, ConfigError, Dest, Event, HandleTable, Mailbox, MailboxId, Message, Pcb,
+    ProcessState, TraceSink,
+};
+
+/// Counters the kernel keeps: every copy, every message, every call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Stats {
+    /// Calls that reached `trap` (including those that did not decode).
+    pub syscalls: u64,
+    /// Messages whose send completed (buffered, delivered directly, or
+    /// reported undeliverable at once).
+    pub accepted: u64,
+    /// Messages a receiver got.
+    pub delivered: u64,
+    /// Messages reported undeliverable.
+    pub undeliverable: u64,
+    /// Copies from a sender's memory into a kernel slot.
+    pub copies_to_kernel: u64,
+    /// Copies from a kernel slot into a receiver's memory.
+    pub copies_to_user: u64,
+    /// Direct copies from a sender's memory into a receiver's (rendezvous,
+    /// or a receiver already waiting).
+    pub copies_user_to_user: u64,
+    /// Bytes moved by all copies.
+    pub bytes_copied: u64,
+}
+
+/// Why a process could not be spawned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpawnError {
+    /// The process table is full (and no slot of an exited process is free).
+    TableFull,
+    /// The name is longer than the kernel keeps.
+    NameTooLong,
+    /// The priority is not below [`PRIORITY_LEVELS`].
+    BadPriority,
+}
+
+/// The whole kernel: plain data, `Clone + Eq + Hash`, so a checker can hash it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Kernel {
+    pub(crate) config: Config,
+    pub(crate) now: u64,
+    pub(crate) procs: Vec<Pcb, MAX_PROCS>,
+    /// Accepted messages not yet delivered, in arrival order.
+    pub(crate) pool: Vec<Message, MAX_SLOTS>,
+    pub(crate) mailboxes: Vec<Option<Mailbox>, MAX_MAILBOXES>,
+    /// Arrival order of messages and of blocked sends (one counter, so they
+    /// can be compared: non-overtaking).
+    pub(crate) arrivals: u64,
+    /// Order of entering the ready queue, or of starting to wait to receive.
+    pub(crate) queue_order: u64,
+    pub(crate) stats: Stats,
+}
+
+impl Kernel {
+    /// Boots a kernel with `config`.
+    pub fn new(config: Config) -> Result<Kernel, ConfigError> {
+        config.validate()?;
+        Ok(Kernel {
+            config,
+            now: 0,
+            procs: Vec::new(),
+            pool: Vec::new(),
+            mailboxes: Vec::new(),
+            arrivals: 0,
+            queue_order: 0,
+            stats: Stats::default(),
+        })
+    }
+
+    /// The boot configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The current tick.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Every process slot ever used, in slot order (exited ones included).
+    pub fn processes(&self) -> &[Pcb] {
+        &self.procs
+    }
+
+    /// The process `pid` names, if it is current (not stale).
+    pub fn process(&self, pid: Pid) -> Option<&Pcb> {
+        self.procs.get(pid.index as usize).filter(|p| p.pid == pid)
+    }
+
+    /// Accepted messages waiting in kernel slots, in arrival order.
+    pub fn messages(&self) -> &[Message] {
+        &self.pool
+    }
+
+    /// The mailbox in slot `id`, if any.
+    pub fn mailbox(&self, id: MailboxId) -> Option<&Mailbox> {
+        self.mailboxes.get(id.0 as usize).and_then(Option::as_ref)
+    }
+
+    /// Every live mailbox with its id.
+    pub fn mailboxes(&self) -> impl Iterator<Item = (MailboxId, &Mailbox)> {
+        self.mailboxes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| m.as_ref().map(|m| (MailboxId(i as u16), m)))
+    }
+
+    /// Live processes that hold a handle to `mailbox`.
+    pub fn mailbox_holders(&self, mailbox: MailboxId) -> impl Iterator<Item = Pid> + '_ {
+        self.procs
+            .iter()
+            .filter(move |p| !p.is_exited() && p.handles.holds(mailbox))
+            .map(|p| p.pid)
+    }
+
+    /// Messages queued at `dest`.
+    pub fn queued_at(&self, dest: Dest) -> usize {
+        self.pool.iter().filter(|m| m.dest == dest).count()
+    }
+
+    /// The number of messages `dest` may hold: the receiver quota for a
+    /// process, the capacity for a mailbox (both within the pool size).
+    pub fn quota_of(&self, dest: Dest) -> usize {
+        let quota = match dest {
+            Dest::Process(_) => self.config.receiver_quota,
+            Dest::Mailbox(m) => self.mailbox(m).map_or(0, |m| m.capacity as usize),
+        };
+        quota.min(self.config.buffer_slots)
+    }
+
+    /// Takes the result of a blocking call that has completed, to put it in
+    /// the process's registers. `None` if there is none (or `pid` is stale).
+    pub fn take_completion(&mut self, pid: Pid) -> Option<RetRegs> {
+        self.pcb_mut(pid).ok()?.completion.take()
+    }
+
+    /// Creates a process named `name` with `priority` and `memory_size`
+    /// bytes of memory, ready to run. Slots never used are taken first, then
+    /// slots of exited processes (with the next generation).
+    pub fn spawn(
+        &mut self,
+        name: &str,
+        priority: u8,
+        memory_size: u64,
+        sink: &mut impl TraceSink,
+    ) -> Result<Pid, SpawnError> {
+        if priority >= PRIORITY_LEVELS {
+            return Err(SpawnError::BadPriority);
+        }
+        let name: String<MAX_PROCESS_NAME> =
+            String::try_from(name).map_err(|_| SpawnError::NameTooLong)?;
+        self.queue_order += 1;
+        let mut pcb = Pcb {
+            pid: Pid::new(self.procs.len() as u16, 1),
+            name,
+            priority,
+            memory_size,
+            state: ProcessState::Ready,
+            handles: HandleTable::default(),
+            pending: None,
+            deadline: None,
+            completion: None,
+            ready_seq: self.queue_order,
+            quantum_left: 0,
+        };
+        let pid = if self.procs.len() < MAX_PROCS {
+            let pid = pcb.pid;
+            // Cannot fail: the length was checked above.
+            let _ = self.procs.push(pcb);
+            pid
+        } else {
+            let slot = self
+                .procs
+                .iter_mut()
+                .find(|p| p.is_exited() && p.handles.iter().next().is_none())
+                .ok_or(SpawnError::TableFull)?;
+            let generation = match slot.pid.generation.wrapping_add(1) {
+                0 => 1,
+                g => g,
+            };
+            pcb.pid = Pid::new(slot.pid.index, generation);
+            *slot = pcb;
+            slot.pid
+        };
+        sink.event(self.now, &Event::Spawn { pid, priority });
+        Ok(pid)
+    }
+
+    /// Creates a mailbox on behalf of the embedder (at boot, before any
+    /// process runs); no process is its creator.
+    pub fn create_mailbox(
+        &mut self,
+        name: &str,
+        capacity: u32,
+        sink: &mut impl TraceSink,
+    ) -> Result<MailboxId, Errno> {
+        self.new_mailbox(name.as_bytes(), capacity, None, sink)
+    }
+
+    /// Gives `pid` a handle to `mailbox` (the embedder's way of handing out
+    /// handles at boot, as a shell hands a child its open files).
+    pub fn grant_handle(
+        &mut self,
+        pid: Pid,
+        mailbox: MailboxId,
+    ) -> Result<ipclab_syscalls::Handle, Errno> {
+        let mb = self
+            .mailboxes
+            .get(mailbox.0 as usize)
+            .and_then(Option::as_ref)
+            .ok_or(Errno::EBADF)?;
+        if mb.destroyed {
+            return Err(Errno::EIDRM);
+        }
+        let pcb = self.pcb_mut(pid)?;
+        if pcb.is_exited() {
+            return Err(Errno::ESRCH);
+        }
+        let handle = pcb.handles.insert(mailbox)?;
+        if let Some(Some(mb)) = self.mailboxes.get_mut(mailbox.0 as usize) {
+            mb.refs += 1;
+        }
+        Ok(handle)
+    }
+
+    // ---- crate-internal helpers ----
+
+    pub(crate) fn pcb_mut(&mut self, pid: Pid) -> Result<&mut Pcb, Errno> {
+        self.procs
+            .get_mut(pid.index as usize)
+            .filter(|p| p.pid == pid)
+            .ok_or(Errno::ESRCH)
+    }
+
+    pub(crate) fn pcb_ref(&self, pid: Pid) -> Result<&Pcb, Errno> {
+        self.process(pid).ok_or(Errno::ESRCH)
+    }
+
+    pub(crate) fn next_arrival(&mut self) -> u64 {
+        self.arrivals += 1;
+        self.arrivals
+    }
+
+    pub(crate) fn next_queue_order(&mut self) -> u64 {
+        self.queue_order += 1;
+        self.queue_order
+    }
+
+    /// Completes the pending call of blocked process `pid` with `result`:
+    /// it becomes ready and the result waits in its PCB.
+    pub(crate) fn complete(&mut self, pid: Pid, result: RetRegs, sink: &mut impl TraceSink) {
+        let order = self.next_queue_order();
+        let now = self.now;
+        if let Ok(pcb) = self.pcb_mut(pid) {
+            debug_assert!(matches!(pcb.state, ProcessState::Blocked(_)));
+            pcb.state = ProcessState::Ready;
+            pcb.pending = None;
+            pcb.deadline = None;
+            pcb.completion = Some(result);
+            pcb.ready_seq = order;
+            sink.event(now, &Event::Wake { pid, result });
+        }
+    }
+
+    /// Completes `pid`'s pending call with an error.
+    pub(crate) fn fail(&mut self, pid: Pid, errno: Errno, sink: &mut impl TraceSink) {
+        self.complete(pid, Reply::to_regs(Err(errno)), sink);
+    }
+
+    /// Blocked processes whose pending operation satisfies `f`, as
+    /// (pid, pending) pairs.
+    pub(crate) fn pending_where<'a>(
+        &'a self,
+        mut f: impl FnMut(&Pending) -> bool + 'a,
+    ) -> impl Iterator<Item = (Pid, Pending)> + 'a {
+        self.procs.iter().filter_map(move |p| match p.pending {
+            Some(op) if f(&op) => Some((p.pid, op)),
+            _ => None,
+        })
+    }
+
+    /// The reason `pid` is blocked, if it is.
+    pub(crate) fn reason_of(&self, pid: Pid) -> Option<BlockReason> {
+        self.process(pid).and_then(Pcb::block_reason)
+    }
+}

@@ -1,0 +1,158 @@
+//! The scheduler and the clock: round robin within fixed priorities, a quantum in ticks, timers.
+//!
+//! The kernel keeps no run queue structure: each ready process carries the
+//! order in which it became ready (`ready_seq`), and the next to run is the
+//! ready process with the highest priority and the lowest order. That is
+//! round robin (a preempted or yielding process gets a fresh, larger order)
+//! and it is deterministic. The embedder may run any ready process instead
+//! ([`Kernel::ready`] lists them, [`Kernel::dispatch`] runs one): the
+//! checker and random schedules do.
+
+use ipclab_syscalls::{Errno, Pid, Reply};
+
+use crate::process::Pending;
+use crate::trace::TimerKind;
+use crate::{Event, Kernel, Pcb, ProcessState, TraceSink};
+
+/// What one clock tick did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Running processes sent back to the ready queue (quantum used up, or
+    /// a higher-priority process became ready).
+    pub preempted: u32,
+    /// Blocked processes whose timer fired.
+    pub timers_fired: u32,
+}
+
+impl Kernel {
+    /// Ready processes, in the order the scheduler would pick them.
+    pub fn ready(&self) -> impl Iterator<Item = Pid> + '_ {
+        let mut ready: heapless::Vec<&Pcb, { crate::config::MAX_PROCS }> = self
+            .procs
+            .iter()
+            .filter(|p| p.state == ProcessState::Ready)
+            .collect();
+        ready.sort_unstable_by_key(|p| (core::cmp::Reverse(p.priority), p.ready_seq));
+        ready.into_iter().map(|p| p.pid)
+    }
+
+    /// The process the scheduler would run next, if any is ready.
+    pub fn pick_next(&self) -> Option<Pid> {
+        self.procs
+            .iter()
+            .filter(|p| p.state == ProcessState::Ready)
+            .min_by_key(|p| (core::cmp::Reverse(p.priority), p.ready_seq))
+            .map(|p| p.pid)
+    }
+
+    /// Puts ready process `pid` on a CPU with a fresh quantum.
+    ///
+    /// # Errors
+    /// `ESRCH` for a stale pid, `EINVAL` when it is not ready.
+    pub fn dispatch(&mut self, pid: Pid, sink: &mut impl TraceSink) -> Result<(), Errno> {
+        let quantum = self.config.quantum;
+        let pcb = self.pcb_mut(pid)?;
+        if pcb.state != ProcessState::Ready {
+            return Err(Errno::EINVAL);
+        }
+        pcb.state = ProcessState::Running;
+        pcb.quantum_left = quantum;
+        sink.event(
+            self.now,
+            &Event::Switch {
+                from: None,
+                to: Some(pid),
+            },
+        );
+        Ok(())
+    }
+
+    /// Takes running process `pid` off its CPU, to the back of the ready
+    /// queue.
+    ///
+    /// # Errors
+    /// `ESRCH` for a stale pid, `EINVAL` when it is not running.
+    pub fn preempt(&mut self, pid: Pid, sink: &mut impl TraceSink) -> Result<(), Errno> {
+        let order = self.next_queue_order();
+        let pcb = self.pcb_mut(pid)?;
+        if pcb.state != ProcessState::Running {
+            return Err(Errno::EINVAL);
+        }
+        pcb.state = ProcessState::Ready;
+        pcb.ready_seq = order;
+        sink.event(
+            self.now,
+            &Event::Switch {
+                from: Some(pid),
+                to: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// The earliest tick at which a timer fires, if any is set.
+    pub fn next_timer(&self) -> Option<u64> {
+        self.procs.iter().filter_map(|p| p.deadline).min()
+    }
+
+    /// Advances the clock one tick: fires due timers, then charges running
+    /// processes a tick of their quantum and preempts those whose quantum is
+    /// used up while another ready process of at least their priority waits,
+    /// or that a higher-priority ready process outranks.
+    pub fn tick(&mut self, sink: &mut impl TraceSink) -> TickReport {
+        self.now += 1;
+        let mut report = TickReport::default();
+        report.timers_fired = self.fire_timers(sink);
+        for index in 0..self.procs.len() {
+            let pcb = &mut self.procs[index];
+            if pcb.state != ProcessState::Running {
+                continue;
+            }
+            pcb.quantum_left = pcb.quantum_left.saturating_sub(1);
+            let (pid, priority, used_up) = (pcb.pid, pcb.priority, pcb.quantum_left == 0);
+            let best_waiting = self
+                .procs
+                .iter()
+                .filter(|p| p.state == ProcessState::Ready)
+                .map(|p| p.priority)
+                .max();
+            let preempt = match best_waiting {
+                Some(best) => best > priority || (used_up && best >= priority),
+                None => false,
+            };
+            if preempt {
+                let _ = self.preempt(pid, sink);
+                report.preempted += 1;
+            } else if used_up {
+                self.procs[index].quantum_left = self.config.quantum;
+            }
+        }
+        report
+    }
+
+    fn fire_timers(&mut self, sink: &mut impl TraceSink) -> u32 {
+        let mut fired = 0;
+        for index in 0..self.procs.len() {
+            let pcb = &self.procs[index];
+            match pcb.deadline {
+                Some(deadline) if deadline <= self.now => {}
+                _ => continue,
+            }
+            let pid = pcb.pid;
+            let is_sleep = matches!(pcb.pending, Some(Pending::Sleep));
+            let kind = if is_sleep {
+                TimerKind::SleepDone
+            } else {
+                TimerKind::Timeout
+            };
+            sink.event(self.now, &Event::Timer { pid, kind });
+            if is_sleep {
+                self.complete(pid, Reply::to_regs(Ok(Reply::value(0))), sink);
+            } else {
+                self.fail(pid, Errno::ETIMEDOUT, sink);
+            }
+            fired += 1;
+        }
+        fired
+    }
+}
