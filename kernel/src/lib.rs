@@ -41,6 +41,7 @@ pub use kernel::{Kernel, SpawnError, Stats};
 pub use mailbox::{Mailbox, MailboxId};
 pub use message::{Dest, Message};
 pub use process::{BlockReason, Pcb, ProcessState};
+pub use sched::TickReport;
 pub use trace::{CopyEnd, Event, NullSink, TimerKind, TraceSink, UndeliverableReason};
 pub use trap::{TrapError, TrapOutcome};
 pub use umem::{Fault, UserMemory};

@@ -101,8 +101,10 @@ impl Kernel {
     /// or that a higher-priority ready process outranks.
     pub fn tick(&mut self, sink: &mut impl TraceSink) -> TickReport {
         self.now += 1;
-        let mut report = TickReport::default();
-        report.timers_fired = self.fire_timers(sink);
+        let mut report = TickReport {
+            preempted: 0,
+            timers_fired: self.fire_timers(sink),
+        };
         for index in 0..self.procs.len() {
             let pcb = &mut self.procs[index];
             if pcb.state != ProcessState::Running {
