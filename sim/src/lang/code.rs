@@ -1,0 +1,157 @@
+//! The bytecode: a small stack machine whose `syscall` instruction traps into the kernel.
+//!
+//! Every value is an `i64`. Variables live at fixed addresses of the
+//! process's memory (little-endian 8-byte words), so a process's whole state
+//! is its program counter, its operand stack and its memory: plain data the
+//! checker can hash.
+
+use std::fmt::Write as _;
+
+use ipclab_syscalls::Sysno;
+
+use super::ast::BinaryOperator;
+use super::Span;
+
+/// How a system call's result is used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CallForm {
+    /// `send(P, x);`: an error is a program error (`SyscallFailed`).
+    Statement,
+    /// `let r = send(P, x);`: the program handles the result itself.
+    Expression,
+}
+
+/// A field of `status`, the result of the last completed system call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StatusField {
+    /// 0 or the errno of the last call.
+    Error,
+    /// The instance number of the sender of the last received message.
+    Source,
+    /// The tag of the last received message.
+    Tag,
+    /// The length in bytes of the last received message.
+    Length,
+}
+
+impl StatusField {
+    /// How the field is written in a scenario.
+    pub fn name(self) -> &'static str {
+        match self {
+            StatusField::Error => "error",
+            StatusField::Source => "source",
+            StatusField::Tag => "tag",
+            StatusField::Length => "len",
+        }
+    }
+}
+
+/// One piece of a `print` statement.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PrintPart {
+    Text(String),
+    /// A value popped from the stack (parts are pushed in order).
+    Value,
+}
+
+/// One instruction. Operands come from the operand stack; results go back on it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Instruction {
+    /// Push a constant.
+    Push(i64),
+    /// Drop the top of the stack.
+    Pop,
+    /// Push the word at byte address `.0`.
+    Load(u32),
+    /// Pop a value into the word at byte address `.0`.
+    Store(u32),
+    /// Pop an index; push the element of the array at `base` with `length` words.
+    LoadElement { base: u32, length: u32 },
+    /// Pop a value, then an index; store into the array element.
+    StoreElement { base: u32, length: u32 },
+    /// Pop an index; push the byte address of that array element.
+    ElementAddress { base: u32, length: u32 },
+    /// Pop right, then left; push `left op right`.
+    Binary(BinaryOperator),
+    /// Pop a value; push its negation (wrapping).
+    Negate,
+    /// Pop a value; push 1 when it is 0, else 0.
+    Not,
+    /// Continue at `.0`.
+    Jump(u32),
+    /// Pop a value; continue at `.0` when it is 0.
+    JumpIfFalse(u32),
+    /// Pop an index `i`; push the raw pid of instance `first + i` (bounds: `count`).
+    ProcessPid { first: u32, count: u32, name: String },
+    /// Pop an index `i`; push the instance number `first + i` (bounds: `count`).
+    ProcessNumber { first: u32, count: u32, name: String },
+    /// Pop an instance number; push its raw pid (bounds: every instance).
+    InstancePid,
+    /// Push this instance's index within its declaration.
+    InstanceIndex,
+    /// Push this instance's number in the whole scenario.
+    InstanceNumber,
+    /// Push a field of `status`.
+    Status(StatusField),
+    /// Pop six arguments (a5 on top) and trap.
+    Syscall { sysno: Sysno, form: CallForm },
+    /// Store a fresh item into the word at `.0` and report it.
+    Produce(u32),
+    /// Pop a value and report it consumed.
+    Consume,
+    /// Pop a tick count and report local work.
+    Compute,
+    /// Pop the values of the parts and report the text.
+    Print(Vec<PrintPart>),
+    /// Pop a condition; report a failed assertion when it is 0.
+    Assert(String),
+    /// Fail when the top of the stack is negative (sleep, timeouts, counts).
+    RequireNonNegative(&'static str),
+    /// The end of the body: the process exits with code 0.
+    Halt,
+}
+
+/// The compiled body of one process declaration.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Code {
+    pub instructions: Vec<Instruction>,
+    /// The source span of each instruction.
+    pub spans: Vec<Span>,
+    /// Initial memory contents (mailbox names): (byte address, bytes).
+    pub data: Vec<(u32, Vec<u8>)>,
+    /// Words of memory the body uses.
+    pub memory_words: usize,
+    /// Variable names and their addresses, for the disassembly.
+    pub variables: Vec<(String, u32, u32)>,
+}
+
+/// A readable listing of `code`.
+pub fn listing(code: &Code, source: &str) -> String {
+    let mut out = String::new();
+    for (name, address, words) in &code.variables {
+        let _ = writeln!(out, "; {name} @ {address} ({words} words)");
+    }
+    for (address, bytes) in &code.data {
+        let _ = writeln!(
+            out,
+            "; data @ {address}: {:?}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+    for (pc, instruction) in code.instructions.iter().enumerate() {
+        let line = code
+            .spans
+            .get(pc)
+            .map(|span| super::diagnostics::line_col(source, span.start as usize).0)
+            .unwrap_or(0);
+        let text = match instruction {
+            Instruction::Syscall { sysno, form } => {
+                format!("syscall {} ({form:?})", sysno.name())
+            }
+            Instruction::Binary(operator) => format!("binary {}", operator.symbol()),
+            other => format!("{other:?}"),
+        };
+        let _ = writeln!(out, "{pc:5}  {text:<48} ; line {line}");
+    }
+    out
+}

@@ -1,0 +1,211 @@
+//! Compile errors of the scenario language: a place in the source, a message, a hint, rendered with miette.
+//!
+//! Every error the compiler finds becomes one [`Diagnostic`]. They are
+//! collected into [`Diagnostics`], which renders them as miette reports
+//! (file, line, column, a caret under the offending text, and a `help:`
+//! line), with or without colour.
+
+use std::fmt;
+
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+
+use super::Span;
+
+/// One compile error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// What is wrong, in one sentence.
+    pub message: String,
+    /// Where (absent for errors about the command line, such as an unknown override).
+    pub span: Option<Span>,
+    /// The text under the caret.
+    pub label: String,
+    /// How to fix it.
+    pub help: Option<String>,
+    /// 1-based line of the span start (0 when there is no span).
+    pub line: usize,
+    /// 1-based column (in characters) of the span start (0 when there is no span).
+    pub column: usize,
+}
+
+impl Diagnostic {
+    /// An error at `span` (line and column are filled in by [`Diagnostics`]).
+    pub(crate) fn at(span: Span, message: impl Into<String>, label: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            message: message.into(),
+            span: Some(span),
+            label: label.into(),
+            help: None,
+            line: 0,
+            column: 0,
+        }
+    }
+
+    /// An error with no place in the source.
+    pub(crate) fn nowhere(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            message: message.into(),
+            span: None,
+            label: String::new(),
+            help: None,
+            line: 0,
+            column: 0,
+        }
+    }
+
+    /// Adds a hint.
+    pub(crate) fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// The errors of one compilation, with the source they point into.
+#[derive(Clone, Debug)]
+pub struct Diagnostics {
+    /// The file name shown in reports.
+    pub file_name: String,
+    /// The source text (invalid UTF-8 replaced by U+FFFD).
+    pub source: String,
+    /// The errors, in the order they were found; never empty.
+    pub errors: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    /// Wraps errors found in `source`, computing their lines and columns.
+    pub(crate) fn new(file_name: &str, source: &str, mut errors: Vec<Diagnostic>) -> Diagnostics {
+        if errors.is_empty() {
+            // A caller bug, but an empty error list must still say something.
+            errors.push(Diagnostic::nowhere("compilation failed"));
+        }
+        for error in &mut errors {
+            if let Some(span) = error.span {
+                let span = span.clamped(source.len());
+                error.span = Some(span);
+                let (line, column) = line_col(source, span.start as usize);
+                error.line = line;
+                error.column = column;
+            }
+        }
+        Diagnostics {
+            file_name: file_name.to_string(),
+            source: source.to_string(),
+            errors,
+        }
+    }
+
+    /// The first error as one line: `file:line:col: message`.
+    pub fn first_message(&self) -> String {
+        match self.errors.first() {
+            Some(error) => self.one_line(error),
+            None => format!("{}: compilation failed", self.file_name),
+        }
+    }
+
+    fn one_line(&self, error: &Diagnostic) -> String {
+        if error.span.is_some() {
+            format!(
+                "{}:{}:{}: {}",
+                self.file_name, error.line, error.column, error.message
+            )
+        } else {
+            format!("{}: {}", self.file_name, error.message)
+        }
+    }
+
+    /// Renders every error as a miette report; `color` selects ANSI colours.
+    pub fn render(&self, color: bool) -> String {
+        let theme = if color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
+        let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+        let mut out = String::new();
+        for error in &self.errors {
+            let report = Report {
+                title: self.one_line(error),
+                error,
+                source: NamedSource::new(&self.file_name, self.source.clone()),
+            };
+            if handler.render_report(&mut out, &report).is_err() {
+                // Rendering only fails on a formatter error; fall back to one line.
+                out.push_str(&report.title);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(false))
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// 1-based line and character column of byte offset `offset` in `source`.
+pub(crate) fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(source.len());
+    while !source.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+/// A miette view of one [`Diagnostic`].
+struct Report<'a> {
+    title: String,
+    error: &'a Diagnostic,
+    source: NamedSource<String>,
+}
+
+impl fmt::Debug for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.title)
+    }
+}
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.title)
+    }
+}
+
+impl std::error::Error for Report<'_> {}
+
+impl miette::Diagnostic for Report<'_> {
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.error
+            .help
+            .as_ref()
+            .map(|h| Box::new(h.clone()) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.error.span.map(|_| &self.source as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let span = self.error.span?;
+        let source_span = SourceSpan::new(
+            (span.start as usize).into(),
+            (span.end - span.start) as usize,
+        );
+        let label = if self.error.label.is_empty() {
+            None
+        } else {
+            Some(self.error.label.clone())
+        };
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
+            label,
+            source_span,
+        ))))
+    }
+}

@@ -1,0 +1,479 @@
+//! The bytecode VM: runs one process instance's local code until its next event, such as a system call.
+//!
+//! A process's state is plain data ([`ProcState`]: program counter, operand
+//! stack, memory, the status of the last call), so the checker can clone and
+//! hash it. [`run`] executes instructions atomically until something the
+//! world must see happens ([`VmEvent`]); a system call is such an event,
+//! and its result comes back through [`complete_syscall`].
+//!
+//! # Errors
+//! Nothing a scenario does makes the VM panic: division by zero, an index
+//! out of range, a bad instance number or an operand-stack overflow is a
+//! [`VmEvent::RuntimeError`] with the span of the offending code, after which
+//! the process is finished. Arithmetic wraps on overflow.
+
+use ipclab_syscalls::{Errno, Pid, Regs, RetRegs, Sysno};
+
+use super::ast::BinaryOperator;
+use super::code::{CallForm, Instruction, PrintPart, StatusField};
+use super::{Program, Span};
+
+/// The deepest operand stack a process may build (expressions are shallow; this bounds memory).
+pub const MAX_STACK: usize = 1024;
+
+/// A system call that trapped and whose result has not come back yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PendingCall {
+    pub sysno: Sysno,
+    pub form: CallForm,
+    /// The program counter of the `syscall` instruction.
+    pub pc: u32,
+}
+
+/// The state of one process instance: plain data.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct ProcState {
+    /// The next instruction.
+    pub pc: u32,
+    /// The operand stack.
+    pub stack: Vec<i64>,
+    /// The process's memory: variables and arrays as little-endian words.
+    pub memory: Vec<u8>,
+    /// The result registers of the last completed system call (`status`).
+    pub status: RetRegs,
+    /// The last value `produce` gave.
+    pub produced: i64,
+    /// The call the process trapped with, until [`complete_syscall`].
+    pub pending: Option<PendingCall>,
+    /// A statement-form call that failed, reported by the next [`run`].
+    pub failed: Option<(Errno, PendingCall)>,
+    /// The process ran off its end, exited, or hit an error.
+    pub finished: bool,
+    /// The exit code once finished (-1 after a runtime error or failed assertion).
+    pub exit_code: i64,
+}
+
+impl ProcState {
+    /// The initial state of instance `instance`: memory zeroed, data (mailbox names) in place.
+    pub fn new(program: &Program, instance: usize) -> ProcState {
+        let mut memory = vec![0u8; program.mem_words.saturating_mul(8)];
+        if let Some(code) = program
+            .instances
+            .get(instance)
+            .and_then(|i| program.processes.get(i.decl))
+            .map(|p| &p.code)
+        {
+            for (address, bytes) in &code.data {
+                let start = *address as usize;
+                if let Some(target) = memory.get_mut(start..start + bytes.len()) {
+                    target.copy_from_slice(bytes);
+                }
+            }
+        }
+        ProcState {
+            pc: 0,
+            stack: Vec::new(),
+            memory,
+            status: [0; 4],
+            produced: 0,
+            pending: None,
+            failed: None,
+            finished: false,
+            exit_code: 0,
+        }
+    }
+
+    /// The word at byte address `address`, if it lies in memory.
+    pub fn word(&self, address: u32) -> Option<i64> {
+        let start = address as usize;
+        let bytes = self.memory.get(start..start.checked_add(8)?)?;
+        let mut word = [0u8; 8];
+        word.copy_from_slice(bytes);
+        Some(i64::from_le_bytes(word))
+    }
+
+    fn set_word(&mut self, address: u32, value: i64) -> bool {
+        let start = address as usize;
+        let Some(end) = start.checked_add(8) else {
+            return false;
+        };
+        match self.memory.get_mut(start..end) {
+            Some(bytes) => {
+                bytes.copy_from_slice(&value.to_le_bytes());
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// What a process does next that the world must see.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VmEvent {
+    /// A trap: pass `regs` to the kernel; answer with [`complete_syscall`]
+    /// (never, for `exit`).
+    Syscall { regs: Regs, span: Span },
+    /// Local work costing `ticks` ticks.
+    Compute { ticks: u64, span: Span },
+    /// `produce`: a fresh item.
+    Produce { value: i64, span: Span },
+    /// `consume`.
+    Consume { value: i64, span: Span },
+    /// `print`.
+    Print { text: String, span: Span },
+    /// A statement-form call returned an error: a program error.
+    SyscallFailed {
+        errno: Errno,
+        call: &'static str,
+        span: Span,
+    },
+    /// An `assert` failed; `text` is its condition as written.
+    AssertFailed { span: Span, text: String },
+    /// Division by zero, index out of range, no such instance...
+    RuntimeError { message: String, span: Span },
+    /// The body ran to its end (or the process had already finished).
+    Exited { code: i64 },
+    /// The step budget ran out without an event.
+    Budget,
+}
+
+/// Runs instance `instance` from `state` for at most `budget` instructions,
+/// until its next event.
+pub fn run(program: &Program, instance: usize, state: &mut ProcState, budget: u32) -> VmEvent {
+    if state.finished {
+        return VmEvent::Exited {
+            code: state.exit_code,
+        };
+    }
+    let Some(decl) = program.instances.get(instance).map(|i| i.decl) else {
+        return fail(state, format!("no instance {instance}"), Span::default());
+    };
+    if let Some((errno, call)) = state.failed.take() {
+        return VmEvent::SyscallFailed {
+            errno,
+            call: call.sysno.name(),
+            span: program.span_of(decl, call.pc),
+        };
+    }
+    if let Some(call) = state.pending {
+        return fail(
+            state,
+            format!(
+                "the process was run while its `{}` call is still pending",
+                call.sysno.name()
+            ),
+            program.span_of(decl, call.pc),
+        );
+    }
+    let Some(process) = program.processes.get(decl) else {
+        return fail(state, format!("no process declaration {decl}"), Span::default());
+    };
+    let code = &process.code;
+    for _ in 0..budget {
+        let pc = state.pc;
+        let Some(instruction) = code.instructions.get(pc as usize) else {
+            return halt(state);
+        };
+        let span = code.spans.get(pc as usize).copied().unwrap_or_default();
+        state.pc = pc.wrapping_add(1);
+        match step(program, instance, state, instruction, pc, span) {
+            Ok(None) => {}
+            Ok(Some(event)) => return event,
+            Err(message) => return fail(state, message, span),
+        }
+    }
+    VmEvent::Budget
+}
+
+/// Delivers the result registers of the pending system call.
+///
+/// An expression-form call pushes its value; a statement-form call that
+/// failed makes the next [`run`] report [`VmEvent::SyscallFailed`]. Without
+/// a pending call this does nothing.
+pub fn complete_syscall(
+    _program: &Program,
+    _instance: usize,
+    state: &mut ProcState,
+    ret: RetRegs,
+) {
+    let Some(call) = state.pending.take() else {
+        return;
+    };
+    state.status = ret;
+    match call.form {
+        CallForm::Statement => {
+            if ret[0] != 0 {
+                let errno = Errno::from_number(ret[0]).unwrap_or(Errno::EINVAL);
+                state.failed = Some((errno, call));
+            }
+        }
+        CallForm::Expression => {
+            let value = match call.sysno {
+                Sysno::MboxCreate | Sysno::MboxOpen => {
+                    if ret[0] == 0 {
+                        ret[1] as i64
+                    } else {
+                        (ret[0] as i64).wrapping_neg()
+                    }
+                }
+                Sysno::Clock | Sysno::GetPid => ret[1] as i64,
+                _ => ret[0] as i64,
+            };
+            // The stack had room for the call's six arguments, so one value fits.
+            state.stack.push(value);
+        }
+    }
+}
+
+fn fail(state: &mut ProcState, message: String, span: Span) -> VmEvent {
+    state.finished = true;
+    state.exit_code = -1;
+    VmEvent::RuntimeError { message, span }
+}
+
+fn halt(state: &mut ProcState) -> VmEvent {
+    state.finished = true;
+    state.exit_code = 0;
+    VmEvent::Exited { code: 0 }
+}
+
+fn pop(state: &mut ProcState) -> Result<i64, String> {
+    state
+        .stack
+        .pop()
+        .ok_or_else(|| "operand stack underflow (a compiler bug)".to_string())
+}
+
+fn push(state: &mut ProcState, value: i64) -> Result<(), String> {
+    if state.stack.len() >= MAX_STACK {
+        return Err(format!("operand stack overflow (more than {MAX_STACK} values)"));
+    }
+    state.stack.push(value);
+    Ok(())
+}
+
+fn element(base: u32, length: u32, index: i64) -> Result<u32, String> {
+    if index < 0 || index >= i64::from(length) {
+        return Err(format!(
+            "index {index} is out of range for an array of {length} words"
+        ));
+    }
+    Ok(base.wrapping_add((index as u32).wrapping_mul(8)))
+}
+
+fn load(state: &ProcState, address: u32) -> Result<i64, String> {
+    state
+        .word(address)
+        .ok_or_else(|| format!("address {address} is outside the process's memory"))
+}
+
+fn store(state: &mut ProcState, address: u32, value: i64) -> Result<(), String> {
+    if state.set_word(address, value) {
+        Ok(())
+    } else {
+        Err(format!("address {address} is outside the process's memory"))
+    }
+}
+
+/// Executes one instruction; `Ok(Some(event))` stops the run.
+fn step(
+    program: &Program,
+    instance: usize,
+    state: &mut ProcState,
+    instruction: &Instruction,
+    pc: u32,
+    span: Span,
+) -> Result<Option<VmEvent>, String> {
+    match instruction {
+        Instruction::Push(value) => push(state, *value)?,
+        Instruction::Pop => {
+            pop(state)?;
+        }
+        Instruction::Load(address) => {
+            let value = load(state, *address)?;
+            push(state, value)?;
+        }
+        Instruction::Store(address) => {
+            let value = pop(state)?;
+            store(state, *address, value)?;
+        }
+        Instruction::LoadElement { base, length } => {
+            let index = pop(state)?;
+            let value = load(state, element(*base, *length, index)?)?;
+            push(state, value)?;
+        }
+        Instruction::StoreElement { base, length } => {
+            let value = pop(state)?;
+            let index = pop(state)?;
+            store(state, element(*base, *length, index)?, value)?;
+        }
+        Instruction::ElementAddress { base, length } => {
+            let index = pop(state)?;
+            push(state, i64::from(element(*base, *length, index)?))?;
+        }
+        Instruction::Binary(operator) => {
+            let right = pop(state)?;
+            let left = pop(state)?;
+            push(state, binary_wrapping(*operator, left, right)?)?;
+        }
+        Instruction::Negate => {
+            let value = pop(state)?;
+            push(state, value.wrapping_neg())?;
+        }
+        Instruction::Not => {
+            let value = pop(state)?;
+            push(state, i64::from(value == 0))?;
+        }
+        Instruction::Jump(target) => state.pc = *target,
+        Instruction::JumpIfFalse(target) => {
+            if pop(state)? == 0 {
+                state.pc = *target;
+            }
+        }
+        Instruction::ProcessPid { first, count, name } => {
+            let index = pop(state)?;
+            let number = instance_in(*first, *count, name, index)?;
+            push(state, Program::pid_of(number as usize).to_raw() as i64)?;
+        }
+        Instruction::ProcessNumber { first, count, name } => {
+            let index = pop(state)?;
+            let number = instance_in(*first, *count, name, index)?;
+            push(state, i64::from(number))?;
+        }
+        Instruction::InstancePid => {
+            let number = pop(state)?;
+            if number < 0 || number as u64 >= program.instances.len() as u64 {
+                return Err(format!(
+                    "no process instance {number}: the scenario has {} (0 to {})",
+                    program.instances.len(),
+                    program.instances.len().saturating_sub(1)
+                ));
+            }
+            push(state, Program::pid_of(number as usize).to_raw() as i64)?;
+        }
+        Instruction::InstanceIndex => {
+            let index = program.instances.get(instance).map_or(0, |i| i.index);
+            push(state, i64::from(index))?;
+        }
+        Instruction::InstanceNumber => push(state, instance as i64)?,
+        Instruction::Status(field) => {
+            let value = match field {
+                StatusField::Error => state.status[0] as i64,
+                StatusField::Length => state.status[1] as i64,
+                StatusField::Tag => state.status[3] as i64,
+                StatusField::Source => match Pid::from_raw(state.status[2]) {
+                    Ok(pid) => i64::from(pid.index),
+                    Err(_) => -1,
+                },
+            };
+            push(state, value)?;
+        }
+        Instruction::Syscall { sysno, form } => {
+            let mut args = [0u64; 6];
+            for slot in args.iter_mut().rev() {
+                *slot = pop(state)? as u64;
+            }
+            state.pending = Some(PendingCall {
+                sysno: *sysno,
+                form: *form,
+                pc,
+            });
+            return Ok(Some(VmEvent::Syscall {
+                regs: Regs::new(*sysno as u64, args),
+                span,
+            }));
+        }
+        Instruction::Produce(address) => {
+            state.produced = state.produced.wrapping_add(1);
+            let value = state.produced;
+            store(state, *address, value)?;
+            return Ok(Some(VmEvent::Produce { value, span }));
+        }
+        Instruction::Consume => {
+            let value = pop(state)?;
+            return Ok(Some(VmEvent::Consume { value, span }));
+        }
+        Instruction::Compute => {
+            let ticks = pop(state)?;
+            return Ok(Some(VmEvent::Compute {
+                ticks: u64::try_from(ticks).unwrap_or(0),
+                span,
+            }));
+        }
+        Instruction::Print(parts) => {
+            let values = parts
+                .iter()
+                .filter(|p| matches!(p, PrintPart::Value))
+                .count();
+            let mut popped = Vec::with_capacity(values);
+            for _ in 0..values {
+                popped.push(pop(state)?);
+            }
+            let mut text = String::new();
+            for part in parts {
+                if !text.is_empty() {
+                    text.push(' ');
+                }
+                match part {
+                    PrintPart::Text(piece) => text.push_str(piece),
+                    PrintPart::Value => {
+                        let value = popped.pop().unwrap_or_default();
+                        text.push_str(&value.to_string());
+                    }
+                }
+            }
+            return Ok(Some(VmEvent::Print { text, span }));
+        }
+        Instruction::Assert(text) => {
+            if pop(state)? == 0 {
+                state.finished = true;
+                state.exit_code = -1;
+                return Ok(Some(VmEvent::AssertFailed {
+                    span,
+                    text: text.clone(),
+                }));
+            }
+        }
+        Instruction::RequireNonNegative(what) => {
+            let value = state.stack.last().copied().unwrap_or(0);
+            if value < 0 {
+                return Err(format!("{what} must not be negative, got {value}"));
+            }
+        }
+        Instruction::Halt => return Ok(Some(halt(state))),
+    }
+    Ok(None)
+}
+
+fn instance_in(first: u32, count: u32, name: &str, index: i64) -> Result<u32, String> {
+    if index < 0 || index >= i64::from(count) {
+        return Err(format!(
+            "{name}[{index}] does not exist: {name} has {count} instance{} ({name}[0] to {name}[{}])",
+            if count == 1 { "" } else { "s" },
+            count.saturating_sub(1)
+        ));
+    }
+    Ok(first + index as u32)
+}
+
+/// Runtime arithmetic: wrapping, with division by zero as an error.
+fn binary_wrapping(operator: BinaryOperator, left: i64, right: i64) -> Result<i64, String> {
+    Ok(match operator {
+        BinaryOperator::Add => left.wrapping_add(right),
+        BinaryOperator::Subtract => left.wrapping_sub(right),
+        BinaryOperator::Multiply => left.wrapping_mul(right),
+        BinaryOperator::Divide | BinaryOperator::Remainder if right == 0 => {
+            return Err("division by zero".to_string())
+        }
+        BinaryOperator::Divide => left.wrapping_div(right),
+        BinaryOperator::Remainder => left.wrapping_rem(right),
+        BinaryOperator::Equal => i64::from(left == right),
+        BinaryOperator::NotEqual => i64::from(left != right),
+        BinaryOperator::Less => i64::from(left < right),
+        BinaryOperator::LessEqual => i64::from(left <= right),
+        BinaryOperator::Greater => i64::from(left > right),
+        BinaryOperator::GreaterEqual => i64::from(left >= right),
+        BinaryOperator::And => i64::from(left != 0 && right != 0),
+        BinaryOperator::Or => i64::from(left != 0 || right != 0),
+    })
+}
