@@ -1,2 +1,14 @@
-//! placeholder
+//! ipclab-sim: the host-side simulator: scenario language, runner, verdicts, renderings.
+//!
+//! A scenario (`.ipc`) is compiled by [`lang`] into bytecode; the
+//! [`runner`] boots an [`ipclab_kernel::Kernel`] for it and runs its
+//! processes step by step through the syscall ABI; the [`verdict`] says what
+//! finally happened and why; the trace ([`trace`]) is what the renderings
+//! draw.
 pub mod lang;
+pub mod names;
+pub mod runner;
+pub mod trace;
+pub mod translate;
+pub mod verdict;
+pub mod waitfor;

@@ -1,0 +1,173 @@
+//! Naming kernel things as the scenario names them: pids as `Producer[1]`, mailboxes by name, block reasons in words.
+
+use ipclab_kernel::{BlockReason, Dest, Kernel, MailboxId};
+use ipclab_syscalls::{Errno, Pid, Reply, RetRegs, Source, Syscall, TagFilter};
+
+use crate::lang::Program;
+
+/// Names for one run: instance labels and mailbox names.
+#[derive(Clone, Debug)]
+pub struct Names {
+    labels: Vec<String>,
+}
+
+impl Names {
+    /// Names for the instances of `program`.
+    pub fn new(program: &Program) -> Names {
+        Names {
+            labels: program.instances.iter().map(|i| i.label.clone()).collect(),
+        }
+    }
+
+    /// The instance a pid belongs to (instance `k` is slot `k`).
+    pub fn instance(&self, pid: Pid) -> Option<usize> {
+        let index = pid.index as usize;
+        (index < self.labels.len() && pid.generation == 1 && pid.node == 0).then_some(index)
+    }
+
+    /// `Producer[1]`, or the pid itself when it is no instance of the run.
+    pub fn process(&self, pid: Pid) -> String {
+        match self.instance(pid) {
+            Some(k) => self.labels[k].clone(),
+            None => pid.to_string(),
+        }
+    }
+
+    /// A mailbox's name, or `mailbox #n` when the kernel no longer has it.
+    pub fn mailbox(&self, kernel: &Kernel, id: MailboxId) -> String {
+        kernel
+            .mailbox(id)
+            .map(|m| m.name.as_str().to_string())
+            .unwrap_or_else(|| format!("mailbox #{}", id.0))
+    }
+
+    /// A destination in words.
+    pub fn dest(&self, kernel: &Kernel, dest: Dest) -> String {
+        match dest {
+            Dest::Process(pid) => self.process(pid),
+            Dest::Mailbox(id) => self.mailbox(kernel, id),
+        }
+    }
+
+    /// A block reason in kernel terms, with the state of the buffer it
+    /// waits on: `send(consMbox) [full 4/4]`, `recv(Producer[0])`.
+    pub fn reason(&self, kernel: &Kernel, reason: BlockReason) -> String {
+        match reason {
+            BlockReason::Send { to, rendezvous } => {
+                let peer = self.process(to);
+                let dead = kernel.process(to).is_none_or(|p| p.is_exited());
+                let detail = if dead {
+                    format!("{peer} has terminated")
+                } else if rendezvous {
+                    "rendezvous: no matching recv posted".to_string()
+                } else {
+                    self.fullness(kernel, Dest::Process(to))
+                };
+                format!("send({peer}) [{detail}]")
+            }
+            BlockReason::MboxSend {
+                mailbox,
+                rendezvous,
+            } => {
+                let name = self.mailbox(kernel, mailbox);
+                let detail = if rendezvous {
+                    "rendezvous: no receiver waiting".to_string()
+                } else {
+                    self.fullness(kernel, Dest::Mailbox(mailbox))
+                };
+                format!("send({name}) [{detail}]")
+            }
+            BlockReason::Recv { from, tag } => {
+                let from_text = match from {
+                    Source::Any => "ANY".to_string(),
+                    Source::Pid(pid) => {
+                        let name = self.process(pid);
+                        if kernel.process(pid).is_none_or(|p| p.is_exited()) {
+                            return format!("recv({name}) [{name} has terminated]");
+                        }
+                        name
+                    }
+                };
+                format!("recv({from_text}{}) [nothing queued]", tag_text(tag))
+            }
+            BlockReason::MboxRecv { mailbox, tag } => format!(
+                "recv({}{}) [empty]",
+                self.mailbox(kernel, mailbox),
+                tag_text(tag)
+            ),
+            BlockReason::Sleep { until } => format!("sleep [until tick {until}]"),
+        }
+    }
+
+    /// How full the buffer a sender to `dest` waits on is.
+    fn fullness(&self, kernel: &Kernel, dest: Dest) -> String {
+        let queued = kernel.queued_at(dest);
+        let quota = kernel.quota_of(dest);
+        let pool = kernel.messages().len();
+        let slots = kernel.config().buffer_slots;
+        if queued >= quota {
+            format!("full {queued}/{quota}")
+        } else {
+            format!("kernel buffer full {pool}/{slots}")
+        }
+    }
+
+    /// A system call as a trace line shows it: `send(Consumer, 8 bytes, tag 0)`.
+    pub fn call(&self, kernel: &Kernel, caller: Pid, call: &Syscall) -> String {
+        let handle_name = |h: ipclab_syscalls::Handle| {
+            kernel
+                .process(caller)
+                .and_then(|p| p.handles.get(h).ok())
+                .map(|m| self.mailbox(kernel, m))
+                .unwrap_or_else(|| format!("handle {}", h.0))
+        };
+        match *call {
+            Syscall::Send { to, len, tag, .. } => {
+                format!("send({}, {len} bytes, tag {tag})", self.process(to))
+            }
+            Syscall::Recv { from, tag, cap, .. } => {
+                let from = match from {
+                    Source::Any => "ANY".to_string(),
+                    Source::Pid(pid) => self.process(pid),
+                };
+                format!("recv({from}{}, cap {cap})", tag_text(tag))
+            }
+            Syscall::MboxSend {
+                handle, len, tag, ..
+            } => format!("send({}, {len} bytes, tag {tag})", handle_name(handle)),
+            Syscall::MboxRecv {
+                handle, tag, cap, ..
+            } => format!("recv({}{}, cap {cap})", handle_name(handle), tag_text(tag)),
+            Syscall::MboxCreate { capacity, .. } => format!("mbox_create(capacity {capacity})"),
+            Syscall::MboxOpen { .. } => "mbox_open".to_string(),
+            Syscall::Close { handle } => format!("close({})", handle_name(handle)),
+            Syscall::MboxDestroy { handle } => format!("mbox_destroy({})", handle_name(handle)),
+            Syscall::Sleep { ticks } => format!("sleep({ticks})"),
+            Syscall::Exit { code } => format!("exit({code})"),
+            Syscall::Yield => "yield".to_string(),
+            Syscall::GetPid => "getpid".to_string(),
+            Syscall::Clock => "clock".to_string(),
+        }
+    }
+}
+
+fn tag_text(tag: TagFilter) -> String {
+    match tag {
+        TagFilter::Any => String::new(),
+        TagFilter::Tag(t) => format!(", tag {t}"),
+    }
+}
+
+/// A call result in words: `ok`, `ok 3`, `EAGAIN`.
+pub fn result_text(regs: RetRegs) -> String {
+    match Reply::from_regs(regs) {
+        Ok(reply) if reply.value == 0 && reply.extra0 == 0 => "ok".to_string(),
+        Ok(reply) => format!("ok {}", reply.value),
+        Err(errno) => errno.name().to_string(),
+    }
+}
+
+/// The errno of a failed result, if it failed.
+pub fn result_errno(regs: RetRegs) -> Option<Errno> {
+    Reply::from_regs(regs).err()
+}

@@ -1,0 +1,635 @@
+//! The runner: boots a kernel for a compiled scenario and runs its processes step by step.
+//!
+//! One step runs one process from where it stopped to its next system call
+//! (local computation is atomic; only system calls are visible to others),
+//! traps into the kernel with the call's registers, and advances the clock
+//! one tick. When no process can run, the clock jumps to the next timer; when
+//! there is none, the world is stuck and the wait-for graph says why.
+//!
+//! The schedule is deterministic: the kernel's own round robin (`rr`), or a
+//! seeded random choice among the runnable processes at every step
+//! (`random`), from ChaCha8 so the same seed gives the same run everywhere.
+
+use ipclab_kernel::{
+    Config, Event, Fault, Kernel, Policy as KernelPolicy, ProcessState, Stats, TraceSink,
+    TrapOutcome, UserMemory,
+};
+use ipclab_syscalls::{Errno, Pid, Reply, Syscall};
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::lang::vm::{self, ProcState, VmEvent};
+use crate::lang::{Policy, Program, Span};
+use crate::names::Names;
+use crate::trace::{ProcView, Step, Trace, TraceEvent};
+use crate::translate::translate;
+use crate::verdict::{Progress, Stuck, Verdict};
+use crate::waitfor::analyse_stuck;
+
+/// Instructions a process may run between two events before the runner
+/// charges it a tick and lets another process run.
+const VM_BUDGET: u32 = 10_000;
+
+/// How the runner picks the next process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Schedule {
+    /// The kernel's round robin with its quantum and priorities.
+    #[default]
+    RoundRobin,
+    /// A seeded random choice among runnable processes at every step.
+    Random,
+}
+
+/// Options of one run.
+#[derive(Clone, Copy, Debug)]
+pub struct RunOptions {
+    /// Seed for `Schedule::Random`.
+    pub seed: u64,
+    /// How to pick the next process.
+    pub schedule: Schedule,
+    /// Steps after which a live run ends with `runs`.
+    pub max_steps: u64,
+    /// Ticks after which a live run ends with `runs`.
+    pub max_ticks: u64,
+    /// Keep every step in the trace (off: only the verdict and counters).
+    pub record: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> RunOptions {
+        RunOptions {
+            seed: 0,
+            schedule: Schedule::RoundRobin,
+            max_steps: 1_000,
+            max_ticks: 100_000,
+            record: true,
+        }
+    }
+}
+
+/// A scenario that cannot be booted (its options exceed the kernel's maxima).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BootError(pub String);
+
+impl std::fmt::Display for BootError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BootError {}
+
+/// What a run produced.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Every step (empty unless `record`).
+    pub trace: Trace,
+    /// The kernel's counters at the end.
+    pub stats: Stats,
+    /// Steps taken.
+    pub steps: u64,
+    /// The clock at the end.
+    pub ticks: u64,
+    /// Lines the processes printed, in order.
+    pub output: Vec<String>,
+}
+
+/// The kernel's configuration for a scenario's `kernel { }` block.
+pub fn kernel_config(program: &Program) -> Result<Config, BootError> {
+    let options = &program.kernel;
+    let mut config = Config::default();
+    let size = |v: u64, what: &str| {
+        usize::try_from(v).map_err(|_| BootError(format!("{what} = {v} is too large")))
+    };
+    if let Some(v) = options.buffer_slots {
+        config.buffer_slots = size(v, "buffer_slots")?;
+        // Quotas default to the whole buffer.
+        config.receiver_quota = config.buffer_slots;
+        config.mailbox_quota = config.buffer_slots;
+    }
+    if let Some(v) = options.eager_limit {
+        config.eager_limit = size(v, "eager_limit")?;
+    }
+    if let Some(v) = options.receiver_quota {
+        config.receiver_quota = size(v, "receiver_quota")?;
+    }
+    if let Some(v) = options.mailbox_quota {
+        config.mailbox_quota = size(v, "mailbox_quota")?;
+    }
+    if let Some(p) = options.policy {
+        config.policy = match p {
+            Policy::Classic => KernelPolicy::Classic,
+            Policy::Notify => KernelPolicy::Notify,
+        };
+    }
+    if let Some(v) = options.refuse_deadlock {
+        config.refuse_deadlock = v;
+    }
+    if let Some(v) = options.quantum {
+        config.quantum =
+            u32::try_from(v).map_err(|_| BootError(format!("quantum = {v} is too large")))?;
+    }
+    config
+        .validate()
+        .map_err(|e| BootError(format!("kernel {{ }} block: {e}")))?;
+    Ok(config)
+}
+
+/// The processes' memories, as the kernel sees them.
+struct Memories<'a> {
+    procs: &'a mut [ProcState],
+}
+
+impl Memories<'_> {
+    fn memory(&self, pid: Pid) -> Result<&Vec<u8>, Fault> {
+        self.procs
+            .get(pid.index as usize)
+            .map(|p| &p.memory)
+            .ok_or(Fault)
+    }
+}
+
+impl UserMemory for Memories<'_> {
+    fn read(&self, pid: Pid, addr: u64, out: &mut [u8]) -> Result<(), Fault> {
+        let memory = self.memory(pid)?;
+        let start = usize::try_from(addr).map_err(|_| Fault)?;
+        let bytes = memory.get(start..start + out.len()).ok_or(Fault)?;
+        out.copy_from_slice(bytes);
+        Ok(())
+    }
+
+    fn write(&mut self, pid: Pid, addr: u64, data: &[u8]) -> Result<(), Fault> {
+        let memory = &mut self.procs.get_mut(pid.index as usize).ok_or(Fault)?.memory;
+        let start = usize::try_from(addr).map_err(|_| Fault)?;
+        let bytes = memory.get_mut(start..start + data.len()).ok_or(Fault)?;
+        bytes.copy_from_slice(data);
+        Ok(())
+    }
+}
+
+/// Collects the kernel's events of one step.
+#[derive(Default)]
+struct Recorder {
+    events: Vec<(u64, Event)>,
+}
+
+impl TraceSink for Recorder {
+    fn event(&mut self, now: u64, event: &Event) {
+        self.events.push((now, *event));
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Counters {
+    produced: u64,
+    consumed: u64,
+    calls: u64,
+    last_progress: Option<u64>,
+}
+
+/// A booted scenario: the kernel, every process's VM state, the clock of steps.
+pub struct World<'p> {
+    program: &'p Program,
+    /// The kernel (boxed: it is a few hundred kilobytes of fixed tables).
+    pub kernel: Box<Kernel>,
+    /// Every instance's VM state (pc, registers, memory).
+    pub procs: Vec<ProcState>,
+    names: Names,
+    counters: Vec<Counters>,
+    step: u64,
+    rng: ChaCha8Rng,
+    options: RunOptions,
+    trace: Trace,
+    output: Vec<String>,
+}
+
+impl<'p> World<'p> {
+    /// Boots a kernel for `program`: creates its mailboxes, spawns every
+    /// instance (instance `k` is slot `k`) and hands each a handle to every
+    /// declared mailbox (mailbox `m` is handle `m`).
+    pub fn boot(program: &'p Program, options: RunOptions) -> Result<World<'p>, BootError> {
+        let config = kernel_config(program)?;
+        let mut kernel = Box::new(
+            Kernel::new(config).map_err(|e| BootError(format!("kernel {{ }} block: {e}")))?,
+        );
+        if program.instances.len() > ipclab_kernel::config::MAX_PROCS {
+            return Err(BootError(format!(
+                "{} processes: the kernel holds at most {}",
+                program.instances.len(),
+                ipclab_kernel::config::MAX_PROCS
+            )));
+        }
+        let mut recorder = Recorder::default();
+        let mut mailboxes = Vec::new();
+        for mailbox in &program.mailboxes {
+            let capacity = u32::try_from(mailbox.capacity).unwrap_or(u32::MAX);
+            let id = kernel
+                .create_mailbox(&mailbox.name, capacity, &mut recorder)
+                .map_err(|e| {
+                    BootError(format!(
+                        "mailbox {}(capacity = {}): {} (the kernel's mailbox_quota is {})",
+                        mailbox.name,
+                        mailbox.capacity,
+                        e.name(),
+                        kernel.config().mailbox_quota
+                    ))
+                })?;
+            mailboxes.push(id);
+        }
+        let mut procs = Vec::new();
+        for (k, instance) in program.instances.iter().enumerate() {
+            let state = ProcState::new(program, k);
+            let decl = &program.processes[instance.decl];
+            let priority = decl.priority.unwrap_or(0);
+            let pid = kernel
+                .spawn(
+                    &instance.label,
+                    priority,
+                    state.memory.len() as u64,
+                    &mut recorder,
+                )
+                .map_err(|e| BootError(format!("cannot spawn {}: {e:?}", instance.label)))?;
+            debug_assert_eq!(pid, Program::pid_of(k));
+            for id in &mailboxes {
+                kernel
+                    .grant_handle(pid, *id)
+                    .map_err(|e| BootError(format!("cannot open mailboxes: {}", e.name())))?;
+            }
+            procs.push(state);
+        }
+        let names = Names::new(program);
+        let trace = Trace {
+            labels: names_of(program),
+            steps: Vec::new(),
+        };
+        Ok(World {
+            program,
+            kernel,
+            counters: vec![Counters::default(); procs.len()],
+            procs,
+            names,
+            step: 0,
+            rng: ChaCha8Rng::seed_from_u64(options.seed),
+            options,
+            trace,
+            output: Vec::new(),
+        })
+    }
+
+    /// Runs to a verdict.
+    pub fn run(mut self) -> RunResult {
+        let verdict = loop {
+            if self.step >= self.options.max_steps || self.kernel.now() >= self.options.max_ticks {
+                break self.runs_verdict();
+            }
+            if let Some(verdict) = self.step_once() {
+                break verdict;
+            }
+        };
+        RunResult {
+            verdict,
+            stats: *self.kernel.stats(),
+            steps: self.step,
+            ticks: self.kernel.now(),
+            trace: self.trace,
+            output: self.output,
+        }
+    }
+
+    /// The instance running on the CPU, if any.
+    fn running(&self) -> Option<usize> {
+        self.kernel
+            .processes()
+            .iter()
+            .position(|p| p.state == ProcessState::Running)
+    }
+
+    /// Chooses who runs this step; `None` when no process can run.
+    fn choose(&mut self, recorder: &mut Recorder) -> Option<usize> {
+        let current = self.running();
+        match self.options.schedule {
+            Schedule::RoundRobin => {
+                if current.is_some() {
+                    return current;
+                }
+                let pid = self.kernel.pick_next()?;
+                self.kernel.dispatch(pid, recorder).ok()?;
+                Some(pid.index as usize)
+            }
+            Schedule::Random => {
+                let mut candidates: Vec<Pid> = self.kernel.ready().collect();
+                if let Some(k) = current {
+                    candidates.push(Program::pid_of(k));
+                }
+                if candidates.is_empty() {
+                    return None;
+                }
+                // `next_u64 % n` rather than a range sampler: ChaCha8's
+                // stream is fixed by its specification, so a seed gives the
+                // same schedule on every machine and every version.
+                let chosen = candidates[(self.rng.next_u64() % candidates.len() as u64) as usize];
+                if let Some(k) = current {
+                    if Program::pid_of(k) == chosen {
+                        return current;
+                    }
+                    let _ = self.kernel.preempt(Program::pid_of(k), recorder);
+                }
+                self.kernel.dispatch(chosen, recorder).ok()?;
+                Some(chosen.index as usize)
+            }
+        }
+    }
+
+    /// Runs one step; a verdict when the run is over.
+    fn step_once(&mut self) -> Option<Verdict> {
+        let mut recorder = Recorder::default();
+        let mut events = Vec::new();
+        let Some(k) = self.choose(&mut recorder) else {
+            return match self.kernel.next_timer() {
+                Some(at) => {
+                    while self.kernel.now() < at {
+                        self.kernel.tick(&mut recorder);
+                    }
+                    self.finish_step(None, recorder, 0, events);
+                    None
+                }
+                None => Some(analyse_stuck(&self.kernel, &self.names)),
+            };
+        };
+        let pid = Program::pid_of(k);
+        if let Some(result) = self.kernel.take_completion(pid) {
+            if Reply::from_regs(result).is_ok() {
+                self.progress(k, false);
+            }
+            vm::complete_syscall(self.program, k, &mut self.procs[k], result);
+        }
+        let label = self.names.process(pid);
+        // Kernel events before this point (the dispatch) come before the
+        // call in the step's record.
+        let before_call = recorder.events.len();
+        let mut verdict = None;
+        let mut extra_ticks = 0;
+        match vm::run(self.program, k, &mut self.procs[k], VM_BUDGET) {
+            VmEvent::Syscall { regs, span } => {
+                let line = self.program.line_col(span).0;
+                if let Ok(call) = Syscall::decode(&regs) {
+                    events.push(TraceEvent::Syscall {
+                        process: label.clone(),
+                        call: self.names.call(&self.kernel, pid, &call),
+                        line,
+                    });
+                }
+                let mut memories = Memories {
+                    procs: &mut self.procs,
+                };
+                match self.kernel.trap(pid, &regs, &mut memories, &mut recorder) {
+                    Ok(TrapOutcome::Complete(result)) => {
+                        if Reply::from_regs(result).is_ok() {
+                            self.progress(k, false);
+                        }
+                        vm::complete_syscall(self.program, k, &mut self.procs[k], result);
+                    }
+                    Ok(TrapOutcome::Yielded) => {
+                        vm::complete_syscall(
+                            self.program,
+                            k,
+                            &mut self.procs[k],
+                            Reply::to_regs(Ok(Reply::value(0))),
+                        );
+                    }
+                    Ok(TrapOutcome::Blocked(_)) | Ok(TrapOutcome::Exited(_)) => {}
+                    Err(e) => {
+                        verdict = Some(self.program_error(
+                            k,
+                            span,
+                            format!("kernel refused the trap: {e:?}"),
+                        ));
+                    }
+                }
+            }
+            VmEvent::Compute { ticks, .. } => {
+                extra_ticks = ticks.saturating_sub(1);
+                events.push(TraceEvent::Compute {
+                    process: label,
+                    ticks,
+                });
+            }
+            VmEvent::Produce { value, .. } => {
+                self.counters[k].produced += 1;
+                self.progress(k, true);
+                events.push(TraceEvent::Produce {
+                    process: label,
+                    value,
+                });
+            }
+            VmEvent::Consume { value, .. } => {
+                self.counters[k].consumed += 1;
+                self.progress(k, true);
+                events.push(TraceEvent::Consume {
+                    process: label,
+                    value,
+                });
+            }
+            VmEvent::Print { text, .. } => {
+                self.output.push(format!("{label}: {text}"));
+                events.push(TraceEvent::Print {
+                    process: label,
+                    text,
+                });
+            }
+            VmEvent::SyscallFailed { errno, call, span } => {
+                let message = failed_call_message(call, errno);
+                verdict = Some(self.program_error(k, span, message));
+            }
+            VmEvent::RuntimeError { message, span } => {
+                verdict = Some(self.program_error(k, span, message));
+            }
+            VmEvent::AssertFailed { span, text } => {
+                let (line, column) = self.program.line_col(span);
+                verdict = Some(Verdict::AssertionFailed {
+                    process: label,
+                    message: text,
+                    line,
+                    column,
+                });
+            }
+            VmEvent::Exited { code } => {
+                let mut memories = Memories {
+                    procs: &mut self.procs,
+                };
+                let _ = self
+                    .kernel
+                    .terminate(pid, code, &mut memories, &mut recorder);
+            }
+            VmEvent::Budget => {}
+        }
+        if let Some(verdict) = verdict {
+            if let Verdict::Error {
+                process,
+                message,
+                line,
+                column,
+            }
+            | Verdict::AssertionFailed {
+                process,
+                message,
+                line,
+                column,
+            } = &verdict
+            {
+                events.push(TraceEvent::ProgramError {
+                    process: process.clone(),
+                    message: message.clone(),
+                    line: *line,
+                    column: *column,
+                });
+            }
+            self.finish_step(Some(k), recorder, before_call, events);
+            return Some(verdict);
+        }
+        self.kernel.tick(&mut recorder);
+        for _ in 0..extra_ticks {
+            if self.kernel.now() >= self.options.max_ticks {
+                break;
+            }
+            self.kernel.tick(&mut recorder);
+        }
+        self.finish_step(Some(k), recorder, before_call, events);
+        None
+    }
+
+    fn progress(&mut self, k: usize, item: bool) {
+        let c = &mut self.counters[k];
+        if !item {
+            c.calls += 1;
+        }
+        c.last_progress = Some(self.step);
+    }
+
+    fn program_error(&self, k: usize, span: Span, message: String) -> Verdict {
+        let (line, column) = self.program.line_col(span);
+        Verdict::Error {
+            process: self.names.process(Program::pid_of(k)),
+            message,
+            line,
+            column,
+        }
+    }
+
+    /// Records a step: the kernel's events in scenario words, the VM's
+    /// events, and every process's state.
+    fn finish_step(
+        &mut self,
+        ran: Option<usize>,
+        recorder: Recorder,
+        before_call: usize,
+        mut vm_events: Vec<TraceEvent>,
+    ) {
+        if self.options.record {
+            let mut events = Vec::with_capacity(recorder.events.len() + vm_events.len());
+            let translated = |e: &(u64, Event)| translate(&self.kernel, &self.names, &e.1);
+            // The dispatch, then the call line, then what the kernel did,
+            // then the VM's own events (produce, print...).
+            let (calls, rest): (Vec<_>, Vec<_>) = vm_events
+                .drain(..)
+                .partition(|e| matches!(e, TraceEvent::Syscall { .. }));
+            let split = before_call.min(recorder.events.len());
+            events.extend(recorder.events[..split].iter().filter_map(translated));
+            events.extend(calls);
+            events.extend(recorder.events[split..].iter().filter_map(translated));
+            events.extend(rest);
+            let states = self.views();
+            self.trace.steps.push(Step {
+                step: self.step,
+                tick: self.kernel.now(),
+                ran,
+                states,
+                events,
+            });
+        }
+        self.step += 1;
+    }
+
+    /// Every instance's state as the timeline shows it.
+    pub fn views(&self) -> Vec<ProcView> {
+        self.kernel
+            .processes()
+            .iter()
+            .take(self.procs.len())
+            .map(|p| match p.state {
+                ProcessState::Ready => ProcView::Ready,
+                ProcessState::Running => ProcView::Running,
+                ProcessState::Blocked(r) => ProcView::Blocked {
+                    reason: self.names.reason(&self.kernel, r),
+                },
+                ProcessState::Exited(code) => ProcView::Exited { code },
+            })
+            .collect()
+    }
+
+    /// The `runs` verdict at the step limit: progress, and who starves.
+    fn runs_verdict(&self) -> Verdict {
+        let half = self.step / 2;
+        let progress: Vec<Progress> = self
+            .counters
+            .iter()
+            .enumerate()
+            .map(|(k, c)| Progress {
+                process: self.names.process(Program::pid_of(k)),
+                produced: c.produced,
+                consumed: c.consumed,
+                calls: c.calls,
+                last_progress_step: c.last_progress,
+            })
+            .collect();
+        let others_progress = |k: usize| {
+            self.counters
+                .iter()
+                .enumerate()
+                .any(|(j, c)| j != k && c.last_progress.is_some_and(|s| s >= half))
+        };
+        let starving = self
+            .kernel
+            .processes()
+            .iter()
+            .take(self.procs.len())
+            .enumerate()
+            .filter(|(k, p)| {
+                !p.is_exited()
+                    && self.counters[*k].last_progress.is_none_or(|s| s < half)
+                    && others_progress(*k)
+            })
+            .map(|(k, p)| Stuck {
+                process: self.names.process(Program::pid_of(k)),
+                why: match p.state {
+                    ProcessState::Blocked(r) => {
+                        format!("waits in {}", self.names.reason(&self.kernel, r))
+                    }
+                    ProcessState::Ready => "ready but not scheduled".to_string(),
+                    _ => "runs without making progress".to_string(),
+                },
+            })
+            .collect();
+        Verdict::Runs { progress, starving }
+    }
+}
+
+fn names_of(program: &Program) -> Vec<String> {
+    program.instances.iter().map(|i| i.label.clone()).collect()
+}
+
+/// The message of a statement-form call that failed.
+fn failed_call_message(call: &str, errno: Errno) -> String {
+    format!(
+        "{call} failed with {} ({}) and the program does not check the result",
+        errno.name(),
+        errno.description()
+    )
+}
+
+/// Compiles nothing: runs an already compiled program to a verdict.
+pub fn run(program: &Program, options: RunOptions) -> Result<RunResult, BootError> {
+    Ok(World::boot(program, options)?.run())
+}

@@ -1,0 +1,112 @@
+//! Translating kernel trace events into scenario words (`Producer[1]`, `consMbox`).
+
+use ipclab_kernel::{CopyEnd, Event, Kernel, TimerKind, UndeliverableReason};
+
+use crate::names::{result_text, Names};
+use crate::trace::TraceEvent;
+
+/// The trace event for a kernel event; `None` for events the step record
+/// already shows another way (a call's decoded form is recorded by the
+/// runner with its scenario line).
+pub fn translate(kernel: &Kernel, names: &Names, event: &Event) -> Option<TraceEvent> {
+    let end = |e: &CopyEnd| match *e {
+        CopyEnd::User { pid, addr } => format!("{}@{addr}", names.process(pid)),
+        CopyEnd::Kernel { message } => format!("kernel slot (message {message})"),
+    };
+    Some(match *event {
+        Event::Spawn { .. } | Event::Syscall { .. } => return None,
+        Event::BadCall { pid, errno, .. } => TraceEvent::BadCall {
+            process: names.process(pid),
+            errno: errno.name().to_string(),
+        },
+        Event::Return { pid, result } => TraceEvent::Return {
+            process: names.process(pid),
+            result: result_text(result),
+        },
+        Event::Block { pid, reason } => TraceEvent::Block {
+            process: names.process(pid),
+            reason: names.reason(kernel, reason),
+        },
+        Event::Wake { pid, result } => TraceEvent::Wake {
+            process: names.process(pid),
+            result: result_text(result),
+        },
+        Event::Copy { from, to, bytes } => TraceEvent::Copy {
+            from: end(&from),
+            to: end(&to),
+            bytes,
+        },
+        Event::Enqueue {
+            message,
+            from,
+            dest,
+            tag,
+            len,
+            queued,
+        } => TraceEvent::Enqueue {
+            message,
+            from: names.process(from),
+            dest: names.dest(kernel, dest),
+            tag,
+            len,
+            queued,
+        },
+        Event::Deliver {
+            message,
+            from,
+            to,
+            dest,
+            tag,
+            len,
+            direct,
+        } => TraceEvent::Deliver {
+            message,
+            from: names.process(from),
+            to: names.process(to),
+            dest: names.dest(kernel, dest),
+            tag,
+            len,
+            direct,
+        },
+        Event::Undeliverable {
+            message,
+            from,
+            dest,
+            reason,
+        } => TraceEvent::Undeliverable {
+            message,
+            from: names.process(from),
+            dest: names.dest(kernel, dest),
+            reason: match reason {
+                UndeliverableReason::ReceiverExited => "receiver terminated",
+                UndeliverableReason::SentToExited => "sent to a terminated process",
+                UndeliverableReason::MailboxDestroyed => "mailbox destroyed",
+            }
+            .to_string(),
+        },
+        Event::MailboxCreated { mailbox, .. } => TraceEvent::Mailbox {
+            mailbox: names.mailbox(kernel, mailbox),
+            action: "created".into(),
+        },
+        Event::MailboxDestroyed { mailbox } => TraceEvent::Mailbox {
+            mailbox: names.mailbox(kernel, mailbox),
+            action: "destroyed".into(),
+        },
+        Event::Exit { pid, code } => TraceEvent::Exit {
+            process: names.process(pid),
+            code,
+        },
+        Event::Switch { from, to } => TraceEvent::Switch {
+            from: from.map(|p| names.process(p)),
+            to: to.map(|p| names.process(p)),
+        },
+        Event::Timer { pid, kind } => TraceEvent::Timer {
+            process: names.process(pid),
+            kind: match kind {
+                TimerKind::Timeout => "timeout",
+                TimerKind::SleepDone => "sleep done",
+            }
+            .to_string(),
+        },
+    })
+}

@@ -1,0 +1,171 @@
+//! Verdicts: what finally happened in a run, with its explanation, and whether it is the expected one.
+//!
+//! Chapter: `docs/verdicts.md`.
+
+use serde::Serialize;
+
+use crate::lang::Expectation;
+
+/// What happened to one process by the end of a `runs` verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    /// The instance's label.
+    pub process: String,
+    /// Items it produced.
+    pub produced: u64,
+    /// Items it consumed.
+    pub consumed: u64,
+    /// System calls it completed.
+    pub calls: u64,
+    /// The step of its last progress, if any.
+    pub last_progress_step: Option<u64>,
+}
+
+/// A process that waits forever, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Stuck {
+    /// The instance's label.
+    pub process: String,
+    /// What it waits for, in kernel terms, and why no one can give it.
+    pub why: String,
+}
+
+/// The outcome of a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every process exited.
+    Completes,
+    /// A cycle in the wait-for graph: each process waits for the next.
+    Deadlock {
+        /// The cycle, one process per entry, each with what it waits in.
+        cycle: Vec<Stuck>,
+        /// Other processes stuck behind the cycle or elsewhere.
+        others: Vec<Stuck>,
+    },
+    /// Processes wait on a terminated peer, or on an object no live process
+    /// can ever satisfy; there is no cycle.
+    BlockedForever { stuck: Vec<Stuck> },
+    /// Still live at the step limit.
+    Runs {
+        progress: Vec<Progress>,
+        /// Processes that made no progress for most of the run while others did.
+        starving: Vec<Stuck>,
+    },
+    /// A program error the kernel or the VM reported.
+    Error {
+        process: String,
+        message: String,
+        line: usize,
+        column: usize,
+    },
+    /// An `assert` failed.
+    AssertionFailed {
+        process: String,
+        message: String,
+        line: usize,
+        column: usize,
+    },
+}
+
+impl Verdict {
+    /// The verdict's keyword as an `expect` line writes it.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Verdict::Completes => "completes",
+            Verdict::Deadlock { .. } => "deadlock",
+            Verdict::BlockedForever { .. } => "blocked_forever",
+            Verdict::Runs { .. } => "runs",
+            Verdict::Error { .. } => "error",
+            Verdict::AssertionFailed { .. } => "assertion_failed",
+        }
+    }
+
+    /// Does this verdict satisfy `expect`?
+    pub fn matches(&self, expect: &Expectation) -> bool {
+        match (expect, self) {
+            (Expectation::Completes, Verdict::Completes)
+            | (Expectation::Deadlock, Verdict::Deadlock { .. })
+            | (Expectation::Runs, Verdict::Runs { .. })
+            | (Expectation::Error, Verdict::Error { .. })
+            | (Expectation::AssertionFailed, Verdict::AssertionFailed { .. }) => true,
+            (Expectation::BlockedForever { label, .. }, Verdict::BlockedForever { stuck }) => {
+                stuck.iter().any(|s| &s.process == label)
+            }
+            (Expectation::Starvation { label, .. }, Verdict::Runs { starving, .. }) => {
+                starving.iter().any(|s| &s.process == label)
+            }
+            _ => false,
+        }
+    }
+
+    /// The verdict and its explanation, as lines for people.
+    pub fn explain(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        match self {
+            Verdict::Completes => lines.push("completes: every process exited".to_string()),
+            Verdict::Deadlock { cycle, others } => {
+                lines.push("deadlock: the processes below wait for each other in a cycle".into());
+                let mut chain: Vec<String> = cycle
+                    .iter()
+                    .map(|s| format!("{} waits in {}", s.process, s.why))
+                    .collect();
+                if let Some(first) = cycle.first() {
+                    chain.push(first.process.clone());
+                }
+                lines.push(format!("  {}", chain.join(" -> ")));
+                for s in others {
+                    lines.push(format!("  also stuck: {} waits in {}", s.process, s.why));
+                }
+            }
+            Verdict::BlockedForever { stuck } => {
+                lines.push("blocked forever: no live process can ever complete these calls".into());
+                for s in stuck {
+                    lines.push(format!("  {} waits in {}", s.process, s.why));
+                }
+            }
+            Verdict::Runs { progress, starving } => {
+                lines.push("runs: still live at the step limit".into());
+                for p in progress {
+                    lines.push(format!(
+                        "  {:<14} produced {:>4}  consumed {:>4}  calls {:>5}",
+                        p.process, p.produced, p.consumed, p.calls
+                    ));
+                }
+                for s in starving {
+                    lines.push(format!("  starving: {} ({})", s.process, s.why));
+                }
+            }
+            Verdict::Error {
+                process,
+                message,
+                line,
+                column,
+            } => lines.push(format!(
+                "error: {process} at line {line}, column {column}: {message}"
+            )),
+            Verdict::AssertionFailed {
+                process,
+                message,
+                line,
+                column,
+            } => lines.push(format!(
+                "assertion failed: {process} at line {line}, column {column}: {message}"
+            )),
+        }
+        lines
+    }
+}
+
+/// How an expectation is written, for messages.
+pub fn expectation_text(expect: &Expectation) -> String {
+    match expect {
+        Expectation::Completes => "completes".into(),
+        Expectation::Deadlock => "deadlock".into(),
+        Expectation::Runs => "runs".into(),
+        Expectation::BlockedForever { label, .. } => format!("blocked_forever({label})"),
+        Expectation::Starvation { label, .. } => format!("starvation({label})"),
+        Expectation::Error => "error".into(),
+        Expectation::AssertionFailed => "assertion_failed".into(),
+    }
+}

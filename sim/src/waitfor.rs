@@ -1,0 +1,165 @@
+//! The wait-for graph of a stuck world, read off the kernel's block reasons: cycles and dead ends.
+//!
+//! Each blocked process waits for the processes that could complete its
+//! call: a `send(P)` or `recv(P)` waits for `P`; a `recv(ANY)` for every
+//! other live process; a mailbox send or receive for every other live
+//! holder of that mailbox. In a stuck world (no process can run and no
+//! timer is pending) a cycle among these edges is a deadlock; a process
+//! whose edges lead only to terminated processes, or nowhere, is blocked
+//! forever. Chapter: `docs/verdicts.md`.
+
+use ipclab_kernel::{BlockReason, Kernel, ProcessState};
+use ipclab_syscalls::{Pid, Source};
+
+use crate::names::Names;
+use crate::verdict::{Stuck, Verdict};
+
+/// The processes `pid`'s block `reason` waits for (live or not).
+pub fn waits_for(kernel: &Kernel, pid: Pid, reason: BlockReason) -> Vec<Pid> {
+    let live_others = || {
+        kernel
+            .processes()
+            .iter()
+            .filter(|p| p.pid != pid && !p.is_exited())
+            .map(|p| p.pid)
+            .collect::<Vec<_>>()
+    };
+    match reason {
+        BlockReason::Send { to, .. } => vec![to],
+        BlockReason::Recv {
+            from: Source::Pid(from),
+            ..
+        } => vec![from],
+        BlockReason::Recv {
+            from: Source::Any, ..
+        } => live_others(),
+        BlockReason::MboxSend { mailbox, .. } | BlockReason::MboxRecv { mailbox, .. } => kernel
+            .mailbox_holders(mailbox)
+            .filter(|p| *p != pid)
+            .collect(),
+        BlockReason::Sleep { .. } => Vec::new(),
+    }
+}
+
+/// Analyses a world in which no process can run and no timer is pending.
+/// Returns `Completes` when every process exited.
+pub fn analyse_stuck(kernel: &Kernel, names: &Names) -> Verdict {
+    let blocked: Vec<(Pid, BlockReason)> = kernel
+        .processes()
+        .iter()
+        .filter_map(|p| match p.state {
+            ProcessState::Blocked(r) => Some((p.pid, r)),
+            _ => None,
+        })
+        .collect();
+    if blocked.is_empty() {
+        return Verdict::Completes;
+    }
+    let is_blocked = |pid: Pid| blocked.iter().any(|(p, _)| *p == pid);
+    let edges = |pid: Pid| -> Vec<Pid> {
+        blocked
+            .iter()
+            .find(|(p, _)| *p == pid)
+            .map(|(_, r)| {
+                waits_for(kernel, pid, *r)
+                    .into_iter()
+                    .filter(|q| is_blocked(*q))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let stuck_of = |pid: Pid| -> Stuck {
+        let reason = blocked.iter().find(|(p, _)| *p == pid).map(|(_, r)| *r);
+        Stuck {
+            process: names.process(pid),
+            why: reason.map_or_else(String::new, |r| describe_dead_end(kernel, names, pid, r)),
+        }
+    };
+    if let Some(cycle) = find_cycle(&blocked.iter().map(|(p, _)| *p).collect::<Vec<_>>(), &edges) {
+        let cycle_stuck: Vec<Stuck> = cycle
+            .iter()
+            .map(|pid| Stuck {
+                process: names.process(*pid),
+                why: blocked
+                    .iter()
+                    .find(|(p, _)| p == pid)
+                    .map(|(_, r)| names.reason(kernel, *r))
+                    .unwrap_or_default(),
+            })
+            .collect();
+        let others = blocked
+            .iter()
+            .filter(|(p, _)| !cycle.contains(p))
+            .map(|(p, _)| stuck_of(*p))
+            .collect();
+        return Verdict::Deadlock {
+            cycle: cycle_stuck,
+            others,
+        };
+    }
+    Verdict::BlockedForever {
+        stuck: blocked.iter().map(|(p, _)| stuck_of(*p)).collect(),
+    }
+}
+
+/// A block reason with why nobody can complete it.
+fn describe_dead_end(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) -> String {
+    let what = names.reason(kernel, reason);
+    let partners = waits_for(kernel, pid, reason);
+    let live: Vec<String> = partners
+        .iter()
+        .filter(|q| kernel.process(**q).is_some_and(|p| !p.is_exited()))
+        .map(|q| names.process(*q))
+        .collect();
+    if partners.is_empty() {
+        format!("{what}: no live process can ever satisfy it")
+    } else if live.is_empty() {
+        let dead: Vec<String> = partners.iter().map(|q| names.process(*q)).collect();
+        format!("{what}: {} has terminated", dead.join(", "))
+    } else {
+        format!("{what}: waits for {}, blocked too", live.join(", "))
+    }
+}
+
+/// A cycle in the graph over `nodes`, if any, found by depth-first search
+/// from each node in order (deterministic).
+fn find_cycle(nodes: &[Pid], edges: &dyn Fn(Pid) -> Vec<Pid>) -> Option<Vec<Pid>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        OnPath,
+        Done,
+    }
+    let mut marks = vec![Mark::New; nodes.len()];
+    let index = |p: Pid| nodes.iter().position(|n| *n == p);
+    for start in 0..nodes.len() {
+        if marks[start] != Mark::New {
+            continue;
+        }
+        // Iterative DFS: a stack of (node, its successors, next successor).
+        let mut path: Vec<(usize, Vec<Pid>, usize)> = vec![(start, edges(nodes[start]), 0)];
+        marks[start] = Mark::OnPath;
+        while let Some((node, succ, next)) = path.last_mut() {
+            if *next < succ.len() {
+                let target = succ[*next];
+                *next += 1;
+                let Some(t) = index(target) else { continue };
+                match marks[t] {
+                    Mark::OnPath => {
+                        let from = path.iter().position(|(n, _, _)| *n == t).unwrap_or(0);
+                        return Some(path[from..].iter().map(|(n, _, _)| nodes[*n]).collect());
+                    }
+                    Mark::New => {
+                        marks[t] = Mark::OnPath;
+                        path.push((t, edges(target), 0));
+                    }
+                    Mark::Done => {}
+                }
+            } else {
+                marks[*node] = Mark::Done;
+                path.pop();
+            }
+        }
+    }
+    None
+}
