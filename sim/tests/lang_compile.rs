@@ -94,8 +94,7 @@ fn spans_of_instructions_point_into_the_source() {
 
 #[test]
 fn overriding_a_constant_changes_its_value() {
-    let program =
-        compile("t.ipc", LECTURE.as_bytes(), &[("N".to_string(), 3)]).expect("compiles");
+    let program = compile("t.ipc", LECTURE.as_bytes(), &[("N".to_string(), 3)]).expect("compiles");
     let pushes_three = program.processes[1]
         .code
         .instructions
@@ -110,17 +109,15 @@ fn constants_can_size_instances_and_mailboxes() {
     let program = compile_ok(source);
     assert_eq!(program.instances.len(), 3);
     assert_eq!(program.mailboxes[0].capacity, 6);
-    let program =
-        compile("t.ipc", source.as_bytes(), &[("K".to_string(), 5)]).expect("compiles");
+    let program = compile("t.ipc", source.as_bytes(), &[("K".to_string(), 5)]).expect("compiles");
     assert_eq!(program.instances.len(), 5);
     assert_eq!(program.mailboxes[0].capacity, 10);
 }
 
 #[test]
 fn process_references_compile_to_the_pids_of_a_fresh_kernel() {
-    let program = compile_ok(
-        "process A[2] { send(B, index); }\nprocess B { recv(A[1], x); recv(ANY, x); }",
-    );
+    let program =
+        compile_ok("process A[2] { send(B, index); }\nprocess B { recv(A[1], x); recv(ANY, x); }");
     let b = &program.processes[1].code.instructions;
     assert!(b.contains(&Instruction::Push(Pid::new(1, 1).to_raw() as i64)));
     let a = &program.processes[0].code.instructions;

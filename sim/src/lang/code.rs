@@ -82,9 +82,17 @@ pub enum Instruction {
     /// Pop a value; continue at `.0` when it is 0.
     JumpIfFalse(u32),
     /// Pop an index `i`; push the raw pid of instance `first + i` (bounds: `count`).
-    ProcessPid { first: u32, count: u32, name: String },
+    ProcessPid {
+        first: u32,
+        count: u32,
+        name: String,
+    },
     /// Pop an index `i`; push the instance number `first + i` (bounds: `count`).
-    ProcessNumber { first: u32, count: u32, name: String },
+    ProcessNumber {
+        first: u32,
+        count: u32,
+        name: String,
+    },
     /// Pop an instance number; push its raw pid (bounds: every instance).
     InstancePid,
     /// Push this instance's index within its declaration.

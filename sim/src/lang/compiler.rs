@@ -57,18 +57,24 @@ impl Globals {
     }
 
     fn is_global(&self, name: &str) -> bool {
-        self.constant(name).is_some() || self.mailbox(name).is_some() || self.process(name).is_some()
+        self.constant(name).is_some()
+            || self.mailbox(name).is_some()
+            || self.process(name).is_some()
     }
 
     /// Evaluates a constant expression with checked arithmetic.
     fn evaluate(&self, expression: &Expression) -> Compiled<i64> {
         let overflow = || {
-            Diagnostic::at(expression.span, "arithmetic overflow in a constant", "overflows")
-                .with_help(format!(
-                    "constants are 64-bit signed integers ({} to {})",
-                    i64::MIN,
-                    i64::MAX
-                ))
+            Diagnostic::at(
+                expression.span,
+                "arithmetic overflow in a constant",
+                "overflows",
+            )
+            .with_help(format!(
+                "constants are 64-bit signed integers ({} to {})",
+                i64::MIN,
+                i64::MAX
+            ))
         };
         match &expression.kind {
             ExpressionKind::Integer(value) => Ok(*value),
@@ -376,8 +382,12 @@ pub fn compile_items(
     }
     if globals.processes.is_empty() && errors.is_empty() {
         errors.push(
-            Diagnostic::at(Span::at(0), "the scenario declares no process", "nothing runs")
-                .with_help("declare one: `process P { print \"hello\"; }`"),
+            Diagnostic::at(
+                Span::at(0),
+                "the scenario declares no process",
+                "nothing runs",
+            )
+            .with_help("declare one: `process P { print \"hello\"; }`"),
         );
     }
 
@@ -413,28 +423,29 @@ pub fn compile_items(
             // A duplicate declaration, already reported.
             continue;
         }
-        let priority = priority.as_ref().and_then(|expression| {
-            match globals.evaluate(expression) {
-                Ok(value) => match u8::try_from(value) {
-                    Ok(value) => Some(value),
-                    Err(_) => {
-                        errors.push(
-                            Diagnostic::at(
-                                expression.span,
-                                format!("priority {value} is out of range"),
-                                "out of range",
-                            )
-                            .with_help("a priority is between 0 (highest) and 255"),
-                        );
+        let priority =
+            priority
+                .as_ref()
+                .and_then(|expression| match globals.evaluate(expression) {
+                    Ok(value) => match u8::try_from(value) {
+                        Ok(value) => Some(value),
+                        Err(_) => {
+                            errors.push(
+                                Diagnostic::at(
+                                    expression.span,
+                                    format!("priority {value} is out of range"),
+                                    "out of range",
+                                )
+                                .with_help("a priority is between 0 (highest) and 255"),
+                            );
+                            None
+                        }
+                    },
+                    Err(error) => {
+                        errors.push(error);
                         None
                     }
-                },
-                Err(error) => {
-                    errors.push(error);
-                    None
-                }
-            }
-        });
+                });
         let mut body_compiler = BodyCompiler::new(&globals);
         for statement in body {
             if let Err(error) = body_compiler.statement(statement) {
@@ -647,8 +658,10 @@ fn expectation(
         ExpressionKind::Name(name) => (name, None),
         ExpressionKind::Index(name, index) => (name, Some(index)),
         _ => {
-            return Err(Diagnostic::at(argument.span, "expected a process", "not a process")
-                .with_help(globals.peers_hint()))
+            return Err(
+                Diagnostic::at(argument.span, "expected a process", "not a process")
+                    .with_help(globals.peers_hint()),
+            )
         }
     };
     let Some(process) = globals.process(&name.text) else {
@@ -688,7 +701,11 @@ fn multi_instance_error(process: &ProcessInfo, span: Span) -> Diagnostic {
     ))
 }
 
-fn constant_instance(globals: &Globals, process: &ProcessInfo, index: &Expression) -> Compiled<u32> {
+fn constant_instance(
+    globals: &Globals,
+    process: &ProcessInfo,
+    index: &Expression,
+) -> Compiled<u32> {
     let value = globals.evaluate(index)?;
     match u32::try_from(value) {
         Ok(value) if value < process.count => Ok(value),
@@ -821,8 +838,12 @@ impl<'a> BodyCompiler<'a> {
             return None;
         };
         Some(
-            Diagnostic::at(name.span, format!("`{text}` is {what}, not a variable"), "not a variable")
-                .with_help("choose another name for the variable"),
+            Diagnostic::at(
+                name.span,
+                format!("`{text}` is {what}, not a variable"),
+                "not a variable",
+            )
+            .with_help("choose another name for the variable"),
         )
     }
 
@@ -935,8 +956,12 @@ impl<'a> BodyCompiler<'a> {
             StatementKind::Call(call) => self.call(call, CallForm::Statement)?,
             StatementKind::Produce(target) => {
                 let ExpressionKind::Name(name) = &target.kind else {
-                    return Err(Diagnostic::at(target.span, "produce needs a variable", "not a variable")
-                        .with_help("write `produce item;`"));
+                    return Err(Diagnostic::at(
+                        target.span,
+                        "produce needs a variable",
+                        "not a variable",
+                    )
+                    .with_help("write `produce item;`"));
                 };
                 let address = self.scalar(name)?;
                 self.emit(Instruction::Produce(address), span);
@@ -1037,8 +1062,14 @@ impl<'a> BodyCompiler<'a> {
                 let is_break = matches!(statement.kind, StatementKind::Break);
                 if self.loops.is_empty() {
                     let word = if is_break { "break" } else { "continue" };
-                    return Err(Diagnostic::at(span, format!("`{word}` outside a loop"), "not in a loop")
-                        .with_help("`break` and `continue` belong inside `loop`, `repeat` or `while`"));
+                    return Err(Diagnostic::at(
+                        span,
+                        format!("`{word}` outside a loop"),
+                        "not in a loop",
+                    )
+                    .with_help(
+                        "`break` and `continue` belong inside `loop`, `repeat` or `while`",
+                    ));
                 }
                 let jump = self.emit(Instruction::Jump(0), span);
                 if let Some(context) = self.loops.last_mut() {
@@ -1110,10 +1141,14 @@ impl<'a> BodyCompiler<'a> {
             ExpressionKind::Integer(value) => {
                 self.emit(Instruction::Push(*value), span);
             }
-            ExpressionKind::Text(_) => {
-                return Err(Diagnostic::at(span, "a string is not a value", "a string")
-                    .with_help("strings appear in `print` and as mailbox names in `mbox_create`/`mbox_open`"))
-            }
+            ExpressionKind::Text(_) => return Err(Diagnostic::at(
+                span,
+                "a string is not a value",
+                "a string",
+            )
+            .with_help(
+                "strings appear in `print` and as mailbox names in `mbox_create`/`mbox_open`",
+            )),
             ExpressionKind::Name(name) => self.name_value(name)?,
             ExpressionKind::Index(name, index) => {
                 if let Some(process) = self.globals.process(&name.text) {
@@ -1224,8 +1259,14 @@ impl<'a> BodyCompiler<'a> {
             return Ok(());
         }
         if self.globals.mailbox(text).is_some() {
-            return Err(Diagnostic::at(span, format!("mailbox `{text}` is not a value"), "a mailbox")
-                .with_help(format!("use it in a call: `send({text}, x);` or `recv({text}, x);`")));
+            return Err(Diagnostic::at(
+                span,
+                format!("mailbox `{text}` is not a value"),
+                "a mailbox",
+            )
+            .with_help(format!(
+                "use it in a call: `send({text}, x);` or `recv({text}, x);`"
+            )));
         }
         if let Some(errno) = errno_named(text) {
             self.emit(Instruction::Push(errno.number() as i64), span);
@@ -1241,8 +1282,11 @@ impl<'a> BodyCompiler<'a> {
                     .with_help("write `recv(ANY, x)` or `recv(P, x, tag = ANY)`"))
             }
             "status" => {
-                return Err(Diagnostic::at(span, "`status` is not a value", "has fields")
-                    .with_help("read a field: status.source, status.tag, status.len, status.error"))
+                return Err(
+                    Diagnostic::at(span, "`status` is not a value", "has fields").with_help(
+                        "read a field: status.source, status.tag, status.len, status.error",
+                    ),
+                )
             }
             _ => {
                 let address = self.scalar(name)?;
@@ -1275,15 +1319,22 @@ impl<'a> BodyCompiler<'a> {
                 let (positional, named) = split_arguments(call, allowed)?;
                 let wanted = if name == "mbox_create" { 1..=2 } else { 1..=1 };
                 if !wanted.contains(&positional.len()) {
-                    return Err(arity_error(call, if name == "mbox_create" {
-                        "mbox_create(\"name\", capacity = n)"
-                    } else {
-                        "mbox_open(\"name\")"
-                    }));
+                    return Err(arity_error(
+                        call,
+                        if name == "mbox_create" {
+                            "mbox_create(\"name\", capacity = n)"
+                        } else {
+                            "mbox_open(\"name\")"
+                        },
+                    ));
                 }
                 let ExpressionKind::Text(text) = &positional[0].kind else {
-                    return Err(Diagnostic::at(positional[0].span, "a mailbox name is a string", "not a string")
-                        .with_help(format!("write `{name}(\"jobs\")`")));
+                    return Err(Diagnostic::at(
+                        positional[0].span,
+                        "a mailbox name is a string",
+                        "not a string",
+                    )
+                    .with_help(format!("write `{name}(\"jobs\")`")));
                 };
                 let bytes = text.as_bytes().to_vec();
                 let address = self.allocate(bytes.len().div_ceil(8).max(1));
@@ -1292,18 +1343,24 @@ impl<'a> BodyCompiler<'a> {
                 self.emit(Instruction::Push(i64::from(address)), span);
                 self.emit(Instruction::Push(length as i64), span);
                 if name == "mbox_create" {
-                    let capacity = positional
-                        .get(1)
-                        .copied()
-                        .or_else(|| named.iter().find(|(k, _)| k.text == "capacity").map(|(_, v)| *v));
+                    let capacity = positional.get(1).copied().or_else(|| {
+                        named
+                            .iter()
+                            .find(|(k, _)| k.text == "capacity")
+                            .map(|(_, v)| *v)
+                    });
                     match capacity {
                         Some(capacity) => {
                             self.value(capacity)?;
                             self.emit(Instruction::RequireNonNegative("capacity"), capacity.span);
                         }
                         None => {
-                            return Err(Diagnostic::at(span, "mbox_create needs a capacity", "no capacity")
-                                .with_help("write `mbox_create(\"jobs\", capacity = 4)`"))
+                            return Err(Diagnostic::at(
+                                span,
+                                "mbox_create needs a capacity",
+                                "no capacity",
+                            )
+                            .with_help("write `mbox_create(\"jobs\", capacity = 4)`"))
                         }
                     }
                     self.syscall(Sysno::MboxCreate, 3, form, span);
@@ -1381,11 +1438,18 @@ impl<'a> BodyCompiler<'a> {
             );
             return Err(arity_error(call, &shape));
         }
-        let timeout = named.iter().find(|(k, _)| k.text == "timeout").map(|(_, v)| *v);
+        let timeout = named
+            .iter()
+            .find(|(k, _)| k.text == "timeout")
+            .map(|(_, v)| *v);
         let tag = named.iter().find(|(k, _)| k.text == "tag").map(|(_, v)| *v);
         if let (true, Some(timeout)) = (nonblocking, timeout) {
-            return Err(Diagnostic::at(timeout.span, "`timeout` and `nonblocking` together", "pick one")
-                .with_help("a call either never blocks or blocks at most `timeout` ticks"));
+            return Err(Diagnostic::at(
+                timeout.span,
+                "`timeout` and `nonblocking` together",
+                "pick one",
+            )
+            .with_help("a call either never blocks or blocks at most `timeout` ticks"));
         }
 
         // A send of a computed value goes through a hidden word, evaluated before the arguments.
@@ -1410,8 +1474,10 @@ impl<'a> BodyCompiler<'a> {
                     ..
                 }) if any.text == "ANY" => {
                     if is_send {
-                        return Err(Diagnostic::at(any.span, "a send has one tag", "not for send")
-                            .with_help("`tag = ANY` filters a receive; a send gives a number"));
+                        return Err(
+                            Diagnostic::at(any.span, "a send has one tag", "not for send")
+                                .with_help("`tag = ANY` filters a receive; a send gives a number"),
+                        );
                     }
                     compiler.emit(Instruction::Push(-1), any.span);
                 }
@@ -1465,9 +1531,10 @@ impl<'a> BodyCompiler<'a> {
     /// The buffer of a message call: a variable, an array, an element, or (send) any value.
     fn buffer(&mut self, argument: &Expression, is_send: bool) -> Compiled<Buffer> {
         match &argument.kind {
-            ExpressionKind::Name(name) if !self.globals.is_global(&name.text)
-                && !BUILTIN_VALUES.contains(&name.text.as_str())
-                && errno_named(&name.text).is_none() =>
+            ExpressionKind::Name(name)
+                if !self.globals.is_global(&name.text)
+                    && !BUILTIN_VALUES.contains(&name.text.as_str())
+                    && errno_named(&name.text).is_none() =>
             {
                 match self.variables.get(&name.text) {
                     Some(Variable {
@@ -1504,8 +1571,12 @@ impl<'a> BodyCompiler<'a> {
                     length: 8,
                 })
             }
-            _ => Err(Diagnostic::at(argument.span, "recv needs a variable to receive into", "not a variable")
-                .with_help("write `recv(P, x)`, `recv(P, buf)` for an array, or `recv(P, buf[k])`")),
+            _ => Err(Diagnostic::at(
+                argument.span,
+                "recv needs a variable to receive into",
+                "not a variable",
+            )
+            .with_help("write `recv(P, x)`, `recv(P, buf)` for an array, or `recv(P, buf[k])`")),
         }
     }
 
@@ -1518,8 +1589,12 @@ impl<'a> BodyCompiler<'a> {
                 let text = name.text.as_str();
                 if text == "ANY" {
                     if is_send {
-                        return Err(Diagnostic::at(span, "cannot send to ANY", "not a destination")
-                            .with_help("a send names one process or mailbox"));
+                        return Err(Diagnostic::at(
+                            span,
+                            "cannot send to ANY",
+                            "not a destination",
+                        )
+                        .with_help("a send names one process or mailbox"));
                     }
                     self.emit(Instruction::Push(-1), span);
                     return Ok(Sysno::Recv);
@@ -1556,7 +1631,8 @@ impl<'a> BodyCompiler<'a> {
                 if let Some(process) = self.globals.process(&name.text) {
                     if is_constant(self.globals, index) {
                         let offset = constant_instance(self.globals, process, index)?;
-                        let pid = super::Program::pid_of((process.first + offset) as usize).to_raw();
+                        let pid =
+                            super::Program::pid_of((process.first + offset) as usize).to_raw();
                         self.emit(Instruction::Push(pid as i64), span);
                     } else {
                         let (first, count, process_name) =
@@ -1574,8 +1650,12 @@ impl<'a> BodyCompiler<'a> {
                     return Ok(process_call);
                 }
                 if self.globals.mailbox(&name.text).is_some() {
-                    return Err(Diagnostic::at(span, format!("mailbox `{}` is not an array", name.text), "a mailbox")
-                        .with_help(format!("write `{}` without an index", name.text)));
+                    return Err(Diagnostic::at(
+                        span,
+                        format!("mailbox `{}` is not an array", name.text),
+                        "a mailbox",
+                    )
+                    .with_help(format!("write `{}` without an index", name.text)));
                 }
                 self.value(peer)?;
                 self.emit(Instruction::InstancePid, span);
@@ -1612,7 +1692,11 @@ fn split_arguments<'c>(call: &'c Call, allowed: &[&str]) -> Compiled<Split<'c>> 
                     let help = if allowed.is_empty() {
                         format!("`{}` takes no named options", call.name.text)
                     } else {
-                        format!("the options of `{}` are: {}", call.name.text, allowed.join(", "))
+                        format!(
+                            "the options of `{}` are: {}",
+                            call.name.text,
+                            allowed.join(", ")
+                        )
                     };
                     return Err(Diagnostic::at(
                         key.span,
@@ -1622,8 +1706,12 @@ fn split_arguments<'c>(call: &'c Call, allowed: &[&str]) -> Compiled<Split<'c>> 
                     .with_help(help));
                 }
                 if named.iter().any(|(k, _)| k.text == key.text) {
-                    return Err(Diagnostic::at(key.span, format!("`{}` given twice", key.text), "again")
-                        .with_help("give each option once"));
+                    return Err(Diagnostic::at(
+                        key.span,
+                        format!("`{}` given twice", key.text),
+                        "again",
+                    )
+                    .with_help("give each option once"));
                 }
                 named.push((key, value));
             }

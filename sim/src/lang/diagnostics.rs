@@ -30,7 +30,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// An error at `span` (line and column are filled in by [`Diagnostics`]).
-    pub(crate) fn at(span: Span, message: impl Into<String>, label: impl Into<String>) -> Diagnostic {
+    pub(crate) fn at(
+        span: Span,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> Diagnostic {
         Diagnostic {
             message: message.into(),
             span: Some(span),
@@ -123,10 +127,19 @@ impl Diagnostics {
         let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
         let mut out = String::new();
         for error in &self.errors {
+            let mut shown = error.clone();
+            let text = match error.span {
+                Some(span) => {
+                    let (text, span) = display_source(&self.source, span);
+                    shown.span = Some(span);
+                    text
+                }
+                None => String::new(),
+            };
             let report = Report {
                 title: self.one_line(error),
-                error,
-                source: NamedSource::new(&self.file_name, self.source.clone()),
+                error: &shown,
+                source: NamedSource::new(&self.file_name, text),
             };
             if handler.render_report(&mut out, &report).is_err() {
                 // Rendering only fails on a formatter error; fall back to one line.
@@ -145,6 +158,76 @@ impl fmt::Display for Diagnostics {
 }
 
 impl std::error::Error for Diagnostics {}
+
+/// The longest line a report shows whole; longer lines are cut around the caret.
+const SHOWN_LINE_BYTES: usize = 160;
+
+/// The source as a report shows it: lines longer than [`SHOWN_LINE_BYTES`]
+/// are cut to a window (around the span on its own line), and the span is
+/// moved to match. Line numbers stay right because no line is removed; the
+/// cut also keeps miette's layout arithmetic within its limits (it cannot
+/// lay out lines tens of thousands of characters wide).
+fn display_source(source: &str, span: Span) -> (String, Span) {
+    let span = span.clamped(source.len());
+    let (span_start, span_end) = (span.start as usize, span.end as usize);
+    let mut shown = String::with_capacity(source.len().min(1 << 20));
+    let (mut new_start, mut new_end) = (0, 0);
+    let mut found_start = false;
+    let mut line_start = 0;
+    for line in source.split_inclusive('\n') {
+        let line_end = line_start + line.len();
+        let content = line.strip_suffix('\n').unwrap_or(line);
+        let in_line = |offset: usize| offset >= line_start && offset <= line_start + content.len();
+        let (window_start, window_end) = if content.len() <= SHOWN_LINE_BYTES {
+            (0, content.len())
+        } else {
+            let anchor = if in_line(span_start) {
+                (span_start - line_start).saturating_sub(SHOWN_LINE_BYTES / 2)
+            } else {
+                0
+            };
+            let start = floor_boundary(content, anchor);
+            let end = floor_boundary(content, (start + SHOWN_LINE_BYTES).min(content.len()));
+            (start, end)
+        };
+        let prefix = if window_start > 0 { "…" } else { "" };
+        let base = shown.len() + prefix.len();
+        let map = |offset: usize| {
+            let relative = (offset - line_start).clamp(window_start, window_end);
+            base + relative - window_start
+        };
+        if !found_start && in_line(span_start) {
+            found_start = true;
+            new_start = map(span_start);
+            new_end = new_start;
+        }
+        if found_start && in_line(span_end) {
+            new_end = map(span_end).max(new_start);
+        }
+        shown.push_str(prefix);
+        shown.push_str(&content[window_start..window_end]);
+        if window_end < content.len() {
+            shown.push('…');
+        }
+        if line.len() > content.len() {
+            shown.push('\n');
+        }
+        line_start = line_end;
+    }
+    if source.is_empty() || span_start >= source.len() {
+        new_start = shown.len();
+        new_end = shown.len();
+    }
+    (shown, Span::new(new_start, new_end))
+}
+
+fn floor_boundary(text: &str, mut offset: usize) -> usize {
+    offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
 
 /// 1-based line and character column of byte offset `offset` in `source`.
 pub(crate) fn line_col(source: &str, offset: usize) -> (usize, usize) {
@@ -189,7 +272,9 @@ impl miette::Diagnostic for Report<'_> {
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.error.span.map(|_| &self.source as &dyn miette::SourceCode)
+        self.error
+            .span
+            .map(|_| &self.source as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {

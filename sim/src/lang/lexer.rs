@@ -149,7 +149,10 @@ pub fn tokenize(source: &str) -> Result<Vec<Token>, Diagnostic> {
                 position += 1;
             }
             let span = Span::new(start, position);
-            let text: String = source[start..position].chars().filter(|c| *c != '_').collect();
+            let text: String = source[start..position]
+                .chars()
+                .filter(|c| *c != '_')
+                .collect();
             let value = parse_integer(&text).map_err(|why| {
                 Diagnostic::at(span, why, "here").with_help(format!(
                     "numbers are 64-bit signed integers: at most {}",

@@ -139,12 +139,12 @@ impl Parser<'_> {
     fn enter(&mut self, span: Span) -> Parsed<()> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            return Err(Diagnostic::at(span, "nesting too deep", "too deep here").with_help(
-                format!(
+            return Err(
+                Diagnostic::at(span, "nesting too deep", "too deep here").with_help(format!(
                     "blocks and expressions may nest at most {MAX_NESTING} levels; \
                      split the work into simpler statements"
-                ),
-            ));
+                )),
+            );
         }
         Ok(())
     }
@@ -261,8 +261,12 @@ impl Parser<'_> {
         let mut statements = Vec::new();
         while !self.at(&TokenKind::RightBrace) {
             if self.at(&TokenKind::End) {
-                return Err(Diagnostic::at(open.span, "unclosed block", "this `{` is never closed")
-                    .with_help("add the matching `}`"));
+                return Err(Diagnostic::at(
+                    open.span,
+                    "unclosed block",
+                    "this `{` is never closed",
+                )
+                .with_help("add the matching `}`"));
             }
             statements.push(self.statement()?);
         }
@@ -282,15 +286,16 @@ impl Parser<'_> {
             TokenKind::Identifier(word) => word.clone(),
             _ => String::new(),
         };
-        let simple = |kind: fn(Expression) -> StatementKind, parser: &mut Self| -> Parsed<Statement> {
-            parser.advance();
-            let value = parser.expression()?;
-            let span = parser.end_statement(start)?;
-            Ok(Statement {
-                kind: kind(value),
-                span,
-            })
-        };
+        let simple =
+            |kind: fn(Expression) -> StatementKind, parser: &mut Self| -> Parsed<Statement> {
+                parser.advance();
+                let value = parser.expression()?;
+                let span = parser.end_statement(start)?;
+                Ok(Statement {
+                    kind: kind(value),
+                    span,
+                })
+            };
         match word.as_str() {
             "let" => {
                 self.advance();
@@ -403,8 +408,10 @@ impl Parser<'_> {
                     span: start.join(Span::at(self.previous_end())),
                 })
             }
-            "else" => Err(Diagnostic::at(start, "`else` without `if`", "no `if` before this")
-                .with_help("`else` follows the `}` of an `if` block")),
+            "else" => Err(
+                Diagnostic::at(start, "`else` without `if`", "no `if` before this")
+                    .with_help("`else` follows the `}` of an `if` block"),
+            ),
             "const" | "kernel" | "mailbox" | "process" | "expect" => Err(Diagnostic::at(
                 start,
                 format!("`{word}` declarations belong at the top level"),

@@ -166,7 +166,11 @@ pub fn run(program: &Program, instance: usize, state: &mut ProcState, budget: u3
         );
     }
     let Some(process) = program.processes.get(decl) else {
-        return fail(state, format!("no process declaration {decl}"), Span::default());
+        return fail(
+            state,
+            format!("no process declaration {decl}"),
+            Span::default(),
+        );
     };
     let code = &process.code;
     for _ in 0..budget {
@@ -190,12 +194,7 @@ pub fn run(program: &Program, instance: usize, state: &mut ProcState, budget: u3
 /// An expression-form call pushes its value; a statement-form call that
 /// failed makes the next [`run`] report [`VmEvent::SyscallFailed`]. Without
 /// a pending call this does nothing.
-pub fn complete_syscall(
-    _program: &Program,
-    _instance: usize,
-    state: &mut ProcState,
-    ret: RetRegs,
-) {
+pub fn complete_syscall(_program: &Program, _instance: usize, state: &mut ProcState, ret: RetRegs) {
     let Some(call) = state.pending.take() else {
         return;
     };
@@ -246,7 +245,9 @@ fn pop(state: &mut ProcState) -> Result<i64, String> {
 
 fn push(state: &mut ProcState, value: i64) -> Result<(), String> {
     if state.stack.len() >= MAX_STACK {
-        return Err(format!("operand stack overflow (more than {MAX_STACK} values)"));
+        return Err(format!(
+            "operand stack overflow (more than {MAX_STACK} values)"
+        ));
     }
     state.stack.push(value);
     Ok(())

@@ -1,0 +1,419 @@
+//! Compile errors: every kind points at its line and column and carries a hint.
+
+use ipclab_sim::lang::{compile, Diagnostic, Diagnostics};
+
+fn errors_of(source: &str) -> Diagnostics {
+    match compile("test.ipc", source.as_bytes(), &[]) {
+        Ok(_) => panic!("compiled, but an error was expected:\n{source}"),
+        Err(diagnostics) => diagnostics,
+    }
+}
+
+fn first_error(source: &str) -> Diagnostic {
+    errors_of(source).errors[0].clone()
+}
+
+#[track_caller]
+fn assert_error(source: &str, line: usize, column: usize, message: &str, help: &str) {
+    let error = first_error(source);
+    assert_eq!(
+        (error.line, error.column),
+        (line, column),
+        "position of {error:?}"
+    );
+    assert!(error.message.contains(message), "message of {error:?}");
+    let actual_help = error.help.clone().unwrap_or_default();
+    assert!(actual_help.contains(help), "help of {error:?}");
+}
+
+#[test]
+fn naming_a_multi_instance_process_without_an_index_is_an_error_with_a_hint() {
+    let source = "process Producer[2] { }\nprocess Consumer {\n    send(Producer, x);\n}";
+    let error = first_error(source);
+    assert_eq!((error.line, error.column), (3, 10));
+    assert_eq!(
+        error.help.as_deref(),
+        Some("Producer names 2 processes; write Producer[0] or Producer[i]")
+    );
+    let rendered = errors_of(source).render(false);
+    assert!(rendered.contains("test.ipc:3:10"), "{rendered}");
+    assert!(
+        rendered.contains("Producer names 2 processes; write Producer[0] or Producer[i]"),
+        "{rendered}"
+    );
+}
+
+#[test]
+fn a_multi_instance_process_as_a_value_or_verdict_needs_an_index_too() {
+    assert_error(
+        "process P[3] { }\nprocess Q { let x = P; }",
+        2,
+        21,
+        "ambiguous",
+        "P names 3 processes; write P[0] or P[i]",
+    );
+    assert_error(
+        "process P[3] { }\nexpect starvation(P);",
+        2,
+        19,
+        "ambiguous",
+        "P names 3 processes",
+    );
+}
+
+#[test]
+fn a_constant_index_out_of_range_is_an_error() {
+    assert_error(
+        "process P[2] { }\nprocess Q { send(P[2], 1); }",
+        2,
+        20,
+        "index 2 is out of range for `P`",
+        "P[0] to P[1]",
+    );
+}
+
+#[test]
+fn an_unknown_peer_lists_the_processes_and_mailboxes() {
+    assert_error(
+        "mailbox box(capacity = 1);\nprocess Consumer { }\nprocess P { send(Consumr, 1); }",
+        3,
+        18,
+        "unknown process or mailbox `Consumr`",
+        "processes: Consumer, P; mailboxes: box",
+    );
+}
+
+#[test]
+fn an_unexpected_character_is_pointed_at() {
+    assert_error(
+        "process P {\n  x = 1 @ 2;\n}",
+        2,
+        9,
+        "unexpected character '@'",
+        "operators",
+    );
+    assert_error(
+        "process P { x = a & b; }",
+        1,
+        19,
+        "unexpected character",
+        "`&&`",
+    );
+}
+
+#[test]
+fn unterminated_comments_and_strings_are_errors() {
+    assert_error(
+        "/* never closed\nprocess P {}",
+        1,
+        1,
+        "unterminated comment",
+        "*/",
+    );
+    assert_error(
+        "process P { print \"oops; }",
+        1,
+        19,
+        "unterminated string",
+        "close it",
+    );
+}
+
+#[test]
+fn a_number_too_large_is_an_error() {
+    assert_error(
+        "const N = 99999999999999999999;\nprocess P { }",
+        1,
+        11,
+        "too large",
+        "64-bit",
+    );
+}
+
+#[test]
+fn a_constant_that_overflows_is_an_error() {
+    assert_error(
+        "const N = 9223372036854775807 + 1;\nprocess P { }",
+        1,
+        11,
+        "overflow",
+        "64-bit",
+    );
+    assert_error(
+        "const Z = 0;\nconst N = 4 / Z;\nprocess P { }",
+        2,
+        11,
+        "division by zero",
+        "constants",
+    );
+}
+
+#[test]
+fn a_missing_semicolon_is_reported_after_the_statement() {
+    assert_error(
+        "process P {\n  x = 1\n  y = 2;\n}",
+        2,
+        8,
+        "expected `;`",
+        "ends with `;`",
+    );
+}
+
+#[test]
+fn a_keyword_cannot_be_a_name() {
+    assert_error("process loop { }", 1, 9, "keyword", "another name");
+}
+
+#[test]
+fn nesting_too_deep_is_an_error_not_a_crash() {
+    let mut source = String::from("process P {\n");
+    for _ in 0..100 {
+        source.push_str("loop {\n");
+    }
+    let error = first_error(&source);
+    assert_eq!((error.line, error.column), (65, 6));
+    assert!(error.message.contains("nesting too deep"));
+    assert!(error.help.unwrap().contains("64"));
+
+    let parentheses = format!(
+        "process P {{ x = {}1{}; }}",
+        "(".repeat(500),
+        ")".repeat(500)
+    );
+    assert!(first_error(&parentheses)
+        .message
+        .contains("nesting too deep"));
+    let negations = format!("process P {{ x = {}1; }}", "-!".repeat(5000));
+    assert!(first_error(&negations).message.contains("nesting too deep"));
+}
+
+#[test]
+fn a_very_long_expression_is_an_error_not_a_crash() {
+    let chain = format!("process P {{ x = 1{}; }}", " + 1".repeat(10_000));
+    let error = first_error(&chain);
+    assert!(error.message.contains("expression too long"), "{error:?}");
+    assert!(error.help.unwrap().contains("let"));
+}
+
+#[test]
+fn an_unknown_kernel_option_lists_the_known_ones() {
+    assert_error(
+        "kernel {\n  slots = 4;\n}\nprocess P { }",
+        2,
+        3,
+        "unknown kernel option `slots`",
+        "buffer_slots, eager_limit, receiver_quota, mailbox_quota, policy, refuse_deadlock, quantum, priorities",
+    );
+}
+
+#[test]
+fn a_kernel_option_of_the_wrong_kind_is_an_error() {
+    assert_error(
+        "kernel { policy = 3; }\nprocess P { }",
+        1,
+        19,
+        "`policy` takes `classic` or `notify`",
+        "policy = ...;",
+    );
+    assert_error(
+        "kernel { buffer_slots = true; }\nprocess P { }",
+        1,
+        25,
+        "`buffer_slots` takes",
+        "slots",
+    );
+    assert_error(
+        "kernel { quantum = -1; }\nprocess P { }",
+        1,
+        20,
+        "cannot be negative",
+        "ticks",
+    );
+}
+
+#[test]
+fn a_name_declared_twice_is_an_error() {
+    assert_error(
+        "mailbox m(capacity = 1);\nprocess m { }",
+        2,
+        9,
+        "declared twice",
+        "line 1",
+    );
+}
+
+#[test]
+fn overriding_an_unknown_constant_lists_the_known_ones() {
+    let source = "const N = 2;\nconst M = 3;\nprocess P { }";
+    let errors = compile("test.ipc", source.as_bytes(), &[("K".to_string(), 1)]).unwrap_err();
+    let error = &errors.errors[0];
+    assert!(error.message.contains("cannot override `K`"));
+    assert_eq!(error.help.as_deref(), Some("the constants are: N, M"));
+    assert!(errors
+        .first_message()
+        .starts_with("test.ipc: cannot override"));
+    assert!(errors.render(false).contains("the constants are: N, M"));
+}
+
+#[test]
+fn an_unknown_verdict_lists_the_verdicts() {
+    assert_error(
+        "process P { }\nexpect finishes;",
+        2,
+        8,
+        "unknown verdict `finishes`",
+        "blocked_forever(P)",
+    );
+}
+
+#[test]
+fn break_outside_a_loop_is_an_error() {
+    assert_error("process P {\n  break;\n}", 2, 3, "outside a loop", "loop");
+}
+
+#[test]
+fn an_array_used_as_a_number_is_an_error() {
+    assert_error(
+        "process P {\n  let buf[4];\n  x = buf + 1;\n}",
+        3,
+        7,
+        "is an array",
+        "buf[k]",
+    );
+}
+
+#[test]
+fn unknown_calls_and_options_are_errors() {
+    assert_error(
+        "process P { fork(); }",
+        1,
+        13,
+        "unknown call `fork`",
+        "send, recv",
+    );
+    assert_error(
+        "process Q { }\nprocess P { send(Q, 1, priority = 2); }",
+        2,
+        24,
+        "unknown option `priority`",
+        "tag, timeout",
+    );
+    assert_error(
+        "process Q { }\nprocess P { send(Q); }",
+        2,
+        13,
+        "wrong arguments for `send`",
+        "send(destination, value",
+    );
+}
+
+#[test]
+fn recv_needs_a_variable() {
+    assert_error(
+        "process Q { }\nprocess P { recv(Q, 1 + 2); }",
+        2,
+        21,
+        "recv needs a variable",
+        "recv(P, x)",
+    );
+}
+
+#[test]
+fn timeout_and_nonblocking_together_are_an_error() {
+    assert_error(
+        "process Q { }\nprocess P { recv(Q, x, timeout = 3, nonblocking); }",
+        2,
+        34,
+        "`timeout` and `nonblocking` together",
+        "never blocks",
+    );
+}
+
+#[test]
+fn status_has_a_fixed_set_of_fields() {
+    assert_error(
+        "process P { x = status.sender; }",
+        1,
+        24,
+        "no field `sender`",
+        "source, tag, len, error",
+    );
+}
+
+#[test]
+fn a_mailbox_needs_a_capacity() {
+    assert_error(
+        "mailbox m();\nprocess P { }",
+        1,
+        10,
+        "needs a capacity",
+        "capacity = 4",
+    );
+}
+
+#[test]
+fn an_instance_count_out_of_range_is_an_error() {
+    assert_error(
+        "process P[0] { }",
+        1,
+        11,
+        "instance count 0",
+        "between 1 and 256",
+    );
+}
+
+#[test]
+fn declarations_inside_a_body_are_an_error() {
+    assert_error(
+        "process P {\n  mailbox m(capacity = 1);\n}",
+        2,
+        3,
+        "belong at the top level",
+        "move it out",
+    );
+}
+
+#[test]
+fn a_scenario_without_processes_is_an_error() {
+    assert_error("const N = 1;", 1, 1, "no process", "process P");
+}
+
+#[test]
+fn several_independent_errors_are_all_reported() {
+    let errors = errors_of("process P {\n  fork();\n  x = status.nope;\n}\nexpect maybe;");
+    assert_eq!(errors.errors.len(), 3, "{errors:?}");
+    let lines: Vec<usize> = errors.errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [5, 2, 3]);
+}
+
+#[test]
+fn rendering_without_colour_has_no_escape_codes_and_shows_the_caret_line() {
+    let errors = errors_of("process P {\n  fork();\n}");
+    let plain = errors.render(false);
+    assert!(!plain.contains('\u{1b}'), "{plain}");
+    assert!(plain.contains("fork();"), "{plain}");
+    assert!(plain.contains("help:"), "{plain}");
+    assert!(plain.contains("test.ipc:2:3"), "{plain}");
+    assert_eq!(plain, errors.to_string());
+    let coloured = errors.render(true);
+    assert!(coloured.contains('\u{1b}'), "{coloured}");
+    assert_eq!(errors.first_message(), "test.ipc:2:3: unknown call `fork`");
+}
+
+#[test]
+fn invalid_utf8_is_read_lossily_and_reported() {
+    let error = compile("bin.ipc", b"process P { \xff\xfe }", &[]).unwrap_err();
+    assert!(error.errors[0].message.contains("unexpected character"));
+    assert_eq!(error.errors[0].column, 13);
+}
+
+#[test]
+fn an_error_on_a_very_long_line_is_shown_around_its_caret() {
+    let source = format!("process P {{ {}fork(); }}", "x = 1; ".repeat(5_000));
+    let errors = errors_of(&source);
+    assert_eq!(errors.errors[0].column, 5_000 * 7 + 13);
+    let rendered = errors.render(false);
+    assert!(rendered.contains("fork();"), "{rendered}");
+    assert!(rendered.contains('…'), "{rendered}");
+    assert!(rendered.len() < 4_000, "{rendered}");
+}
