@@ -38,3 +38,51 @@ impl Kernel {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ipclab_syscalls::{Errno, Source, TagFilter, Timeout};
+
+    use crate::testing::*;
+
+    #[test]
+    fn a_call_that_would_close_a_cycle_is_edeadlk_when_refusal_is_on() {
+        let mut w = World::with(|c| {
+            c.refuse_deadlock = true;
+            c.buffer_slots = 0;
+        });
+        let (a, b, c) = (w.spawn(1), w.spawn(1), w.spawn(1));
+        blocked(w.send(a, b, b"x", 0, Timeout::Never));
+        blocked(w.recv(b, Source::Pid(c), TagFilter::Any, 8, Timeout::Never));
+        assert_eq!(
+            failed(w.recv(c, Source::Pid(a), TagFilter::Any, 8, Timeout::Never)),
+            Errno::EDEADLK
+        );
+        assert!(!w.is_blocked(c));
+        // A receive from ANY is no definite edge: it may block.
+        blocked(w.recv(c, Source::Any, TagFilter::Any, 8, Timeout::Never));
+    }
+
+    #[test]
+    fn a_deadlocking_call_blocks_when_refusal_is_off() {
+        let mut w = World::with(|c| c.buffer_slots = 0);
+        let (a, b) = (w.spawn(1), w.spawn(1));
+        blocked(w.send(a, b, b"x", 0, Timeout::Never));
+        // b receives from a: that completes, it does not block.
+        ok(w.recv(b, Source::Pid(a), TagFilter::Any, 8, Timeout::Never));
+        blocked(w.recv(a, Source::Pid(b), TagFilter::Any, 8, Timeout::Never));
+        blocked(w.recv(b, Source::Pid(a), TagFilter::Any, 8, Timeout::Never));
+        assert!(w.is_blocked(a) && w.is_blocked(b));
+    }
+
+    #[test]
+    fn two_processes_receiving_from_each_other_are_refused() {
+        let mut w = World::with(|c| c.refuse_deadlock = true);
+        let (a, b) = (w.spawn(1), w.spawn(1));
+        blocked(w.recv(a, Source::Pid(b), TagFilter::Any, 8, Timeout::Never));
+        assert_eq!(
+            failed(w.recv(b, Source::Pid(a), TagFilter::Any, 8, Timeout::Never)),
+            Errno::EDEADLK
+        );
+    }
+}

@@ -133,6 +133,12 @@ impl Kernel {
                     "a terminated process holds handles",
                 )?;
             }
+            if let Some(Pending::Send { dest, len, .. }) = p.pending {
+                ensure(
+                    !self.can_buffer(dest, len),
+                    "a sender is blocked although its message fits a free slot",
+                )?;
+            }
             if let Some(Pending::Recv { at, from, tag, .. }) = p.pending {
                 let waiting_for_queued = self.pool.iter().any(|m| {
                     m.dest == at

@@ -571,3 +571,333 @@ impl Kernel {
 pub(crate) fn err_regs(errno: Errno) -> RetRegs {
     Reply::to_regs(Err(errno))
 }
+
+#[cfg(test)]
+mod tests {
+    use ipclab_syscalls::{Errno, MessageStatus, Reply, Source, TagFilter, Timeout};
+
+    use crate::testing::*;
+    use crate::{BlockReason, Event, TrapOutcome};
+
+    const ANY: Source = Source::Any;
+    const ANY_TAG: TagFilter = TagFilter::Any;
+
+    fn status_of(regs: ipclab_syscalls::RetRegs) -> MessageStatus {
+        Reply::from_regs(regs).unwrap().status().unwrap()
+    }
+
+    #[test]
+    fn send_completes_at_once_when_a_slot_is_free() {
+        let mut w = World::new(Default::default());
+        let (s, r) = (w.spawn(1), w.spawn(1));
+        ok(w.send(s, r, b"hello", 7, Timeout::Never));
+        assert_eq!(w.k.messages().len(), 1);
+        let regs = done(w.recv(r, ANY, ANY_TAG, 64, Timeout::Never));
+        let status = status_of(regs);
+        assert_eq!((status.source, status.tag, status.len), (s, 7, 5));
+        assert_eq!(w.read(r, RECV_BUF, 5), b"hello");
+        assert_eq!(w.k.stats().copies_to_kernel, 1);
+        assert_eq!(w.k.stats().copies_to_user, 1);
+    }
+
+    #[test]
+    fn send_blocks_when_the_buffer_is_full() {
+        let mut w = World::with(|c| c.buffer_slots = 2);
+        let (s, r) = (w.spawn(1), w.spawn(1));
+        ok(w.send(s, r, b"1", 0, Timeout::Never));
+        ok(w.send(s, r, b"2", 0, Timeout::Never));
+        assert_eq!(
+            w.send(s, r, b"3", 0, Timeout::Never),
+            TrapOutcome::Blocked(BlockReason::Send {
+                to: r,
+                rendezvous: false
+            })
+        );
+        // The receive frees a slot: the blocked message moves in and the
+        // sender completes.
+        ok(w.recv(r, ANY, ANY_TAG, 8, Timeout::Never));
+        assert!(!w.is_blocked(s));
+        assert_eq!(w.completion(s), [0, 0, 0, 0]);
+        for expected in [b"2", b"3"] {
+            ok(w.recv(r, ANY, ANY_TAG, 8, Timeout::Never));
+            assert_eq!(w.read(r, RECV_BUF, 1), expected);
+        }
+    }
+
+    #[test]
+    fn nonblocking_send_to_a_full_buffer_is_eagain_and_changes_nothing() {
+        let mut w = World::with(|c| c.buffer_slots = 1);
+        let (s, r) = (w.spawn(1), w.spawn(1));
+        ok(w.send(s, r, b"1", 0, Timeout::Never));
+        let before = w.k.messages().len();
+        assert_eq!(
+            failed(w.send(s, r, b"2", 0, Timeout::NonBlocking)),
+            Errno::EAGAIN
+        );
+        assert_eq!(w.k.messages().len(), before);
+        assert!(!w.is_blocked(s));
+    }
+
+    #[test]
+    fn recv_blocks_when_nothing_is_queued() {
+        let mut w = World::new(Default::default());
+        let (s, r) = (w.spawn(1), w.spawn(1));
+        assert_eq!(
+            w.recv(r, Source::Pid(s), ANY_TAG, 8, Timeout::Never),
+            TrapOutcome::Blocked(BlockReason::Recv {
+                from: Source::Pid(s),
+                tag: ANY_TAG
+            })
+        );
+        assert_eq!(
+            failed(w.recv(s, ANY, ANY_TAG, 8, Timeout::NonBlocking)),
+            Errno::EAGAIN
+        );
+    }
+
+    #[test]
+    fn a_receiver_already_waiting_gets_the_message_directly() {
+        let mut w = World::new(Default::default());
+        let (s, r) = (w.spawn(1), w.spawn(1));
+        blocked(w.recv(r, ANY, ANY_TAG, 8, Timeout::Never));
+        ok(w.send(s, r, b"direct", 3, Timeout::Never));
+        assert!(w.k.messages().is_empty());
+        let status = status_of(w.completion(r));
+        assert_eq!((status.source, status.tag, status.len), (s, 3, 6));
+        assert_eq!(w.read(r, RECV_BUF, 6), b"direct");
+        assert_eq!(w.k.stats().copies_user_to_user, 1);
+        assert_eq!(w.k.stats().copies_to_kernel, 0);
+        assert!(w
+            .events()
+            .iter()
+            .any(|e| matches!(e, Event::Deliver { direct: true, .. })));
+    }
+
+    #[test]
+    fn blocked_senders_wake_in_fifo_order() {
+        let mut w = World::with(|c| c.buffer_slots = 0);
+        let r = w.spawn(1);
+        let senders: [_; 3] = core::array::from_fn(|_| w.spawn(1));
+        for (i, &s) in senders.iter().enumerate() {
+            blocked(w.send(s, r, &[i as u8], 0, Timeout::Never));
+        }
+        for (i, &s) in senders.iter().enumerate() {
+            let status = status_of(done(w.recv(r, ANY, ANY_TAG, 8, Timeout::Never)));
+            assert_eq!(status.source, s);
+            assert_eq!(w.read(r, RECV_BUF, 1), [i as u8]);
+            assert_eq!(w.completion(s), [0, 0, 0, 0]);
+        }
+    }
+
+    #[test]
+    fn blocked_receivers_wake_in_fifo_order() {
+        let mut w = World::new(Default::default());
+        let owner = w.spawn(1);
+        let h = ipclab_syscalls::Handle(ok(w.mbox_create(owner, "q", 4)) as u32);
+        let receivers: [_; 3] = core::array::from_fn(|_| w.spawn(1));
+        for &r in &receivers {
+            let h = ipclab_syscalls::Handle(ok(w.mbox_open(r, "q")) as u32);
+            blocked(w.mbox_recv(r, h, 8));
+        }
+        for (i, &r) in receivers.iter().enumerate() {
+            ok(w.mbox_send(owner, h, &[i as u8], 0));
+            assert_eq!(status_of(w.completion(r)).source, owner);
+            assert_eq!(w.read(r, RECV_BUF, 1), [i as u8]);
+            for &later in &receivers[i + 1..] {
+                assert!(w.is_blocked(later));
+            }
+        }
+    }
+
+    #[test]
+    fn capacity_zero_is_a_rendezvous() {
+        let mut w = World::with(|c| c.buffer_slots = 0);
+        let (s, r) = (w.spawn(1), w.spawn(1));
+        assert_eq!(
+            w.send(s, r, b"hi", 0, Timeout::Never),
+            TrapOutcome::Blocked(BlockReason::Send {
+                to: r,
+                rendezvous: true
+            })
+        );
+        ok(w.recv(r, ANY, ANY_TAG, 8, Timeout::Never));
+        assert_eq!(w.read(r, RECV_BUF, 2), b"hi");
+        assert_eq!(w.completion(s), [0, 0, 0, 0]);
+        assert_eq!(w.k.stats().copies_to_kernel, 0);
+        assert_eq!(w.k.stats().copies_user_to_user, 1);
+    }
+
+    #[test]
+    fn a_message_above_the_eager_limit_goes_by_rendezvous_user_to_user() {
+        let mut w = World::with(|c| c.eager_limit = 16);
+        let (s, r) = (w.spawn(1), w.spawn(1));
+        let big: std::vec::Vec<u8> = (0..200u8).collect();
+        assert_eq!(
+            w.send(s, r, &big, 0, Timeout::Never),
+            TrapOutcome::Blocked(BlockReason::Send {
+                to: r,
+                rendezvous: true
+            })
+        );
+        assert!(w.k.messages().is_empty(), "slots stay free");
+        let status = status_of(done(w.recv(r, ANY, ANY_TAG, 256, Timeout::Never)));
+        assert_eq!(status.len, 200);
+        assert_eq!(w.read(r, RECV_BUF, 200), big);
+        assert_eq!(w.k.stats().copies_user_to_user, 1);
+        assert_eq!(w.k.stats().bytes_copied, 200);
+        assert_eq!(w.completion(s), [0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn the_receiver_quota_blocks_a_sender_while_slots_are_free() {
+        let mut w = World::with(|c| {
+            c.buffer_slots = 8;
+            c.receiver_quota = 2;
+        });
+        let (s, r, other) = (w.spawn(1), w.spawn(1), w.spawn(1));
+        ok(w.send(s, r, b"1", 0, Timeout::Never));
+        ok(w.send(s, r, b"2", 0, Timeout::Never));
+        assert_eq!(
+            failed(w.send(s, r, b"3", 0, Timeout::NonBlocking)),
+            Errno::EAGAIN
+        );
+        // Another receiver still has room.
+        ok(w.send(s, other, b"x", 0, Timeout::Never));
+        assert_eq!(w.k.queued_at(crate::Dest::Process(r)), 2);
+        assert_eq!(w.k.quota_of(crate::Dest::Process(r)), 2);
+    }
+
+    #[test]
+    fn the_mailbox_capacity_blocks_a_sender_while_slots_are_free() {
+        let mut w = World::with(|c| c.buffer_slots = 8);
+        let s = w.spawn(1);
+        let h = ipclab_syscalls::Handle(ok(w.mbox_create(s, "two", 2)) as u32);
+        ok(w.mbox_send(s, h, b"1", 0));
+        ok(w.mbox_send(s, h, b"2", 0));
+        assert!(matches!(
+            w.mbox_send(s, h, b"3", 0),
+            TrapOutcome::Blocked(BlockReason::MboxSend {
+                rendezvous: false,
+                ..
+            })
+        ));
+        assert_eq!(w.k.messages().len(), 2);
+    }
+
+    #[test]
+    fn messages_from_one_sender_to_one_receiver_never_overtake() {
+        // One slot: the first message is buffered, the second waits in its
+        // blocked sender, a third sender's message must not pass either.
+        let mut w = World::with(|c| c.buffer_slots = 1);
+        let (s, r) = (w.spawn(1), w.spawn(1));
+        ok(w.send(s, r, b"a", 1, Timeout::Never));
+        blocked(w.send(s, r, b"b", 2, Timeout::Never));
+        let first = status_of(done(w.recv(r, Source::Pid(s), ANY_TAG, 8, Timeout::Never)));
+        assert_eq!(first.tag, 1);
+        // The blocked "b" moved into the freed slot; a new send from s now
+        // must come after it.
+        assert_eq!(w.completion(s), [0, 0, 0, 0]);
+        blocked(w.send(s, r, b"c", 3, Timeout::Never));
+        let tags: std::vec::Vec<u32> = (0..2)
+            .map(|_| status_of(done(w.recv(r, Source::Pid(s), ANY_TAG, 8, Timeout::Never))).tag)
+            .collect();
+        assert_eq!(tags, [2, 3]);
+    }
+
+    #[test]
+    fn a_tag_filter_takes_the_oldest_message_with_that_tag() {
+        let mut w = World::new(Default::default());
+        let (s, r) = (w.spawn(1), w.spawn(1));
+        for (tag, byte) in [(1, b"a"), (2, b"b"), (1, b"c")] {
+            ok(w.send(s, r, byte, tag, Timeout::Never));
+        }
+        ok(w.recv(r, ANY, TagFilter::Tag(1), 8, Timeout::Never));
+        assert_eq!(w.read(r, RECV_BUF, 1), b"a");
+        ok(w.recv(r, ANY, TagFilter::Tag(1), 8, Timeout::Never));
+        assert_eq!(w.read(r, RECV_BUF, 1), b"c");
+        ok(w.recv(r, ANY, ANY_TAG, 8, Timeout::Never));
+        assert_eq!(w.read(r, RECV_BUF, 1), b"b");
+    }
+
+    #[test]
+    fn a_too_small_buffer_is_emsgsize_with_the_real_length_and_the_message_stays_queued() {
+        let mut w = World::new(Default::default());
+        let (s, r) = (w.spawn(1), w.spawn(1));
+        ok(w.send(s, r, b"0123456789", 9, Timeout::Never));
+        let regs = done(w.recv(r, ANY, ANY_TAG, 4, Timeout::Never));
+        assert_eq!(errno(regs), Some(Errno::EMSGSIZE));
+        let pending = ipclab_syscalls::Reply {
+            value: regs[1],
+            extra0: regs[2],
+            extra1: regs[3],
+        }
+        .status()
+        .unwrap();
+        assert_eq!((pending.len, pending.source, pending.tag), (10, s, 9));
+        assert_eq!(w.k.messages().len(), 1);
+        assert_eq!(w.k.stats().delivered, 0);
+        ok(w.recv(r, ANY, ANY_TAG, 10, Timeout::Never));
+        assert_eq!(w.read(r, RECV_BUF, 10), b"0123456789");
+    }
+
+    #[test]
+    fn a_waiting_receiver_with_a_too_small_buffer_gets_emsgsize_and_the_message_is_queued() {
+        let mut w = World::new(Default::default());
+        let (s, r) = (w.spawn(1), w.spawn(1));
+        blocked(w.recv(r, ANY, ANY_TAG, 2, Timeout::Never));
+        ok(w.send(s, r, b"toolong", 0, Timeout::Never));
+        let regs = w.completion(r);
+        assert_eq!(errno(regs), Some(Errno::EMSGSIZE));
+        assert_eq!(regs[1], 7);
+        assert_eq!(w.k.messages().len(), 1);
+    }
+
+    #[test]
+    fn a_blocked_recv_times_out_with_etimedout() {
+        let mut w = World::new(Default::default());
+        let r = w.spawn(1);
+        blocked(w.recv(r, ANY, ANY_TAG, 8, Timeout::After(3)));
+        assert_eq!(w.k.next_timer(), Some(3));
+        w.tick();
+        w.tick();
+        assert!(w.is_blocked(r));
+        assert_eq!(w.tick().timers_fired, 1);
+        assert_eq!(errno(w.completion(r)), Some(Errno::ETIMEDOUT));
+        assert_eq!(w.k.next_timer(), None);
+    }
+
+    #[test]
+    fn a_blocked_send_times_out_and_its_message_is_not_accepted() {
+        let mut w = World::with(|c| c.buffer_slots = 0);
+        let (s, r) = (w.spawn(1), w.spawn(1));
+        blocked(w.send(s, r, b"x", 0, Timeout::After(1)));
+        w.tick();
+        assert_eq!(errno(w.completion(s)), Some(Errno::ETIMEDOUT));
+        assert_eq!(w.k.stats().accepted, 0);
+        assert_eq!(
+            failed(w.recv(r, ANY, ANY_TAG, 8, Timeout::NonBlocking)),
+            Errno::EAGAIN
+        );
+    }
+
+    #[test]
+    fn a_zero_timeout_fails_at_once_instead_of_blocking() {
+        let mut w = World::new(Default::default());
+        let r = w.spawn(1);
+        assert_eq!(
+            failed(w.recv(r, ANY, ANY_TAG, 8, Timeout::After(0))),
+            Errno::ETIMEDOUT
+        );
+    }
+
+    #[test]
+    fn send_to_oneself_is_einval() {
+        let mut w = World::new(Default::default());
+        let p = w.spawn(1);
+        assert_eq!(failed(w.send(p, p, b"x", 0, Timeout::Never)), Errno::EINVAL);
+        assert_eq!(
+            failed(w.recv(p, Source::Pid(p), ANY_TAG, 8, Timeout::Never)),
+            Errno::EINVAL
+        );
+    }
+}

@@ -18,6 +18,9 @@
 //! Chapter: `docs/kernel.md`.
 #![no_std]
 
+#[cfg(test)]
+extern crate std;
+
 pub mod config;
 mod deadlock;
 mod exit;
@@ -30,6 +33,8 @@ mod message;
 mod process;
 mod sched;
 pub mod sync;
+#[cfg(test)]
+mod testing;
 mod trace;
 mod trap;
 mod umem;

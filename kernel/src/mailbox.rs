@@ -215,3 +215,148 @@ impl Kernel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ipclab_syscalls::{Errno, Handle, Source, TagFilter, Timeout};
+
+    use crate::testing::*;
+    use crate::{Event, UndeliverableReason};
+
+    fn handle(outcome: crate::TrapOutcome) -> Handle {
+        Handle(ok(outcome) as u32)
+    }
+
+    #[test]
+    fn create_then_open_gives_two_holders_of_one_mailbox() {
+        let mut w = World::new(Default::default());
+        let (a, b) = (w.spawn(1), w.spawn(1));
+        let ha = handle(w.mbox_create(a, "box", 4));
+        let hb = handle(w.mbox_open(b, "box"));
+        let (id, mb) = w.k.mailboxes().next().unwrap();
+        assert_eq!((mb.refs, mb.capacity, mb.creator), (2, 4, Some(a)));
+        assert_eq!(w.k.mailbox_holders(id).count(), 2);
+        ok(w.mbox_send(a, ha, b"m", 5));
+        let regs = done(w.mbox_recv(b, hb, 8));
+        assert_eq!(regs[0], 0);
+        assert_eq!(w.read(b, RECV_BUF, 1), b"m");
+    }
+
+    #[test]
+    fn creating_an_existing_name_is_eexist_and_opening_a_missing_one_is_enoent() {
+        let mut w = World::new(Default::default());
+        let a = w.spawn(1);
+        handle(w.mbox_create(a, "box", 1));
+        assert_eq!(failed(w.mbox_create(a, "box", 1)), Errno::EEXIST);
+        assert_eq!(failed(w.mbox_open(a, "nobox")), Errno::ENOENT);
+    }
+
+    #[test]
+    fn a_capacity_above_the_mailbox_quota_is_einval() {
+        let mut w = World::with(|c| c.mailbox_quota = 2);
+        let a = w.spawn(1);
+        assert_eq!(failed(w.mbox_create(a, "big", 3)), Errno::EINVAL);
+    }
+
+    #[test]
+    fn destroy_by_a_process_that_did_not_create_it_is_eperm() {
+        let mut w = World::new(Default::default());
+        let (a, b) = (w.spawn(1), w.spawn(1));
+        handle(w.mbox_create(a, "box", 1));
+        let hb = handle(w.mbox_open(b, "box"));
+        assert_eq!(
+            failed(w.call(b, ipclab_syscalls::Syscall::MboxDestroy { handle: hb })),
+            Errno::EPERM
+        );
+    }
+
+    #[test]
+    fn destroy_gives_eidrm_to_waiters_and_to_every_later_use() {
+        let mut w = World::new(Default::default());
+        let (a, r, s) = (w.spawn(1), w.spawn(1), w.spawn(1));
+        let ha = handle(w.mbox_create(a, "box", 0));
+        let hr = handle(w.mbox_open(r, "box"));
+        let hs = handle(w.mbox_open(s, "box"));
+        blocked(w.mbox_recv(r, hr, 8));
+        ok(w.call(a, ipclab_syscalls::Syscall::MboxDestroy { handle: ha }));
+        assert_eq!(errno(w.completion(r)), Some(Errno::EIDRM));
+        assert_eq!(failed(w.mbox_send(s, hs, b"x", 0)), Errno::EIDRM);
+        assert_eq!(failed(w.mbox_recv(r, hr, 8)), Errno::EIDRM);
+        // The name is free again; the old slot lingers until its handles close.
+        assert_eq!(failed(w.mbox_open(s, "box")), Errno::ENOENT);
+        handle(w.mbox_create(s, "box", 1));
+        for (p, h) in [(a, ha), (r, hr), (s, hs)] {
+            ok(w.call(p, ipclab_syscalls::Syscall::Close { handle: h }));
+        }
+        assert_eq!(w.k.mailboxes().count(), 1);
+    }
+
+    #[test]
+    fn destroy_reports_queued_messages_undeliverable_and_blocked_senders_eidrm() {
+        let mut w = World::new(Default::default());
+        let (a, s) = (w.spawn(1), w.spawn(1));
+        let ha = handle(w.mbox_create(a, "box", 1));
+        let hs = handle(w.mbox_open(s, "box"));
+        ok(w.mbox_send(s, hs, b"1", 0));
+        blocked(w.mbox_send(s, hs, b"2", 0));
+        ok(w.call(a, ipclab_syscalls::Syscall::MboxDestroy { handle: ha }));
+        assert_eq!(errno(w.completion(s)), Some(Errno::EIDRM));
+        assert_eq!(w.k.stats().undeliverable, 1);
+        assert!(w.events().iter().any(|e| matches!(
+            e,
+            Event::Undeliverable {
+                reason: UndeliverableReason::MailboxDestroyed,
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn closing_the_last_handle_destroys_the_mailbox_and_frees_its_slots() {
+        let mut w = World::with(|c| c.buffer_slots = 1);
+        let (a, s, r) = (w.spawn(1), w.spawn(1), w.spawn(1));
+        let ha = handle(w.mbox_create(a, "box", 1));
+        ok(w.mbox_send(a, ha, b"x", 0));
+        // The only slot is taken: a direct send blocks.
+        blocked(w.send(s, r, b"y", 0, Timeout::Never));
+        ok(w.call(a, ipclab_syscalls::Syscall::Close { handle: ha }));
+        assert_eq!(w.k.mailboxes().count(), 0);
+        assert_eq!(w.k.stats().undeliverable, 1);
+        // The freed slot goes to the blocked sender at once.
+        assert!(!w.is_blocked(s));
+        assert_eq!(w.completion(s), [0, 0, 0, 0]);
+        ok(w.recv(r, Source::Pid(s), TagFilter::Any, 8, Timeout::Never));
+    }
+
+    #[test]
+    fn a_closed_handle_is_ebadf() {
+        let mut w = World::new(Default::default());
+        let a = w.spawn(1);
+        let h = handle(w.mbox_create(a, "box", 1));
+        ok(w.call(a, ipclab_syscalls::Syscall::Close { handle: h }));
+        assert_eq!(
+            failed(w.call(a, ipclab_syscalls::Syscall::Close { handle: h })),
+            Errno::EBADF
+        );
+        assert_eq!(failed(w.mbox_send(a, h, b"x", 0)), Errno::EBADF);
+        assert_eq!(failed(w.mbox_send(a, Handle(9999), b"x", 0)), Errno::EBADF);
+    }
+
+    #[test]
+    fn a_mailbox_of_capacity_zero_is_a_rendezvous() {
+        let mut w = World::new(Default::default());
+        let (a, b) = (w.spawn(1), w.spawn(1));
+        let ha = handle(w.mbox_create(a, "rv", 0));
+        let hb = handle(w.mbox_open(b, "rv"));
+        assert!(matches!(
+            w.mbox_send(a, ha, b"x", 0),
+            crate::TrapOutcome::Blocked(crate::BlockReason::MboxSend {
+                rendezvous: true,
+                ..
+            })
+        ));
+        ok(w.mbox_recv(b, hb, 8));
+        assert_eq!(w.completion(a), [0, 0, 0, 0]);
+        assert_eq!(w.k.stats().copies_user_to_user, 1);
+    }
+}

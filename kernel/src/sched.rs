@@ -158,3 +158,113 @@ impl Kernel {
         fired
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ipclab_syscalls::{Syscall, TagFilter, Timeout};
+
+    use crate::testing::*;
+    use crate::{ProcessState, TrapOutcome};
+
+    #[test]
+    fn ready_processes_run_round_robin_in_spawn_order() {
+        let mut w = World::new(Default::default());
+        let ps: [_; 3] = core::array::from_fn(|_| w.spawn(1));
+        assert_eq!(w.k.ready().collect::<std::vec::Vec<_>>(), ps);
+        assert_eq!(w.k.pick_next(), Some(ps[0]));
+        w.k.dispatch(ps[0], &mut w.sink).unwrap();
+        assert_eq!(w.k.pick_next(), Some(ps[1]));
+        // A yield sends it to the back of the queue.
+        assert_eq!(w.call(ps[0], Syscall::Yield), TrapOutcome::Yielded);
+        assert_eq!(
+            w.k.ready().collect::<std::vec::Vec<_>>(),
+            [ps[1], ps[2], ps[0]]
+        );
+    }
+
+    #[test]
+    fn a_larger_priority_number_runs_first() {
+        let mut w = World::new(Default::default());
+        let low = w.spawn(1);
+        let high = w.spawn(5);
+        assert_eq!(w.k.ready().collect::<std::vec::Vec<_>>(), [high, low]);
+    }
+
+    #[test]
+    fn a_running_process_is_preempted_when_its_quantum_is_used_up_and_another_waits() {
+        let mut w = World::with(|c| c.quantum = 2);
+        let (a, b) = (w.spawn(1), w.spawn(1));
+        w.k.dispatch(a, &mut w.sink).unwrap();
+        assert_eq!(w.tick().preempted, 0);
+        assert_eq!(w.tick().preempted, 1);
+        assert_eq!(w.k.process(a).unwrap().state, ProcessState::Ready);
+        assert_eq!(w.k.pick_next(), Some(b));
+    }
+
+    #[test]
+    fn a_running_process_alone_keeps_its_cpu_past_its_quantum() {
+        let mut w = World::with(|c| c.quantum = 1);
+        let a = w.spawn(1);
+        w.k.dispatch(a, &mut w.sink).unwrap();
+        for _ in 0..5 {
+            assert_eq!(w.tick().preempted, 0);
+        }
+        assert_eq!(w.k.process(a).unwrap().state, ProcessState::Running);
+    }
+
+    #[test]
+    fn a_lower_priority_process_waiting_never_preempts() {
+        let mut w = World::with(|c| c.quantum = 1);
+        let high = w.spawn(3);
+        let _low = w.spawn(1);
+        w.k.dispatch(high, &mut w.sink).unwrap();
+        for _ in 0..3 {
+            assert_eq!(w.tick().preempted, 0);
+        }
+    }
+
+    #[test]
+    fn a_higher_priority_process_becoming_ready_preempts_at_the_next_tick() {
+        let mut w = World::with(|c| c.quantum = 100);
+        let (low, high) = (w.spawn(1), w.spawn(5));
+        w.run(high);
+        blocked(w.call(high, Syscall::Sleep { ticks: 2 }));
+        w.k.dispatch(low, &mut w.sink).unwrap();
+        assert_eq!(w.tick().preempted, 0);
+        let report = w.tick();
+        assert_eq!((report.timers_fired, report.preempted), (1, 1));
+        assert_eq!(w.k.pick_next(), Some(high));
+    }
+
+    #[test]
+    fn sleep_blocks_for_its_ticks_then_returns_zero() {
+        let mut w = World::new(Default::default());
+        let p = w.spawn(1);
+        blocked(w.call(p, Syscall::Sleep { ticks: 3 }));
+        assert_eq!(w.k.next_timer(), Some(3));
+        w.tick();
+        w.tick();
+        assert!(w.is_blocked(p));
+        w.tick();
+        assert_eq!(w.completion(p), [0, 0, 0, 0]);
+        assert_eq!(ok(w.call(p, Syscall::Clock)), 3);
+        assert_eq!(ok(w.call(p, Syscall::Sleep { ticks: 0 })), 0);
+    }
+
+    #[test]
+    fn dispatch_and_preempt_refuse_processes_in_the_wrong_state() {
+        let mut w = World::new(Default::default());
+        let p = w.spawn(1);
+        assert!(w.k.preempt(p, &mut w.sink).is_err());
+        w.k.dispatch(p, &mut w.sink).unwrap();
+        assert!(w.k.dispatch(p, &mut w.sink).is_err());
+        blocked(w.recv(
+            p,
+            ipclab_syscalls::Source::Any,
+            TagFilter::Any,
+            8,
+            Timeout::Never,
+        ));
+        assert!(w.k.dispatch(p, &mut w.sink).is_err());
+    }
+}

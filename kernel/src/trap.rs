@@ -183,6 +183,9 @@ impl Kernel {
             }
             Syscall::Close { handle } => {
                 self.close(caller, handle, sink).map_err(err_regs)?;
+                // Closing the last handle may have freed slots that blocked
+                // senders are waiting for.
+                self.refill(mem, sink);
                 value(0)
             }
             Syscall::MboxDestroy { handle } => {
@@ -239,5 +242,183 @@ impl Kernel {
         mem.read(caller, addr, &mut bytes[..n])
             .map_err(|_| err_regs(Errno::EFAULT))?;
         Ok((bytes, n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ipclab_syscalls::{Errno, Pid, Regs, Source, Syscall, TagFilter, Timeout};
+
+    use crate::testing::*;
+    use crate::{Kernel, ProcessState, TrapError, TrapOutcome};
+
+    #[test]
+    fn a_process_that_is_not_running_cannot_trap() {
+        let mut w = World::new(Default::default());
+        let p = w.spawn(1);
+        let regs = Syscall::GetPid.encode();
+        assert_eq!(
+            w.k.trap(p, &regs, &mut w.mem, &mut w.sink),
+            Err(TrapError::NotRunning)
+        );
+        assert_eq!(
+            w.k.trap(Pid::new(77, 1), &regs, &mut w.mem, &mut w.sink),
+            Err(TrapError::NoSuchProcess)
+        );
+        assert_eq!(w.k.stats().syscalls, 0);
+    }
+
+    #[test]
+    fn getpid_and_clock_answer_at_once() {
+        let mut w = World::new(Default::default());
+        let p = w.spawn(1);
+        assert_eq!(ok(w.call(p, Syscall::GetPid)), p.to_raw());
+        w.tick();
+        assert_eq!(ok(w.call(p, Syscall::Clock)), 1);
+    }
+
+    #[test]
+    fn an_address_outside_the_callers_memory_is_efault() {
+        let mut w = World::new(Default::default());
+        let (s, r) = (w.spawn(1), w.spawn(1));
+        let send = |buf, len| Syscall::Send {
+            to: r,
+            buf,
+            len,
+            tag: 0,
+            timeout: Timeout::Never,
+        };
+        assert_eq!(failed(w.call(s, send(MEMORY - 1, 2))), Errno::EFAULT);
+        assert_eq!(failed(w.call(s, send(u64::MAX, 2))), Errno::EFAULT);
+        let recv = Syscall::Recv {
+            from: Source::Any,
+            tag: TagFilter::Any,
+            buf: MEMORY,
+            cap: 1,
+            timeout: Timeout::Never,
+        };
+        assert_eq!(failed(w.call(r, recv)), Errno::EFAULT);
+        let create = Syscall::MboxCreate {
+            name: MEMORY,
+            name_len: 3,
+            capacity: 1,
+        };
+        assert_eq!(failed(w.call(r, create)), Errno::EFAULT);
+        assert_eq!(w.k.stats().accepted, 0);
+    }
+
+    #[test]
+    fn a_stale_pid_is_esrch_after_its_slot_is_reused_with_a_new_generation() {
+        let mut w = World::new(Default::default());
+        let first = w.spawn(1);
+        let other = w.spawn(1);
+        for _ in 2..crate::config::MAX_PROCS {
+            w.k.spawn("filler", 0, 0, &mut w.sink).unwrap();
+        }
+        assert_eq!(
+            w.k.spawn("one too many", 0, 0, &mut w.sink),
+            Err(crate::SpawnError::TableFull)
+        );
+        w.exit(first, 0);
+        let reused = w.spawn(1);
+        assert_eq!(reused.index, first.index);
+        assert_eq!(reused.generation, first.generation + 1);
+        assert!(w.k.process(first).is_none());
+        assert_eq!(
+            failed(w.send(other, first, b"x", 0, Timeout::Never)),
+            Errno::ESRCH
+        );
+        assert_eq!(
+            failed(w.recv(other, Source::Pid(first), TagFilter::Any, 8, Timeout::Never)),
+            Errno::ESRCH
+        );
+        ok(w.send(other, reused, b"x", 0, Timeout::Never));
+        assert_eq!(
+            w.k.take_completion(first),
+            None,
+            "a stale pid reaches nothing"
+        );
+    }
+
+    /// A small deterministic generator (the kernel crate has no rand).
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    fn same_except_call_count(a: &Kernel, b: &Kernel) -> bool {
+        let mut a = a.clone();
+        a.stats.syscalls = b.stats.syscalls;
+        a == *b
+    }
+
+    #[test]
+    fn garbage_registers_never_panic_and_a_call_that_does_not_decode_changes_nothing() {
+        let mut w = World::new(Default::default());
+        let mut ps: std::vec::Vec<Pid> = (0..4).map(|_| w.spawn(1)).collect();
+        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+        let mut undecodable = 0;
+        for step in 0..20_000 {
+            let mut pid = ps[step % ps.len()];
+            match w.k.process(pid).map(|p| p.state) {
+                Some(ProcessState::Ready) => w.run(pid),
+                Some(ProcessState::Running) => {}
+                _ if step.is_multiple_of(3) => {
+                    // Replace a stuck process, so calls keep coming.
+                    w.k.terminate(pid, -1, &mut w.mem, &mut w.sink).unwrap();
+                    w.check();
+                    pid = w.spawn(1);
+                    ps[step % 4] = pid;
+                    w.run(pid);
+                }
+                _ => {
+                    w.tick();
+                    continue;
+                }
+            }
+            let interesting = |rng: &mut XorShift| match rng.next() % 8 {
+                0 => 0,
+                1 => u64::MAX,
+                2 => ps[(rng.next() % 4) as usize].to_raw(),
+                3 => rng.next() % 16,
+                4 => rng.next() % (MEMORY + 64),
+                5 => 1 << (rng.next() % 64),
+                _ => rng.next(),
+            };
+            let sysno = if rng.next() & 3 == 0 {
+                rng.next()
+            } else {
+                // Mostly real call numbers, except exit, to keep
+                // processes alive.
+                match rng.next() % 14 {
+                    10 => 12,
+                    n => n,
+                }
+            };
+            let regs = Regs::new(sysno, core::array::from_fn(|_| interesting(&mut rng)));
+            let before = w.k.clone();
+            let outcome = w.trap(pid, regs);
+            if Syscall::decode(&regs).is_err() {
+                undecodable += 1;
+                assert!(matches!(outcome, TrapOutcome::Complete(r) if r[0] != 0));
+                assert!(
+                    same_except_call_count(&before, &w.k),
+                    "{regs:?} changed the kernel"
+                );
+            }
+            if step.is_multiple_of(64) {
+                w.tick();
+            }
+            for &p in &ps {
+                let _ = w.k.take_completion(p);
+            }
+        }
+        assert!(undecodable > 1000, "only {undecodable} undecodable calls");
     }
 }
