@@ -1008,9 +1008,8 @@ impl<'a> BodyCompiler<'a> {
             }
             StatementKind::Loop(body) => {
                 let start = self.here();
-                self.loop_body(body, start)?;
-                let jump = self.emit(Instruction::Jump(start), span);
-                let _ = jump;
+                self.loop_body(body)?;
+                self.emit(Instruction::Jump(start), span);
                 self.close_loop(start);
             }
             StatementKind::Repeat(count, body) => {
@@ -1026,7 +1025,7 @@ impl<'a> BodyCompiler<'a> {
                 self.emit(Instruction::Push(1), count.span);
                 self.emit(Instruction::Binary(BinaryOperator::Subtract), count.span);
                 self.emit(Instruction::Store(counter), count.span);
-                self.loop_body(body, start)?;
+                self.loop_body(body)?;
                 self.emit(Instruction::Jump(start), span);
                 let end = self.here();
                 self.patch(exit, end);
@@ -1036,7 +1035,7 @@ impl<'a> BodyCompiler<'a> {
                 let start = self.here();
                 self.value(condition)?;
                 let exit = self.emit(Instruction::JumpIfFalse(0), condition.span);
-                self.loop_body(body, start)?;
+                self.loop_body(body)?;
                 self.emit(Instruction::Jump(start), span);
                 let end = self.here();
                 self.patch(exit, end);
@@ -1095,7 +1094,7 @@ impl<'a> BodyCompiler<'a> {
         first_error.map_or(Ok(()), Err)
     }
 
-    fn loop_body(&mut self, body: &[Statement], _start: u32) -> Compiled<()> {
+    fn loop_body(&mut self, body: &[Statement]) -> Compiled<()> {
         self.loops.push(LoopContext {
             breaks: Vec::new(),
             continues: Vec::new(),
@@ -1718,4 +1717,25 @@ fn split_arguments<'c>(call: &'c Call, allowed: &[&str]) -> Compiled<Split<'c>> 
         }
     }
     Ok((positional, named))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checked_constant_arithmetic_reports_overflow() {
+        assert_eq!(binary_checked(BinaryOperator::Add, i64::MAX, 1), None);
+        assert_eq!(binary_checked(BinaryOperator::Divide, i64::MIN, -1), None);
+        assert_eq!(binary_checked(BinaryOperator::Multiply, 6, 7), Some(42));
+        assert_eq!(binary_checked(BinaryOperator::Less, 1, 2), Some(1));
+    }
+
+    #[test]
+    fn every_errno_has_a_builtin_name() {
+        for errno in Errno::ALL {
+            assert_eq!(errno_named(errno.name()), Some(errno));
+        }
+        assert_eq!(errno_named("EWHATEVER"), None);
+    }
 }

@@ -294,3 +294,31 @@ impl miette::Diagnostic for Report<'_> {
         ))))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        assert_eq!(line_col("é x", 3), (1, 3));
+        assert_eq!(line_col("é x", 1), (1, 1));
+        assert_eq!(line_col("a\nbc", 4), (2, 3));
+        assert_eq!(line_col("", 10), (1, 1));
+    }
+
+    #[test]
+    fn short_sources_are_shown_unchanged() {
+        let (shown, span) = display_source("ab\ncd", Span::new(3, 5));
+        assert_eq!(shown, "ab\ncd");
+        assert_eq!(span, Span::new(3, 5));
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_span() {
+        let source = format!("{}HERE{}", "a".repeat(1000), "b".repeat(1000));
+        let (shown, span) = display_source(&source, Span::new(1000, 1004));
+        assert!(shown.len() < 400);
+        assert_eq!(&shown[span.start as usize..span.end as usize], "HERE");
+    }
+}

@@ -263,3 +263,24 @@ pub fn compile(
     compiler::compile_items(file_name, &text, &items, overrides)
         .map_err(|errors| Diagnostics::new(file_name, &text, errors))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clamped_span_never_leaves_the_source() {
+        assert_eq!(Span::new(5, 9).clamped(7), Span::new(5, 7));
+        assert_eq!(Span::new(9, 12).clamped(7), Span::new(7, 7));
+        assert_eq!(Span::new(4, 2), Span::new(4, 4));
+    }
+
+    #[test]
+    fn a_single_instance_is_also_found_with_index_zero() {
+        let program = compile("t.ipc", b"process P[2] { }\nprocess Q { }", &[]).unwrap();
+        assert_eq!(program.instance_of("Q[0]"), Some(2));
+        assert_eq!(program.instance_of("P[1]"), Some(1));
+        assert_eq!(program.instance_of("P"), None);
+        assert_eq!(Program::pid_of(2), Pid::new(2, 1));
+    }
+}

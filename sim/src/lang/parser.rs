@@ -635,3 +635,43 @@ fn binary_operator(kind: &TokenKind) -> Option<(BinaryOperator, u8)> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::lexer::tokenize;
+
+    fn parse_text(source: &str) -> Parsed<Vec<Item>> {
+        parse(source, tokenize(source)?)
+    }
+
+    #[test]
+    fn else_if_chains_parse_as_nested_ifs() {
+        let items = parse_text("process P { if a { } else if b { } else { x = 1; } }").unwrap();
+        let Item::Process { body, .. } = &items[0] else {
+            panic!("{items:?}");
+        };
+        let StatementKind::If(_, _, otherwise) = &body[0].kind else {
+            panic!("{body:?}");
+        };
+        assert!(matches!(otherwise[0].kind, StatementKind::If(..)));
+    }
+
+    #[test]
+    fn a_missing_semicolon_points_just_after_the_previous_token() {
+        let error = parse_text("process P { x = 1\n y = 2; }").unwrap_err();
+        assert_eq!(error.span, Some(Span::at(17)));
+    }
+
+    #[test]
+    fn multiplication_binds_tighter_than_addition() {
+        let items = parse_text("const A = 1 + 2 * 3;").unwrap();
+        let Item::Const { value, .. } = &items[0] else {
+            panic!("{items:?}");
+        };
+        assert!(matches!(
+            value.kind,
+            ExpressionKind::Binary(BinaryOperator::Add, _, _)
+        ));
+    }
+}

@@ -478,3 +478,35 @@ fn binary_wrapping(operator: BinaryOperator, left: i64, right: i64) -> Result<i6
         BinaryOperator::Or => i64::from(left != 0 || right != 0),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn division_by_zero_is_an_error_and_overflow_wraps() {
+        assert!(binary_wrapping(BinaryOperator::Remainder, 1, 0).is_err());
+        assert_eq!(
+            binary_wrapping(BinaryOperator::Divide, i64::MIN, -1),
+            Ok(i64::MIN)
+        );
+        assert_eq!(
+            binary_wrapping(BinaryOperator::Add, i64::MAX, 1),
+            Ok(i64::MIN)
+        );
+    }
+
+    #[test]
+    fn array_elements_outside_the_array_are_refused() {
+        assert_eq!(element(16, 2, 1), Ok(24));
+        assert!(element(16, 2, 2).is_err());
+        assert!(element(16, 2, -1).is_err());
+    }
+
+    #[test]
+    fn an_instance_index_outside_its_declaration_is_refused() {
+        assert_eq!(instance_in(3, 2, "W", 1), Ok(4));
+        let message = instance_in(3, 2, "W", 2).unwrap_err();
+        assert!(message.contains("W[2] does not exist"), "{message}");
+    }
+}
