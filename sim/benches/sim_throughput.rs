@@ -1,0 +1,152 @@
+//! Simulator throughput: syscalls per second through the whole simulator, against the kernel path alone.
+//!
+//! Runs, in one process and one after the other:
+//! 1. the kernel-only path: a 64-byte `send` + `recv` pair through
+//!    `Kernel::trap`, two processes, no simulator;
+//! 2. the simulator on the one-producer, one-consumer credit scenario
+//!    (bytecode VM, scheduler, clock, kernel), trace recording off;
+//! 3. a scenario with 1,000 processes, to show it runs.
+//!
+//! and prints syscalls per second for 1 and 2 and their ratio (issue 3's
+//! target: the simulator adds at most 3x over the kernel path). Run with
+//! `cargo bench -p ipclab-sim --bench sim_throughput`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use ipclab_kernel::{Config, Fault, Kernel, NullSink, TrapOutcome, UserMemory};
+use ipclab_sim::runner::{self, RunOptions};
+use ipclab_syscalls::{Pid, Source, Syscall, TagFilter, Timeout};
+
+const CREDIT_1P1C: &str = r#"
+const N = 2;
+mailbox prodMbox(capacity = 4);
+mailbox consMbox(capacity = 4);
+process Producer {
+    loop { produce item; recv(prodMbox, credit); send(consMbox, item); }
+}
+process Consumer {
+    repeat N { send(prodMbox, credit); }
+    loop { recv(consMbox, item); send(prodMbox, credit); consume item; }
+}
+"#;
+
+const THOUSAND: &str = r#"
+process Sender[500] { send(Receiver[index], index); }
+process Receiver[500] { recv(Sender[index], x); assert x == index; }
+expect completes;
+"#;
+
+struct Flat(Vec<Vec<u8>>);
+
+impl UserMemory for Flat {
+    fn read(&self, pid: Pid, addr: u64, out: &mut [u8]) -> Result<(), Fault> {
+        let m = self.0.get(pid.index as usize).ok_or(Fault)?;
+        let a = addr as usize;
+        out.copy_from_slice(m.get(a..a + out.len()).ok_or(Fault)?);
+        Ok(())
+    }
+    fn write(&mut self, pid: Pid, addr: u64, data: &[u8]) -> Result<(), Fault> {
+        let m = self.0.get_mut(pid.index as usize).ok_or(Fault)?;
+        let a = addr as usize;
+        m.get_mut(a..a + data.len())
+            .ok_or(Fault)?
+            .copy_from_slice(data);
+        Ok(())
+    }
+}
+
+/// Kernel-only: syscalls per second of send+recv pairs.
+fn kernel_path(duration: Duration) -> f64 {
+    let mut kernel = Box::new(Kernel::new(Config::default()).expect("default config"));
+    let mut sink = NullSink;
+    let a = kernel.spawn("A", 0, 256, &mut sink).expect("spawn");
+    let b = kernel.spawn("B", 0, 256, &mut sink).expect("spawn");
+    kernel.dispatch(a, &mut sink).expect("dispatch");
+    kernel.dispatch(b, &mut sink).expect("dispatch");
+    let mut mem = Flat(vec![vec![7u8; 256], vec![0u8; 256]]);
+    let send = Syscall::Send {
+        to: b,
+        buf: 0,
+        len: 64,
+        tag: 1,
+        timeout: Timeout::Never,
+    }
+    .encode();
+    let recv = Syscall::Recv {
+        from: Source::Pid(a),
+        tag: TagFilter::Any,
+        buf: 64,
+        cap: 64,
+        timeout: Timeout::Never,
+    }
+    .encode();
+    let start = Instant::now();
+    let mut calls = 0u64;
+    while start.elapsed() < duration {
+        for _ in 0..1000 {
+            let s = kernel.trap(a, &send, &mut mem, &mut sink);
+            let r = kernel.trap(b, &recv, &mut mem, &mut sink);
+            assert!(matches!(s, Ok(TrapOutcome::Complete(_))));
+            black_box(r).ok();
+        }
+        calls += 2000;
+    }
+    calls as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Whole simulator: syscalls per second on the credit scenario.
+fn simulator_path(duration: Duration) -> f64 {
+    let program = ipclab_sim::lang::compile("credit-1p1c.ipc", CREDIT_1P1C.as_bytes(), &[])
+        .expect("bench scenario compiles");
+    let options = RunOptions {
+        max_steps: 200_000,
+        max_ticks: u64::MAX,
+        record: false,
+        ..RunOptions::default()
+    };
+    let start = Instant::now();
+    let mut calls = 0u64;
+    while start.elapsed() < duration {
+        let result = runner::run(&program, options).expect("boots");
+        calls += result.stats.syscalls;
+    }
+    calls as f64 / start.elapsed().as_secs_f64()
+}
+
+fn main() {
+    // `cargo test --benches` runs this with `--bench`-less args: keep it short then.
+    let quick = std::env::args().any(|a| a == "--test");
+    let duration = if quick {
+        Duration::from_millis(50)
+    } else {
+        Duration::from_secs(3)
+    };
+    let kernel = kernel_path(duration);
+    let simulator = simulator_path(duration);
+    println!("kernel path (send+recv through trap): {:>12.0} syscalls/s", kernel);
+    println!("simulator (credit 1P1C, no trace):    {:>12.0} syscalls/s", simulator);
+    println!(
+        "simulator overhead: {:.2}x the kernel path (target: at most 3x)",
+        kernel / simulator
+    );
+    let program = ipclab_sim::lang::compile("thousand.ipc", THOUSAND.as_bytes(), &[])
+        .expect("1000-process scenario compiles");
+    let start = Instant::now();
+    let result = runner::run(
+        &program,
+        RunOptions {
+            record: false,
+            max_steps: 100_000,
+            ..RunOptions::default()
+        },
+    )
+    .expect("boots");
+    println!(
+        "1000 processes: verdict {} after {} steps, {} syscalls, in {:.1} ms",
+        result.verdict.keyword(),
+        result.steps,
+        result.stats.syscalls,
+        start.elapsed().as_secs_f64() * 1e3
+    );
+}
