@@ -428,15 +428,18 @@ pub fn compile_items(
                 .as_ref()
                 .and_then(|expression| match globals.evaluate(expression) {
                     Ok(value) => match u8::try_from(value) {
-                        Ok(value) => Some(value),
-                        Err(_) => {
+                        Ok(value) if value < ipclab_kernel::config::PRIORITY_LEVELS => Some(value),
+                        _ => {
                             errors.push(
                                 Diagnostic::at(
                                     expression.span,
                                     format!("priority {value} is out of range"),
                                     "out of range",
                                 )
-                                .with_help("a priority is between 0 (highest) and 255"),
+                                .with_help(format!(
+                                    "a priority is between 0 and {} (larger runs first)",
+                                    ipclab_kernel::config::PRIORITY_LEVELS - 1
+                                )),
                             );
                             None
                         }

@@ -31,7 +31,7 @@ pub use parser::MAX_NESTING;
 pub use vm::{complete_syscall, run, ProcState, VmEvent};
 
 /// The most process instances a scenario may declare in total.
-pub const MAX_INSTANCES: u32 = 256;
+pub const MAX_INSTANCES: u32 = ipclab_kernel::config::MAX_PROCS as u32;
 
 /// The most words one array may have (its bytes are the longest message).
 pub const MAX_ARRAY_WORDS: u64 = ipclab_syscalls::MAX_MESSAGE_LEN / 8;
@@ -148,7 +148,7 @@ pub struct ProcessDecl {
     pub name: String,
     /// How many instances run this body.
     pub count: u32,
-    /// The fixed priority, if the declaration gives one (0 is the highest).
+    /// The fixed priority, if the declaration gives one (0 to 7; larger runs first).
     pub priority: Option<u8>,
     pub code: Code,
     /// The span of the declaration's name.
