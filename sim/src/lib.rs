@@ -7,6 +7,7 @@
 //! draw.
 pub mod lang;
 pub mod names;
+pub mod render;
 pub mod runner;
 pub mod trace;
 pub mod translate;

@@ -1,0 +1,371 @@
+//! The `ipclab` command line: `run`, `list` and `show`, with exit codes a script can test.
+//!
+//! Exit codes (`docs/cli.md`):
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | the verdict matches the scenario's `expect` line, or there is none; `list`, `show`, `--help` |
+//! | 1 | the verdict does not match `expect` |
+//! | 2 | a usage error, or a scenario that cannot be read, compiled or booted |
+//!
+//! Colour: on when stdout (stderr for diagnostics) is a terminal and
+//! `NO_COLOR` is unset or empty; `--color always|never` overrides.
+
+mod load;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use ipclab_sim::lang;
+use ipclab_sim::render::{self, RunSetup, TimelineOptions};
+use ipclab_sim::runner::{self, RunOptions, Schedule};
+
+use crate::bundled;
+
+const EXAMPLES: &str = "\
+Examples:
+  ipclab list                                  the bundled scenarios
+  ipclab run credit-direct                     run a bundled scenario
+  ipclab run my.ipc -D N=3 --steps 200         override a constant, shorter run
+  ipclab run my.ipc --schedule random --seed 7 a seeded random schedule
+  ipclab run my.ipc --quiet; echo $?           verdict only; 0 when it matches expect
+  ipclab run my.ipc --json | jq .type          the trace as JSON lines
+  ipclab show credit-direct --bytecode         the compiled bytecode";
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  ipclab run credit-direct
+  ipclab run scenarios/credit-direct.ipc -D N=3
+  ipclab run my.ipc --schedule random --seed 42 --steps 300
+  ipclab run my.ipc --full                     every step, no elision
+  ipclab run my.ipc --quiet                    only the verdict
+  ipclab run my.ipc --json > trace.jsonl       one JSON object per line
+  ipclab run my.ipc --dot | dot -Tsvg > waitfor.svg
+
+Exit status: 0 when the verdict matches the scenario's `expect` line (or it has
+none), 1 when it does not, 2 for usage and scenario errors.";
+
+const LIST_EXAMPLES: &str = "\
+Examples:
+  ipclab list
+  ipclab list | grep credit";
+
+const SHOW_EXAMPLES: &str = "\
+Examples:
+  ipclab show credit-direct
+  ipclab show credit-direct.ipc --bytecode
+  ipclab show ./my.ipc --bytecode -D N=3";
+
+/// ipclab: a simulated OS kernel's message passing, for teaching.
+///
+/// Runs scenarios written in the `.ipc` language against a small kernel and
+/// shows, step by step, who ran, who blocked and why, every message and copy,
+/// and finally what happened: completion, deadlock, a process blocked forever,
+/// starvation, or a program error.
+#[derive(Debug, Parser)]
+#[command(name = "ipclab", version, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario once: its timeline, then its verdict.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
+    /// List the bundled scenarios, one line each.
+    #[command(after_help = LIST_EXAMPLES)]
+    List,
+    /// Print a scenario's source, or its compiled bytecode.
+    #[command(after_help = SHOW_EXAMPLES)]
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// A scenario file, or the name of a bundled scenario (see `ipclab list`).
+    #[arg(value_name = "FILE")]
+    scenario: String,
+
+    /// Override a `const` of the scenario (repeatable).
+    #[arg(short = 'D', value_name = "NAME=VALUE", value_parser = parse_define)]
+    define: Vec<(String, i64)>,
+
+    /// Seed of the random schedule.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+
+    /// How the next process is chosen: the kernel's round robin, or a seeded
+    /// random choice among the runnable processes.
+    #[arg(long, value_enum, default_value_t = ScheduleArg::Rr)]
+    schedule: ScheduleArg,
+
+    /// The step limit: a run still live after this many steps ends with `runs`.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    steps: u64,
+
+    /// Print only the verdict and whether it matches `expect`.
+    #[arg(long, short, conflicts_with_all = ["json", "dot"])]
+    quiet: bool,
+
+    /// Print the trace as JSON lines (docs/trace-json.md).
+    #[arg(long, conflicts_with = "dot")]
+    json: bool,
+
+    /// Print the wait-for graph of the end of the run as Graphviz DOT.
+    #[arg(long)]
+    dot: bool,
+
+    /// Show every step of the timeline (long runs are elided by default).
+    #[arg(long)]
+    full: bool,
+
+    /// Steps shown at the start of an elided timeline.
+    #[arg(long, value_name = "N", default_value_t = 24)]
+    head: usize,
+
+    /// Steps shown at the end of an elided timeline.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    tail: usize,
+
+    /// The width the timeline fits (more than four processes widen it).
+    #[arg(long, value_name = "COLUMNS", default_value_t = 80)]
+    width: usize,
+
+    /// When to use colour.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+}
+
+#[derive(Debug, Args)]
+struct ShowArgs {
+    /// A bundled scenario's name, or a scenario file.
+    #[arg(value_name = "NAME")]
+    scenario: String,
+
+    /// Print the compiled bytecode of every process instead of the source.
+    #[arg(long)]
+    bytecode: bool,
+
+    /// Override a `const` before compiling (with --bytecode).
+    #[arg(short = 'D', value_name = "NAME=VALUE", value_parser = parse_define)]
+    define: Vec<(String, i64)>,
+
+    /// When to use colour (for compile errors).
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ScheduleArg {
+    /// Round robin (the kernel's scheduler).
+    Rr,
+    /// Seeded random choice at every step.
+    Random,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ColorArg {
+    /// Colour when writing to a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+impl ColorArg {
+    /// Whether to colour a stream that is (or is not) a terminal.
+    fn enabled(self, is_terminal: bool) -> bool {
+        match self {
+            ColorArg::Always => true,
+            ColorArg::Never => false,
+            ColorArg::Auto => {
+                is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+}
+
+/// `NAME=VALUE` with an integer value.
+fn parse_define(text: &str) -> Result<(String, i64), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE (for example -D N=3)"))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("`{text}` has no name before `=`"));
+    }
+    let value = value.trim();
+    let number = value
+        .parse::<i64>()
+        .map_err(|_| format!("`{value}` is not an integer (in -D {text})"))?;
+    Ok((name.to_string(), number))
+}
+
+/// Runs the command line; the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` are "errors" that exit 0; usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let outcome = match cli.command {
+        Command::Run(args) => run(&args),
+        Command::List => list(),
+        Command::Show(args) => show(&args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(Failure::Message(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Printed) => ExitCode::from(2),
+    }
+}
+
+/// Why a command failed with exit code 2.
+enum Failure {
+    /// Say this on stderr.
+    Message(String),
+    /// Already reported (compile diagnostics).
+    Printed,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure::Message(message)
+    }
+}
+
+/// Compiles `loaded`, printing diagnostics on failure.
+fn compile(
+    loaded: &load::Loaded,
+    defines: &[(String, i64)],
+    color: ColorArg,
+) -> Result<lang::Program, Failure> {
+    lang::compile(&loaded.file_name, loaded.source.as_bytes(), defines).map_err(|diagnostics| {
+        let color = color.enabled(std::io::stderr().is_terminal());
+        eprint!("{}", diagnostics.render(color));
+        Failure::Printed
+    })
+}
+
+fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
+    let loaded = load::load(&args.scenario)?;
+    let program = compile(&loaded, &args.define, args.color)?;
+    let options = RunOptions {
+        seed: args.seed,
+        schedule: match args.schedule {
+            ScheduleArg::Rr => Schedule::RoundRobin,
+            ScheduleArg::Random => Schedule::Random,
+        },
+        max_steps: args.steps,
+        // Only the timeline and JSON draw the steps.
+        record: !args.quiet && !args.dot,
+        ..RunOptions::default()
+    };
+    let result = runner::run(&program, options)
+        .map_err(|e| Failure::Message(format!("cannot boot {}: {e}", loaded.file_name)))?;
+    let setup = RunSetup { options };
+    let color = args.color.enabled(std::io::stdout().is_terminal());
+    let text = if args.json {
+        render::json_lines(&program, &setup, &result)
+    } else if args.dot {
+        render::waitfor_dot(&result.verdict, &program.file_name)
+    } else if args.quiet {
+        render::verdict_text(&result.verdict, program.expect.as_ref(), color, false)
+    } else {
+        let timeline = TimelineOptions {
+            color,
+            width: args.width,
+            head: args.head,
+            tail: args.tail,
+            full: args.full,
+        };
+        render::timeline(&program, &setup, &result, &timeline)
+    };
+    write_stdout(&text);
+    let matches = program
+        .expect
+        .as_ref()
+        .is_none_or(|e| result.verdict.matches(e));
+    Ok(if matches {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn list() -> Result<ExitCode, Failure> {
+    let all: Vec<bundled::Bundled> = bundled::all().collect();
+    if all.is_empty() {
+        write_stdout("no bundled scenarios: this binary was built without scenarios/*.ipc\n");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name_width = all.iter().map(|b| b.name.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for b in &all {
+        let line = format!("{:<name_width$}  {}", b.name, b.summary());
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    write_stdout(&out);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(args: &ShowArgs) -> Result<ExitCode, Failure> {
+    let loaded = load::load(&args.scenario)?;
+    if !args.bytecode {
+        let mut text = loaded.source.clone();
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        write_stdout(&text);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let program = compile(&loaded, &args.define, args.color)?;
+    let mut out = String::new();
+    for decl in 0..program.processes.len() {
+        if decl > 0 {
+            out.push('\n');
+        }
+        out.push_str(&lang::disassemble(&program, decl));
+    }
+    write_stdout(&out);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes to stdout; a closed pipe (`ipclab run x | head`) is not an error.
+fn write_stdout(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defines_parse_name_and_integer() {
+        assert_eq!(parse_define("N=3"), Ok(("N".to_string(), 3)));
+        assert_eq!(parse_define(" N = -2 "), Ok(("N".to_string(), -2)));
+        assert!(parse_define("N").is_err());
+        assert!(parse_define("=3").is_err());
+        assert!(parse_define("N=x").is_err());
+    }
+}

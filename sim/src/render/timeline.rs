@@ -1,0 +1,720 @@
+//! The text timeline: a column per process, a row per step, the messages and copies under each row, then the verdict.
+//!
+//! The picture the lecture draws, for a terminal:
+//!
+//! ```text
+//!  step  tick Producer         Consumer
+//!  ───── ──── ──────────────── ────────────────
+//!     3     4 BLK send(consMb… RUN
+//!             Consumer  recv(consMbox, cap 8) -> ok 8              line 9
+//!               copy kernel slot -> Consumer  8 B
+//!               consMbox -> Consumer  msg 1 (8 B) delivered, sent by Producer
+//! ```
+//!
+//! A cell shows the state at the end of the step: `RUN`, `READY`,
+//! `BLK <call>` (the reason cut to the column; the full reason is in the
+//! event line where the process blocked) or `EXITED`. Columns share the
+//! width (80 by default) and are at least 14 characters wide, so more than
+//! four processes widen the table instead of cutting names to nothing.
+//!
+//! Long runs are elided: the first `head` and last `tail` steps are shown
+//! and the stretch between them is summarised on one `···` line (calls,
+//! messages, items produced and consumed). `full` shows every step.
+
+use crate::lang::{Expectation, Program};
+use crate::runner::{kernel_config, RunResult};
+use crate::trace::{ProcView, Step, TraceEvent};
+use crate::verdict::{expectation_text, Verdict};
+
+use super::style::{pad, truncate, width, Painter, Style};
+use super::waitfor::waitfor_text;
+use super::RunSetup;
+
+/// Width of the `step tick ` prefix of a row.
+const PREFIX: usize = 12;
+/// The narrowest a process column gets.
+const MIN_COLUMN: usize = 14;
+/// The widest a process column gets.
+const MAX_COLUMN: usize = 26;
+
+/// How to draw a timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimelineOptions {
+    /// Emit ANSI colours.
+    pub color: bool,
+    /// The terminal width to fit (columns widen past it beyond four processes).
+    pub width: usize,
+    /// Steps shown in full at the start of a long run.
+    pub head: usize,
+    /// Steps shown in full at the end of a long run.
+    pub tail: usize,
+    /// Show every step, never elide.
+    pub full: bool,
+}
+
+impl Default for TimelineOptions {
+    fn default() -> TimelineOptions {
+        TimelineOptions {
+            color: false,
+            width: 80,
+            head: 24,
+            tail: 8,
+            full: false,
+        }
+    }
+}
+
+/// The whole text rendering of a run: header, timeline, totals, verdict.
+pub fn timeline(
+    program: &Program,
+    setup: &RunSetup,
+    result: &RunResult,
+    options: &TimelineOptions,
+) -> String {
+    let painter = Painter {
+        color: options.color,
+    };
+    let labels = &result.trace.labels;
+    let column = column_width(labels.len(), options.width);
+    let capacities = Capacities::of(program);
+    let mut out = String::new();
+
+    // Header: what ran, and how.
+    out.push_str(&painter.paint(Style::Heading, &program.file_name));
+    out.push_str(&format!(
+        ": {} process{} · schedule {}",
+        labels.len(),
+        if labels.len() == 1 { "" } else { "es" },
+        setup.schedule_name()
+    ));
+    if setup.options.schedule == crate::runner::Schedule::Random {
+        out.push_str(&format!(", seed {}", setup.options.seed));
+    }
+    out.push_str(&format!(" · limit {} steps\n", setup.options.max_steps));
+    if !program.mailboxes.is_empty() {
+        let boxes: Vec<String> = program
+            .mailboxes
+            .iter()
+            .map(|m| format!("{} (capacity {})", m.name, m.capacity))
+            .collect();
+        out.push_str(&wrap(
+            &format!("mailboxes: {}", boxes.join(", ")),
+            options.width,
+            "  ",
+        ));
+    }
+    out.push('\n');
+
+    // Column headings.
+    let mut heading = format!("{:>5} {:>5} ", "step", "tick");
+    let mut rule = format!("{} {} ", "─".repeat(5), "─".repeat(5));
+    for label in labels {
+        heading.push_str(&pad(&truncate(label, column), column + 1));
+        rule.push_str(&"─".repeat(column));
+        rule.push(' ');
+    }
+    out.push_str(&painter.paint(Style::Heading, heading.trim_end()));
+    out.push('\n');
+    out.push_str(&painter.paint(Style::Detail, rule.trim_end()));
+    out.push('\n');
+
+    // Rows.
+    let steps = &result.trace.steps;
+    let shown = shown_ranges(steps.len(), options);
+    for (i, range) in shown.iter().enumerate() {
+        if i > 0 {
+            let gap = shown[i - 1].end..range.start;
+            out.push_str(&elision(&steps[gap], labels, &painter, options.width));
+        }
+        for step in &steps[range.clone()] {
+            out.push_str(&row(step, column, &painter));
+            for line in event_lines(step, &capacities, &painter, options.width) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+    }
+    if steps.is_empty() {
+        out.push_str(&painter.paint(Style::Detail, "            (no steps)"));
+        out.push('\n');
+    }
+
+    // Totals.
+    let stats = &result.stats;
+    out.push('\n');
+    let totals = format!(
+        "{} steps, {} ticks · {} system calls · {} messages delivered · {} copies ({} B)",
+        result.steps,
+        result.ticks,
+        stats.syscalls,
+        stats.delivered,
+        stats.copies_to_kernel + stats.copies_to_user + stats.copies_user_to_user,
+        stats.bytes_copied
+    );
+    for line in wrap(&totals, options.width, "").lines() {
+        out.push_str(&painter.paint(Style::Detail, line));
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&painter.paint(
+        Style::Heading,
+        &format!(
+            "── verdict {}",
+            "─".repeat(options.width.clamp(20, 200) - 11)
+        ),
+    ));
+    out.push('\n');
+    out.push_str(&verdict_text(
+        &result.verdict,
+        program.expect.as_ref(),
+        options.color,
+        true,
+    ));
+    out
+}
+
+/// The verdict block: the explanation, the wait-for drawing of a deadlock
+/// (when `graph`, in place of the one-line chain), and whether the `expect`
+/// line matched. `--quiet` prints this alone, without the graph.
+pub fn verdict_text(
+    verdict: &Verdict,
+    expect: Option<&Expectation>,
+    color: bool,
+    graph: bool,
+) -> String {
+    let painter = Painter { color };
+    let mut out = String::new();
+    let lines = verdict.explain();
+    let drawing = if graph {
+        waitfor_text(verdict)
+    } else {
+        String::new()
+    };
+    // The explanation's second line of a deadlock is the cycle on one
+    // line; the drawing says the same, better, so it replaces it.
+    let chain_line = match verdict {
+        Verdict::Deadlock { cycle, .. } if !drawing.is_empty() => cycle.first().and_then(|first| {
+            lines
+                .iter()
+                .position(|l| l.trim_start().starts_with(&first.process) && l.contains(" -> "))
+        }),
+        _ => None,
+    };
+    for (i, line) in lines.iter().enumerate() {
+        if i == 0 {
+            let style = match verdict {
+                Verdict::Completes | Verdict::Runs { .. } => Style::Heading,
+                _ => Style::Bad,
+            };
+            out.push_str(&painter.paint(style, line));
+            out.push('\n');
+            if chain_line.is_none() {
+                out.push_str(&drawing);
+            }
+            continue;
+        }
+        if Some(i) == chain_line {
+            out.push_str(&drawing);
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(&expect_line(verdict, expect, &painter));
+    out.push('\n');
+    out
+}
+
+/// `expected deadlock: matches`, or what went wrong, or that there is no `expect` line.
+fn expect_line(verdict: &Verdict, expect: Option<&Expectation>, painter: &Painter) -> String {
+    match expect {
+        None => painter.paint(Style::Detail, "no expect line: nothing to check"),
+        Some(e) if verdict.matches(e) => painter.paint(
+            Style::Good,
+            &format!("expected {}: matches ✓", expectation_text(e)),
+        ),
+        Some(e) => painter.paint(
+            Style::Bad,
+            &format!(
+                "expected {}: got {}, does not match ✗",
+                expectation_text(e),
+                verdict.keyword()
+            ),
+        ),
+    }
+}
+
+/// The width of each process column for `count` processes.
+fn column_width(count: usize, total: usize) -> usize {
+    let available = total.saturating_sub(PREFIX);
+    (available / count.max(1))
+        .saturating_sub(1)
+        .clamp(MIN_COLUMN, MAX_COLUMN)
+}
+
+/// Which steps are drawn: everything, or a head and a tail.
+#[allow(clippy::single_range_in_vec_init)] // one range is "no elision", not a mistake
+fn shown_ranges(count: usize, options: &TimelineOptions) -> Vec<std::ops::Range<usize>> {
+    // Eliding fewer than a handful of steps would hide more than it saves.
+    let threshold = options.head.saturating_add(options.tail).saturating_add(4);
+    if options.full || count <= threshold {
+        return vec![0..count];
+    }
+    vec![0..options.head, count - options.tail..count]
+}
+
+/// One row: step, tick, and every process's state.
+fn row(step: &Step, column: usize, painter: &Painter) -> String {
+    let mut line = format!("{:>5} {:>5} ", step.step, step.tick);
+    let last = step.states.len().saturating_sub(1);
+    for (k, state) in step.states.iter().enumerate() {
+        let (text, style) = cell(state, column);
+        // Pad before painting: escapes take no columns on the terminal.
+        let padded = if k == last {
+            text
+        } else {
+            pad(&text, column + 1)
+        };
+        line.push_str(&painter.paint(style, &padded));
+    }
+    line.truncate(line.trim_end().len());
+    line.push('\n');
+    line
+}
+
+/// A state as a cell of `column` characters.
+fn cell(state: &ProcView, column: usize) -> (String, Style) {
+    match state {
+        ProcView::Running => ("RUN".into(), Style::Running),
+        ProcView::Ready => ("READY".into(), Style::Ready),
+        ProcView::Blocked { reason } => {
+            // `send(consMbox) [full 4/4]` -> `BLK send(consMbox)`: the call
+            // fits a column, the detail is in the event line.
+            let call = reason.split(" [").next().unwrap_or(reason);
+            (truncate(&format!("BLK {call}"), column), Style::Blocked)
+        }
+        ProcView::Exited { code: 0 } => ("EXITED".into(), Style::Exited),
+        ProcView::Exited { code } => (truncate(&format!("EXITED {code}"), column), Style::Exited),
+    }
+}
+
+/// The capacity each destination's queue has, for `queued 2/4`.
+struct Capacities {
+    mailboxes: Vec<(String, u64)>,
+    receiver_quota: Option<u64>,
+}
+
+impl Capacities {
+    fn of(program: &Program) -> Capacities {
+        let config = kernel_config(program).ok();
+        let mailbox_quota = config.as_ref().map(|c| c.mailbox_quota as u64);
+        Capacities {
+            mailboxes: program
+                .mailboxes
+                .iter()
+                .map(|m| {
+                    let quota = mailbox_quota.unwrap_or(m.capacity);
+                    (m.name.clone(), m.capacity.min(quota))
+                })
+                .collect(),
+            receiver_quota: config.map(|c| c.receiver_quota as u64),
+        }
+    }
+
+    fn of_dest(&self, dest: &str) -> Option<u64> {
+        match self.mailboxes.iter().find(|(name, _)| name == dest) {
+            Some((_, capacity)) => Some(*capacity),
+            None => self.receiver_quota,
+        }
+    }
+
+    fn is_mailbox(&self, dest: &str) -> bool {
+        self.mailboxes.iter().any(|(name, _)| name == dest)
+    }
+}
+
+/// The lines under a row: what happened in the step, in words. A system
+/// call is one line with its outcome; what the kernel did because of it
+/// (copies, messages, wake-ups) is indented under it.
+fn event_lines(step: &Step, capacities: &Capacities, painter: &Painter, max: usize) -> Vec<String> {
+    let events = &step.events;
+    let mut used = vec![false; events.len()];
+    let mut lines = Vec::new();
+    let mut in_call = false;
+    let base = " ".repeat(PREFIX);
+    let nested = " ".repeat(PREFIX + 2);
+    for (i, event) in events.iter().enumerate() {
+        if used[i] {
+            continue;
+        }
+        used[i] = true;
+        let indent = if in_call { &nested } else { &base };
+        let (text, style) = match event {
+            TraceEvent::Syscall {
+                process,
+                call,
+                line,
+            } => {
+                in_call = true;
+                // The call's outcome: its return or its block, later in the step.
+                let outcome = events
+                    .iter()
+                    .enumerate()
+                    .skip(i + 1)
+                    .find_map(|(j, e)| match e {
+                        TraceEvent::Return { process: p, result } if p == process => {
+                            Some((j, format!("-> {result}"), Style::Actor))
+                        }
+                        TraceEvent::Block { process: p, reason } if p == process => {
+                            Some((j, blocks_text(call, reason), Style::Blocked))
+                        }
+                        _ => None,
+                    });
+                // The scenario line sits in the row prefix, under step and tick.
+                let place =
+                    painter.paint(Style::Detail, &format!("{:>11} ", format!("line {line}")));
+                let head = format!("{}  {call}", painter.paint(Style::Actor, process));
+                let head_width = width(process) + 2 + width(call);
+                match outcome {
+                    Some((j, text, style)) => {
+                        used[j] = true;
+                        if PREFIX + head_width + 1 + width(&text) <= max {
+                            lines.push(format!("{place}{head} {}", painter.paint(style, &text)));
+                        } else {
+                            lines.push(format!("{place}{head}"));
+                            lines.push(format!("{nested}{}", painter.paint(style, &text)));
+                        }
+                    }
+                    None => lines.push(format!("{place}{head}")),
+                }
+                continue;
+            }
+            TraceEvent::Switch { .. } => continue,
+            TraceEvent::BadCall { process, errno } => (
+                format!("{process}: the call's registers do not decode -> {errno}"),
+                Style::Bad,
+            ),
+            TraceEvent::Return { process, result } => {
+                (format!("{process} -> {result}"), Style::Actor)
+            }
+            TraceEvent::Block { process, reason } => {
+                (format!("{process} blocks: {reason}"), Style::Blocked)
+            }
+            TraceEvent::Wake { process, result } => {
+                (format!("{process} wakes up -> {result}"), Style::Running)
+            }
+            TraceEvent::Copy { from, to, bytes } => (
+                format!("copy {} -> {}  {bytes} B", copy_end(from), copy_end(to)),
+                Style::Detail,
+            ),
+            TraceEvent::Enqueue {
+                message,
+                from,
+                dest,
+                tag,
+                len,
+                queued,
+            } => {
+                let fill = match capacities.of_dest(dest) {
+                    Some(capacity) => format!("{queued}/{capacity}"),
+                    None => queued.to_string(),
+                };
+                (
+                    format!(
+                        "{from} -> {dest}  msg {message} ({len} B{}) queued {fill}",
+                        tag_text(*tag)
+                    ),
+                    Style::Message,
+                )
+            }
+            TraceEvent::Deliver {
+                message,
+                from,
+                to,
+                dest,
+                tag,
+                len,
+                direct,
+            } => {
+                let size = format!("{len} B{}", tag_text(*tag));
+                let via_mailbox = capacities.is_mailbox(dest) || dest != to;
+                let text = match (direct, via_mailbox) {
+                    // The copy line above says it went user to user.
+                    (true, true) => {
+                        format!("{from} -> {to} via {dest}  msg {message} ({size}) delivered")
+                    }
+                    (true, false) => format!("{from} -> {to}  msg {message} ({size}) delivered"),
+                    (false, true) => {
+                        format!("{dest} -> {to}  msg {message} ({size}) delivered, sent by {from}")
+                    }
+                    (false, false) => format!(
+                        "{from} -> {to}  msg {message} ({size}) delivered from the kernel buffer"
+                    ),
+                };
+                (text, Style::Message)
+            }
+            TraceEvent::Undeliverable {
+                message,
+                from,
+                dest,
+                reason,
+            } => (
+                format!("{from} -> {dest}  msg {message} undeliverable: {reason}"),
+                Style::Bad,
+            ),
+            TraceEvent::Exit { process, code } => {
+                (format!("{process} exits (code {code})"), Style::Exited)
+            }
+            TraceEvent::Timer { process, kind } => {
+                (format!("timer: {process} {kind}"), Style::Running)
+            }
+            TraceEvent::Mailbox { mailbox, action } => {
+                (format!("mailbox {mailbox} {action}"), Style::Detail)
+            }
+            TraceEvent::Produce { process, value } => {
+                (format!("{process} produces item {value}"), Style::Ready)
+            }
+            TraceEvent::Consume { process, value } => {
+                (format!("{process} consumes item {value}"), Style::Ready)
+            }
+            TraceEvent::Print { process, text } => {
+                (format!("{process} prints: {text}"), Style::Ready)
+            }
+            TraceEvent::Compute { process, ticks } => (
+                format!(
+                    "{process} computes for {ticks} tick{}",
+                    if *ticks == 1 { "" } else { "s" }
+                ),
+                Style::Ready,
+            ),
+            TraceEvent::ProgramError {
+                process,
+                message,
+                line,
+                column,
+            } => (
+                format!("error in {process} at line {line}, column {column}: {message}"),
+                Style::Bad,
+            ),
+        };
+        lines.push(format!("{indent}{}", painter.paint(style, &text)));
+    }
+    if step.ran.is_none() && lines.is_empty() {
+        lines.push(format!(
+            "{base}{}",
+            painter.paint(
+                Style::Detail,
+                &format!(
+                    "(no process can run: the clock advances to tick {})",
+                    step.tick
+                )
+            )
+        ));
+    }
+    lines
+}
+
+/// `-> blocks [full 4/4]` when the reason repeats the call
+/// (`send(consMbox) [full 4/4]` after `send(consMbox, 8 bytes, tag 0)`),
+/// else the whole reason.
+fn blocks_text(call: &str, reason: &str) -> String {
+    if let Some((head, detail)) = reason.split_once(" [") {
+        let head = head.strip_suffix(')').unwrap_or(head);
+        if call.starts_with(head) {
+            return format!("-> blocks [{detail}");
+        }
+    }
+    format!("-> blocks: {reason}")
+}
+
+/// `Producer[0]@8` -> `Producer[0]`; `kernel slot (message 4)` -> `kernel slot`.
+/// The address and the message number are noise in the timeline (the
+/// message line next to the copy names the message; JSON keeps both).
+fn copy_end(end: &str) -> &str {
+    if end.starts_with("kernel slot") {
+        return "kernel slot";
+    }
+    match end.rsplit_once('@') {
+        Some((name, addr)) if !addr.is_empty() && addr.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => end,
+    }
+}
+
+fn tag_text(tag: u32) -> String {
+    if tag == 0 {
+        String::new()
+    } else {
+        format!(", tag {tag}")
+    }
+}
+
+/// The `···` line for steps not shown, with what happened in them.
+fn elision(steps: &[Step], labels: &[String], painter: &Painter, width: usize) -> String {
+    let (Some(first), Some(last)) = (steps.first(), steps.last()) else {
+        return String::new();
+    };
+    let mut calls = 0u64;
+    let mut delivered = 0u64;
+    let mut blocks = 0u64;
+    let mut produced = vec![0u64; labels.len()];
+    let mut consumed = vec![0u64; labels.len()];
+    let index = |name: &str| labels.iter().position(|l| l == name);
+    for event in steps.iter().flat_map(|s| &s.events) {
+        match event {
+            TraceEvent::Syscall { .. } => calls += 1,
+            TraceEvent::Deliver { .. } => delivered += 1,
+            TraceEvent::Block { .. } => blocks += 1,
+            TraceEvent::Produce { process, .. } => {
+                if let Some(k) = index(process) {
+                    produced[k] += 1;
+                }
+            }
+            TraceEvent::Consume { process, .. } => {
+                if let Some(k) = index(process) {
+                    consumed[k] += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    let indent = " ".repeat(PREFIX);
+    let mut out = String::new();
+    out.push_str(&painter.paint(
+        Style::Elided,
+        &format!(
+            "{:>11} {} steps not shown: steps {}–{}, ticks {}–{}",
+            "···",
+            steps.len(),
+            first.step,
+            last.step,
+            first.tick,
+            last.tick
+        ),
+    ));
+    out.push('\n');
+    let mut summary =
+        format!("{indent}in them: {calls} calls, {delivered} messages delivered, {blocks} blocks");
+    let items: Vec<String> = labels
+        .iter()
+        .enumerate()
+        .filter_map(|(k, label)| match (produced[k], consumed[k]) {
+            (0, 0) => None,
+            (p, 0) => Some(format!("{label} produced {p}")),
+            (0, c) => Some(format!("{label} consumed {c}")),
+            (p, c) => Some(format!("{label} produced {p}, consumed {c}")),
+        })
+        .collect();
+    if !items.is_empty() {
+        summary.push_str("; ");
+        summary.push_str(&items.join(", "));
+    }
+    for line in wrap(&summary, width, &indent).lines() {
+        out.push_str(&painter.paint(Style::Elided, line));
+        out.push('\n');
+    }
+    out.push_str(&painter.paint(Style::Elided, &format!("{:>11}", "···")));
+    out.push('\n');
+    out
+}
+
+/// Wraps `text` at spaces to `max` columns; continuation lines start with `indent`.
+fn wrap(text: &str, max: usize, indent: &str) -> String {
+    let mut out = String::new();
+    // The first line keeps the text's own leading spaces.
+    let lead = text.len() - text.trim_start().len();
+    let mut line = text[..lead].to_string();
+    let mut line_width = width(&line);
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        let word_width = width(word);
+        if !empty && line_width + 1 + word_width > max {
+            out.push_str(&line);
+            out.push('\n');
+            line = indent.to_string();
+            line_width = width(indent);
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+            line_width += 1;
+        }
+        line.push_str(word);
+        line_width += word_width;
+        empty = false;
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn four_processes_fit_eighty_columns() {
+        let column = column_width(4, 80);
+        assert!(PREFIX + 4 * (column + 1) <= 81, "column {column}");
+        assert!(column >= MIN_COLUMN);
+    }
+
+    #[test]
+    fn many_processes_widen_rather_than_vanish() {
+        assert_eq!(column_width(12, 80), MIN_COLUMN);
+    }
+
+    #[test]
+    fn blocked_cells_keep_the_call_and_drop_the_detail() {
+        let (text, _) = cell(
+            &ProcView::Blocked {
+                reason: "send(consMbox) [full 4/4]".into(),
+            },
+            20,
+        );
+        assert_eq!(text, "BLK send(consMbox)");
+        let (text, _) = cell(
+            &ProcView::Blocked {
+                reason: "send(consMbox) [full 4/4]".into(),
+            },
+            16,
+        );
+        assert_eq!(text, "BLK send(consMb…");
+    }
+
+    #[test]
+    fn a_block_that_repeats_the_call_shows_only_its_detail() {
+        assert_eq!(
+            blocks_text(
+                "send(consMbox, 8 bytes, tag 0)",
+                "send(consMbox) [full 4/4]"
+            ),
+            "-> blocks [full 4/4]"
+        );
+        assert_eq!(
+            blocks_text("recv(ANY, cap 8)", "sleep [until tick 3]"),
+            "-> blocks: sleep [until tick 3]"
+        );
+    }
+
+    #[test]
+    fn copy_ends_lose_addresses() {
+        assert_eq!(copy_end("Producer[0]@8"), "Producer[0]");
+        assert_eq!(copy_end("kernel slot (message 4)"), "kernel slot");
+        assert_eq!(copy_end("odd@name"), "odd@name");
+    }
+
+    #[test]
+    fn wrap_keeps_lines_within_width() {
+        let text = "one two three four five six seven eight nine ten";
+        for line in wrap(text, 12, "  ").lines() {
+            assert!(line.chars().count() <= 12, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn short_runs_are_not_elided() {
+        let options = TimelineOptions::default();
+        assert_eq!(shown_ranges(30, &options), vec![0..30]);
+        assert_eq!(shown_ranges(1000, &options), vec![0..24, 992..1000]);
+    }
+}
