@@ -469,7 +469,13 @@ fn event_lines(step: &Step, capacities: &Capacities, painter: &Painter, max: usi
                 (format!("timer: {process} {kind}"), Style::Running)
             }
             TraceEvent::Mailbox { mailbox, action } => {
-                (format!("mailbox {mailbox} {action}"), Style::Detail)
+                // A destroyed mailbox is already named `mailbox #n`.
+                let name = if mailbox.starts_with("mailbox ") {
+                    mailbox.clone()
+                } else {
+                    format!("mailbox {mailbox}")
+                };
+                (format!("{name} {action}"), Style::Detail)
             }
             TraceEvent::Produce { process, value } => {
                 (format!("{process} produces item {value}"), Style::Ready)
