@@ -35,11 +35,12 @@ impl Kernel {
             return Ok(());
         }
         pcb.state = ProcessState::Exited(code);
-        pcb.pending = None;
+        let op = pcb.pending.take();
         pcb.deadline = None;
         pcb.completion = None;
         let handles = pcb.handles.drain();
         sink.event(now, &Event::Exit { pid, code });
+        self.count_pending(op, -1);
         for mailbox in handles.into_iter().flatten() {
             self.release_mailbox(mailbox, sink);
         }
@@ -57,6 +58,7 @@ impl Kernel {
         while index < self.pool.len() {
             if self.pool[index].dest == Dest::Process(pid) {
                 let message = self.pool.remove(index);
+                self.count_queued(message.dest, -1);
                 self.stats.undeliverable += 1;
                 sink.event(
                     now,

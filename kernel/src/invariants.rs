@@ -66,6 +66,44 @@ impl Kernel {
 
     /// No buffer above its bound.
     fn check_buffers(&self) -> Result<(), InvariantViolation> {
+        for p in &self.procs {
+            let queued = self
+                .pool
+                .iter()
+                .filter(|m| m.dest == Dest::Process(p.pid))
+                .count();
+            ensure(
+                p.queued as usize == queued,
+                "a process's queued count disagrees with the pool",
+            )?;
+        }
+        for (i, &n) in self.mailbox_queued.iter().enumerate() {
+            let id = crate::MailboxId(i as u16);
+            let queued = self
+                .pool
+                .iter()
+                .filter(|m| m.dest == Dest::Mailbox(id))
+                .count();
+            ensure(
+                n as usize == queued,
+                "a mailbox's queued count disagrees with the pool",
+            )?;
+        }
+        let senders = self
+            .procs
+            .iter()
+            .filter(|p| matches!(p.pending, Some(Pending::Send { .. })))
+            .count();
+        let receivers = self
+            .procs
+            .iter()
+            .filter(|p| matches!(p.pending, Some(Pending::Recv { .. })))
+            .count();
+        ensure(
+            self.blocked_senders as usize == senders
+                && self.blocked_receivers as usize == receivers,
+            "the blocked sender/receiver counts disagree with the process table",
+        )?;
         ensure(
             self.pool.len() <= self.config.buffer_slots,
             "the pool holds more messages than buffer_slots",

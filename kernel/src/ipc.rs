@@ -203,6 +203,7 @@ impl Kernel {
         pcb.state = ProcessState::Blocked(reason);
         pcb.pending = Some(pending);
         pcb.deadline = deadline;
+        self.count_pending(Some(pending), 1);
         sink.event(
             now,
             &Event::Block {
@@ -353,6 +354,7 @@ impl Kernel {
         };
         // Cannot fail: `can_buffer` checked the pool has room.
         let _ = self.pool.push(message);
+        self.count_queued(args.dest, 1);
         let queued = self.queued_at(args.dest) as u32;
         sink.event(
             self.now,
@@ -434,6 +436,7 @@ impl Kernel {
         mem.write(receiver, buf, &self.pool[index].data)
             .map_err(|_| Errno::EFAULT)?;
         let message = self.pool.remove(index);
+        self.count_queued(message.dest, -1);
         self.stats.delivered += 1;
         self.stats.copies_to_user += 1;
         self.stats.bytes_copied += message.len();

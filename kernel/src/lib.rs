@@ -24,6 +24,7 @@ extern crate std;
 pub mod config;
 mod deadlock;
 mod exit;
+mod explore;
 mod handle;
 mod invariants;
 mod ipc;
@@ -40,6 +41,7 @@ mod trap;
 mod umem;
 
 pub use config::{Config, ConfigError, Policy};
+pub use explore::DecodeError;
 pub use handle::HandleTable;
 pub use invariants::InvariantViolation;
 pub use kernel::{Kernel, SpawnError, Stats};

@@ -199,6 +199,7 @@ impl Kernel {
         while index < self.pool.len() {
             if self.pool[index].dest == Dest::Mailbox(id) {
                 let message = self.pool.remove(index);
+                self.count_queued(message.dest, -1);
                 self.stats.undeliverable += 1;
                 sink.event(
                     now,

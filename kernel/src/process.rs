@@ -96,6 +96,8 @@ pub struct Pcb {
     pub(crate) ready_seq: u64,
     /// Ticks left in the current quantum while running.
     pub(crate) quantum_left: u32,
+    /// Messages queued for this process (`Kernel::queued_at` without a scan).
+    pub(crate) queued: u32,
 }
 
 impl Pcb {
