@@ -63,7 +63,8 @@ pub fn close_names(name: &str) -> Vec<&'static str> {
                 return None;
             }
             if candidate.contains(&wanted) || wanted.contains(&candidate) {
-                return Some((0, b.name));
+                // The closer in length, the likelier the intended name.
+                return Some((candidate.len().abs_diff(wanted.len()), b.name));
             }
             let distance = edit_distance(&wanted, &candidate);
             (distance <= (wanted.len() / 3).max(2)).then_some((distance, b.name))

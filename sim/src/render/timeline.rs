@@ -143,7 +143,7 @@ pub fn timeline(
     let stats = &result.stats;
     out.push('\n');
     let totals = format!(
-        "{} steps, {} ticks · {} system calls · {} messages delivered · {} copies ({} B)",
+        "{} steps, {} ticks · {} calls · {} messages delivered · {} copies, {} B",
         result.steps,
         result.ticks,
         stats.syscalls,
