@@ -3,7 +3,10 @@
 //! Each blocked process waits for the processes that could complete its
 //! call: a `send(P)` or `recv(P)` waits for `P`; a `recv(ANY)` for every
 //! other live process; a mailbox send or receive for every other live
-//! holder of that mailbox. In a stuck world (no process can run and no
+//! holder of that mailbox, except the holders blocked in the same kind of
+//! call on the same mailbox (a receiver waiting for a message cannot put
+//! one into the mailbox before it gets one itself: it competes with the
+//! caller, it cannot help it). In a stuck world (no process can run and no
 //! timer is pending) a cycle among these edges is a deadlock; a process
 //! whose edges lead only to terminated processes, or nowhere, is blocked
 //! forever. Chapter: `docs/verdicts.md`.
@@ -35,9 +38,36 @@ pub fn waits_for(kernel: &Kernel, pid: Pid, reason: BlockReason) -> Vec<Pid> {
         } => live_others(),
         BlockReason::MboxSend { mailbox, .. } | BlockReason::MboxRecv { mailbox, .. } => kernel
             .mailbox_holders(mailbox)
-            .filter(|p| *p != pid)
+            .filter(|q| *q != pid && !is_competitor(kernel, *q, reason))
             .collect(),
         BlockReason::Sleep { .. } => Vec::new(),
+    }
+}
+
+/// Is `other` blocked in the same kind of mailbox call, on the same mailbox,
+/// as `reason`? Such a process waits for what the caller waits for.
+fn is_competitor(kernel: &Kernel, other: Pid, reason: BlockReason) -> bool {
+    let Some(ProcessState::Blocked(theirs)) = kernel.process(other).map(|p| p.state) else {
+        return false;
+    };
+    match (reason, theirs) {
+        (BlockReason::MboxRecv { mailbox: a, .. }, BlockReason::MboxRecv { mailbox: b, .. })
+        | (BlockReason::MboxSend { mailbox: a, .. }, BlockReason::MboxSend { mailbox: b, .. }) => {
+            a == b
+        }
+        _ => false,
+    }
+}
+
+/// The other live holders of the mailbox `reason` waits on that wait in the
+/// same call there (empty for direct calls).
+fn competitors(kernel: &Kernel, pid: Pid, reason: BlockReason) -> Vec<Pid> {
+    match reason {
+        BlockReason::MboxSend { mailbox, .. } | BlockReason::MboxRecv { mailbox, .. } => kernel
+            .mailbox_holders(mailbox)
+            .filter(|q| *q != pid && is_competitor(kernel, *q, reason))
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -112,10 +142,28 @@ fn describe_dead_end(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReas
         .map(|q| names.process(*q))
         .collect();
     if partners.is_empty() {
-        format!("{what}: no live process can ever satisfy it")
+        let rivals: Vec<String> = competitors(kernel, pid, reason)
+            .iter()
+            .map(|q| names.process(*q))
+            .collect();
+        if rivals.is_empty() {
+            format!("{what}: no live process can ever satisfy it")
+        } else {
+            format!(
+                "{what}: no live process can ever satisfy it ({} wait{} there too)",
+                rivals.join(", "),
+                if rivals.len() == 1 { "s" } else { "" }
+            )
+        }
     } else if live.is_empty() {
-        let dead: Vec<String> = partners.iter().map(|q| names.process(*q)).collect();
-        format!("{what}: {} has terminated", dead.join(", "))
+        if what.contains("has terminated]") {
+            // The reason already says so: `recv(Sender) [Sender has terminated]`.
+            what
+        } else {
+            let dead: Vec<String> = partners.iter().map(|q| names.process(*q)).collect();
+            let verb = if dead.len() == 1 { "has" } else { "have" };
+            format!("{what}: {} {verb} terminated", dead.join(", "))
+        }
     } else {
         format!("{what}: waits for {}, blocked too", live.join(", "))
     }

@@ -1,0 +1,428 @@
+//! The runner's verdicts: each kind produced and explained, the step and tick limits, and `expect` matching.
+
+use ipclab_sim::lang::{compile, Expectation, Instance, Program};
+use ipclab_sim::runner::{run, RunOptions, RunResult};
+use ipclab_sim::trace::ProcView;
+use ipclab_sim::verdict::Verdict;
+
+fn program(source: &str) -> Program {
+    match compile("test.ipc", source.as_bytes(), &[]) {
+        Ok(program) => program,
+        Err(diagnostics) => panic!("{}", diagnostics.render(false)),
+    }
+}
+
+fn run_source(source: &str) -> RunResult {
+    run(&program(source), RunOptions::default()).expect("boots")
+}
+
+fn text(result: &RunResult) -> String {
+    result.verdict.explain().join("\n")
+}
+
+#[test]
+fn completes_when_every_process_exits() {
+    let result = run_source(
+        "process A { send(B, 1); recv(B, x); }\n\
+         process B { recv(A, y); send(A, y + 1); }",
+    );
+    assert_eq!(result.verdict, Verdict::Completes);
+    assert_eq!(text(&result), "completes: every process exited");
+    let last = result.trace.steps.last().unwrap();
+    assert!(last
+        .states
+        .iter()
+        .all(|s| matches!(s, ProcView::Exited { code: 0 })));
+}
+
+#[test]
+fn deadlock_prints_the_cycle_in_kernel_terms() {
+    let result = run_source(
+        "const N = 10;\n\
+         kernel { buffer_slots = 8; }\n\
+         mailbox prodMbox(capacity = 4);\n\
+         mailbox consMbox(capacity = 4);\n\
+         process Producer { loop { produce item; recv(prodMbox, c); send(consMbox, item); } }\n\
+         process Consumer { repeat N { send(prodMbox, 0); }\n\
+           loop { recv(consMbox, i); send(prodMbox, 0); consume i; } }",
+    );
+    let Verdict::Deadlock { cycle, others } = &result.verdict else {
+        panic!("{}", text(&result));
+    };
+    assert_eq!(cycle.len(), 2);
+    assert!(others.is_empty());
+    assert!(text(&result).contains(
+        "Producer waits in send(consMbox) [full 4/4] -> \
+         Consumer waits in send(prodMbox) [full 4/4] -> Producer"
+    ));
+}
+
+#[test]
+fn deadlock_names_processes_stuck_behind_the_cycle() {
+    let result = run_source(
+        "process A { recv(B, x); }\n\
+         process B { recv(A, x); }\n\
+         process C { recv(A, x); }",
+    );
+    let Verdict::Deadlock { cycle, others } = &result.verdict else {
+        panic!("{}", text(&result));
+    };
+    assert_eq!(cycle.len(), 2);
+    assert_eq!(others.len(), 1);
+    assert_eq!(others[0].process, "C");
+    assert!(text(&result).contains("also stuck: C waits in recv(A) [nothing queued]"));
+}
+
+#[test]
+fn two_receives_from_any_are_a_deadlock() {
+    let result = run_source(
+        "process A { recv(ANY, x); send(B, 1); }\n\
+         process B { recv(ANY, x); send(A, 1); }",
+    );
+    assert!(
+        text(&result).contains("A waits in recv(ANY) [nothing queued] -> B waits in recv(ANY)"),
+        "{}",
+        text(&result)
+    );
+}
+
+#[test]
+fn blocked_forever_on_a_terminated_peer_says_so_once() {
+    let result = run_source(
+        "process Receiver { recv(Sender, a); recv(Sender, b); }\n\
+         process Sender { send(Receiver, 1); }",
+    );
+    let Verdict::BlockedForever { stuck } = &result.verdict else {
+        panic!("{}", text(&result));
+    };
+    assert_eq!(stuck.len(), 1);
+    assert_eq!(stuck[0].process, "Receiver");
+    assert_eq!(stuck[0].why, "recv(Sender) [Sender has terminated]");
+}
+
+#[test]
+fn blocked_forever_on_a_rendezvous_send_to_a_terminated_receiver() {
+    let result = run_source(
+        "kernel { buffer_slots = 0; }\n\
+         process Receiver { recv(Sender, a); }\n\
+         process Sender { send(Receiver, 1); send(Receiver, 2); }",
+    );
+    assert!(
+        text(&result).contains("Sender waits in send(Receiver) [Receiver has terminated]"),
+        "{}",
+        text(&result)
+    );
+}
+
+#[test]
+fn blocked_forever_on_a_mailbox_no_live_process_can_fill() {
+    // The dispatcher leaves without sending stop messages: the workers wait
+    // on a mailbox that only they hold. They compete for a message; none of
+    // them can send one while it waits: no cycle, no deadlock.
+    let result = run_source(
+        "mailbox jobs(capacity = 2);\n\
+         process Dispatcher { send(jobs, 1); }\n\
+         process Worker[3] { loop { recv(jobs, job); } }",
+    );
+    let Verdict::BlockedForever { stuck } = &result.verdict else {
+        panic!("{}", text(&result));
+    };
+    assert_eq!(stuck.len(), 3);
+    assert_eq!(
+        stuck[0].why,
+        "recv(jobs) [empty]: no live process can ever satisfy it \
+         (Worker[1], Worker[2] wait there too)"
+    );
+}
+
+#[test]
+fn blocked_forever_when_the_only_other_holder_of_a_mailbox_exited() {
+    let result = run_source(
+        "mailbox box(capacity = 1);\n\
+         process Reader { recv(box, x); recv(box, y); }\n\
+         process Writer { send(box, 1); }",
+    );
+    assert!(
+        text(&result)
+            .contains("Reader waits in recv(box) [empty]: no live process can ever satisfy it"),
+        "{}",
+        text(&result)
+    );
+}
+
+#[test]
+fn runs_reports_progress_and_names_the_starving_process() {
+    let result = run_source(
+        "process Producer[2] { loop { produce item; recv(Consumer, c); send(Consumer, item); } }\n\
+         process Consumer { send(Producer[0], 0);\n\
+           loop { recv(Producer[0], i); send(Producer[0], 0); consume i; } }",
+    );
+    let Verdict::Runs { progress, starving } = &result.verdict else {
+        panic!("{}", text(&result));
+    };
+    assert_eq!(progress.len(), 3);
+    assert!(progress[0].produced > 100);
+    assert!(progress[2].consumed > 100);
+    assert_eq!(progress[1].calls, 0);
+    assert_eq!(starving.len(), 1);
+    assert_eq!(starving[0].process, "Producer[1]");
+    assert!(
+        text(&result).contains("starving: Producer[1] (waits in recv(Consumer) [nothing queued])")
+    );
+    assert_eq!(result.steps, RunOptions::default().max_steps);
+}
+
+#[test]
+fn runs_without_starvation_when_everyone_progresses() {
+    let result = run_source(
+        "process A { loop { send(B, 1); recv(B, x); } }\n\
+         process B { loop { recv(A, x); send(A, x); } }",
+    );
+    let Verdict::Runs { starving, progress } = &result.verdict else {
+        panic!("{}", text(&result));
+    };
+    assert!(starving.is_empty());
+    assert!(progress.iter().all(|p| p.calls > 100));
+}
+
+#[test]
+fn a_process_blocked_forever_while_others_run_is_starving() {
+    let result = run_source(
+        "process Looper { loop { compute 1; produce item; } }\n\
+         process Waiter { recv(Looper, x); }",
+    );
+    let Verdict::Runs { starving, .. } = &result.verdict else {
+        panic!("{}", text(&result));
+    };
+    assert_eq!(starving.len(), 1);
+    assert_eq!(starving[0].process, "Waiter");
+}
+
+#[test]
+fn an_unchecked_failed_call_is_an_error_at_its_line_and_column() {
+    let result = run_source(
+        "kernel { policy = notify; }\n\
+         process Receiver {\n\
+             recv(Sender, a);\n\
+             recv(Sender, b);\n\
+         }\n\
+         process Sender { send(Receiver, 1); }",
+    );
+    let Verdict::Error {
+        process,
+        message,
+        line,
+        column,
+    } = &result.verdict
+    else {
+        panic!("{}", text(&result));
+    };
+    assert_eq!(process, "Receiver");
+    assert_eq!((*line, *column), (4, 1));
+    assert!(message.contains("EDEADPEER"), "{message}");
+    assert!(text(&result).starts_with("error: Receiver at line 4, column 1:"));
+}
+
+#[test]
+fn a_checked_failed_call_lets_the_program_recover() {
+    let result = run_source(
+        "kernel { policy = notify; }\n\
+         process Receiver { recv(Sender, a); let r = recv(Sender, b); assert r == EDEADPEER; }\n\
+         process Sender { send(Receiver, 1); }",
+    );
+    assert_eq!(result.verdict, Verdict::Completes, "{}", text(&result));
+}
+
+#[test]
+fn a_runtime_error_is_an_error_verdict() {
+    let result = run_source("process P {\n let z = 0;\n print 1 / z;\n}");
+    let Verdict::Error { line, .. } = &result.verdict else {
+        panic!("{}", text(&result));
+    };
+    assert_eq!(*line, 3);
+}
+
+#[test]
+fn a_failed_assertion_stops_the_run_at_its_place() {
+    let result = run_source(
+        "process P {\n\
+           let x = 1;\n\
+           repeat 3 { x = x * 2; }\n\
+           assert x == 7;\n\
+           print \"never\";\n\
+         }",
+    );
+    let Verdict::AssertionFailed {
+        process,
+        message,
+        line,
+        ..
+    } = &result.verdict
+    else {
+        panic!("{}", text(&result));
+    };
+    assert_eq!(process, "P");
+    assert_eq!(*line, 4);
+    assert!(message.contains("x == 7"), "{message}");
+    assert!(result.output.is_empty());
+}
+
+#[test]
+fn the_step_limit_ends_a_run_that_loops_forever() {
+    let source = "process P { loop { yield; } }";
+    let options = RunOptions {
+        max_steps: 50,
+        ..RunOptions::default()
+    };
+    let result = run(&program(source), options).unwrap();
+    assert_eq!(result.verdict.keyword(), "runs");
+    assert_eq!(result.steps, 50);
+    assert_eq!(result.trace.steps.len(), 50);
+}
+
+#[test]
+fn the_tick_limit_ends_a_run_that_computes_forever() {
+    let source = "process P { loop { compute 100; } }";
+    let options = RunOptions {
+        max_ticks: 1_000,
+        ..RunOptions::default()
+    };
+    let result = run(&program(source), options).unwrap();
+    assert_eq!(result.verdict.keyword(), "runs");
+    assert!(
+        result.ticks >= 1_000 && result.ticks < 1_100,
+        "{}",
+        result.ticks
+    );
+    assert!(result.steps < 20);
+}
+
+#[test]
+fn a_sleeping_world_is_not_stuck_the_clock_jumps_to_the_timer() {
+    let result = run_source(
+        "process A { sleep 500; send(B, 1); }\n\
+         process B { recv(A, x); }",
+    );
+    assert_eq!(result.verdict, Verdict::Completes, "{}", text(&result));
+    assert!(result.ticks >= 500);
+    assert!(
+        result.steps < 20,
+        "idle ticks are one step: {}",
+        result.steps
+    );
+}
+
+#[test]
+fn recording_off_keeps_the_verdict_and_drops_the_steps() {
+    let source = "process A { send(B, 1); } process B { recv(A, x); }";
+    let options = RunOptions {
+        record: false,
+        ..RunOptions::default()
+    };
+    let result = run(&program(source), options).unwrap();
+    assert_eq!(result.verdict, Verdict::Completes);
+    assert!(result.trace.steps.is_empty());
+    assert!(result.steps > 0);
+}
+
+#[test]
+fn expect_lines_match_only_the_verdict_they_name() {
+    let deadlock = run_source("process A { recv(B, x); } process B { recv(A, x); }");
+    assert!(deadlock.verdict.matches(&Expectation::Deadlock));
+    assert!(!deadlock.verdict.matches(&Expectation::Completes));
+    assert!(!deadlock.verdict.matches(&Expectation::Runs));
+
+    let forever = run_source(
+        "process R { recv(S, a); recv(S, b); }\n\
+         process S { send(R, 1); }\n\
+         process Bystander { print \"hi\"; }",
+    );
+    let blocked = |label: &str, instance| Expectation::BlockedForever {
+        instance,
+        label: label.to_string(),
+    };
+    assert!(forever.verdict.matches(&blocked("R", 0)));
+    assert!(!forever.verdict.matches(&blocked("S", 1)));
+    assert!(!forever.verdict.matches(&Expectation::Deadlock));
+
+    let starving = run_source(
+        "process P[2] { loop { recv(C, c); send(C, 1); } }\n\
+         process C { send(P[0], 0); loop { recv(P[0], i); send(P[0], 0); } }",
+    );
+    let starvation = |label: &str, instance| Expectation::Starvation {
+        instance,
+        label: label.to_string(),
+    };
+    assert!(starving.verdict.matches(&starvation("P[1]", 1)));
+    assert!(!starving.verdict.matches(&starvation("P[0]", 0)));
+    assert!(starving.verdict.matches(&Expectation::Runs));
+
+    // A scenario's own expect line is what the CLI checks.
+    let source = "process A { recv(B, x); } process B { recv(A, x); } expect deadlock;";
+    let p = program(source);
+    let result = run(&p, RunOptions::default()).unwrap();
+    assert!(result.verdict.matches(p.expect.as_ref().unwrap()));
+}
+
+#[test]
+fn every_step_records_every_process_state() {
+    let result = run_source(
+        "kernel { buffer_slots = 0; }\n\
+         process S { send(R, 1); }\n\
+         process R { compute 3; recv(S, x); }",
+    );
+    assert_eq!(result.trace.labels, ["S", "R"]);
+    for step in &result.trace.steps {
+        assert_eq!(step.states.len(), 2);
+    }
+    let blocked_on_rendezvous = result.trace.steps.iter().any(|s| {
+        s.states[0]
+            == ProcView::Blocked {
+                reason: "send(R) [rendezvous: no matching recv posted]".into(),
+            }
+    });
+    assert!(blocked_on_rendezvous);
+}
+
+/// A program with `count` instances of its only declaration, beyond the
+/// language's limit on instance counts (the kernel holds up to 1,024).
+/// Sound because the body computes its partners from `index` at run time.
+fn widened(source: &str, count: u32) -> Program {
+    let mut program = program(source);
+    program.processes[0].count = count;
+    program.instances = (0..count)
+        .map(|index| Instance {
+            decl: 0,
+            index,
+            label: format!("{}[{index}]", program.processes[0].name),
+        })
+        .collect();
+    program
+}
+
+#[test]
+fn a_thousand_processes_pair_up_and_complete() {
+    const HALF: u32 = 500;
+    let program = widened(
+        "const HALF = 500;\n\
+         process P[2] {\n\
+             if index < HALF {\n\
+                 send(index + HALF, index);\n\
+                 recv(index + HALF, answer);\n\
+                 assert answer == index + 1;\n\
+             } else {\n\
+                 recv(index - HALF, x);\n\
+                 send(index - HALF, x + 1);\n\
+             }\n\
+         }",
+        2 * HALF,
+    );
+    let options = RunOptions {
+        max_steps: 100_000,
+        record: false,
+        ..RunOptions::default()
+    };
+    let result = run(&program, options).unwrap();
+    assert_eq!(result.verdict, Verdict::Completes, "{}", text(&result));
+    assert_eq!(result.stats.delivered, 2 * u64::from(HALF));
+}
