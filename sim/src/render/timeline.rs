@@ -598,8 +598,12 @@ fn elision(steps: &[Step], labels: &[String], painter: &Painter, width: usize) -
         ),
     ));
     out.push('\n');
-    let mut summary =
-        format!("{indent}in them: {calls} calls, {delivered} messages delivered, {blocks} blocks");
+    let mut summary = format!(
+        "{indent}in them: {}, {} delivered, {}",
+        plural(calls, "call"),
+        plural(delivered, "message"),
+        plural(blocks, "block")
+    );
     let items: Vec<String> = labels
         .iter()
         .enumerate()
@@ -621,6 +625,15 @@ fn elision(steps: &[Step], labels: &[String], painter: &Painter, width: usize) -
     out.push_str(&painter.paint(Style::Elided, &format!("{:>11}", "···")));
     out.push('\n');
     out
+}
+
+/// `1 call`, `2 calls`.
+fn plural(count: u64, noun: &str) -> String {
+    if count == 1 {
+        format!("{count} {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
 }
 
 /// Wraps `text` at spaces to `max` columns; continuation lines start with `indent`.
