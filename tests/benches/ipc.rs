@@ -107,7 +107,7 @@ impl Pair {
             .trap(self.sender, &self.send, &mut self.mem, &mut NullSink)
             .unwrap();
         debug_assert!(matches!(out, ipclab_kernel::TrapOutcome::Complete([0, ..])));
-        black_box(out);
+        let _ = black_box(out);
     }
 
     fn round_trip(&mut self) {
@@ -117,7 +117,7 @@ impl Pair {
             .trap(self.receiver, &self.recv, &mut self.mem, &mut NullSink)
             .unwrap();
         debug_assert!(matches!(out, ipclab_kernel::TrapOutcome::Complete([0, ..])));
-        black_box(out);
+        let _ = black_box(out);
     }
 }
 
