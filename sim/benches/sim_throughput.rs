@@ -124,8 +124,14 @@ fn main() {
     };
     let kernel = kernel_path(duration);
     let simulator = simulator_path(duration);
-    println!("kernel path (send+recv through trap): {:>12.0} syscalls/s", kernel);
-    println!("simulator (credit 1P1C, no trace):    {:>12.0} syscalls/s", simulator);
+    println!(
+        "kernel path (send+recv through trap): {:>12.0} syscalls/s",
+        kernel
+    );
+    println!(
+        "simulator (credit 1P1C, no trace):    {:>12.0} syscalls/s",
+        simulator
+    );
     println!(
         "simulator overhead: {:.2}x the kernel path (target: at most 3x)",
         kernel / simulator
