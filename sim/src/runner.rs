@@ -349,7 +349,10 @@ impl<'p> World<'p> {
         let Some(k) = self.choose(&mut recorder) else {
             return match self.kernel.next_timer() {
                 Some(at) => {
-                    while self.kernel.now() < at {
+                    // Never past the tick limit: a `sleep` of 2^63 ticks
+                    // must end the run with `runs`, not tick forever.
+                    let until = at.min(self.options.max_ticks);
+                    while self.kernel.now() < until {
                         self.kernel.tick(&mut recorder);
                     }
                     self.finish_step(None, recorder, 0, events);

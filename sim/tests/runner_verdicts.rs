@@ -426,3 +426,15 @@ fn a_thousand_processes_pair_up_and_complete() {
     assert_eq!(result.verdict, Verdict::Completes, "{}", text(&result));
     assert_eq!(result.stats.delivered, 2 * u64::from(HALF));
 }
+
+#[test]
+fn a_very_long_sleep_ends_at_the_tick_limit_instead_of_ticking_forever() {
+    let source = "process P { sleep 9223372036854775807; }";
+    let options = RunOptions {
+        max_ticks: 10_000,
+        ..RunOptions::default()
+    };
+    let result = run(&program(source), options).unwrap();
+    assert_eq!(result.verdict.keyword(), "runs");
+    assert_eq!(result.ticks, 10_000);
+}
