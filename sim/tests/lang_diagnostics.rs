@@ -358,7 +358,7 @@ fn an_instance_count_out_of_range_is_an_error() {
         1,
         11,
         "instance count 0",
-        "between 1 and 256",
+        "between 1 and 1024",
     );
 }
 
