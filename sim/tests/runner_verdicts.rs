@@ -1,6 +1,6 @@
 //! The runner's verdicts: each kind produced and explained, the step and tick limits, and `expect` matching.
 
-use ipclab_sim::lang::{compile, Expectation, Instance, Program};
+use ipclab_sim::lang::{compile, Expectation, Program};
 use ipclab_sim::runner::{run, RunOptions, RunResult};
 use ipclab_sim::trace::ProcView;
 use ipclab_sim::verdict::Verdict;
@@ -384,39 +384,20 @@ fn every_step_records_every_process_state() {
     assert!(blocked_on_rendezvous);
 }
 
-/// A program with `count` instances of its only declaration, beyond the
-/// language's limit on instance counts (the kernel holds up to 1,024).
-/// Sound because the body computes its partners from `index` at run time.
-fn widened(source: &str, count: u32) -> Program {
-    let mut program = program(source);
-    program.processes[0].count = count;
-    program.instances = (0..count)
-        .map(|index| Instance {
-            decl: 0,
-            index,
-            label: format!("{}[{index}]", program.processes[0].name),
-        })
-        .collect();
-    program
-}
-
 #[test]
 fn a_thousand_processes_pair_up_and_complete() {
-    const HALF: u32 = 500;
-    let program = widened(
-        "const HALF = 500;\n\
-         process P[2] {\n\
-             if index < HALF {\n\
-                 send(index + HALF, index);\n\
-                 recv(index + HALF, answer);\n\
-                 assert answer == index + 1;\n\
-             } else {\n\
-                 recv(index - HALF, x);\n\
-                 send(index - HALF, x + 1);\n\
-             }\n\
+    let program = program(
+        "process P[500] {\n\
+             send(Q[index], index);\n\
+             recv(Q[index], answer);\n\
+             assert answer == index + 1;\n\
+         }\n\
+         process Q[500] {\n\
+             recv(P[index], x);\n\
+             send(P[index], x + 1);\n\
          }",
-        2 * HALF,
     );
+    assert_eq!(program.instances.len(), 1000);
     let options = RunOptions {
         max_steps: 100_000,
         record: false,
@@ -424,7 +405,7 @@ fn a_thousand_processes_pair_up_and_complete() {
     };
     let result = run(&program, options).unwrap();
     assert_eq!(result.verdict, Verdict::Completes, "{}", text(&result));
-    assert_eq!(result.stats.delivered, 2 * u64::from(HALF));
+    assert_eq!(result.stats.delivered, 1000);
 }
 
 #[test]
