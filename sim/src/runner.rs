@@ -169,15 +169,28 @@ impl UserMemory for Memories<'_> {
     }
 }
 
-/// Collects the kernel's events of one step.
+/// Collects the kernel's events of one step (none when the run does not
+/// record a trace: the throughput runs pay nothing for tracing).
 #[derive(Default)]
 struct Recorder {
     events: Vec<(u64, Event)>,
+    enabled: bool,
+}
+
+impl Recorder {
+    fn new(enabled: bool) -> Recorder {
+        Recorder {
+            events: Vec::new(),
+            enabled,
+        }
+    }
 }
 
 impl TraceSink for Recorder {
     fn event(&mut self, now: u64, event: &Event) {
-        self.events.push((now, *event));
+        if self.enabled {
+            self.events.push((now, *event));
+        }
     }
 }
 
@@ -242,7 +255,12 @@ impl<'p> World<'p> {
         for (k, instance) in program.instances.iter().enumerate() {
             let state = ProcState::new(program, k);
             let decl = &program.processes[instance.decl];
-            let priority = decl.priority.unwrap_or(0);
+            // `priorities = false` in the kernel block: plain round robin.
+            let priority = if program.kernel.priorities.unwrap_or(true) {
+                decl.priority.unwrap_or(0)
+            } else {
+                0
+            };
             let pid = kernel
                 .spawn(
                     &instance.label,
@@ -344,7 +362,8 @@ impl<'p> World<'p> {
 
     /// Runs one step; a verdict when the run is over.
     fn step_once(&mut self) -> Option<Verdict> {
-        let mut recorder = Recorder::default();
+        let record = self.options.record;
+        let mut recorder = Recorder::new(record);
         let mut events = Vec::new();
         let Some(k) = self.choose(&mut recorder) else {
             return match self.kernel.next_timer() {
@@ -368,7 +387,12 @@ impl<'p> World<'p> {
             }
             vm::complete_syscall(self.program, k, &mut self.procs[k], result);
         }
-        let label = self.names.process(pid);
+        // Names cost an allocation: only a recorded run needs them per step.
+        let label = if record {
+            self.names.process(pid)
+        } else {
+            String::new()
+        };
         // Kernel events before this point (the dispatch) come before the
         // call in the step's record.
         let before_call = recorder.events.len();
@@ -376,12 +400,11 @@ impl<'p> World<'p> {
         let mut extra_ticks = 0;
         match vm::run(self.program, k, &mut self.procs[k], VM_BUDGET) {
             VmEvent::Syscall { regs, span } => {
-                let line = self.program.line_col(span).0;
-                if let Ok(call) = Syscall::decode(&regs) {
+                if let (true, Ok(call)) = (record, Syscall::decode(&regs)) {
                     events.push(TraceEvent::Syscall {
                         process: label.clone(),
                         call: self.names.call(&self.kernel, pid, &call),
-                        line,
+                        line: self.program.line_col(span).0,
                     });
                 }
                 let mut memories = Memories {
@@ -414,33 +437,42 @@ impl<'p> World<'p> {
             }
             VmEvent::Compute { ticks, .. } => {
                 extra_ticks = ticks.saturating_sub(1);
-                events.push(TraceEvent::Compute {
-                    process: label,
-                    ticks,
-                });
+                if record {
+                    events.push(TraceEvent::Compute {
+                        process: label,
+                        ticks,
+                    });
+                }
             }
             VmEvent::Produce { value, .. } => {
                 self.counters[k].produced += 1;
                 self.progress(k, true);
-                events.push(TraceEvent::Produce {
-                    process: label,
-                    value,
-                });
+                if record {
+                    events.push(TraceEvent::Produce {
+                        process: label,
+                        value,
+                    });
+                }
             }
             VmEvent::Consume { value, .. } => {
                 self.counters[k].consumed += 1;
                 self.progress(k, true);
-                events.push(TraceEvent::Consume {
-                    process: label,
-                    value,
-                });
+                if record {
+                    events.push(TraceEvent::Consume {
+                        process: label,
+                        value,
+                    });
+                }
             }
             VmEvent::Print { text, .. } => {
-                self.output.push(format!("{label}: {text}"));
-                events.push(TraceEvent::Print {
-                    process: label,
-                    text,
-                });
+                self.output
+                    .push(format!("{}: {text}", self.names.process(pid)));
+                if record {
+                    events.push(TraceEvent::Print {
+                        process: label,
+                        text,
+                    });
+                }
             }
             VmEvent::SyscallFailed { errno, call, span } => {
                 let message = failed_call_message(call, errno);
@@ -452,7 +484,7 @@ impl<'p> World<'p> {
             VmEvent::AssertFailed { span, text } => {
                 let (line, column) = self.program.line_col(span);
                 verdict = Some(Verdict::AssertionFailed {
-                    process: label,
+                    process: self.names.process(pid),
                     message: text,
                     line,
                     column,
