@@ -5,6 +5,7 @@
 //! processes step by step through the syscall ABI; the [`verdict`] says what
 //! finally happened and why; the trace ([`trace`]) is what the renderings
 //! draw.
+pub mod check;
 pub mod lang;
 pub mod names;
 pub mod render;

@@ -1,0 +1,342 @@
+//! Analyses of the explored graph: shortest counterexamples, doomed states (the critical step), starvation under weak fairness.
+
+use std::collections::VecDeque;
+
+use super::schedule::Choice;
+use super::search::{
+    label_choice, Graph, EXPANDED, LABEL_CALL, LABEL_CONSUMED, LABEL_PRODUCED, LABEL_TIMER,
+};
+use super::ProgressKind;
+
+/// The path (nodes, then the choices between them) from the initial state
+/// to the nearest node satisfying `target`, moving only along edges that
+/// `allowed` accepts and through nodes `inside` accepts.
+pub fn shortest_path(
+    graph: &Graph,
+    from: u32,
+    target: impl Fn(u32) -> bool,
+    inside: impl Fn(u32) -> bool,
+    allowed: impl Fn(u32, u16) -> bool,
+) -> Option<(Vec<u32>, Vec<u16>)> {
+    let n = graph.nodes.len();
+    let mut parent: Vec<(u32, u16)> = vec![(u32::MAX, 0); n];
+    let mut seen = vec![false; n];
+    let mut queue = VecDeque::new();
+    seen[from as usize] = true;
+    queue.push_back(from);
+    while let Some(v) = queue.pop_front() {
+        if target(v) {
+            let mut nodes = vec![v];
+            let mut labels = Vec::new();
+            let mut cur = v;
+            while cur != from {
+                let (p, l) = parent[cur as usize];
+                labels.push(l);
+                nodes.push(p);
+                cur = p;
+            }
+            nodes.reverse();
+            labels.reverse();
+            return Some((nodes, labels));
+        }
+        let node = &graph.nodes[v as usize];
+        for e in
+            &graph.edges[node.first_edge as usize..(node.first_edge + node.edge_count) as usize]
+        {
+            if !seen[e.to as usize] && inside(e.to) && allowed(v, e.label) {
+                seen[e.to as usize] = true;
+                parent[e.to as usize] = (v, e.label);
+                queue.push_back(e.to);
+            }
+        }
+    }
+    None
+}
+
+/// The choices along a list of edge labels.
+pub fn choices(labels: &[u16]) -> Vec<Choice> {
+    labels.iter().map(|l| label_choice(*l)).collect()
+}
+
+/// States from which every path of the explored graph reaches a state
+/// with violation code `violation`: the least fixpoint of "is such a state,
+/// or is expanded and all its successors are doomed". States the search did
+/// not expand (cut off by a bound) are never doomed.
+pub fn doomed(graph: &Graph, violation: u8) -> Vec<bool> {
+    let n = graph.nodes.len();
+    let mut doomed = vec![false; n];
+    let mut left: Vec<u32> = graph.nodes.iter().map(|v| v.edge_count).collect();
+    // Reverse adjacency, as compressed rows.
+    let mut start = vec![0u32; n + 1];
+    for e in &graph.edges {
+        start[e.to as usize + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut preds = vec![0u32; graph.edges.len()];
+    for (v, node) in graph.nodes.iter().enumerate() {
+        for e in
+            &graph.edges[node.first_edge as usize..(node.first_edge + node.edge_count) as usize]
+        {
+            preds[fill[e.to as usize] as usize] = v as u32;
+            fill[e.to as usize] += 1;
+        }
+    }
+    let mut work: Vec<u32> = (0..n as u32)
+        .filter(|&v| graph.nodes[v as usize].violation == violation)
+        .collect();
+    for &v in &work {
+        doomed[v as usize] = true;
+    }
+    while let Some(w) = work.pop() {
+        for &v in &preds[start[w as usize] as usize..start[w as usize + 1] as usize] {
+            let node = &graph.nodes[v as usize];
+            if doomed[v as usize] || node.status != EXPANDED {
+                continue;
+            }
+            left[v as usize] -= 1;
+            if left[v as usize] == 0 {
+                doomed[v as usize] = true;
+                work.push(v);
+            }
+        }
+    }
+    doomed
+}
+
+/// Is an edge label a progress step of instance `k`?
+pub fn is_progress(label: u16, k: usize, progress: ProgressKind) -> bool {
+    if label & LABEL_TIMER != 0 || (label & 0x3f) as usize != k {
+        return false;
+    }
+    match progress {
+        ProgressKind::Items => label & (LABEL_PRODUCED | LABEL_CONSUMED) != 0,
+        ProgressKind::Produce => label & LABEL_PRODUCED != 0,
+        ProgressKind::Consume => label & LABEL_CONSUMED != 0,
+        ProgressKind::AnyCall => label & LABEL_CALL != 0,
+    }
+}
+
+/// A starvation witness: instance `k` never progresses on the cycle.
+pub struct Lasso {
+    pub process: usize,
+    /// Nodes of the prefix (from the initial state to the cycle's entry).
+    pub prefix: Vec<u16>,
+    pub cycle: Vec<u16>,
+    pub entry: u32,
+}
+
+/// The first fair non-progress cycle for instance `k`, if any: an SCC of
+/// the graph without `k`'s progress edges, with at least one edge, where
+/// `k` is alive, and in which every choice enabled in all its states is
+/// taken by one of its edges (weak fairness).
+pub fn starvation(graph: &Graph, k: usize, progress: ProgressKind) -> Option<Lasso> {
+    let n = graph.nodes.len();
+    let keep = |label: u16| !is_progress(label, k, progress);
+    let edges_of = |v: u32| {
+        let node = &graph.nodes[v as usize];
+        &graph.edges[node.first_edge as usize..(node.first_edge + node.edge_count) as usize]
+    };
+    const NONE: u32 = u32::MAX;
+    let mut index = vec![NONE; n];
+    let mut low = vec![0u32; n];
+    let mut on_stack = vec![false; n];
+    let mut comp = vec![NONE; n];
+    let mut stack: Vec<u32> = Vec::new();
+    let mut calls: Vec<(u32, u32)> = Vec::new();
+    let mut counter = 0u32;
+    let mut comps = 0u32;
+    for root in 0..n as u32 {
+        if index[root as usize] != NONE {
+            continue;
+        }
+        index[root as usize] = counter;
+        low[root as usize] = counter;
+        counter += 1;
+        stack.push(root);
+        on_stack[root as usize] = true;
+        calls.push((root, 0));
+        while let Some(&mut (v, ref mut next)) = calls.last_mut() {
+            let edges = edges_of(v);
+            if (*next as usize) < edges.len() {
+                let e = edges[*next as usize];
+                *next += 1;
+                if !keep(e.label) {
+                    continue;
+                }
+                let w = e.to;
+                if index[w as usize] == NONE {
+                    index[w as usize] = counter;
+                    low[w as usize] = counter;
+                    counter += 1;
+                    stack.push(w);
+                    on_stack[w as usize] = true;
+                    calls.push((w, 0));
+                } else if on_stack[w as usize] {
+                    low[v as usize] = low[v as usize].min(index[w as usize]);
+                }
+                continue;
+            }
+            calls.pop();
+            if let Some(&(parent, _)) = calls.last() {
+                low[parent as usize] = low[parent as usize].min(low[v as usize]);
+            }
+            if low[v as usize] != index[v as usize] {
+                continue;
+            }
+            let mut members = Vec::new();
+            while let Some(w) = stack.pop() {
+                on_stack[w as usize] = false;
+                comp[w as usize] = comps;
+                members.push(w);
+                if w == v {
+                    break;
+                }
+            }
+            let id = comps;
+            comps += 1;
+            if let Some(lasso) = fair_cycle(graph, &members, &comp, id, k, &keep) {
+                return Some(lasso);
+            }
+        }
+    }
+    None
+}
+
+fn fair_cycle(
+    graph: &Graph,
+    members: &[u32],
+    comp: &[u32],
+    id: u32,
+    k: usize,
+    keep: &dyn Fn(u16) -> bool,
+) -> Option<Lasso> {
+    let entry = *members.iter().min()?;
+    if graph.nodes[entry as usize].alive & (1 << k) == 0 {
+        return None;
+    }
+    let (mut need_run, mut need_timer) = (u64::MAX, u64::MAX);
+    let (mut has_run, mut has_timer) = (0u64, 0u64);
+    let mut internal = 0;
+    for &v in members {
+        let node = &graph.nodes[v as usize];
+        if node.status != EXPANDED {
+            return None;
+        }
+        need_run &= node.run;
+        need_timer &= node.timer;
+        for e in
+            &graph.edges[node.first_edge as usize..(node.first_edge + node.edge_count) as usize]
+        {
+            if comp[e.to as usize] == id && keep(e.label) {
+                internal += 1;
+                let bit = 1u64 << (e.label & 0x3f);
+                if e.label & LABEL_TIMER != 0 {
+                    has_timer |= bit;
+                } else {
+                    has_run |= bit;
+                }
+            }
+        }
+    }
+    if internal == 0 || need_run & !has_run != 0 || need_timer & !has_timer != 0 {
+        return None;
+    }
+    // The cycle: from the entry, take one internal edge of every required
+    // choice, then come back.
+    let inside = |v: u32| comp[v as usize] == id;
+    let allowed = |_: u32, l: u16| keep(l);
+    let mut cycle = Vec::new();
+    let mut at = entry;
+    let mut required: Vec<u16> = Vec::new();
+    for b in 0..64u16 {
+        if need_run & (1 << b) != 0 {
+            required.push(b);
+        }
+        if need_timer & (1 << b) != 0 {
+            required.push(b | LABEL_TIMER);
+        }
+    }
+    if required.is_empty() {
+        // Any internal edge will do: take the first one from the entry's SCC.
+        let node = &graph.nodes[entry as usize];
+        if let Some(e) = graph.edges
+            [node.first_edge as usize..(node.first_edge + node.edge_count) as usize]
+            .iter()
+            .find(|e| inside(e.to) && keep(e.label))
+        {
+            cycle.push(e.label);
+            at = e.to;
+        } else {
+            // Start from a member that has one.
+            let (_, labels) = shortest_path(
+                graph,
+                entry,
+                |v| {
+                    let n = &graph.nodes[v as usize];
+                    graph.edges[n.first_edge as usize..(n.first_edge + n.edge_count) as usize]
+                        .iter()
+                        .any(|e| inside(e.to) && keep(e.label))
+                },
+                inside,
+                allowed,
+            )?;
+            cycle.extend(labels);
+        }
+    }
+    for want in required {
+        let matches = |l: u16| (l & (0x3f | LABEL_TIMER)) == want;
+        let (nodes, labels) = shortest_path(
+            graph,
+            at,
+            |v| {
+                let n = &graph.nodes[v as usize];
+                graph.edges[n.first_edge as usize..(n.first_edge + n.edge_count) as usize]
+                    .iter()
+                    .any(|e| inside(e.to) && keep(e.label) && matches(e.label))
+            },
+            inside,
+            allowed,
+        )?;
+        cycle.extend(labels);
+        at = *nodes.last()?;
+        let n = &graph.nodes[at as usize];
+        let e = graph.edges[n.first_edge as usize..(n.first_edge + n.edge_count) as usize]
+            .iter()
+            .find(|e| inside(e.to) && keep(e.label) && matches(e.label))?;
+        cycle.push(e.label);
+        at = e.to;
+    }
+    if at != entry || cycle.is_empty() {
+        let (_, labels) = shortest_path(graph, at, |v| v == entry, inside, allowed)?;
+        cycle.extend(labels);
+    }
+    let (_, prefix) = shortest_path(graph, 0, |v| v == entry, |_| true, |_, _| true)?;
+    Some(Lasso {
+        process: k,
+        prefix,
+        cycle,
+        entry,
+    })
+}
+
+/// Does the declaration of instance `k` contain a statement that counts as
+/// progress? Processes without one cannot starve by this definition.
+pub fn can_progress(program: &crate::lang::Program, k: usize, progress: ProgressKind) -> bool {
+    use crate::lang::Instruction;
+    let Some(decl) = program.instances.get(k).map(|i| i.decl) else {
+        return false;
+    };
+    program.processes[decl]
+        .code
+        .instructions
+        .iter()
+        .any(|i| match progress {
+            ProgressKind::Items => matches!(i, Instruction::Produce(_) | Instruction::Consume),
+            ProgressKind::Produce => matches!(i, Instruction::Produce(_)),
+            ProgressKind::Consume => matches!(i, Instruction::Consume),
+            ProgressKind::AnyCall => matches!(i, Instruction::Syscall { .. }),
+        })
+}

@@ -1,0 +1,530 @@
+//! The checker: explores every schedule of a scenario and answers with a proof or a counterexample that replays.
+//!
+//! [`check`] boots the scenario as the runner does, explores its state
+//! space ([`search`]) and analyses the explored graph ([`analysis`]):
+//! deadlocks, processes blocked forever, program errors, failed assertions,
+//! end states with messages left (when asked), and starvation (a fair cycle
+//! on which a process never makes progress). Each violation comes with a
+//! [`Schedule`] that [`replay`] turns back into the ordinary run.
+//! Chapter: `docs/checking.md`.
+
+pub mod analysis;
+pub mod model;
+pub mod replay;
+pub mod schedule;
+pub mod search;
+pub mod sweep;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use replay::{replay, ReplayError};
+pub use schedule::{Choice, Schedule};
+pub use sweep::{sweep, SweepKey, SweepReport, SweepRow, SweepValue};
+
+use crate::lang::Program;
+use crate::runner::BootError;
+use crate::verdict::{Stuck, Verdict};
+
+/// Depth-first (default) or breadth-first (shortest counterexamples).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SearchOrder {
+    #[default]
+    DepthFirst,
+    BreadthFirst,
+}
+
+/// What counts as progress for the starvation analysis.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProgressKind {
+    /// `produce` or `consume` (default).
+    #[default]
+    Items,
+    /// `produce` only.
+    Produce,
+    /// `consume` only.
+    Consume,
+    /// Any system call that completes successfully.
+    AnyCall,
+}
+
+/// Where counterexamples are written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Not written.
+    None,
+    /// `DIR/<scenario>-<kind>.schedule` (default: `ipclab-counterexamples`).
+    Dir(PathBuf),
+    /// This file (the first violation's schedule).
+    File(PathBuf),
+}
+
+/// Options of one check.
+#[derive(Clone, Debug)]
+pub struct CheckOptions {
+    pub order: SearchOrder,
+    /// Workers for breadth-first search (depth-first search is sequential).
+    pub jobs: usize,
+    pub max_depth: u64,
+    pub max_states: u64,
+    pub time_limit: Option<Duration>,
+    /// Ample-set partial-order reduction.
+    pub reduction: bool,
+    /// Also run without reduction and report both counts.
+    pub compare_reduction: bool,
+    /// Flag end states with messages still buffered.
+    pub require_empty: bool,
+    /// Look for starvation (needs the explored graph; on by default).
+    pub starvation: bool,
+    pub progress: ProgressKind,
+    /// Keep item values exact: `produce` counts up (loops then never
+    /// repeat a state). Off by default: every item is 1.
+    pub exact_items: bool,
+    /// A progress bar on a terminal.
+    pub progress_bar: bool,
+    pub output: Output,
+}
+
+impl Default for CheckOptions {
+    fn default() -> CheckOptions {
+        CheckOptions {
+            order: SearchOrder::DepthFirst,
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_depth: 100_000,
+            max_states: 10_000_000,
+            time_limit: None,
+            reduction: true,
+            compare_reduction: false,
+            require_empty: false,
+            starvation: true,
+            progress: ProgressKind::Items,
+            exact_items: false,
+            progress_bar: true,
+            output: Output::Dir(PathBuf::from("ipclab-counterexamples")),
+        }
+    }
+}
+
+/// Which bound ended a search before the space was exhausted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    Depth,
+    States,
+    Time,
+}
+
+impl fmt::Display for Bound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Bound::Depth => "max-depth",
+            Bound::States => "max-states",
+            Bound::Time => "time-limit",
+        })
+    }
+}
+
+/// The kinds of violation, in the order they are reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Deadlock,
+    BlockedForever,
+    Error,
+    AssertionFailed,
+    NotEmpty,
+    Starvation,
+}
+
+impl Kind {
+    /// The word used in file names and `expect` lines.
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Deadlock => "deadlock",
+            Kind::BlockedForever => "blocked_forever",
+            Kind::Error => "error",
+            Kind::AssertionFailed => "assertion_failed",
+            Kind::NotEmpty => "not_empty",
+            Kind::Starvation => "starvation",
+        }
+    }
+
+    /// The kind of a run's verdict (`None`: completes, or runs without starving).
+    pub fn of(verdict: &Verdict) -> Option<Kind> {
+        match verdict {
+            Verdict::Deadlock { .. } => Some(Kind::Deadlock),
+            Verdict::BlockedForever { .. } => Some(Kind::BlockedForever),
+            Verdict::Error { .. } => Some(Kind::Error),
+            Verdict::AssertionFailed { .. } => Some(Kind::AssertionFailed),
+            Verdict::Runs { starving, .. } if !starving.is_empty() => Some(Kind::Starvation),
+            _ => None,
+        }
+    }
+}
+
+/// Counts of one search.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SearchStats {
+    pub states: u64,
+    pub transitions: u64,
+    pub max_depth: u32,
+    /// Expansions that took a reduced (ample) set.
+    pub reduced_expansions: u64,
+    pub elapsed: Duration,
+    /// Bytes the checker keeps per stored state (visited set and graph),
+    /// an estimate from the sizes of its tables.
+    pub bytes_per_state: f64,
+}
+
+impl SearchStats {
+    pub fn states_per_second(&self) -> f64 {
+        self.states as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// One violation and its counterexample.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    pub kind: Kind,
+    /// The verdict at the end of the counterexample, with its explanation.
+    pub verdict: Verdict,
+    pub schedule: Schedule,
+    /// After this many steps of the schedule, every schedule of the
+    /// explored graph leads to this kind of violation (`Some(0)`: from the
+    /// start). `None` for starvation.
+    pub critical_step: Option<usize>,
+    /// Where the schedule was written.
+    pub saved_to: Option<PathBuf>,
+}
+
+/// The answer of a check.
+#[derive(Clone, Debug)]
+pub struct CheckReport {
+    pub scenario: String,
+    pub order: SearchOrder,
+    pub jobs: usize,
+    pub reduction: bool,
+    /// `None`: the space was exhausted (the answer is a proof).
+    pub bound: Option<Bound>,
+    pub stats: SearchStats,
+    /// The same search without reduction, when asked.
+    pub unreduced: Option<SearchStats>,
+    pub findings: Vec<Finding>,
+    pub exact_items: bool,
+}
+
+impl CheckReport {
+    /// Is there no violation, and was the whole space explored?
+    pub fn is_proof_of_safety(&self) -> bool {
+        self.findings.is_empty() && self.bound.is_none()
+    }
+
+    /// The finding of `kind`, if any.
+    pub fn finding(&self, kind: Kind) -> Option<&Finding> {
+        self.findings.iter().find(|f| f.kind == kind)
+    }
+
+    /// One word for the answer: `safe`, or the first violation's kind.
+    pub fn answer(&self) -> &'static str {
+        match self.findings.first() {
+            None => "safe",
+            Some(f) => f.kind.word(),
+        }
+    }
+}
+
+/// A check that could not run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckError(pub String);
+
+impl fmt::Display for CheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CheckError {}
+
+impl From<BootError> for CheckError {
+    fn from(e: BootError) -> CheckError {
+        CheckError(e.0)
+    }
+}
+
+fn stats_of(searched: &search::Searched) -> SearchStats {
+    let g = &searched.graph;
+    let states = g.nodes.len() as u64;
+    let bytes = g.visited.capacity() * (16 + 4 + 1)
+        + g.nodes.capacity() * std::mem::size_of::<search::Node>()
+        + g.edges.capacity() * std::mem::size_of::<search::Edge>();
+    SearchStats {
+        states,
+        transitions: g.edges.len() as u64,
+        max_depth: searched.max_depth,
+        reduced_expansions: g.reduced,
+        elapsed: searched.elapsed,
+        bytes_per_state: bytes as f64 / states.max(1) as f64,
+    }
+}
+
+/// Explores every schedule of `program` and reports what can go wrong.
+///
+/// # Errors
+/// The scenario cannot be booted (its options exceed the kernel's maxima),
+/// or it has more than [`model::MAX_CHECK_INSTANCES`] processes.
+pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, CheckError> {
+    let model = model::Model::new(program, !options.exact_items)?;
+    let searched = search::search(&model, options);
+    let stats = stats_of(&searched);
+    let unreduced = if options.compare_reduction && options.reduction {
+        let plain = CheckOptions {
+            reduction: false,
+            progress_bar: false,
+            ..options.clone()
+        };
+        Some(stats_of(&search::search(&model, &plain)))
+    } else {
+        None
+    };
+    let graph = &searched.graph;
+    let mut findings = Vec::new();
+    let mut found = graph.found.clone();
+    found.sort_by_key(|(kind, _, _)| *kind);
+    for (kind, node, verdict) in found {
+        let code = kind as u8 + 1;
+        let Some((nodes, labels)) = analysis::shortest_path(
+            graph,
+            0,
+            |v| graph.nodes[v as usize].violation == code,
+            |_| true,
+            |_, _| true,
+        ) else {
+            continue;
+        };
+        let doomed = analysis::doomed(graph, code);
+        let critical_step = nodes.iter().position(|v| doomed[*v as usize]);
+        // The verdict of the nearest such state, not the first found.
+        let verdict = if *nodes.last().unwrap_or(&node) == node {
+            verdict
+        } else {
+            verdict_at(&model, &analysis::choices(&labels)).unwrap_or(verdict)
+        };
+        findings.push(Finding {
+            kind,
+            verdict,
+            schedule: Schedule {
+                prefix: analysis::choices(&labels),
+                cycle: Vec::new(),
+                comments: vec![],
+            },
+            critical_step,
+            saved_to: None,
+        });
+    }
+    if options.starvation {
+        let mut starving = Vec::new();
+        for k in 0..model.instances {
+            if !analysis::can_progress(program, k, options.progress) {
+                continue;
+            }
+            if let Some(lasso) = analysis::starvation(graph, k, options.progress) {
+                starving.push(lasso);
+            }
+        }
+        if let Some(first) = starving.first() {
+            let prefix = analysis::choices(&first.prefix);
+            let why = starving
+                .iter()
+                .map(|l| Stuck {
+                    process: model.names.process(Program::pid_of(l.process)),
+                    why: waits_at(&model, &analysis::choices(&l.prefix), l.process),
+                })
+                .collect();
+            findings.push(Finding {
+                kind: Kind::Starvation,
+                verdict: Verdict::Runs {
+                    progress: Vec::new(),
+                    starving: why,
+                },
+                schedule: Schedule {
+                    prefix,
+                    cycle: analysis::choices(&first.cycle),
+                    comments: vec![],
+                },
+                critical_step: None,
+                saved_to: None,
+            });
+        }
+    }
+    let scenario = std::path::Path::new(&program.file_name)
+        .file_stem()
+        .map_or_else(
+            || "scenario".to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        );
+    for (i, f) in findings.iter_mut().enumerate() {
+        f.schedule.comments = vec![
+            format!("scenario: {}", program.file_name),
+            format!("kind: {}", f.kind.word()),
+        ];
+        let path = match &options.output {
+            Output::None => None,
+            Output::Dir(dir) => Some(dir.join(format!("{scenario}-{}.schedule", f.kind.word()))),
+            Output::File(file) if i == 0 => Some(file.clone()),
+            Output::File(_) => None,
+        };
+        if let Some(path) = path {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            if std::fs::write(&path, f.schedule.to_string()).is_ok() {
+                f.saved_to = Some(path);
+            }
+        }
+    }
+    Ok(CheckReport {
+        scenario: program.file_name.clone(),
+        order: options.order,
+        jobs: if options.order == SearchOrder::BreadthFirst {
+            options.jobs.max(1)
+        } else {
+            1
+        },
+        reduction: options.reduction,
+        bound: searched.bound,
+        stats,
+        unreduced,
+        findings,
+        exact_items: options.exact_items,
+    })
+}
+
+/// Replays `choices` in the model; the verdict of the state reached, if it
+/// is stuck or ends in an error.
+fn verdict_at(model: &model::Model, choices: &[Choice]) -> Option<Verdict> {
+    let mut scratch = model.scratch();
+    let mut state = model.initial().to_vec();
+    for c in choices {
+        let r = model.step(&mut scratch, &state, *c);
+        if r.error.is_some() {
+            return r.error;
+        }
+        state = r.next;
+    }
+    model.load(&mut scratch, &state);
+    Some(model.analyse_stuck(&scratch))
+}
+
+/// What instance `k` is doing after `choices`, in words.
+fn waits_at(model: &model::Model, choices: &[Choice], k: usize) -> String {
+    let mut scratch = model.scratch();
+    let mut state = model.initial().to_vec();
+    for c in choices {
+        state = model.step(&mut scratch, &state, *c).next;
+    }
+    model.load(&mut scratch, &state);
+    model.describe(&scratch, k)
+}
+
+impl fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let order = match self.order {
+            SearchOrder::DepthFirst => "depth-first".to_string(),
+            SearchOrder::BreadthFirst => format!(
+                "breadth-first, {} worker{}",
+                self.jobs,
+                if self.jobs == 1 { "" } else { "s" }
+            ),
+        };
+        writeln!(
+            f,
+            "check {}: {}",
+            self.scenario,
+            match self.findings.first() {
+                None => "no violation".to_string(),
+                Some(_) => self
+                    .findings
+                    .iter()
+                    .map(|x| x.kind.word().to_uppercase())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+        )?;
+        match self.bound {
+            None if self.findings.is_empty() => writeln!(
+                f,
+                "  space exhausted: no schedule deadlocks, blocks forever, errs{} (a proof)",
+                " or starves"
+            )?,
+            None => writeln!(f, "  space exhausted: every reachable state was explored")?,
+            Some(b) => writeln!(
+                f,
+                "  bound reached: {b} (no proof: states beyond it were not explored)"
+            )?,
+        }
+        let s = &self.stats;
+        writeln!(
+            f,
+            "  {order}, reduction {}: {} states, {} transitions, depth {}, {:.2} s ({:.0} states/s, ~{:.0} bytes/state)",
+            if self.reduction { "on" } else { "off" },
+            s.states,
+            s.transitions,
+            s.max_depth,
+            s.elapsed.as_secs_f64(),
+            s.states_per_second(),
+            s.bytes_per_state
+        )?;
+        if let Some(u) = &self.unreduced {
+            writeln!(
+                f,
+                "  without reduction: {} states, {} transitions",
+                u.states, u.transitions
+            )?;
+        }
+        if !self.exact_items {
+            writeln!(
+                f,
+                "  items are abstract: every produce gives 1 (--exact-items to keep values)"
+            )?;
+        }
+        for x in &self.findings {
+            writeln!(f)?;
+            for line in x.verdict.explain() {
+                writeln!(f, "  {line}")?;
+            }
+            let steps = x.schedule.prefix.len();
+            if x.schedule.is_lasso() {
+                writeln!(
+                    f,
+                    "  counterexample: {steps} steps, then a cycle of {} repeated forever",
+                    x.schedule.cycle.len()
+                )?;
+            } else {
+                writeln!(f, "  counterexample: {steps} steps")?;
+            }
+            let text = x.schedule.to_string();
+            for line in text.lines().filter(|l| !l.starts_with('#')) {
+                writeln!(f, "    {line}")?;
+            }
+            match x.critical_step {
+                Some(0) => writeln!(
+                    f,
+                    "  critical step: from the start, every schedule leads here"
+                )?,
+                Some(n) => writeln!(
+                    f,
+                    "  critical step: after step {n} ({}), every schedule {}",
+                    x.schedule.prefix[n - 1],
+                    match x.kind {
+                        Kind::Deadlock => "deadlocks".to_string(),
+                        k => format!("ends in {}", k.word()),
+                    }
+                )?,
+                None => {}
+            }
+            if let Some(p) = &x.saved_to {
+                writeln!(f, "  saved to {}", p.display())?;
+            }
+        }
+        Ok(())
+    }
+}

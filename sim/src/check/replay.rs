@@ -1,0 +1,316 @@
+//! Replay: runs a scenario along a checker's schedule and gives the ordinary trace and verdict.
+//!
+//! The run boots the scenario as the runner does and takes the schedule's
+//! choices one by one: `K` runs instance `K` for one step, `tK` fires its
+//! timer. Time is abstract, as in the checker: the clock never advances by
+//! itself, so a timeout fires only on a `tK` choice. Item values are the
+//! real ones (the checker may have made them all 1; programs whose control
+//! flow does not depend on item values behave the same). A lasso's cycle is
+//! repeated `repeat` times. The result is a [`RunResult`] that the
+//! renderings draw like any run.
+
+use ipclab_kernel::{Event, Kernel, ProcessState, TraceSink, TrapOutcome};
+use ipclab_syscalls::{Reply, Syscall};
+
+use super::model::Model;
+use super::schedule::{Choice, Schedule};
+use crate::lang::vm::{self, VmEvent};
+use crate::lang::Program;
+use crate::runner::RunResult;
+use crate::trace::{ProcView, Step, Trace, TraceEvent};
+use crate::translate::translate;
+use crate::verdict::{Progress, Stuck, Verdict};
+
+/// A schedule that does not fit the scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayError(pub String);
+
+impl std::fmt::Display for ReplayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ReplayError {}
+
+#[derive(Default)]
+struct Recorder(Vec<Event>);
+
+impl TraceSink for Recorder {
+    fn event(&mut self, _now: u64, event: &Event) {
+        self.0.push(*event);
+    }
+}
+
+/// Replays `schedule` on `program` (a lasso's cycle `repeat` times).
+///
+/// # Errors
+/// The scenario does not boot, or a choice is not enabled when it comes
+/// (the schedule was made for another scenario or other constants).
+pub fn replay(
+    program: &Program,
+    schedule: &Schedule,
+    repeat: usize,
+) -> Result<RunResult, ReplayError> {
+    let model = Model::new(program, false).map_err(|e| ReplayError(e.0))?;
+    let mut scratch = model.scratch();
+    model.load(&mut scratch, model.initial());
+    let (kernel, procs) = scratch.parts();
+    let names = &model.names;
+    let mut trace = Trace {
+        labels: program.instances.iter().map(|i| i.label.clone()).collect(),
+        steps: Vec::new(),
+    };
+    let mut output = Vec::new();
+    let mut progress: Vec<(u64, u64, u64, Option<u64>)> = vec![(0, 0, 0, None); procs.len()];
+    let choices = schedule.unrolled(repeat);
+    let mut verdict = None;
+    for (step, choice) in choices.iter().enumerate() {
+        let mut rec = Recorder::default();
+        let mut events = Vec::new();
+        let ran;
+        match *choice {
+            Choice::Timer(k) => {
+                ran = None;
+                kernel
+                    .fire_timer(Program::pid_of(k), &mut rec)
+                    .map_err(|_| {
+                        ReplayError(format!(
+                            "step {}: t{k}: instance {k} has no timer to fire",
+                            step + 1
+                        ))
+                    })?;
+            }
+            Choice::Run(k) => {
+                ran = Some(k);
+                let pid = Program::pid_of(k);
+                if k >= procs.len() || kernel.dispatch(pid, &mut rec).is_err() {
+                    return Err(ReplayError(format!(
+                        "step {}: instance {k} is not ready",
+                        step + 1
+                    )));
+                }
+                let label = names.process(pid);
+                if let Some(regs) = kernel.take_completion(pid) {
+                    if Reply::from_regs(regs).is_ok() {
+                        progress[k].2 += 1;
+                        progress[k].3 = Some(step as u64);
+                    }
+                    vm::complete_syscall(program, k, &mut procs[k], regs);
+                }
+                let before = rec.0.len();
+                match vm::run(program, k, &mut procs[k], 10_000) {
+                    VmEvent::Syscall { regs, span } => {
+                        if let Ok(call) = Syscall::decode(&regs) {
+                            events.push(TraceEvent::Syscall {
+                                process: label.clone(),
+                                call: names.call(kernel, pid, &call),
+                                line: program.line_col(span).0,
+                            });
+                        }
+                        let mut memories = super::model::memories(procs);
+                        match kernel.trap(pid, &regs, &mut memories, &mut rec) {
+                            Ok(TrapOutcome::Complete(ret)) => {
+                                if Reply::from_regs(ret).is_ok() {
+                                    progress[k].2 += 1;
+                                    progress[k].3 = Some(step as u64);
+                                }
+                                vm::complete_syscall(program, k, &mut procs[k], ret);
+                            }
+                            Ok(TrapOutcome::Yielded) => vm::complete_syscall(
+                                program,
+                                k,
+                                &mut procs[k],
+                                Reply::to_regs(Ok(Reply::value(0))),
+                            ),
+                            Ok(_) => {}
+                            Err(e) => {
+                                verdict = Some(error(
+                                    program,
+                                    &label,
+                                    span,
+                                    format!("kernel refused the trap: {e:?}"),
+                                ))
+                            }
+                        }
+                    }
+                    VmEvent::Compute { ticks, .. } => events.push(TraceEvent::Compute {
+                        process: label.clone(),
+                        ticks,
+                    }),
+                    VmEvent::Produce { value, .. } => {
+                        progress[k].0 += 1;
+                        progress[k].3 = Some(step as u64);
+                        events.push(TraceEvent::Produce {
+                            process: label.clone(),
+                            value,
+                        });
+                    }
+                    VmEvent::Consume { value, .. } => {
+                        progress[k].1 += 1;
+                        progress[k].3 = Some(step as u64);
+                        events.push(TraceEvent::Consume {
+                            process: label.clone(),
+                            value,
+                        });
+                    }
+                    VmEvent::Print { text, .. } => {
+                        output.push(format!("{label}: {text}"));
+                        events.push(TraceEvent::Print {
+                            process: label.clone(),
+                            text,
+                        });
+                    }
+                    VmEvent::SyscallFailed { errno, call, span } => {
+                        let message = format!(
+                            "{call} failed with {} ({}) and the program does not check the result",
+                            errno.name(),
+                            errno.description()
+                        );
+                        verdict = Some(error(program, &label, span, message));
+                    }
+                    VmEvent::RuntimeError { message, span } => {
+                        verdict = Some(error(program, &label, span, message));
+                    }
+                    VmEvent::AssertFailed { span, text } => {
+                        let (line, column) = program.line_col(span);
+                        verdict = Some(Verdict::AssertionFailed {
+                            process: label.clone(),
+                            message: text,
+                            line,
+                            column,
+                        });
+                    }
+                    VmEvent::Exited { code } => {
+                        let mut memories = super::model::memories(procs);
+                        let _ = kernel.terminate(pid, code, &mut memories, &mut rec);
+                    }
+                    VmEvent::Budget => {}
+                }
+                if let Some(
+                    Verdict::Error {
+                        process,
+                        message,
+                        line,
+                        column,
+                    }
+                    | Verdict::AssertionFailed {
+                        process,
+                        message,
+                        line,
+                        column,
+                    },
+                ) = &verdict
+                {
+                    events.push(TraceEvent::ProgramError {
+                        process: process.clone(),
+                        message: message.clone(),
+                        line: *line,
+                        column: *column,
+                    });
+                }
+                let _ = before;
+                if kernel.process(pid).map(|p| p.state) == Some(ProcessState::Running) {
+                    let _ = kernel.preempt(pid, &mut rec);
+                }
+            }
+        }
+        let mut all: Vec<TraceEvent> = Vec::new();
+        let (calls, rest): (Vec<_>, Vec<_>) = events
+            .into_iter()
+            .partition(|e| matches!(e, TraceEvent::Syscall { .. }));
+        all.extend(calls);
+        all.extend(rec.0.iter().filter_map(|e| translate(kernel, names, e)));
+        all.extend(rest);
+        trace.steps.push(Step {
+            step: step as u64,
+            tick: kernel.now(),
+            ran,
+            states: views(kernel, names, procs.len()),
+            events: all,
+        });
+        if verdict.is_some() {
+            break;
+        }
+    }
+    let steps = trace.steps.len() as u64;
+    let verdict = verdict.unwrap_or_else(|| {
+        let stuck = kernel
+            .processes()
+            .iter()
+            .all(|p| p.is_exited() || (p.block_reason().is_some() && !kernel.has_timer(p.pid)));
+        if stuck {
+            crate::waitfor::analyse_stuck(kernel, names)
+        } else {
+            // A lasso: who made no progress in the repeated cycles.
+            let cycle_start = schedule.prefix.len() as u64;
+            let starving = kernel
+                .processes()
+                .iter()
+                .take(procs.len())
+                .enumerate()
+                .filter(|(k, p)| {
+                    schedule.is_lasso()
+                        && !p.is_exited()
+                        && super::analysis::can_progress(program, *k, super::ProgressKind::Items)
+                        && progress[*k].3.is_none_or(|s| s < cycle_start)
+                })
+                .map(|(k, p)| Stuck {
+                    process: names.process(Program::pid_of(k)),
+                    why: match p.state {
+                        ProcessState::Blocked(r) => format!("waits in {}", names.reason(kernel, r)),
+                        _ => "runs without making progress".to_string(),
+                    },
+                })
+                .collect();
+            Verdict::Runs {
+                progress: progress
+                    .iter()
+                    .enumerate()
+                    .map(|(k, c)| Progress {
+                        process: names.process(Program::pid_of(k)),
+                        produced: c.0,
+                        consumed: c.1,
+                        calls: c.2,
+                        last_progress_step: c.3,
+                    })
+                    .collect(),
+                starving,
+            }
+        }
+    });
+    Ok(RunResult {
+        verdict,
+        trace,
+        stats: *kernel.stats(),
+        steps,
+        ticks: kernel.now(),
+        output,
+    })
+}
+
+fn error(program: &Program, process: &str, span: crate::lang::Span, message: String) -> Verdict {
+    let (line, column) = program.line_col(span);
+    Verdict::Error {
+        process: process.to_string(),
+        message,
+        line,
+        column,
+    }
+}
+
+fn views(kernel: &Kernel, names: &crate::names::Names, n: usize) -> Vec<ProcView> {
+    kernel
+        .processes()
+        .iter()
+        .take(n)
+        .map(|p| match p.state {
+            ProcessState::Ready => ProcView::Ready,
+            ProcessState::Running => ProcView::Running,
+            ProcessState::Blocked(r) => ProcView::Blocked {
+                reason: names.reason(kernel, r),
+            },
+            ProcessState::Exited(code) => ProcView::Exited { code },
+        })
+        .collect()
+}

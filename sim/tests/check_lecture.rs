@@ -1,0 +1,268 @@
+//! The lecture's questions, answered by the checker: credit schemes with direct and indirect addressing, one and two producers and consumers.
+
+use ipclab_sim::check::{self, CheckOptions, Kind, Output, SearchOrder};
+use ipclab_sim::lang::{compile, Program};
+
+fn program(source: &str) -> Program {
+    compile("t.ipc", source.as_bytes(), &[]).expect("compiles")
+}
+
+fn options() -> CheckOptions {
+    CheckOptions {
+        output: Output::None,
+        progress_bar: false,
+        jobs: 1,
+        max_states: 2_000_000,
+        ..CheckOptions::default()
+    }
+}
+
+const DIRECT_1_1: &str = r#"
+const N = 2;
+process Producer {
+    let item = 0;
+    loop { produce item; recv(Consumer, credit); send(Consumer, item); }
+}
+process Consumer {
+    repeat N { send(Producer, 0); }
+    loop { recv(Producer, item); send(Producer, 0); consume item; }
+}
+"#;
+
+const DIRECT_2_1: &str = r#"
+const N = 2;
+process Producer[2] {
+    let item = 0;
+    loop { produce item; recv(Consumer, credit); send(Consumer, item); }
+}
+process Consumer {
+    repeat N { send(Producer[0], 0); }
+    loop { recv(Producer[0], item); send(Producer[0], 0); consume item; }
+}
+"#;
+
+const DIRECT_ANY_2_2: &str = r#"
+const N = 2;
+process Producer[2] {
+    let item = 0;
+    loop { produce item; recv(ANY, credit); let c = status.source; send(c, item); }
+}
+process Consumer[2] {
+    let k = 0;
+    while k < N { send(Producer[(index + k) % 2], 0); k = k + 1; }
+    loop { recv(ANY, item); send(status.source, 0); consume item; }
+}
+"#;
+
+const INDIRECT_1_1: &str = r#"
+const N = 2;
+kernel { buffer_slots = 4; }
+mailbox prodMbox(capacity = 4);
+mailbox consMbox(capacity = 4);
+process Producer {
+    let item = 0;
+    loop { produce item; recv(prodMbox, credit); send(consMbox, item); }
+}
+process Consumer {
+    repeat N { send(prodMbox, 0); }
+    loop { recv(consMbox, item); send(prodMbox, 0); consume item; }
+}
+"#;
+
+const INDIRECT_2_2: &str = r#"
+const N = 2;
+kernel { buffer_slots = 4; }
+mailbox prodMbox(capacity = 4);
+mailbox consMbox(capacity = 4);
+process Producer[2] {
+    let item = 0;
+    loop { produce item; recv(prodMbox, credit); send(consMbox, item); }
+}
+process Consumer[2] {
+    repeat N { send(prodMbox, 0); }
+    loop { recv(consMbox, item); send(prodMbox, 0); consume item; }
+}
+"#;
+
+/// Both send twice before receiving: with one slot, both can block in a send.
+const SEND_SEND_RECV: &str = r#"
+kernel { buffer_slots = 1; }
+process A { send(B, 1); send(B, 2); recv(B, x); recv(B, y); }
+process B { send(A, 1); send(A, 2); recv(A, x); recv(A, y); }
+"#;
+
+const HEAD_TO_HEAD: &str = r#"
+kernel { buffer_slots = 0; }
+process A { send(B, 1); recv(B, x); }
+process B { send(A, 2); recv(A, y); }
+"#;
+
+fn assert_replays(p: &Program, report: &check::CheckReport, kind: Kind) {
+    let finding = report.finding(kind).expect("a finding of this kind");
+    let text = finding.schedule.to_string();
+    let schedule = check::Schedule::parse(&text).expect("parses back");
+    let run = check::replay(p, &schedule, 3).expect("replays");
+    assert_eq!(
+        Kind::of(&run.verdict),
+        Some(kind),
+        "replay verdict {:?} for schedule\n{text}",
+        run.verdict
+    );
+}
+
+#[test]
+fn direct_credits_one_producer_one_consumer_are_safe() {
+    let r = check::check(&program(DIRECT_1_1), &options()).unwrap();
+    assert!(r.is_proof_of_safety(), "{r}");
+}
+
+#[test]
+fn direct_credits_with_two_producers_starve_the_second() {
+    let p = program(DIRECT_2_1);
+    let r = check::check(&p, &options()).unwrap();
+    assert!(r.bound.is_none(), "{r}");
+    assert_eq!(r.answer(), "starvation", "{r}");
+    let f = r.finding(Kind::Starvation).unwrap();
+    let text = format!("{:?}", f.verdict);
+    assert!(text.contains("Producer[1]"), "{text}");
+    assert_replays(&p, &r, Kind::Starvation);
+}
+
+#[test]
+fn direct_credits_with_any_and_status_source_work_for_two_of_each() {
+    let r = check::check(&program(DIRECT_ANY_2_2), &options()).unwrap();
+    assert!(r.is_proof_of_safety(), "{r}");
+}
+
+#[test]
+fn indirect_credits_are_safe_for_one_and_for_two_of_each() {
+    for source in [INDIRECT_1_1, INDIRECT_2_2] {
+        let r = check::check(&program(source), &options()).unwrap();
+        assert!(r.is_proof_of_safety(), "{r}");
+    }
+}
+
+#[test]
+fn sends_before_receives_deadlock_when_the_buffer_is_too_small_and_the_counterexample_replays() {
+    let p = program(SEND_SEND_RECV);
+    let r = check::check(&p, &options()).unwrap();
+    assert_eq!(r.answer(), "deadlock", "{r}");
+    let f = r.finding(Kind::Deadlock).unwrap();
+    assert!(f.critical_step.is_some());
+    assert_replays(&p, &r, Kind::Deadlock);
+}
+
+#[test]
+fn head_to_head_rendezvous_sends_deadlock_from_the_start() {
+    let p = program(HEAD_TO_HEAD);
+    let mut o = options();
+    o.order = SearchOrder::BreadthFirst;
+    let r = check::check(&p, &o).unwrap();
+    let f = r.finding(Kind::Deadlock).expect("deadlock");
+    assert_eq!(f.schedule.prefix.len(), 2, "{r}");
+    assert_eq!(f.critical_step, Some(0), "{r}");
+    assert_replays(&p, &r, Kind::Deadlock);
+}
+
+#[test]
+fn reduction_stores_fewer_states_and_gives_the_same_answer() {
+    for source in [DIRECT_1_1, DIRECT_2_1, INDIRECT_2_2, DIRECT_ANY_2_2] {
+        let p = program(source);
+        let reduced = check::check(&p, &options()).unwrap();
+        let full = check::check(
+            &p,
+            &CheckOptions {
+                reduction: false,
+                ..options()
+            },
+        )
+        .unwrap();
+        assert_eq!(reduced.answer(), full.answer());
+        assert!(
+            reduced.stats.states < full.stats.states,
+            "{} vs {}",
+            reduced.stats.states,
+            full.stats.states
+        );
+    }
+}
+
+#[test]
+fn breadth_first_with_several_workers_gives_the_same_answer_as_one() {
+    for source in [DIRECT_2_1, INDIRECT_2_2, SEND_SEND_RECV, DIRECT_ANY_2_2] {
+        let p = program(source);
+        let dfs = check::check(&p, &options()).unwrap();
+        let answers: Vec<_> = [1, 4]
+            .iter()
+            .map(|&jobs| {
+                let r = check::check(
+                    &p,
+                    &CheckOptions {
+                        order: SearchOrder::BreadthFirst,
+                        jobs,
+                        ..options()
+                    },
+                )
+                .unwrap();
+                (r.answer(), r.stats.states)
+            })
+            .collect();
+        assert_eq!(answers[0], answers[1]);
+        assert_eq!(answers[0].0, dfs.answer());
+    }
+}
+
+#[test]
+fn a_timeout_that_may_fire_is_explored_both_ways() {
+    let p = program(
+        r#"
+process R { let r = recv(S, x, timeout = 5); assert r == 0; }
+process S { send(R, 1); }
+"#,
+    );
+    let r = check::check(&p, &options()).unwrap();
+    assert_eq!(r.answer(), "assertion_failed", "{r}");
+    let f = r.finding(Kind::AssertionFailed).unwrap();
+    assert!(f
+        .schedule
+        .prefix
+        .iter()
+        .any(|c| matches!(c, check::Choice::Timer(0))));
+    assert_replays(&p, &r, Kind::AssertionFailed);
+}
+
+#[test]
+fn bounds_say_which_one_ended_the_search() {
+    let p = program(INDIRECT_2_2);
+    let r = check::check(
+        &p,
+        &CheckOptions {
+            max_states: 50,
+            ..options()
+        },
+    )
+    .unwrap();
+    assert_eq!(r.bound, Some(check::Bound::States));
+    assert!(!r.is_proof_of_safety());
+}
+
+#[test]
+fn the_buffer_sweep_finds_the_smallest_safe_buffer() {
+    let report = check::sweep(
+        HEAD_TO_HEAD.as_bytes(),
+        "h.ipc",
+        &[],
+        check::SweepKey::Buffer,
+        &[0, 1, 2]
+            .map(check::SweepValue::Value)
+            .into_iter()
+            .chain([check::SweepValue::Infinite])
+            .collect::<Vec<_>>(),
+        &options(),
+    )
+    .unwrap();
+    assert_eq!(
+        report.summary, "deadlocks only when the kernel buffer holds fewer than 1 messages",
+        "{report}"
+    );
+}
