@@ -7,6 +7,7 @@
 //! draw.
 pub mod check;
 pub mod lang;
+pub mod machine;
 pub mod names;
 pub mod render;
 pub mod runner;

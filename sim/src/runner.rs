@@ -11,24 +11,20 @@
 //! (`random`), from ChaCha8 so the same seed gives the same run everywhere.
 
 use ipclab_kernel::{
-    Config, Event, Fault, Kernel, Policy as KernelPolicy, ProcessState, Stats, TraceSink,
-    TrapOutcome, UserMemory,
+    Config, Event, Kernel, NullSink, Policy as KernelPolicy, ProcessState, Stats, TraceSink,
 };
-use ipclab_syscalls::{Errno, Pid, Reply, Syscall};
+use ipclab_syscalls::{Pid, Reply, Syscall};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::lang::vm::{self, ProcState, VmEvent};
-use crate::lang::{Policy, Program, Span};
+use crate::lang::vm::{ProcState, VmEvent};
+use crate::lang::{Policy, Program};
+use crate::machine::{self, Effect, Machine};
 use crate::names::Names;
 use crate::trace::{ProcView, Step, Trace, TraceEvent};
 use crate::translate::translate;
 use crate::verdict::{Progress, Stuck, Verdict};
 use crate::waitfor::analyse_stuck;
-
-/// Instructions a process may run between two events before the runner
-/// charges it a tick and lets another process run.
-const VM_BUDGET: u32 = 10_000;
 
 /// How the runner picks the next process.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -137,38 +133,6 @@ pub fn kernel_config(program: &Program) -> Result<Config, BootError> {
     Ok(config)
 }
 
-/// The processes' memories, as the kernel sees them.
-struct Memories<'a> {
-    procs: &'a mut [ProcState],
-}
-
-impl Memories<'_> {
-    fn memory(&self, pid: Pid) -> Result<&Vec<u8>, Fault> {
-        self.procs
-            .get(pid.index as usize)
-            .map(|p| &p.memory)
-            .ok_or(Fault)
-    }
-}
-
-impl UserMemory for Memories<'_> {
-    fn read(&self, pid: Pid, addr: u64, out: &mut [u8]) -> Result<(), Fault> {
-        let memory = self.memory(pid)?;
-        let start = usize::try_from(addr).map_err(|_| Fault)?;
-        let bytes = memory.get(start..start + out.len()).ok_or(Fault)?;
-        out.copy_from_slice(bytes);
-        Ok(())
-    }
-
-    fn write(&mut self, pid: Pid, addr: u64, data: &[u8]) -> Result<(), Fault> {
-        let memory = &mut self.procs.get_mut(pid.index as usize).ok_or(Fault)?.memory;
-        let start = usize::try_from(addr).map_err(|_| Fault)?;
-        let bytes = memory.get_mut(start..start + data.len()).ok_or(Fault)?;
-        bytes.copy_from_slice(data);
-        Ok(())
-    }
-}
-
 /// Collects the kernel's events of one step (none when the run does not
 /// record a trace: the throughput runs pay nothing for tracing).
 #[derive(Default)]
@@ -223,60 +187,7 @@ impl<'p> World<'p> {
     /// instance (instance `k` is slot `k`) and hands each a handle to every
     /// declared mailbox (mailbox `m` is handle `m`).
     pub fn boot(program: &'p Program, options: RunOptions) -> Result<World<'p>, BootError> {
-        let config = kernel_config(program)?;
-        let mut kernel = Box::new(
-            Kernel::new(config).map_err(|e| BootError(format!("kernel {{ }} block: {e}")))?,
-        );
-        if program.instances.len() > ipclab_kernel::config::MAX_PROCS {
-            return Err(BootError(format!(
-                "{} processes: the kernel holds at most {}",
-                program.instances.len(),
-                ipclab_kernel::config::MAX_PROCS
-            )));
-        }
-        let mut recorder = Recorder::default();
-        let mut mailboxes = Vec::new();
-        for mailbox in &program.mailboxes {
-            let capacity = u32::try_from(mailbox.capacity).unwrap_or(u32::MAX);
-            let id = kernel
-                .create_mailbox(&mailbox.name, capacity, &mut recorder)
-                .map_err(|e| {
-                    BootError(format!(
-                        "mailbox {}(capacity = {}): {} (the kernel's mailbox_quota is {})",
-                        mailbox.name,
-                        mailbox.capacity,
-                        e.name(),
-                        kernel.config().mailbox_quota
-                    ))
-                })?;
-            mailboxes.push(id);
-        }
-        let mut procs = Vec::new();
-        for (k, instance) in program.instances.iter().enumerate() {
-            let state = ProcState::new(program, k);
-            let decl = &program.processes[instance.decl];
-            // `priorities = false` in the kernel block: plain round robin.
-            let priority = if program.kernel.priorities.unwrap_or(true) {
-                decl.priority.unwrap_or(0)
-            } else {
-                0
-            };
-            let pid = kernel
-                .spawn(
-                    &instance.label,
-                    priority,
-                    state.memory.len() as u64,
-                    &mut recorder,
-                )
-                .map_err(|e| BootError(format!("cannot spawn {}: {e:?}", instance.label)))?;
-            debug_assert_eq!(pid, Program::pid_of(k));
-            for id in &mailboxes {
-                kernel
-                    .grant_handle(pid, *id)
-                    .map_err(|e| BootError(format!("cannot open mailboxes: {}", e.name())))?;
-            }
-            procs.push(state);
-        }
+        let Machine { kernel, procs } = Machine::boot(program, &mut NullSink)?;
         let names = Names::new(program);
         let trace = Trace {
             labels: names_of(program),
@@ -381,11 +292,10 @@ impl<'p> World<'p> {
             };
         };
         let pid = Program::pid_of(k);
-        if let Some(result) = self.kernel.take_completion(pid) {
+        if let Some(result) = machine::resume(&mut self.kernel, &mut self.procs, self.program, k) {
             if Reply::from_regs(result).is_ok() {
                 self.progress(k, false);
             }
-            vm::complete_syscall(self.program, k, &mut self.procs[k], result);
         }
         // Names cost an allocation: only a recorded run needs them per step.
         let label = if record {
@@ -398,44 +308,31 @@ impl<'p> World<'p> {
         let before_call = recorder.events.len();
         let mut verdict = None;
         let mut extra_ticks = 0;
-        match vm::run(self.program, k, &mut self.procs[k], VM_BUDGET) {
-            VmEvent::Syscall { regs, span } => {
-                if let (true, Ok(call)) = (record, Syscall::decode(&regs)) {
-                    events.push(TraceEvent::Syscall {
-                        process: label.clone(),
-                        call: self.names.call(&self.kernel, pid, &call),
-                        line: self.program.line_col(span).0,
-                    });
-                }
-                let mut memories = Memories {
-                    procs: &mut self.procs,
-                };
-                match self.kernel.trap(pid, &regs, &mut memories, &mut recorder) {
-                    Ok(TrapOutcome::Complete(result)) => {
-                        if Reply::from_regs(result).is_ok() {
-                            self.progress(k, false);
-                        }
-                        vm::complete_syscall(self.program, k, &mut self.procs[k], result);
-                    }
-                    Ok(TrapOutcome::Yielded) => {
-                        vm::complete_syscall(
-                            self.program,
-                            k,
-                            &mut self.procs[k],
-                            Reply::to_regs(Ok(Reply::value(0))),
-                        );
-                    }
-                    Ok(TrapOutcome::Blocked(_)) | Ok(TrapOutcome::Exited(_)) => {}
-                    Err(e) => {
-                        verdict = Some(self.program_error(
-                            k,
-                            span,
-                            format!("kernel refused the trap: {e:?}"),
-                        ));
-                    }
-                }
+        let event = machine::run_to_event(&mut self.procs, self.program, k);
+        if let (true, VmEvent::Syscall { regs, span }) = (record, &event) {
+            if let Ok(call) = Syscall::decode(regs) {
+                events.push(TraceEvent::Syscall {
+                    process: label.clone(),
+                    call: self.names.call(&self.kernel, pid, &call),
+                    line: self.program.line_col(*span).0,
+                });
             }
-            VmEvent::Compute { ticks, .. } => {
+        }
+        let effect = machine::handle(
+            &mut self.kernel,
+            &mut self.procs,
+            self.program,
+            &self.names,
+            k,
+            event,
+            &mut recorder,
+        );
+        if effect.completed_ok() {
+            self.progress(k, false);
+        }
+        match effect {
+            Effect::Trapped(_) | Effect::Exited(_) | Effect::Budget => {}
+            Effect::Compute(ticks) => {
                 extra_ticks = ticks.saturating_sub(1);
                 if record {
                     events.push(TraceEvent::Compute {
@@ -444,7 +341,7 @@ impl<'p> World<'p> {
                     });
                 }
             }
-            VmEvent::Produce { value, .. } => {
+            Effect::Produce(value) => {
                 self.counters[k].produced += 1;
                 self.progress(k, true);
                 if record {
@@ -454,7 +351,7 @@ impl<'p> World<'p> {
                     });
                 }
             }
-            VmEvent::Consume { value, .. } => {
+            Effect::Consume(value) => {
                 self.counters[k].consumed += 1;
                 self.progress(k, true);
                 if record {
@@ -464,7 +361,7 @@ impl<'p> World<'p> {
                     });
                 }
             }
-            VmEvent::Print { text, .. } => {
+            Effect::Print(text) => {
                 self.output
                     .push(format!("{}: {text}", self.names.process(pid)));
                 if record {
@@ -474,31 +371,7 @@ impl<'p> World<'p> {
                     });
                 }
             }
-            VmEvent::SyscallFailed { errno, call, span } => {
-                let message = failed_call_message(call, errno);
-                verdict = Some(self.program_error(k, span, message));
-            }
-            VmEvent::RuntimeError { message, span } => {
-                verdict = Some(self.program_error(k, span, message));
-            }
-            VmEvent::AssertFailed { span, text } => {
-                let (line, column) = self.program.line_col(span);
-                verdict = Some(Verdict::AssertionFailed {
-                    process: self.names.process(pid),
-                    message: text,
-                    line,
-                    column,
-                });
-            }
-            VmEvent::Exited { code } => {
-                let mut memories = Memories {
-                    procs: &mut self.procs,
-                };
-                let _ = self
-                    .kernel
-                    .terminate(pid, code, &mut memories, &mut recorder);
-            }
-            VmEvent::Budget => {}
+            Effect::Failed(failure) => verdict = Some(failure),
         }
         if let Some(verdict) = verdict {
             if let Verdict::Error {
@@ -541,16 +414,6 @@ impl<'p> World<'p> {
             c.calls += 1;
         }
         c.last_progress = Some(self.step);
-    }
-
-    fn program_error(&self, k: usize, span: Span, message: String) -> Verdict {
-        let (line, column) = self.program.line_col(span);
-        Verdict::Error {
-            process: self.names.process(Program::pid_of(k)),
-            message,
-            line,
-            column,
-        }
     }
 
     /// Records a step: the kernel's events in scenario words, the VM's
@@ -653,15 +516,6 @@ impl<'p> World<'p> {
 
 fn names_of(program: &Program) -> Vec<String> {
     program.instances.iter().map(|i| i.label.clone()).collect()
-}
-
-/// The message of a statement-form call that failed.
-fn failed_call_message(call: &str, errno: Errno) -> String {
-    format!(
-        "{call} failed with {} ({}) and the program does not check the result",
-        errno.name(),
-        errno.description()
-    )
 }
 
 /// Compiles nothing: runs an already compiled program to a verdict.

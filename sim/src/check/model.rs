@@ -14,19 +14,18 @@
 //! reused), stepped there, and encoded again; the encoding is hashed into a
 //! 128-bit fingerprint (xxh3-128).
 
-use ipclab_kernel::{Kernel, NullSink, ProcessState, TrapOutcome, UserMemory};
-use ipclab_syscalls::{Errno, Pid, Reply, Sysno};
+use ipclab_kernel::{Kernel, NullSink, ProcessState};
+use ipclab_syscalls::{Errno, Reply, Sysno};
 
-use crate::lang::vm::{self, PendingCall, ProcState, VmEvent};
+use crate::lang::vm::{PendingCall, ProcState};
 use crate::lang::{CallForm, Program, Span};
+use crate::machine::{self, Effect, Machine};
 use crate::names::Names;
-use crate::runner::{kernel_config, BootError};
+use crate::runner::BootError;
 use crate::verdict::Verdict;
 
 use super::schedule::Choice;
 
-/// Instructions one step may run before it counts as a (local) step.
-const VM_BUDGET: u32 = 10_000;
 
 /// The largest number of instances the checker handles (enabled sets are
 /// 64-bit masks).
@@ -77,50 +76,10 @@ pub struct Scratch {
     procs: Vec<ProcState>,
 }
 
-/// The processes' memories, as the kernel sees them.
-pub struct Memories<'a> {
-    procs: &'a mut [ProcState],
-}
-
-/// The kernel's view of `procs`' memories.
-pub fn memories(procs: &mut [ProcState]) -> Memories<'_> {
-    Memories { procs }
-}
-
 impl Scratch {
     /// The kernel and the VM states, to step by hand (replay).
     pub fn parts(&mut self) -> (&mut Kernel, &mut Vec<ProcState>) {
         (&mut self.kernel, &mut self.procs)
-    }
-}
-
-impl UserMemory for Memories<'_> {
-    fn read(&self, pid: Pid, addr: u64, out: &mut [u8]) -> Result<(), ipclab_kernel::Fault> {
-        let memory = &self
-            .procs
-            .get(pid.index as usize)
-            .ok_or(ipclab_kernel::Fault)?
-            .memory;
-        let start = usize::try_from(addr).map_err(|_| ipclab_kernel::Fault)?;
-        let bytes = memory
-            .get(start..start + out.len())
-            .ok_or(ipclab_kernel::Fault)?;
-        out.copy_from_slice(bytes);
-        Ok(())
-    }
-
-    fn write(&mut self, pid: Pid, addr: u64, data: &[u8]) -> Result<(), ipclab_kernel::Fault> {
-        let memory = &mut self
-            .procs
-            .get_mut(pid.index as usize)
-            .ok_or(ipclab_kernel::Fault)?
-            .memory;
-        let start = usize::try_from(addr).map_err(|_| ipclab_kernel::Fault)?;
-        let bytes = memory
-            .get_mut(start..start + data.len())
-            .ok_or(ipclab_kernel::Fault)?;
-        bytes.copy_from_slice(data);
-        Ok(())
     }
 }
 
@@ -134,46 +93,7 @@ impl<'p> Model<'p> {
                 program.instances.len()
             )));
         }
-        let config = kernel_config(program)?;
-        let mut kernel = Box::new(
-            Kernel::new(config).map_err(|e| BootError(format!("kernel {{ }} block: {e}")))?,
-        );
-        let mut sink = NullSink;
-        let mut mailboxes = Vec::new();
-        for mailbox in &program.mailboxes {
-            let capacity = u32::try_from(mailbox.capacity).unwrap_or(u32::MAX);
-            let id = kernel
-                .create_mailbox(&mailbox.name, capacity, &mut sink)
-                .map_err(|e| {
-                    BootError(format!(
-                        "mailbox {}(capacity = {}): {} (the kernel's mailbox_quota is {})",
-                        mailbox.name,
-                        mailbox.capacity,
-                        e.name(),
-                        kernel.config().mailbox_quota
-                    ))
-                })?;
-            mailboxes.push(id);
-        }
-        let mut procs = Vec::new();
-        for (k, instance) in program.instances.iter().enumerate() {
-            let state = ProcState::new(program, k);
-            let priority = program.processes[instance.decl].priority.unwrap_or(0);
-            kernel
-                .spawn(
-                    &instance.label,
-                    priority,
-                    state.memory.len() as u64,
-                    &mut sink,
-                )
-                .map_err(|e| BootError(format!("cannot spawn {}: {e:?}", instance.label)))?;
-            for id in &mailboxes {
-                kernel
-                    .grant_handle(Program::pid_of(k), *id)
-                    .map_err(|e| BootError(format!("cannot open mailboxes: {}", e.name())))?;
-            }
-            procs.push(state);
-        }
+        let Machine { kernel, procs } = Machine::boot(program, &mut NullSink)?;
         let mut initial = Vec::new();
         encode(&kernel, &procs, &mut initial);
         Ok(Model {
@@ -282,66 +202,31 @@ impl<'p> Model<'p> {
             return;
         }
         let procs = &mut scratch.procs;
-        if let Some(regs) = kernel.take_completion(pid) {
+        if let Some(regs) = machine::resume(kernel, procs, self.program, k) {
             result.call_done = Reply::from_regs(regs).is_ok();
-            vm::complete_syscall(self.program, k, &mut procs[k], regs);
         }
         if self.abstract_items {
             procs[k].produced = 0;
         }
-        match vm::run(self.program, k, &mut procs[k], VM_BUDGET) {
-            VmEvent::Syscall { regs, span } => {
-                let mut memories = Memories { procs };
-                match kernel.trap(pid, &regs, &mut memories, &mut sink) {
-                    Ok(TrapOutcome::Complete(ret)) => {
-                        result.call_done |= Reply::from_regs(ret).is_ok();
-                        vm::complete_syscall(self.program, k, &mut procs[k], ret);
-                    }
-                    Ok(TrapOutcome::Yielded) => {
-                        vm::complete_syscall(
-                            self.program,
-                            k,
-                            &mut procs[k],
-                            Reply::to_regs(Ok(Reply::value(0))),
-                        );
-                    }
-                    Ok(TrapOutcome::Blocked(_)) | Ok(TrapOutcome::Exited(_)) => {}
-                    Err(e) => {
-                        result.error =
-                            Some(self.error(k, span, format!("kernel refused the trap: {e:?}")))
-                    }
-                }
-            }
-            VmEvent::Compute { .. } | VmEvent::Print { .. } | VmEvent::Budget => {
-                result.kind = StepKind::Local;
-            }
-            VmEvent::Produce { .. } => {
-                result.kind = StepKind::Local;
-                result.produced = true;
-            }
-            VmEvent::Consume { .. } => {
-                result.kind = StepKind::Local;
-                result.consumed = true;
-            }
-            VmEvent::SyscallFailed { errno, call, span } => {
-                result.error = Some(self.error(k, span, failed_call_message(call, errno)));
-            }
-            VmEvent::RuntimeError { message, span } => {
-                result.error = Some(self.error(k, span, message));
-            }
-            VmEvent::AssertFailed { span, text } => {
-                let (line, column) = self.program.line_col(span);
-                result.error = Some(Verdict::AssertionFailed {
-                    process: self.names.process(pid),
-                    message: text,
-                    line,
-                    column,
-                });
-            }
-            VmEvent::Exited { code } => {
-                let mut memories = Memories { procs };
-                let _ = kernel.terminate(pid, code, &mut memories, &mut sink);
-            }
+        let event = machine::run_to_event(procs, self.program, k);
+        let effect = machine::handle(
+            kernel,
+            procs,
+            self.program,
+            &self.names,
+            k,
+            event,
+            &mut sink,
+        );
+        result.call_done |= effect.completed_ok();
+        if effect.is_local() {
+            result.kind = StepKind::Local;
+        }
+        match effect {
+            Effect::Produce(_) => result.produced = true,
+            Effect::Consume(_) => result.consumed = true,
+            Effect::Failed(verdict) => result.error = Some(verdict),
+            _ => {}
         }
         if self.abstract_items {
             procs[k].produced = 0;
@@ -352,23 +237,8 @@ impl<'p> Model<'p> {
     }
 
     fn error(&self, k: usize, span: Span, message: String) -> Verdict {
-        let (line, column) = self.program.line_col(span);
-        Verdict::Error {
-            process: self.names.process(Program::pid_of(k)),
-            message,
-            line,
-            column,
-        }
+        machine::program_error(self.program, &self.names, k, span, message)
     }
-}
-
-/// The message of a statement-form call that failed (as the runner words it).
-fn failed_call_message(call: &str, errno: Errno) -> String {
-    format!(
-        "{call} failed with {} ({}) and the program does not check the result",
-        errno.name(),
-        errno.description()
-    )
 }
 
 fn put(out: &mut Vec<u8>, mut v: u64) {

@@ -9,13 +9,14 @@
 //! repeated `repeat` times. The result is a [`RunResult`] that the
 //! renderings draw like any run.
 
-use ipclab_kernel::{Event, Kernel, ProcessState, TraceSink, TrapOutcome};
+use ipclab_kernel::{Event, Kernel, ProcessState, TraceSink};
 use ipclab_syscalls::{Reply, Syscall};
 
 use super::model::Model;
 use super::schedule::{Choice, Schedule};
-use crate::lang::vm::{self, VmEvent};
+use crate::lang::vm::VmEvent;
 use crate::lang::Program;
+use crate::machine::{self, Effect};
 use crate::runner::RunResult;
 use crate::trace::{ProcView, Step, Trace, TraceEvent};
 use crate::translate::translate;
@@ -91,54 +92,34 @@ pub fn replay(
                     )));
                 }
                 let label = names.process(pid);
-                if let Some(regs) = kernel.take_completion(pid) {
+                if let Some(regs) = machine::resume(kernel, procs, program, k) {
                     if Reply::from_regs(regs).is_ok() {
                         progress[k].2 += 1;
                         progress[k].3 = Some(step as u64);
                     }
-                    vm::complete_syscall(program, k, &mut procs[k], regs);
                 }
-                let before = rec.0.len();
-                match vm::run(program, k, &mut procs[k], 10_000) {
-                    VmEvent::Syscall { regs, span } => {
-                        if let Ok(call) = Syscall::decode(&regs) {
-                            events.push(TraceEvent::Syscall {
-                                process: label.clone(),
-                                call: names.call(kernel, pid, &call),
-                                line: program.line_col(span).0,
-                            });
-                        }
-                        let mut memories = super::model::memories(procs);
-                        match kernel.trap(pid, &regs, &mut memories, &mut rec) {
-                            Ok(TrapOutcome::Complete(ret)) => {
-                                if Reply::from_regs(ret).is_ok() {
-                                    progress[k].2 += 1;
-                                    progress[k].3 = Some(step as u64);
-                                }
-                                vm::complete_syscall(program, k, &mut procs[k], ret);
-                            }
-                            Ok(TrapOutcome::Yielded) => vm::complete_syscall(
-                                program,
-                                k,
-                                &mut procs[k],
-                                Reply::to_regs(Ok(Reply::value(0))),
-                            ),
-                            Ok(_) => {}
-                            Err(e) => {
-                                verdict = Some(error(
-                                    program,
-                                    &label,
-                                    span,
-                                    format!("kernel refused the trap: {e:?}"),
-                                ))
-                            }
-                        }
+                let event = machine::run_to_event(procs, program, k);
+                if let VmEvent::Syscall { regs, span } = &event {
+                    if let Ok(call) = Syscall::decode(regs) {
+                        events.push(TraceEvent::Syscall {
+                            process: label.clone(),
+                            call: names.call(kernel, pid, &call),
+                            line: program.line_col(*span).0,
+                        });
                     }
-                    VmEvent::Compute { ticks, .. } => events.push(TraceEvent::Compute {
+                }
+                let effect = machine::handle(kernel, procs, program, names, k, event, &mut rec);
+                if effect.completed_ok() {
+                    progress[k].2 += 1;
+                    progress[k].3 = Some(step as u64);
+                }
+                match effect {
+                    Effect::Trapped(_) | Effect::Exited(_) | Effect::Budget => {}
+                    Effect::Compute(ticks) => events.push(TraceEvent::Compute {
                         process: label.clone(),
                         ticks,
                     }),
-                    VmEvent::Produce { value, .. } => {
+                    Effect::Produce(value) => {
                         progress[k].0 += 1;
                         progress[k].3 = Some(step as u64);
                         events.push(TraceEvent::Produce {
@@ -146,7 +127,7 @@ pub fn replay(
                             value,
                         });
                     }
-                    VmEvent::Consume { value, .. } => {
+                    Effect::Consume(value) => {
                         progress[k].1 += 1;
                         progress[k].3 = Some(step as u64);
                         events.push(TraceEvent::Consume {
@@ -154,38 +135,14 @@ pub fn replay(
                             value,
                         });
                     }
-                    VmEvent::Print { text, .. } => {
+                    Effect::Print(text) => {
                         output.push(format!("{label}: {text}"));
                         events.push(TraceEvent::Print {
                             process: label.clone(),
                             text,
                         });
                     }
-                    VmEvent::SyscallFailed { errno, call, span } => {
-                        let message = format!(
-                            "{call} failed with {} ({}) and the program does not check the result",
-                            errno.name(),
-                            errno.description()
-                        );
-                        verdict = Some(error(program, &label, span, message));
-                    }
-                    VmEvent::RuntimeError { message, span } => {
-                        verdict = Some(error(program, &label, span, message));
-                    }
-                    VmEvent::AssertFailed { span, text } => {
-                        let (line, column) = program.line_col(span);
-                        verdict = Some(Verdict::AssertionFailed {
-                            process: label.clone(),
-                            message: text,
-                            line,
-                            column,
-                        });
-                    }
-                    VmEvent::Exited { code } => {
-                        let mut memories = super::model::memories(procs);
-                        let _ = kernel.terminate(pid, code, &mut memories, &mut rec);
-                    }
-                    VmEvent::Budget => {}
+                    Effect::Failed(failure) => verdict = Some(failure),
                 }
                 if let Some(
                     Verdict::Error {
@@ -209,7 +166,6 @@ pub fn replay(
                         column: *column,
                     });
                 }
-                let _ = before;
                 if kernel.process(pid).map(|p| p.state) == Some(ProcessState::Running) {
                     let _ = kernel.preempt(pid, &mut rec);
                 }
@@ -287,16 +243,6 @@ pub fn replay(
         ticks: kernel.now(),
         output,
     })
-}
-
-fn error(program: &Program, process: &str, span: crate::lang::Span, message: String) -> Verdict {
-    let (line, column) = program.line_col(span);
-    Verdict::Error {
-        process: process.to_string(),
-        message,
-        line,
-        column,
-    }
 }
 
 fn views(kernel: &Kernel, names: &crate::names::Names, n: usize) -> Vec<ProcView> {
