@@ -116,3 +116,16 @@ impl Config {
         Ok(())
     }
 }
+
+/// MPI communicators the kernel can hold (`COMM_WORLD` is the first).
+pub const MAX_COMMS: usize = 4;
+/// Ranks in one communicator.
+pub const MAX_COMM_SIZE: usize = 64;
+/// MPI requests in the kernel's request table (pending sends and receives,
+/// buffered messages, the internal requests of blocking MPI calls).
+pub const MAX_REQUESTS: usize = 128;
+/// MPI requests one process may hold at once (buffered messages excluded:
+/// the attached buffer bounds those).
+pub const MAX_REQUESTS_PER_PROCESS: usize = 16;
+/// Processes that may have a buffer attached for `bsend` at once.
+pub const MAX_ATTACHED: usize = 64;

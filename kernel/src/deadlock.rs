@@ -20,6 +20,10 @@ impl Kernel {
                 from: Source::Pid(from),
                 ..
             } => Some(from),
+            BlockReason::Mpi {
+                peer: Source::Pid(peer),
+                ..
+            } => Some(peer),
             _ => None,
         }
     }

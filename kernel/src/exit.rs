@@ -48,6 +48,7 @@ impl Kernel {
         if self.config.policy == Policy::Notify {
             self.notify_partners(pid, sink);
         }
+        self.mpi_terminate(pid, mem, sink);
         self.refill(mem, sink);
         Ok(())
     }
@@ -80,7 +81,7 @@ impl Kernel {
             .pending_where(|op| match *op {
                 Pending::Send { dest, .. } => dest == Dest::Process(dead),
                 Pending::Recv { from, .. } => from == Source::Pid(dead),
-                Pending::Sleep => false,
+                Pending::Sleep | Pending::Mpi(_) => false,
             })
             .map(|(pid, _)| pid)
             .collect();

@@ -23,6 +23,12 @@
 //!   rank among waiting receivers. Without this, every loop that sends a
 //!   message would make a new state forever.
 //!
+//! The MPI state (communicators, the request table with its slot
+//! generations, eager MPI messages, attached buffers) is encoded after the
+//! mailboxes; MPI sequence numbers are ranked with the others of their kind
+//! (sends and eager messages among arrivals, posted receives among waiting
+//! receivers).
+//!
 //! # Invariants
 //! Restoring an encoding into a kernel booted for the same scenario gives a
 //! kernel that behaves, for every later sequence of calls, dispatches,
@@ -33,11 +39,14 @@ use core::hash::Hasher;
 
 use ipclab_syscalls::{Errno, Pid, Reply, RetRegs, Source, TagFilter};
 
-use crate::config::{MAX_HANDLES, MAX_PROCS, MAX_SLOTS};
+use crate::config::{MAX_HANDLES, MAX_PROCS, MAX_REQUESTS, MAX_SLOTS};
+use crate::mpi::{MpiBlock, MpiMessage, RequestOp, RequestSlot};
 use crate::process::Pending;
 use crate::trace::TimerKind;
+use crate::{Attached, Communicator, Holder, MpiCall, Request, RequestKind};
 use crate::{BlockReason, Dest, Event, Kernel, Mailbox, MailboxId, Message, ProcessState};
 use crate::{HandleTable, TraceSink};
+use ipclab_syscalls::{CommId, SendMode};
 
 /// A byte string that is not a canonical encoding for this kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +108,37 @@ impl<F: FnMut(&[u8])> Writer<'_, F> {
         match tag {
             TagFilter::Any => self.var(0),
             TagFilter::Tag(t) => self.var(1 + u64::from(t)),
+        }
+    }
+
+    fn request_kind(&mut self, kind: RequestKind) {
+        match kind {
+            RequestKind::Send(mode) => self.var(mode as u64),
+            RequestKind::Recv => self.var(4),
+        }
+    }
+
+    fn mpi_call(&mut self, call: MpiCall) {
+        self.var(match call {
+            MpiCall::Send(mode) => mode as u64,
+            MpiCall::Recv => 4,
+            MpiCall::Wait => 5,
+            MpiCall::Waitall => 6,
+            MpiCall::Waitany => 7,
+            MpiCall::Probe => 8,
+            MpiCall::BufferDetach => 9,
+        });
+    }
+
+    fn regs(&mut self, regs: Option<RetRegs>) {
+        match regs {
+            None => self.var(0),
+            Some(regs) => {
+                self.var(1);
+                for r in regs {
+                    self.var(r);
+                }
+            }
         }
     }
 }
@@ -168,11 +208,53 @@ impl Reader<'_> {
             )),
         }
     }
+
+    fn mode(&mut self) -> Result<SendMode, DecodeError> {
+        SendMode::from_raw(self.var()?).map_err(|_| DecodeError)
+    }
+
+    fn request_kind(&mut self) -> Result<RequestKind, DecodeError> {
+        match self.var()? {
+            4 => Ok(RequestKind::Recv),
+            raw => SendMode::from_raw(raw)
+                .map(RequestKind::Send)
+                .map_err(|_| DecodeError),
+        }
+    }
+
+    fn mpi_call(&mut self) -> Result<MpiCall, DecodeError> {
+        Ok(match self.var()? {
+            4 => MpiCall::Recv,
+            5 => MpiCall::Wait,
+            6 => MpiCall::Waitall,
+            7 => MpiCall::Waitany,
+            8 => MpiCall::Probe,
+            9 => MpiCall::BufferDetach,
+            raw => MpiCall::Send(SendMode::from_raw(raw).map_err(|_| DecodeError)?),
+        })
+    }
+
+    fn comm(&mut self) -> Result<CommId, DecodeError> {
+        CommId::from_raw(self.var()?).map_err(|_| DecodeError)
+    }
+
+    fn regs(&mut self) -> Result<Option<RetRegs>, DecodeError> {
+        match self.var()? {
+            0 => Ok(None),
+            _ => {
+                let mut regs: RetRegs = [0; 4];
+                for reg in &mut regs {
+                    *reg = self.var()?;
+                }
+                Ok(Some(regs))
+            }
+        }
+    }
 }
 
 /// Sorted live sequence numbers; a number's rank is its place (from 1).
 struct Ranks {
-    sorted: heapless::Vec<u64, { MAX_SLOTS + MAX_PROCS }>,
+    sorted: heapless::Vec<u64, { 2 * MAX_SLOTS + MAX_PROCS + MAX_REQUESTS }>,
 }
 
 impl Ranks {
@@ -192,6 +274,14 @@ impl Kernel {
                 let _ = sorted.push(seq);
             }
         }
+        for m in &self.mpi.messages {
+            let _ = sorted.push(m.id);
+        }
+        for (_, r) in self.requests() {
+            if let RequestOp::Send { seq, .. } = r.op {
+                let _ = sorted.push(seq);
+            }
+        }
         sorted.sort_unstable();
         Ranks { sorted }
     }
@@ -200,6 +290,11 @@ impl Kernel {
         let mut sorted = heapless::Vec::new();
         for p in &self.procs {
             if let Some(Pending::Recv { seq, .. }) = p.pending {
+                let _ = sorted.push(seq);
+            }
+        }
+        for (_, r) in self.requests() {
+            if let RequestOp::Recv { seq, .. } = r.op {
                 let _ = sorted.push(seq);
             }
         }
@@ -251,6 +346,24 @@ impl Kernel {
                         }
                         // The wake-up tick is a deadline value: left out.
                         BlockReason::Sleep { .. } => w.var(4),
+                        BlockReason::Mpi {
+                            call,
+                            request,
+                            peer,
+                            tag,
+                        } => {
+                            w.var(5);
+                            w.mpi_call(call);
+                            match request {
+                                None => w.var(0),
+                                Some(kind) => {
+                                    w.var(1);
+                                    w.request_kind(kind);
+                                }
+                            }
+                            w.source(peer);
+                            w.tag_filter(tag);
+                        }
                     }
                 }
             }
@@ -295,6 +408,32 @@ impl Kernel {
                     w.var(receivers.rank(seq));
                 }
                 Some(Pending::Sleep) => w.var(3),
+                Some(Pending::Mpi(block)) => {
+                    w.var(4);
+                    match block {
+                        MpiBlock::Request { slot } => {
+                            w.var(0);
+                            w.var(u64::from(slot));
+                        }
+                        MpiBlock::Wait {
+                            handles,
+                            count,
+                            any,
+                        } => {
+                            w.var(1);
+                            w.var(handles);
+                            w.var(u64::from(count));
+                            w.var(u64::from(any));
+                        }
+                        MpiBlock::Probe { comm, from, tag } => {
+                            w.var(2);
+                            w.var(comm.to_raw());
+                            w.source(from);
+                            w.tag_filter(tag);
+                        }
+                        MpiBlock::Detach => w.var(3),
+                    }
+                }
             }
             w.var(u64::from(p.deadline.is_some()));
             match p.completion {
@@ -332,6 +471,195 @@ impl Kernel {
                 }
             }
         }
+        self.encode_mpi(&mut w, &arrivals, &receivers);
+    }
+
+    fn encode_mpi<F: FnMut(&[u8])>(
+        &self,
+        w: &mut Writer<'_, F>,
+        arrivals: &Ranks,
+        receivers: &Ranks,
+    ) {
+        let mpi = &self.mpi;
+        w.var(mpi.comms.len() as u64);
+        for c in &mpi.comms {
+            w.var(c.members.len() as u64);
+            for &pid in &c.members {
+                w.pid(pid);
+            }
+        }
+        w.var(mpi.requests.len() as u64);
+        for slot in &mpi.requests {
+            w.var(u64::from(slot.generation));
+            let Some(r) = slot.request else {
+                w.var(0);
+                continue;
+            };
+            w.var(1);
+            w.pid(r.owner);
+            w.var(r.comm.to_raw());
+            match r.op {
+                RequestOp::Send {
+                    mode,
+                    to,
+                    buf,
+                    len,
+                    tag,
+                    seq,
+                } => {
+                    w.var(0);
+                    w.var(mode as u64);
+                    w.pid(to);
+                    w.var(buf);
+                    w.var(len);
+                    w.var(u64::from(tag));
+                    w.var(arrivals.rank(seq));
+                }
+                RequestOp::Recv {
+                    from,
+                    tag,
+                    buf,
+                    cap,
+                    seq,
+                } => {
+                    w.var(1);
+                    w.source(from);
+                    w.tag_filter(tag);
+                    w.var(buf);
+                    w.var(cap);
+                    w.var(receivers.rank(seq));
+                }
+            }
+            w.var(match r.holder {
+                Holder::User => 0,
+                Holder::Internal => 1,
+                Holder::Buffered => 2,
+            });
+            w.regs(r.done);
+        }
+        w.var(mpi.messages.len() as u64);
+        for m in &mpi.messages {
+            w.var(arrivals.rank(m.id));
+            w.pid(m.from);
+            w.pid(m.to);
+            w.var(m.comm.to_raw());
+            w.var(u64::from(m.tag));
+            w.bytes(&m.data);
+        }
+        w.var(mpi.attached.len() as u64);
+        for a in &mpi.attached {
+            w.pid(a.pid);
+            w.var(a.addr);
+            w.var(a.size);
+        }
+    }
+
+    /// Reads what `encode_mpi` wrote; returns the largest arrival and
+    /// receiver ranks it restored.
+    fn restore_mpi(&mut self, r: &mut Reader<'_>) -> Result<(u64, u64), DecodeError> {
+        let (mut max_arrival, mut max_receiver) = (0, 0);
+        let mpi = &mut self.mpi;
+        mpi.comms.clear();
+        let comms: usize = r.small()?;
+        for _ in 0..comms {
+            let n: usize = r.small()?;
+            let mut members = heapless::Vec::new();
+            for _ in 0..n {
+                members.push(r.pid()?).map_err(|_| DecodeError)?;
+            }
+            mpi.comms
+                .push(Communicator { members })
+                .map_err(|_| DecodeError)?;
+        }
+        mpi.requests.clear();
+        let slots: usize = r.small()?;
+        for _ in 0..slots {
+            let generation = r.small()?;
+            let request = match r.var()? {
+                0 => None,
+                _ => {
+                    let owner = r.pid()?;
+                    let comm = r.comm()?;
+                    let op = match r.var()? {
+                        0 => {
+                            let mode = r.mode()?;
+                            let to = r.pid()?;
+                            let (buf, len, tag) = (r.var()?, r.var()?, r.small()?);
+                            let seq = r.var()?;
+                            max_arrival = max_arrival.max(seq);
+                            RequestOp::Send {
+                                mode,
+                                to,
+                                buf,
+                                len,
+                                tag,
+                                seq,
+                            }
+                        }
+                        1 => {
+                            let (from, tag) = (r.source()?, r.tag_filter()?);
+                            let (buf, cap, seq) = (r.var()?, r.var()?, r.var()?);
+                            max_receiver = max_receiver.max(seq);
+                            RequestOp::Recv {
+                                from,
+                                tag,
+                                buf,
+                                cap,
+                                seq,
+                            }
+                        }
+                        _ => return Err(DecodeError),
+                    };
+                    let holder = match r.var()? {
+                        0 => Holder::User,
+                        1 => Holder::Internal,
+                        2 => Holder::Buffered,
+                        _ => return Err(DecodeError),
+                    };
+                    let done = r.regs()?;
+                    Some(Request {
+                        owner,
+                        comm,
+                        op,
+                        holder,
+                        done,
+                    })
+                }
+            };
+            mpi.requests
+                .push(RequestSlot {
+                    generation,
+                    request,
+                })
+                .map_err(|_| DecodeError)?;
+        }
+        mpi.messages.clear();
+        let messages: usize = r.small()?;
+        for _ in 0..messages {
+            let id = r.var()?;
+            max_arrival = max_arrival.max(id);
+            let (from, to, comm, tag) = (r.pid()?, r.pid()?, r.comm()?, r.small()?);
+            let data = heapless::Vec::from_slice(r.bytes()?).map_err(|_| DecodeError)?;
+            mpi.messages
+                .push(MpiMessage {
+                    id,
+                    from,
+                    to,
+                    comm,
+                    tag,
+                    data,
+                })
+                .map_err(|_| DecodeError)?;
+        }
+        mpi.attached.clear();
+        let attached: usize = r.small()?;
+        for _ in 0..attached {
+            let (pid, addr, size) = (r.pid()?, r.var()?, r.var()?);
+            mpi.attached
+                .push(Attached { pid, addr, size })
+                .map_err(|_| DecodeError)?;
+        }
+        Ok((max_arrival, max_receiver))
     }
 
     /// Hashes the canonical encoding: equal for two kernels that behave
@@ -381,6 +709,15 @@ impl Kernel {
                         tag: r.tag_filter()?,
                     },
                     4 => BlockReason::Sleep { until: 0 },
+                    5 => BlockReason::Mpi {
+                        call: r.mpi_call()?,
+                        request: match r.var()? {
+                            0 => None,
+                            _ => Some(r.request_kind()?),
+                        },
+                        peer: r.source()?,
+                        tag: r.tag_filter()?,
+                    },
                     _ => return Err(DecodeError),
                 }),
                 _ => return Err(DecodeError),
@@ -436,6 +773,21 @@ impl Kernel {
                     })
                 }
                 3 => Some(Pending::Sleep),
+                4 => Some(Pending::Mpi(match r.var()? {
+                    0 => MpiBlock::Request { slot: r.small()? },
+                    1 => MpiBlock::Wait {
+                        handles: r.var()?,
+                        count: r.small()?,
+                        any: r.var()? != 0,
+                    },
+                    2 => MpiBlock::Probe {
+                        comm: r.comm()?,
+                        from: r.source()?,
+                        tag: r.tag_filter()?,
+                    },
+                    3 => MpiBlock::Detach,
+                    _ => return Err(DecodeError),
+                })),
                 _ => return Err(DecodeError),
             };
             // Abstract time: a deadline is "set", its value does not matter.
@@ -503,15 +855,17 @@ impl Kernel {
             };
             self.mailboxes.push(slot).map_err(|_| DecodeError)?;
         }
+        let (mpi_arrival, mpi_receiver) = self.restore_mpi(&mut r)?;
         if !r.bytes.is_empty() {
             return Err(DecodeError);
         }
-        self.arrivals = max_arrival;
-        self.queue_order = max_receiver;
+        self.arrivals = max_arrival.max(mpi_arrival);
+        self.queue_order = max_receiver.max(mpi_receiver);
         self.recount();
         // The counters restart, consistent with what is buffered.
         self.stats = crate::Stats {
-            accepted: self.pool.len() as u64,
+            accepted: (self.pool.len() + self.mpi.messages.len() + self.mpi_buffered_count())
+                as u64,
             ..crate::Stats::default()
         };
         Ok(())

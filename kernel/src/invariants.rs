@@ -30,6 +30,7 @@ impl Kernel {
         self.check_buffers()?;
         self.check_processes()?;
         self.check_mailboxes()?;
+        self.check_mpi()?;
         Ok(())
     }
 
@@ -38,7 +39,11 @@ impl Kernel {
     fn check_messages(&self) -> Result<(), InvariantViolation> {
         let s = &self.stats;
         ensure(
-            s.accepted == s.delivered + self.pool.len() as u64 + s.undeliverable,
+            s.accepted
+                == s.delivered
+                    + (self.pool.len() + self.mpi.messages.len() + self.mpi_buffered_count())
+                        as u64
+                    + s.undeliverable,
             "accepted != delivered + buffered + undeliverable",
         )?;
         for (i, m) in self.pool.iter().enumerate() {
@@ -105,7 +110,7 @@ impl Kernel {
             "the blocked sender/receiver counts disagree with the process table",
         )?;
         ensure(
-            self.pool.len() <= self.config.buffer_slots,
+            self.pool.len() + self.mpi.messages.len() <= self.config.buffer_slots,
             "the pool holds more messages than buffer_slots",
         )?;
         for m in &self.pool {
@@ -143,6 +148,7 @@ impl Kernel {
                             Pending::Recv { at, tag: t, .. },
                         ) => at == Dest::Mailbox(mailbox) && tag == t,
                         (BlockReason::Sleep { .. }, Pending::Sleep) => true,
+                        (BlockReason::Mpi { .. }, Pending::Mpi(_)) => true,
                         _ => false,
                     };
                     ensure(
@@ -210,6 +216,98 @@ impl Kernel {
             ensure(
                 self.queued_at(Dest::Mailbox(id)) <= mailbox.capacity as usize,
                 "a mailbox holds more than its capacity",
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Kernel {
+    /// The MPI request table agrees with the processes, no posted receive
+    /// waits for a message it could take, buffered messages fit their
+    /// attached buffers.
+    fn check_mpi(&self) -> Result<(), InvariantViolation> {
+        use crate::mpi::MpiBlock;
+        use crate::{Holder, RequestOp};
+        for m in &self.mpi.messages {
+            ensure(
+                m.data.len() <= self.config.eager_limit,
+                "an eager MPI message is longer than the eager limit",
+            )?;
+            ensure(
+                self.process(m.to).is_some_and(|p| !p.is_exited()),
+                "an MPI message is queued for a terminated process",
+            )?;
+        }
+        for (handle, r) in self.requests() {
+            let owner = self.process(r.owner);
+            match r.holder {
+                Holder::Internal => ensure(
+                    owner.is_some_and(|p| {
+                        p.pending
+                            == Some(Pending::Mpi(MpiBlock::Request {
+                                slot: handle.slot(),
+                            }))
+                    }),
+                    "an internal MPI request's owner is not blocked on it",
+                )?,
+                Holder::User => ensure(
+                    owner.is_some_and(|p| !p.is_exited()),
+                    "a terminated process holds an MPI request",
+                )?,
+                Holder::Buffered => {
+                    ensure(r.done.is_none(), "a delivered buffered message is kept")?;
+                    let RequestOp::Send { buf, len, .. } = r.op else {
+                        return Err(InvariantViolation("a buffered request is not a send"));
+                    };
+                    let inside = self.attached_buffer(r.owner).is_some_and(|a| {
+                        buf >= a.addr && buf.saturating_add(len) <= a.addr + a.size
+                    });
+                    ensure(
+                        inside,
+                        "a buffered message lies outside its attached buffer",
+                    )?;
+                    let overlaps = self.requests().any(|(h2, r2)| {
+                        h2 != handle
+                            && r2.owner == r.owner
+                            && r2.holder == Holder::Buffered
+                            && match r2.op {
+                                RequestOp::Send {
+                                    buf: b2, len: l2, ..
+                                } => len > 0 && l2 > 0 && b2 < buf + len && buf < b2 + l2,
+                                RequestOp::Recv { .. } => false,
+                            }
+                    });
+                    ensure(!overlaps, "two buffered messages overlap")?;
+                }
+            }
+            if let (None, RequestOp::Recv { from, tag, .. }) = (r.done, r.op) {
+                let queued = self.mpi.messages.iter().any(|m| {
+                    m.to == r.owner
+                        && m.comm == r.comm
+                        && from.accepts(m.from)
+                        && tag.accepts(m.tag)
+                });
+                let sending = self.requests().any(|(_, s)| {
+                    s.done.is_none()
+                        && s.comm == r.comm
+                        && from.accepts(s.owner)
+                        && matches!(s.op, RequestOp::Send { to, tag: t, .. } if to == r.owner && tag.accepts(t))
+                });
+                ensure(
+                    !queued && !sending,
+                    "a posted MPI receive waits for a message it could take",
+                )?;
+            }
+        }
+        for p in &self.procs {
+            let held = self
+                .requests()
+                .filter(|(_, r)| r.owner == p.pid && r.holder != Holder::Buffered)
+                .count();
+            ensure(
+                held <= crate::config::MAX_REQUESTS_PER_PROCESS,
+                "a process holds more MPI requests than its bound",
             )?;
         }
         Ok(())

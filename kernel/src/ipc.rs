@@ -223,7 +223,7 @@ impl Kernel {
     /// Can a message of `len` bytes to `dest` go into a slot now?
     pub(crate) fn can_buffer(&self, dest: Dest, len: u64) -> bool {
         len <= self.config.eager_limit as u64
-            && self.pool.len() < self.config.buffer_slots
+            && self.pool.len() + self.mpi.messages.len() < self.config.buffer_slots
             && self.queued_at(dest) < self.quota_of(dest)
     }
 

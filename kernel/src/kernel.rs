@@ -74,6 +74,8 @@ pub struct Kernel {
     pub(crate) blocked_receivers: u32,
     /// Messages queued in each mailbox slot (`queued_at` without a scan).
     pub(crate) mailbox_queued: [u32; MAX_MAILBOXES],
+    /// Communicators, MPI requests, eager MPI messages, attached buffers.
+    pub(crate) mpi: crate::mpi::MpiState,
 }
 
 impl Kernel {
@@ -92,6 +94,7 @@ impl Kernel {
             blocked_senders: 0,
             blocked_receivers: 0,
             mailbox_queued: [0; MAX_MAILBOXES],
+            mpi: crate::mpi::MpiState::default(),
         })
     }
 
@@ -177,7 +180,7 @@ impl Kernel {
             Some(Pending::Recv { .. }) => {
                 self.blocked_receivers = self.blocked_receivers.wrapping_add_signed(delta)
             }
-            Some(Pending::Sleep) | None => {}
+            Some(Pending::Sleep) | Some(Pending::Mpi(_)) | None => {}
         }
     }
 

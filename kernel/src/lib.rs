@@ -31,6 +31,7 @@ mod ipc;
 mod kernel;
 mod mailbox;
 mod message;
+mod mpi;
 mod process;
 mod sched;
 pub mod sync;
@@ -47,6 +48,10 @@ pub use invariants::InvariantViolation;
 pub use kernel::{Kernel, SpawnError, Stats};
 pub use mailbox::{Mailbox, MailboxId};
 pub use message::{Dest, Message};
+pub use mpi::{
+    Attached, Communicator, Holder, MpiCall, MpiMessage, MpiState, OwnedBuffer, OwnedKind, Request,
+    RequestKind, RequestOp, RequestSlot, MAX_WAIT_COUNT,
+};
 pub use process::{BlockReason, Pcb, ProcessState};
 pub use sched::TickReport;
 pub use trace::{CopyEnd, Event, NullSink, TimerKind, TraceSink, UndeliverableReason};

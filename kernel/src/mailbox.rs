@@ -182,7 +182,7 @@ impl Kernel {
             .pending_where(|op| match *op {
                 crate::process::Pending::Send { dest, .. } => dest == Dest::Mailbox(id),
                 crate::process::Pending::Recv { at, .. } => at == Dest::Mailbox(id),
-                crate::process::Pending::Sleep => false,
+                crate::process::Pending::Sleep | crate::process::Pending::Mpi(_) => false,
             })
             .map(|(pid, _)| pid)
             .collect();

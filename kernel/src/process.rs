@@ -32,6 +32,16 @@ pub enum BlockReason {
     MboxRecv { mailbox: MailboxId, tag: TagFilter },
     /// In `sleep` until tick `until`.
     Sleep { until: u64 },
+    /// In an MPI call (`docs/mpi.md`): `call` is the call, `request` the
+    /// kind of the (first) request it still waits for, `peer` that
+    /// request's partner (a send's destination, a receive's or probe's
+    /// source, `Any` for `MPI_ANY_SOURCE`), `tag` its tag or filter.
+    Mpi {
+        call: crate::MpiCall,
+        request: Option<crate::RequestKind>,
+        peer: Source,
+        tag: TagFilter,
+    },
 }
 
 /// A process's scheduling state.
@@ -70,6 +80,8 @@ pub(crate) enum Pending {
     },
     /// A sleep.
     Sleep,
+    /// An MPI call; the request table holds the rest.
+    Mpi(crate::mpi::MpiBlock),
 }
 
 /// A process control block.

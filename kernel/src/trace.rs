@@ -22,6 +22,10 @@ pub enum UndeliverableReason {
     SentToExited,
     /// Its mailbox was destroyed with the message still queued.
     MailboxDestroyed,
+    /// Not a lost message: an MPI send request that was never accepted,
+    /// cancelled because its sender terminated (not counted in
+    /// `Stats::undeliverable`).
+    SendCancelled,
 }
 
 /// What a timer did.

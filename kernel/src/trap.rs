@@ -221,6 +221,25 @@ impl Kernel {
             }
             Syscall::GetPid => value(caller.to_raw()),
             Syscall::Clock => value(self.now),
+            Syscall::CommRank { .. }
+            | Syscall::CommSize { .. }
+            | Syscall::MpiSend { .. }
+            | Syscall::MpiRecv { .. }
+            | Syscall::Isend { .. }
+            | Syscall::Irecv { .. }
+            | Syscall::Waitall { .. }
+            | Syscall::Waitany { .. }
+            | Syscall::Test { .. }
+            | Syscall::Probe { .. }
+            | Syscall::Iprobe { .. }
+            | Syscall::BufferAttach { .. }
+            | Syscall::BufferDetach => {
+                let outcome = self.perform_mpi(caller, call, mem, sink);
+                // An eager MPI message taken from the pool frees a slot
+                // that a plain sender may be waiting for.
+                self.refill(mem, sink);
+                outcome
+            }
         }
     }
 

@@ -1,7 +1,9 @@
 //! Naming kernel things as the scenario names them: pids as `Producer[1]`, mailboxes by name, block reasons in words.
 
-use ipclab_kernel::{BlockReason, Dest, Kernel, MailboxId};
-use ipclab_syscalls::{Errno, Pid, Reply, RetRegs, Source, Syscall, TagFilter};
+use ipclab_kernel::{BlockReason, Dest, Kernel, MailboxId, MpiCall, RequestKind};
+use ipclab_syscalls::{
+    CommId, Errno, Pid, RankFilter, Reply, RetRegs, SendMode, Source, Syscall, TagFilter,
+};
 
 use crate::lang::Program;
 
@@ -96,6 +98,82 @@ impl Names {
                 tag_text(tag)
             ),
             BlockReason::Sleep { until } => format!("sleep [until tick {until}]"),
+            BlockReason::Mpi {
+                call,
+                request,
+                peer,
+                tag,
+            } => self.mpi_reason(kernel, call, request, peer, tag),
+        }
+    }
+
+    /// An MPI block reason: `MPI_Send(to Rank[1]) [rendezvous: no matching
+    /// recv posted]`, `MPI_Wait(MPI_Irecv from ANY) [nothing matching arrived]`.
+    fn mpi_reason(
+        &self,
+        kernel: &Kernel,
+        call: MpiCall,
+        request: Option<RequestKind>,
+        peer: Source,
+        tag: TagFilter,
+    ) -> String {
+        let peer_text = match peer {
+            Source::Any => "MPI_ANY_SOURCE".to_string(),
+            Source::Pid(pid) => self.process(pid),
+        };
+        let dead = match peer {
+            Source::Pid(pid) => kernel.process(pid).is_none_or(|p| p.is_exited()),
+            Source::Any => false,
+        };
+        let what = match request {
+            Some(RequestKind::Send(_)) => format!("to {peer_text}{}", tag_text(tag)),
+            _ => format!("from {peer_text}{}", tag_text(tag)),
+        };
+        let detail = if dead {
+            format!("{peer_text} has terminated")
+        } else {
+            match request {
+                Some(RequestKind::Send(SendMode::Synchronous)) => {
+                    "synchronous: no matching recv posted".to_string()
+                }
+                Some(RequestKind::Send(SendMode::Buffered)) => {
+                    "buffered message not yet received".to_string()
+                }
+                Some(RequestKind::Send(_)) => "rendezvous: no matching recv posted".to_string(),
+                Some(RequestKind::Recv) | None => "nothing matching arrived".to_string(),
+            }
+        };
+        let name = match call {
+            MpiCall::Send(mode) => mode.mpi_name(),
+            MpiCall::Recv => "MPI_Recv",
+            MpiCall::Wait => "MPI_Wait",
+            MpiCall::Waitall => "MPI_Waitall",
+            MpiCall::Waitany => "MPI_Waitany",
+            MpiCall::Probe => "MPI_Probe",
+            MpiCall::BufferDetach => "MPI_Buffer_detach",
+        };
+        let inner = match (call, request) {
+            (MpiCall::Send(_) | MpiCall::Recv | MpiCall::Probe, _) => what,
+            (_, Some(RequestKind::Send(mode))) => format!("{} {what}", mode.mpi_immediate_name()),
+            (_, Some(RequestKind::Recv)) => format!("MPI_Irecv {what}"),
+            (_, None) => what,
+        };
+        format!("{name}({inner}) [{detail}]")
+    }
+
+    /// Rank `rank` of `comm` as the scenario names it.
+    fn rank(&self, kernel: &Kernel, comm: CommId, rank: u32) -> String {
+        kernel
+            .communicator(comm)
+            .and_then(|m| m.get(rank as usize).copied())
+            .map(|pid| self.process(pid))
+            .unwrap_or_else(|| format!("rank {rank}"))
+    }
+
+    fn rank_filter(&self, kernel: &Kernel, comm: CommId, source: RankFilter) -> String {
+        match source {
+            RankFilter::Any => "MPI_ANY_SOURCE".to_string(),
+            RankFilter::Rank(r) => self.rank(kernel, comm, r),
         }
     }
 
@@ -147,6 +225,72 @@ impl Names {
             Syscall::Yield => "yield".to_string(),
             Syscall::GetPid => "getpid".to_string(),
             Syscall::Clock => "clock".to_string(),
+            Syscall::CommRank { .. } => "MPI_Comm_rank".to_string(),
+            Syscall::CommSize { .. } => "MPI_Comm_size".to_string(),
+            Syscall::MpiSend {
+                mode,
+                len,
+                dest,
+                tag,
+                comm,
+                ..
+            } => format!(
+                "{}({}, {len} bytes, tag {tag})",
+                mode.mpi_name(),
+                self.rank(kernel, comm, dest)
+            ),
+            Syscall::Isend {
+                mode,
+                len,
+                dest,
+                tag,
+                comm,
+                ..
+            } => format!(
+                "{}({}, {len} bytes, tag {tag})",
+                mode.mpi_immediate_name(),
+                self.rank(kernel, comm, dest)
+            ),
+            Syscall::MpiRecv {
+                source,
+                tag,
+                cap,
+                comm,
+                ..
+            }
+            | Syscall::Irecv {
+                source,
+                tag,
+                cap,
+                comm,
+                ..
+            } => format!(
+                "{}({}{}, cap {cap})",
+                if matches!(call, Syscall::MpiRecv { .. }) {
+                    "MPI_Recv"
+                } else {
+                    "MPI_Irecv"
+                },
+                self.rank_filter(kernel, comm, source),
+                tag_text(tag)
+            ),
+            Syscall::Waitall { count, .. } => format!("MPI_Waitall({count} requests)"),
+            Syscall::Waitany { count, .. } => format!("MPI_Waitany({count} requests)"),
+            Syscall::Test { .. } => "MPI_Test".to_string(),
+            Syscall::Probe { source, tag, comm } | Syscall::Iprobe { source, tag, comm } => {
+                format!(
+                    "{}({}{})",
+                    if matches!(call, Syscall::Probe { .. }) {
+                        "MPI_Probe"
+                    } else {
+                        "MPI_Iprobe"
+                    },
+                    self.rank_filter(kernel, comm, source),
+                    tag_text(tag)
+                )
+            }
+            Syscall::BufferAttach { size, .. } => format!("MPI_Buffer_attach({size} bytes)"),
+            Syscall::BufferDetach => "MPI_Buffer_detach".to_string(),
         }
     }
 }

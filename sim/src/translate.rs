@@ -81,6 +81,9 @@ pub fn translate(kernel: &Kernel, names: &Names, event: &Event) -> Option<TraceE
                 UndeliverableReason::ReceiverExited => "receiver terminated",
                 UndeliverableReason::SentToExited => "sent to a terminated process",
                 UndeliverableReason::MailboxDestroyed => "mailbox destroyed",
+                UndeliverableReason::SendCancelled => {
+                    "send request cancelled: its sender terminated (never accepted)"
+                }
             }
             .to_string(),
         },

@@ -41,6 +41,15 @@ pub fn waits_for(kernel: &Kernel, pid: Pid, reason: BlockReason) -> Vec<Pid> {
             .filter(|q| *q != pid && !is_competitor(kernel, *q, reason))
             .collect(),
         BlockReason::Sleep { .. } => Vec::new(),
+        // An MPI wait names the partner of the first request it still
+        // waits for; `MPI_ANY_SOURCE` waits for anyone alive.
+        BlockReason::Mpi {
+            peer: Source::Pid(peer),
+            ..
+        } => vec![peer],
+        BlockReason::Mpi {
+            peer: Source::Any, ..
+        } => live_others(),
     }
 }
 

@@ -6,8 +6,8 @@
 
 use crate::ids::tag_from_raw;
 use crate::{
-    Errno, Handle, Pid, Regs, Source, Tag, TagFilter, Timeout, UserAddr, MAX_MESSAGE_LEN,
-    MAX_NAME_LEN,
+    CommId, Errno, Handle, Pid, RankFilter, Regs, SendMode, Source, Tag, TagFilter, Timeout,
+    UserAddr, MAX_MESSAGE_LEN, MAX_NAME_LEN,
 };
 
 /// The fixed system call numbers.
@@ -40,11 +40,37 @@ pub enum Sysno {
     GetPid = 12,
     /// `clock()`.
     Clock = 13,
+    /// `comm_rank(comm)`: the caller's rank.
+    CommRank = 40,
+    /// `comm_size(comm)`.
+    CommSize = 41,
+    /// `mpi_send(mode, buf, len, dest rank, tag, comm)`.
+    MpiSend = 42,
+    /// `mpi_recv(buf, cap, source rank | ANY, tag | ANY, comm)`.
+    MpiRecv = 43,
+    /// `isend(mode, buf, len, dest rank, tag, comm)`: a request handle.
+    Isend = 44,
+    /// `irecv(buf, cap, source rank | ANY, tag | ANY, comm)`: a request handle.
+    Irecv = 45,
+    /// `waitall(handles, count)`: every request in the array.
+    Waitall = 46,
+    /// `waitany(handles, count)`: the first request of the array to complete.
+    Waitany = 47,
+    /// `test(handle_addr)`.
+    Test = 48,
+    /// `probe(source rank | ANY, tag | ANY, comm)`.
+    Probe = 49,
+    /// `iprobe(source rank | ANY, tag | ANY, comm)`.
+    Iprobe = 50,
+    /// `buffer_attach(addr, size)`.
+    BufferAttach = 51,
+    /// `buffer_detach()`.
+    BufferDetach = 52,
 }
 
 impl Sysno {
     /// Every call number, in order.
-    pub const ALL: [Sysno; 13] = [
+    pub const ALL: [Sysno; 26] = [
         Sysno::Send,
         Sysno::Recv,
         Sysno::MboxCreate,
@@ -58,6 +84,19 @@ impl Sysno {
         Sysno::Yield,
         Sysno::GetPid,
         Sysno::Clock,
+        Sysno::CommRank,
+        Sysno::CommSize,
+        Sysno::MpiSend,
+        Sysno::MpiRecv,
+        Sysno::Isend,
+        Sysno::Irecv,
+        Sysno::Waitall,
+        Sysno::Waitany,
+        Sysno::Test,
+        Sysno::Probe,
+        Sysno::Iprobe,
+        Sysno::BufferAttach,
+        Sysno::BufferDetach,
     ];
 
     /// The call with number `n`, or `ENOSYS`.
@@ -85,6 +124,19 @@ impl Sysno {
             Sysno::Yield => "yield",
             Sysno::GetPid => "getpid",
             Sysno::Clock => "clock",
+            Sysno::CommRank => "comm_rank",
+            Sysno::CommSize => "comm_size",
+            Sysno::MpiSend => "mpi_send",
+            Sysno::MpiRecv => "mpi_recv",
+            Sysno::Isend => "isend",
+            Sysno::Irecv => "irecv",
+            Sysno::Waitall => "waitall",
+            Sysno::Waitany => "waitany",
+            Sysno::Test => "test",
+            Sysno::Probe => "probe",
+            Sysno::Iprobe => "iprobe",
+            Sysno::BufferAttach => "buffer_attach",
+            Sysno::BufferDetach => "buffer_detach",
         }
     }
 }
@@ -194,6 +246,124 @@ pub enum Syscall {
     GetPid,
     /// The current tick.
     Clock,
+    /// The caller's rank in `comm` (`r1`).
+    ///
+    /// # Errors
+    /// `EINVAL` (no such communicator, or the caller is not a member).
+    CommRank { comm: CommId },
+    /// The number of ranks in `comm` (`r1`).
+    ///
+    /// # Errors
+    /// `EINVAL` (no such communicator).
+    CommSize { comm: CommId },
+    /// A blocking MPI send of `len` bytes at `buf` to rank `dest` of `comm`
+    /// in `mode` (chapter `docs/mpi.md`, "Send modes"). Blocks in
+    /// `Mpi { call: Send(mode), .. }` until the mode's completion rule holds.
+    ///
+    /// # Errors
+    /// `EINVAL` (bad mode, communicator or rank; sending to oneself),
+    /// `EMSGSIZE`, `EFAULT`, `ENORECV` (ready mode, no matching receive
+    /// posted), `ENOBUFS` (buffered mode: `r1` needed, `r2` available),
+    /// `ENOSPC`/`EMFILE` (request table full), `EDEADPEER` (`notify`).
+    MpiSend {
+        mode: SendMode,
+        buf: UserAddr,
+        len: u64,
+        dest: u32,
+        tag: Tag,
+        comm: CommId,
+    },
+    /// A blocking MPI receive into `buf` (capacity `cap`). Returns the
+    /// [`crate::MpiStatus`] in `r2`/`r3`.
+    ///
+    /// # Errors
+    /// `EINVAL`, `EFAULT`, `EMSGSIZE` (the status says how long; the message
+    /// stays queued), `ENOSPC`/`EMFILE`, `EDEADPEER` (`notify`).
+    MpiRecv {
+        buf: UserAddr,
+        cap: u64,
+        source: RankFilter,
+        tag: TagFilter,
+        comm: CommId,
+    },
+    /// Starts a send in `mode`; returns a request handle in `r1` at once.
+    ///
+    /// # Errors
+    /// As [`Syscall::MpiSend`], at once (the request is not created).
+    Isend {
+        mode: SendMode,
+        buf: UserAddr,
+        len: u64,
+        dest: u32,
+        tag: Tag,
+        comm: CommId,
+    },
+    /// Posts a receive; returns a request handle in `r1` at once.
+    ///
+    /// # Errors
+    /// `EINVAL`, `EFAULT`, `ENOSPC` (kernel request table full), `EMFILE`
+    /// (the caller's request bound).
+    Irecv {
+        buf: UserAddr,
+        cap: u64,
+        source: RankFilter,
+        tag: TagFilter,
+        comm: CommId,
+    },
+    /// Waits until every request whose handle is in the `count` words at
+    /// `handles` has completed, frees them and writes `MPI_REQUEST_NULL`
+    /// (0) over each handle. Null handles are skipped. `r1` = `count`; the
+    /// status is that of the last request of the array.
+    ///
+    /// # Errors
+    /// `EINVAL` (count above the per-process request bound), `EFAULT`,
+    /// `EBADRQC` (a handle that names no live request of the caller), or
+    /// the first error a request completed with.
+    Waitall { handles: UserAddr, count: u64 },
+    /// Waits until one request of the array has completed; frees it and
+    /// nulls its handle. `r1` = its index (`u64::MAX` when every handle is
+    /// null), with its status.
+    ///
+    /// # Errors
+    /// As [`Syscall::Waitall`].
+    Waitany { handles: UserAddr, count: u64 },
+    /// Has the request whose handle is the word at `handle` completed?
+    /// `r1` = 1 with its status (the request is freed and the handle
+    /// nulled), or 0. Never blocks.
+    ///
+    /// # Errors
+    /// `EFAULT`, `EBADRQC`, or the error the request completed with.
+    Test { handle: UserAddr },
+    /// Blocks until a message from `source` with `tag` is available in
+    /// `comm`, without receiving it; its status in `r2`/`r3`.
+    ///
+    /// # Errors
+    /// `EINVAL`, `EDEADPEER` (`notify`).
+    Probe {
+        source: RankFilter,
+        tag: TagFilter,
+        comm: CommId,
+    },
+    /// [`Syscall::Probe`] without blocking: `r1` = 1 with the status, or 0.
+    ///
+    /// # Errors
+    /// `EINVAL`.
+    Iprobe {
+        source: RankFilter,
+        tag: TagFilter,
+        comm: CommId,
+    },
+    /// Gives the kernel the `size` bytes at `addr` for buffered sends.
+    ///
+    /// # Errors
+    /// `EFAULT`, `EINVAL` (a buffer is already attached).
+    BufferAttach { addr: UserAddr, size: u64 },
+    /// Blocks until every buffered message of the caller has been
+    /// delivered, then takes the buffer back: `r1` = its address, `r2` = its size.
+    ///
+    /// # Errors
+    /// `EINVAL` (no buffer attached).
+    BufferDetach,
 }
 
 impl Syscall {
@@ -213,6 +383,19 @@ impl Syscall {
             Syscall::Yield => Sysno::Yield,
             Syscall::GetPid => Sysno::GetPid,
             Syscall::Clock => Sysno::Clock,
+            Syscall::CommRank { .. } => Sysno::CommRank,
+            Syscall::CommSize { .. } => Sysno::CommSize,
+            Syscall::MpiSend { .. } => Sysno::MpiSend,
+            Syscall::MpiRecv { .. } => Sysno::MpiRecv,
+            Syscall::Isend { .. } => Sysno::Isend,
+            Syscall::Irecv { .. } => Sysno::Irecv,
+            Syscall::Waitall { .. } => Sysno::Waitall,
+            Syscall::Waitany { .. } => Sysno::Waitany,
+            Syscall::Test { .. } => Sysno::Test,
+            Syscall::Probe { .. } => Sysno::Probe,
+            Syscall::Iprobe { .. } => Sysno::Iprobe,
+            Syscall::BufferAttach { .. } => Sysno::BufferAttach,
+            Syscall::BufferDetach => Sysno::BufferDetach,
         }
     }
 
@@ -273,6 +456,82 @@ impl Syscall {
             Sysno::Yield => Syscall::Yield,
             Sysno::GetPid => Syscall::GetPid,
             Sysno::Clock => Syscall::Clock,
+            Sysno::CommRank => Syscall::CommRank {
+                comm: CommId::from_raw(a[0])?,
+            },
+            Sysno::CommSize => Syscall::CommSize {
+                comm: CommId::from_raw(a[0])?,
+            },
+            Sysno::MpiSend | Sysno::Isend => {
+                let mode = SendMode::from_raw(a[0])?;
+                let (buf, len) = (a[1], message_len(a[2])?);
+                let dest = u32::try_from(a[3]).map_err(|_| Errno::EINVAL)?;
+                let (tag, comm) = (tag_from_raw(a[4])?, CommId::from_raw(a[5])?);
+                if regs.sysno == Sysno::MpiSend as u64 {
+                    Syscall::MpiSend {
+                        mode,
+                        buf,
+                        len,
+                        dest,
+                        tag,
+                        comm,
+                    }
+                } else {
+                    Syscall::Isend {
+                        mode,
+                        buf,
+                        len,
+                        dest,
+                        tag,
+                        comm,
+                    }
+                }
+            }
+            Sysno::MpiRecv | Sysno::Irecv => {
+                let (buf, cap) = (a[0], a[1]);
+                let source = RankFilter::from_raw(a[2])?;
+                let (tag, comm) = (TagFilter::from_raw(a[3])?, CommId::from_raw(a[4])?);
+                if regs.sysno == Sysno::MpiRecv as u64 {
+                    Syscall::MpiRecv {
+                        buf,
+                        cap,
+                        source,
+                        tag,
+                        comm,
+                    }
+                } else {
+                    Syscall::Irecv {
+                        buf,
+                        cap,
+                        source,
+                        tag,
+                        comm,
+                    }
+                }
+            }
+            Sysno::Waitall => Syscall::Waitall {
+                handles: a[0],
+                count: a[1],
+            },
+            Sysno::Waitany => Syscall::Waitany {
+                handles: a[0],
+                count: a[1],
+            },
+            Sysno::Test => Syscall::Test { handle: a[0] },
+            Sysno::Probe | Sysno::Iprobe => {
+                let source = RankFilter::from_raw(a[0])?;
+                let (tag, comm) = (TagFilter::from_raw(a[1])?, CommId::from_raw(a[2])?);
+                if regs.sysno == Sysno::Probe as u64 {
+                    Syscall::Probe { source, tag, comm }
+                } else {
+                    Syscall::Iprobe { source, tag, comm }
+                }
+            }
+            Sysno::BufferAttach => Syscall::BufferAttach {
+                addr: a[0],
+                size: a[1],
+            },
+            Sysno::BufferDetach => Syscall::BufferDetach,
         };
         Ok(call)
     }
@@ -333,7 +592,55 @@ impl Syscall {
             }
             Syscall::Sleep { ticks } => [ticks, 0, 0, 0, 0, 0],
             Syscall::Exit { code } => [code as u64, 0, 0, 0, 0, 0],
-            Syscall::Yield | Syscall::GetPid | Syscall::Clock => [0; 6],
+            Syscall::Yield | Syscall::GetPid | Syscall::Clock | Syscall::BufferDetach => [0; 6],
+            Syscall::CommRank { comm } | Syscall::CommSize { comm } => {
+                [comm.to_raw(), 0, 0, 0, 0, 0]
+            }
+            Syscall::MpiSend {
+                mode,
+                buf,
+                len,
+                dest,
+                tag,
+                comm,
+            }
+            | Syscall::Isend {
+                mode,
+                buf,
+                len,
+                dest,
+                tag,
+                comm,
+            } => [
+                mode as u64,
+                buf,
+                len,
+                dest as u64,
+                tag as u64,
+                comm.to_raw(),
+            ],
+            Syscall::MpiRecv {
+                buf,
+                cap,
+                source,
+                tag,
+                comm,
+            }
+            | Syscall::Irecv {
+                buf,
+                cap,
+                source,
+                tag,
+                comm,
+            } => [buf, cap, source.to_raw(), tag.to_raw(), comm.to_raw(), 0],
+            Syscall::Waitall { handles, count } | Syscall::Waitany { handles, count } => {
+                [handles, count, 0, 0, 0, 0]
+            }
+            Syscall::Test { handle } => [handle, 0, 0, 0, 0, 0],
+            Syscall::Probe { source, tag, comm } | Syscall::Iprobe { source, tag, comm } => {
+                [source.to_raw(), tag.to_raw(), comm.to_raw(), 0, 0, 0]
+            }
+            Syscall::BufferAttach { addr, size } => [addr, size, 0, 0, 0, 0],
         };
         Regs { sysno, args }
     }
@@ -387,6 +694,48 @@ mod tests {
             [Pid::new(0, 1).to_raw(), 0, MAX_MESSAGE_LEN + 1, 0, 0, 0],
         );
         assert_eq!(Syscall::decode(&regs), Err(Errno::EMSGSIZE));
+    }
+
+    #[test]
+    fn mpi_calls_round_trip_through_registers() {
+        let calls = [
+            Syscall::MpiSend {
+                mode: SendMode::Ready,
+                buf: 8,
+                len: 16,
+                dest: 3,
+                tag: 9,
+                comm: CommId::WORLD,
+            },
+            Syscall::Irecv {
+                buf: 8,
+                cap: 16,
+                source: RankFilter::Any,
+                tag: TagFilter::Any,
+                comm: CommId(2),
+            },
+            Syscall::Probe {
+                source: RankFilter::Rank(1),
+                tag: TagFilter::Tag(4),
+                comm: CommId::WORLD,
+            },
+            Syscall::Waitany {
+                handles: 64,
+                count: 2,
+            },
+            Syscall::BufferDetach,
+        ];
+        for call in calls {
+            assert_eq!(Syscall::decode(&call.encode()), Ok(call));
+        }
+    }
+
+    #[test]
+    fn mpi_context_zero_and_unknown_modes_are_einval() {
+        let send = |mode, comm| Regs::new(Sysno::MpiSend as u64, [mode, 0, 8, 1, 0, comm]);
+        assert_eq!(Syscall::decode(&send(0, 0)), Err(Errno::EINVAL));
+        assert_eq!(Syscall::decode(&send(4, 1)), Err(Errno::EINVAL));
+        assert!(Syscall::decode(&send(3, 1)).is_ok());
     }
 
     #[test]

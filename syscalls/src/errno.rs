@@ -26,9 +26,12 @@ use core::fmt;
 /// | 36 | `ENAMETOOLONG` | a mailbox name is longer than [`crate::MAX_NAME_LEN`] or empty |
 /// | 38 | `ENOSYS` | no system call has that number |
 /// | 43 | `EIDRM` | the mailbox was destroyed (also to processes blocked on it) |
+/// | 56 | `EBADRQC` | no such MPI request: the handle is not a live request of the caller (stale, already completed and freed, or never issued) |
 /// | 90 | `EMSGSIZE` | the message does not fit: longer than [`crate::MAX_MESSAGE_LEN`] on send, or longer than the buffer on receive (the message stays queued and `r1` holds its length) |
+/// | 105 | `ENOBUFS` | `bsend`: the attached buffer has too little free space; `r1` = bytes needed, `r2` = bytes available (largest free run), or no buffer is attached (`r2` = 0) |
 /// | 110 | `ETIMEDOUT` | the call's timeout expired before it could complete |
 /// | 200 | `EDEADPEER` | the peer terminated (policy `notify` only) |
+/// | 201 | `ENORECV` | `rsend`: no matching receive is posted (a ready send is erroneous then; MPI leaves it undefined, ipclab reports it) |
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u16)]
 pub enum Errno {
@@ -46,14 +49,17 @@ pub enum Errno {
     ENAMETOOLONG = 36,
     ENOSYS = 38,
     EIDRM = 43,
+    EBADRQC = 56,
     EMSGSIZE = 90,
+    ENOBUFS = 105,
     ETIMEDOUT = 110,
     EDEADPEER = 200,
+    ENORECV = 201,
 }
 
 impl Errno {
     /// Every errno, in number order.
-    pub const ALL: [Errno; 17] = [
+    pub const ALL: [Errno; 20] = [
         Errno::EPERM,
         Errno::ENOENT,
         Errno::ESRCH,
@@ -68,9 +74,12 @@ impl Errno {
         Errno::ENAMETOOLONG,
         Errno::ENOSYS,
         Errno::EIDRM,
+        Errno::EBADRQC,
         Errno::EMSGSIZE,
+        Errno::ENOBUFS,
         Errno::ETIMEDOUT,
         Errno::EDEADPEER,
+        Errno::ENORECV,
     ];
 
     /// The fixed number of this error.
@@ -100,6 +109,9 @@ impl Errno {
             Errno::ENAMETOOLONG => "ENAMETOOLONG",
             Errno::ENOSYS => "ENOSYS",
             Errno::EIDRM => "EIDRM",
+            Errno::EBADRQC => "EBADRQC",
+            Errno::ENOBUFS => "ENOBUFS",
+            Errno::ENORECV => "ENORECV",
             Errno::EMSGSIZE => "EMSGSIZE",
             Errno::ETIMEDOUT => "ETIMEDOUT",
             Errno::EDEADPEER => "EDEADPEER",
@@ -123,6 +135,9 @@ impl Errno {
             Errno::ENAMETOOLONG => "name empty or too long",
             Errno::ENOSYS => "no such system call",
             Errno::EIDRM => "mailbox destroyed",
+            Errno::EBADRQC => "no such request",
+            Errno::ENOBUFS => "attached buffer too small",
+            Errno::ENORECV => "ready send with no matching receive posted",
             Errno::EMSGSIZE => "message too long for the buffer",
             Errno::ETIMEDOUT => "timed out",
             Errno::EDEADPEER => "peer terminated",

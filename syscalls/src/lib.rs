@@ -12,6 +12,8 @@
 //! - [`Errno`]: the one error table, with fixed numbers;
 //! - [`Pid`], [`Handle`], [`Tag`], [`Source`], [`Flags`], [`Timeout`],
 //!   [`MessageStatus`]: the types the calls carry;
+//! - [`SendMode`], [`CommId`], [`RankFilter`], [`RequestHandle`],
+//!   [`MpiStatus`]: the MPI-style calls' types (`docs/mpi.md`);
 //! - [`user`]: typed wrappers a user program calls, which go through one
 //!   [`user::Trap`] hook that the embedder provides.
 //!
@@ -22,6 +24,7 @@ mod call;
 mod errno;
 mod flags;
 mod ids;
+mod mpi;
 mod regs;
 mod status;
 pub mod user;
@@ -30,6 +33,7 @@ pub use call::{Syscall, Sysno};
 pub use errno::Errno;
 pub use flags::{Flags, Timeout};
 pub use ids::{Handle, NodeId, Pid, Source, Tag, TagFilter};
+pub use mpi::{CommId, MpiStatus, Rank, RankFilter, RequestHandle, SendMode};
 pub use regs::{Regs, RetRegs};
 pub use status::{MessageStatus, Reply};
 
