@@ -192,6 +192,18 @@ impl Machine {
             }
             procs.push(state);
         }
+        if program.uses_mpi {
+            // MPI_COMM_WORLD: every instance, rank = instance number.
+            let pids: Vec<_> = (0..program.instances.len()).map(Program::pid_of).collect();
+            kernel.create_communicator(&pids).map_err(|e| {
+                BootError(format!(
+                    "MPI_COMM_WORLD of {} ranks: {} (at most {})",
+                    pids.len(),
+                    e.name(),
+                    ipclab_kernel::config::MAX_COMM_SIZE
+                ))
+            })?;
+        }
         Ok(Machine { kernel, procs })
     }
 }

@@ -366,6 +366,12 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
             format!("scenario: {}", program.file_name),
             format!("kind: {}", f.kind.word()),
         ];
+        if let Some(n) = f.critical_step {
+            // `ipclab replay` marks this step on the timeline.
+            f.schedule.comments.push(format!(
+                "critical step: {n} (after {n} steps, every schedule leads to this violation)"
+            ));
+        }
         let path = match &options.output {
             Output::None => None,
             Output::Dir(dir) => Some(dir.join(format!("{scenario}-{}.schedule", f.kind.word()))),
@@ -452,8 +458,7 @@ impl fmt::Display for CheckReport {
         match self.bound {
             None if self.findings.is_empty() => writeln!(
                 f,
-                "  space exhausted: no schedule deadlocks, blocks forever, errs{} (a proof)",
-                " or starves"
+                "  space exhausted: no schedule deadlocks, blocks forever, errs or starves (a proof)"
             )?,
             None => writeln!(f, "  space exhausted: every reachable state was explored")?,
             Some(b) => writeln!(

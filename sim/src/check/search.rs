@@ -325,7 +325,7 @@ impl Limits {
         if graph.nodes.len() as u64 >= options.max_states {
             return Some(Bound::States);
         }
-        if self.expansions % 1024 == 0 {
+        if self.expansions.is_multiple_of(1024) {
             let elapsed = self.start.elapsed();
             if !self.bar.is_hidden() {
                 let rate = graph.nodes.len() as f64 / elapsed.as_secs_f64().max(1e-9);
@@ -346,11 +346,10 @@ impl Limits {
 
 /// Explores the state space of `model` as `options` say.
 pub fn search(model: &Model, options: &CheckOptions) -> Searched {
-    let result = match options.order {
+    match options.order {
         SearchOrder::DepthFirst => dfs(model, options),
         SearchOrder::BreadthFirst => bfs(model, options),
-    };
-    result
+    }
 }
 
 struct Frame {

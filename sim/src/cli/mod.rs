@@ -1,4 +1,4 @@
-//! The `ipclab` command line: `run`, `list` and `show`, with exit codes a script can test.
+//! The `ipclab` command line: `run`, `check`, `replay`, `list` and `show`, with exit codes a script can test.
 //!
 //! Exit codes (`docs/cli.md`):
 //!
@@ -7,10 +7,14 @@
 //! | 0 | the verdict matches the scenario's `expect` line, or there is none; `list`, `show`, `--help` |
 //! | 1 | the verdict does not match `expect` |
 //! | 2 | a usage error, or a scenario that cannot be read, compiled or booted |
+//! | 3 | `check --strict`: a bound stopped the search before the answer was certain |
+//!
+//! `check` and `replay` have their own rules for 0 and 1 (`check.rs`).
 //!
 //! Colour: on when stdout (stderr for diagnostics) is a terminal and
 //! `NO_COLOR` is unset or empty; `--color always|never` overrides.
 
+mod check;
 mod load;
 
 use std::io::{IsTerminal, Write};
@@ -32,6 +36,8 @@ Examples:
   ipclab run my.ipc --schedule random --seed 7 a seeded random schedule
   ipclab run my.ipc --quiet; echo $?           verdict only; 0 when it matches expect
   ipclab run my.ipc --json | jq .type          the trace as JSON lines
+  ipclab check credit-indirect-overflow        every schedule: a proof or a counterexample
+  ipclab replay my.ipc --schedule S            a counterexample's timeline
   ipclab show credit-direct --bytecode         the compiled bytecode";
 
 const RUN_EXAMPLES: &str = "\
@@ -76,6 +82,14 @@ enum Command {
     /// Run a scenario once: its timeline, then its verdict.
     #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
+    /// Explore every schedule: a proof that nothing goes wrong, or a
+    /// counterexample schedule (deadlock, blocked forever, error, starvation).
+    #[command(after_help = check::CHECK_EXAMPLES)]
+    Check(check::CheckArgs),
+    /// Run a scenario along a schedule from `check`: its timeline, the
+    /// critical step marked, and its verdict.
+    #[command(after_help = check::REPLAY_EXAMPLES)]
+    Replay(check::ReplayArgs),
     /// List the bundled scenarios, one line each.
     #[command(after_help = LIST_EXAMPLES)]
     List,
@@ -218,6 +232,8 @@ pub fn main() -> ExitCode {
     };
     let outcome = match cli.command {
         Command::Run(args) => run(&args),
+        Command::Check(args) => check::check(&args),
+        Command::Replay(args) => check::replay(&args),
         Command::List => list(),
         Command::Show(args) => show(&args),
     };

@@ -53,6 +53,8 @@ impl BinaryOperator {
 pub enum UnaryOperator {
     Negate,
     Not,
+    /// `&x`: only as an argument of an MPI call (`&status`, `&request`).
+    AddressOf,
 }
 
 /// An argument of a call: `x`, `tag = 3`.

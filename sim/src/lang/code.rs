@@ -32,6 +32,14 @@ pub enum StatusField {
     Tag,
     /// The length in bytes of the last received message.
     Length,
+    /// After an MPI call: its value (`r1`: rank, size, handle, flag, index).
+    MpiValue,
+    /// After an MPI receive, probe, wait or test: the sender's rank.
+    MpiSource,
+    /// After an MPI receive, probe, wait or test: the tag.
+    MpiTag,
+    /// After an MPI receive, probe, wait or test: the length in bytes.
+    MpiLength,
 }
 
 impl StatusField {
@@ -42,6 +50,10 @@ impl StatusField {
             StatusField::Source => "source",
             StatusField::Tag => "tag",
             StatusField::Length => "len",
+            StatusField::MpiValue => "value",
+            StatusField::MpiSource => "MPI_SOURCE",
+            StatusField::MpiTag => "MPI_TAG",
+            StatusField::MpiLength => "len",
         }
     }
 }
@@ -115,6 +127,9 @@ pub enum Instruction {
     Assert(String),
     /// Fail when the top of the stack is negative (sleep, timeouts, counts).
     RequireNonNegative(&'static str),
+    /// Fail when the top of the stack (an MPI message length in bytes) is
+    /// negative or above `limit` (the buffer's size).
+    RequireFits { limit: i64, buffer: String },
     /// The end of the body: the process exits with code 0.
     Halt,
 }

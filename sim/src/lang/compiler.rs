@@ -17,7 +17,7 @@ use super::{
     MAX_ARRAY_WORDS, MAX_INSTANCES, MAX_MEMORY_WORDS,
 };
 
-type Compiled<T> = Result<T, Diagnostic>;
+pub(super) type Compiled<T> = Result<T, Diagnostic>;
 
 /// The names a body can use without declaring them, besides the errno constants.
 const BUILTIN_VALUES: &[&str] = &["index", "self", "OK", "ANY", "true", "false", "status"];
@@ -101,6 +101,12 @@ impl Globals {
                 match operator {
                     UnaryOperator::Negate => value.checked_neg().ok_or_else(overflow),
                     UnaryOperator::Not => Ok(i64::from(value == 0)),
+                    UnaryOperator::AddressOf => {
+                        Err(
+                            Diagnostic::at(expression.span, "`&` is not a constant", "an address")
+                                .with_help("`&x` appears only as an argument of an MPI call"),
+                        )
+                    }
                 }
             }
             ExpressionKind::Binary(operator, left, right) => {
@@ -488,6 +494,11 @@ pub fn compile_items(
             instances.push(Instance { decl, index, label });
         }
     }
+    let uses_mpi = processes.iter().any(|p| {
+        p.code.instructions.iter().any(
+            |i| matches!(i, Instruction::Syscall { sysno, .. } if *sysno as u64 >= Sysno::CommRank as u64),
+        )
+    });
     let mem_words = processes
         .iter()
         .map(|p| p.code.memory_words)
@@ -502,6 +513,7 @@ pub fn compile_items(
         instances,
         expect,
         mem_words,
+        uses_mpi,
     })
 }
 
@@ -745,10 +757,10 @@ fn is_constant(globals: &Globals, expression: &Expression) -> bool {
 }
 
 #[derive(Clone, Copy)]
-struct Variable {
-    address: u32,
+pub(super) struct Variable {
+    pub(super) address: u32,
     /// `None` for a scalar, the word count for an array.
-    array: Option<u32>,
+    pub(super) array: Option<u32>,
 }
 
 struct LoopContext {
@@ -757,27 +769,29 @@ struct LoopContext {
 }
 
 /// What the buffer argument of a call names.
-struct Buffer {
-    address: BufferAddress,
-    length: u64,
+pub(super) struct Buffer {
+    pub(super) address: BufferAddress,
+    pub(super) length: u64,
 }
 
-enum BufferAddress {
+pub(super) enum BufferAddress {
     /// The buffer is at this fixed address.
     Fixed(u32),
     /// The buffer's address was computed into the hidden word at this address.
     Computed(u32),
 }
 
-struct BodyCompiler<'a> {
+pub(super) struct BodyCompiler<'a> {
     globals: &'a Globals,
-    variables: HashMap<String, Variable>,
+    pub(super) variables: HashMap<String, Variable>,
     order: Vec<(String, u32, u32)>,
     instructions: Vec<Instruction>,
     spans: Vec<Span>,
     data: Vec<(u32, Vec<u8>)>,
     next_word: usize,
     loops: Vec<LoopContext>,
+    /// MPI status variables (`MPI_Recv(..., &st)`): 4 words at this address.
+    pub(super) statuses: HashMap<String, u32>,
 }
 
 impl<'a> BodyCompiler<'a> {
@@ -791,6 +805,7 @@ impl<'a> BodyCompiler<'a> {
             data: Vec::new(),
             next_word: 0,
             loops: Vec::new(),
+            statuses: HashMap::new(),
         }
     }
 
@@ -804,7 +819,7 @@ impl<'a> BodyCompiler<'a> {
         }
     }
 
-    fn emit(&mut self, instruction: Instruction, span: Span) -> usize {
+    pub(super) fn emit(&mut self, instruction: Instruction, span: Span) -> usize {
         self.instructions.push(instruction);
         self.spans.push(span);
         self.instructions.len() - 1
@@ -821,7 +836,7 @@ impl<'a> BodyCompiler<'a> {
         }
     }
 
-    fn allocate(&mut self, words: usize) -> u32 {
+    pub(super) fn allocate(&mut self, words: usize) -> u32 {
         let address = self.next_word.saturating_mul(8);
         self.next_word = self.next_word.saturating_add(words);
         u32::try_from(address).unwrap_or(u32::MAX)
@@ -835,7 +850,10 @@ impl<'a> BodyCompiler<'a> {
             "a mailbox"
         } else if self.globals.process(text).is_some() {
             "a process"
-        } else if BUILTIN_VALUES.contains(&text) || errno_named(text).is_some() {
+        } else if BUILTIN_VALUES.contains(&text)
+            || errno_named(text).is_some()
+            || super::mpi::constant(text).is_some()
+        {
             "a builtin"
         } else {
             return None;
@@ -851,7 +869,7 @@ impl<'a> BodyCompiler<'a> {
     }
 
     /// The scalar variable `name`, declared on first use as lecture pseudocode does.
-    fn scalar(&mut self, name: &Name) -> Compiled<u32> {
+    pub(super) fn scalar(&mut self, name: &Name) -> Compiled<u32> {
         if let Some(error) = self.reserved_name_error(name) {
             return Err(error);
         }
@@ -1121,7 +1139,7 @@ impl<'a> BodyCompiler<'a> {
         }
     }
 
-    fn array(&mut self, name: &Name) -> Compiled<(u32, u32)> {
+    pub(super) fn array(&mut self, name: &Name) -> Compiled<(u32, u32)> {
         match self.variables.get(&name.text) {
             Some(Variable {
                 address,
@@ -1137,7 +1155,7 @@ impl<'a> BodyCompiler<'a> {
     }
 
     /// Emits code that pushes the value of `expression`.
-    fn value(&mut self, expression: &Expression) -> Compiled<()> {
+    pub(super) fn value(&mut self, expression: &Expression) -> Compiled<()> {
         let span = expression.span;
         match &expression.kind {
             ExpressionKind::Integer(value) => {
@@ -1176,6 +1194,36 @@ impl<'a> BodyCompiler<'a> {
                     self.emit(Instruction::LoadElement { base, length }, span);
                 }
             }
+            ExpressionKind::Field(name, field) if self.statuses.contains_key(&name.text) => {
+                let base = self.statuses[&name.text];
+                let offset = super::mpi::status_field(&field.text).ok_or_else(|| {
+                    Diagnostic::at(
+                        field.span,
+                        format!("an MPI status has no field `{}`", field.text),
+                        "unknown field",
+                    )
+                    .with_help("the fields are: MPI_SOURCE, MPI_TAG, MPI_ERROR")
+                })?;
+                self.emit(Instruction::Load(base + 8 * offset), span);
+            }
+            ExpressionKind::Field(name, field)
+                if name.text == "status" && field.text.starts_with("MPI_") =>
+            {
+                let field = match field.text.as_str() {
+                    "MPI_SOURCE" => StatusField::MpiSource,
+                    "MPI_TAG" => StatusField::MpiTag,
+                    "MPI_ERROR" => StatusField::Error,
+                    other => {
+                        return Err(Diagnostic::at(
+                            field.span,
+                            format!("an MPI status has no field `{other}`"),
+                            "unknown field",
+                        )
+                        .with_help("the fields are: MPI_SOURCE, MPI_TAG, MPI_ERROR"))
+                    }
+                };
+                self.emit(Instruction::Status(field), span);
+            }
             ExpressionKind::Field(name, field) => {
                 if name.text != "status" {
                     return Err(Diagnostic::at(
@@ -1201,11 +1249,20 @@ impl<'a> BodyCompiler<'a> {
                 };
                 self.emit(Instruction::Status(field), span);
             }
+            ExpressionKind::Unary(UnaryOperator::AddressOf, _) => {
+                return Err(
+                    Diagnostic::at(span, "`&` outside an MPI call", "an address").with_help(
+                        "`&x` passes a variable to an MPI call: `MPI_Recv(..., &status)`; \
+                         elsewhere write `x`",
+                    ),
+                )
+            }
             ExpressionKind::Unary(operator, operand) => {
                 self.value(operand)?;
                 let instruction = match operator {
                     UnaryOperator::Negate => Instruction::Negate,
                     UnaryOperator::Not => Instruction::Not,
+                    UnaryOperator::AddressOf => Instruction::Not,
                 };
                 self.emit(instruction, span);
             }
@@ -1274,6 +1331,10 @@ impl<'a> BodyCompiler<'a> {
             self.emit(Instruction::Push(errno.number() as i64), span);
             return Ok(());
         }
+        if let Some(value) = super::mpi::constant(text) {
+            self.emit(Instruction::Push(value), span);
+            return Ok(());
+        }
         let instruction = match text {
             "index" => Instruction::InstanceIndex,
             "self" => Instruction::InstanceNumber,
@@ -1299,7 +1360,7 @@ impl<'a> BodyCompiler<'a> {
         Ok(())
     }
 
-    fn syscall(&mut self, sysno: Sysno, pushed: usize, form: CallForm, span: Span) {
+    pub(super) fn syscall(&mut self, sysno: Sysno, pushed: usize, form: CallForm, span: Span) {
         for _ in pushed..6 {
             self.emit(Instruction::Push(0), span);
         }
@@ -1312,6 +1373,7 @@ impl<'a> BodyCompiler<'a> {
         let name = call.name.text.as_str();
         match name {
             "send" | "recv" | "mbox_send" | "mbox_recv" => self.message_call(call, form),
+            _ if name.starts_with("MPI_") => self.mpi_call(call, form),
             "mbox_create" | "mbox_open" => {
                 let allowed: &[&str] = if name == "mbox_create" {
                     &["capacity"]
@@ -1531,7 +1593,7 @@ impl<'a> BodyCompiler<'a> {
     }
 
     /// The buffer of a message call: a variable, an array, an element, or (send) any value.
-    fn buffer(&mut self, argument: &Expression, is_send: bool) -> Compiled<Buffer> {
+    pub(super) fn buffer(&mut self, argument: &Expression, is_send: bool) -> Compiled<Buffer> {
         match &argument.kind {
             ExpressionKind::Name(name)
                 if !self.globals.is_global(&name.text)
@@ -1672,7 +1734,7 @@ impl<'a> BodyCompiler<'a> {
     }
 }
 
-fn arity_error(call: &Call, shape: &str) -> Diagnostic {
+pub(super) fn arity_error(call: &Call, shape: &str) -> Diagnostic {
     Diagnostic::at(
         call.span,
         format!("wrong arguments for `{}`", call.name.text),
@@ -1681,9 +1743,9 @@ fn arity_error(call: &Call, shape: &str) -> Diagnostic {
     .with_help(format!("write `{shape}`"))
 }
 
-type Split<'c> = (Vec<&'c Expression>, Vec<(&'c Name, &'c Expression)>);
+pub(super) type Split<'c> = (Vec<&'c Expression>, Vec<(&'c Name, &'c Expression)>);
 
-fn split_arguments<'c>(call: &'c Call, allowed: &[&str]) -> Compiled<Split<'c>> {
+pub(super) fn split_arguments<'c>(call: &'c Call, allowed: &[&str]) -> Compiled<Split<'c>> {
     let mut positional = Vec::new();
     let mut named: Vec<(&Name, &Expression)> = Vec::new();
     for argument in &call.arguments {

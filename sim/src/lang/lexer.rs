@@ -34,6 +34,8 @@ pub enum TokenKind {
     Slash,
     Percent,
     Not,
+    /// `&`: the address of a variable, in MPI calls (`&status`).
+    Ampersand,
     And,
     Or,
     End,
@@ -75,6 +77,7 @@ impl TokenKind {
             TokenKind::Slash => "/",
             TokenKind::Percent => "%",
             TokenKind::Not => "!",
+            TokenKind::Ampersand => "&",
             TokenKind::And => "&&",
             TokenKind::Or => "||",
             _ => "?",
@@ -250,6 +253,8 @@ pub fn tokenize(source: &str) -> Result<Vec<Token>, Diagnostic> {
             (b'/', _) => (TokenKind::Slash, 1),
             (b'%', _) => (TokenKind::Percent, 1),
             (b'!', _) => (TokenKind::Not, 1),
+            // `&x` (an MPI call's argument); a lone `&` stays an error with a hint.
+            (b'&', Some(c)) if c == b'_' || c.is_ascii_alphabetic() => (TokenKind::Ampersand, 1),
             _ => {
                 let ch = source[position..].chars().next().unwrap_or('\u{fffd}');
                 let span = Span::new(position, position + ch.len_utf8().max(1));

@@ -20,6 +20,7 @@ mod code;
 mod compiler;
 pub mod diagnostics;
 mod lexer;
+mod mpi;
 mod parser;
 pub mod vm;
 
@@ -199,6 +200,9 @@ pub struct Program {
     pub expect: Option<Expectation>,
     /// Words of memory every process gets (the largest any body needs).
     pub mem_words: usize,
+    /// Does any body make an MPI call? Then the runner creates
+    /// `MPI_COMM_WORLD` from every instance, in instance order.
+    pub uses_mpi: bool,
 }
 
 impl Program {

@@ -500,6 +500,7 @@ impl Parser<'_> {
         let operator = match token.kind {
             TokenKind::Minus => Some(UnaryOperator::Negate),
             TokenKind::Not => Some(UnaryOperator::Not),
+            TokenKind::Ampersand => Some(UnaryOperator::AddressOf),
             _ => None,
         };
         if let Some(operator) = operator {

@@ -366,6 +366,10 @@ fn step(
                     Ok(pid) => i64::from(pid.index),
                     Err(_) => -1,
                 },
+                StatusField::MpiValue => state.status[1] as i64,
+                StatusField::MpiLength => state.status[2] as i64,
+                StatusField::MpiSource => (state.status[3] >> 32) as u32 as i64,
+                StatusField::MpiTag => state.status[3] as u32 as i64,
             };
             push(state, value)?;
         }
@@ -439,6 +443,14 @@ fn step(
             let value = state.stack.last().copied().unwrap_or(0);
             if value < 0 {
                 return Err(format!("{what} must not be negative, got {value}"));
+            }
+        }
+        Instruction::RequireFits { limit, buffer } => {
+            let value = state.stack.last().copied().unwrap_or(0);
+            if value < 0 || value > *limit {
+                return Err(format!(
+                    "the message is {value} bytes (count × datatype size) but `{buffer}` holds {limit}"
+                ));
             }
         }
         Instruction::Halt => return Ok(Some(halt(state))),

@@ -19,7 +19,9 @@ pub mod timeline;
 pub mod waitfor;
 
 pub use json::json_lines;
-pub use timeline::{timeline, verdict_text, TimelineOptions};
+pub use timeline::{
+    timeline, timeline_annotated, verdict_text, Annotations, Marker, TimelineOptions,
+};
 pub use waitfor::{waitfor_dot, waitfor_text};
 
 /// How a run was made, for headers (`schedule rr, seed 0, limit 1000 steps`).

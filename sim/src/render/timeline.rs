@@ -20,6 +20,10 @@
 //! Long runs are elided: the first `head` and last `tail` steps are shown
 //! and the stretch between them is summarised on one `···` line (calls,
 //! messages, items produced and consumed). `full` shows every step.
+//!
+//! [`timeline_annotated`] also draws [`Marker`]s: a line under a step such
+//! as a counterexample's critical step (`▲ after this step, every schedule
+//! deadlocks`). A marked step is never elided.
 
 use crate::lang::{Expectation, Program};
 use crate::runner::{kernel_config, RunResult};
@@ -64,12 +68,44 @@ impl Default for TimelineOptions {
     }
 }
 
+/// A line drawn under a step of the timeline (a replay's critical step,
+/// the start of a lasso's cycle).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Marker {
+    /// How many steps come before the line: `0` draws it above the first
+    /// row, `n` under the row of step `n - 1` (rows count from 0).
+    pub after_steps: usize,
+    /// What the line says (`after this step, every schedule deadlocks`).
+    pub text: String,
+}
+
+/// What a caller adds to a plain timeline.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Annotations {
+    /// Replaces `schedule rr` in the header (`schedule from x.schedule, 12 choices`).
+    pub schedule: Option<String>,
+    /// Lines under steps; a marked step is shown even in an elided run.
+    pub markers: Vec<Marker>,
+}
+
 /// The whole text rendering of a run: header, timeline, totals, verdict.
 pub fn timeline(
     program: &Program,
     setup: &RunSetup,
     result: &RunResult,
     options: &TimelineOptions,
+) -> String {
+    timeline_annotated(program, setup, result, options, &Annotations::default())
+}
+
+/// [`timeline`] with markers under some steps and, optionally, another
+/// schedule description in the header.
+pub fn timeline_annotated(
+    program: &Program,
+    setup: &RunSetup,
+    result: &RunResult,
+    options: &TimelineOptions,
+    annotations: &Annotations,
 ) -> String {
     let painter = Painter {
         color: options.color,
@@ -82,15 +118,23 @@ pub fn timeline(
     // Header: what ran, and how.
     out.push_str(&painter.paint(Style::Heading, &program.file_name));
     out.push_str(&format!(
-        ": {} process{} · schedule {}",
+        ": {} process{} · ",
         labels.len(),
         if labels.len() == 1 { "" } else { "es" },
-        setup.schedule_name()
     ));
-    if setup.options.schedule == crate::runner::Schedule::Random {
-        out.push_str(&format!(", seed {}", setup.options.seed));
+    match &annotations.schedule {
+        Some(schedule) => {
+            out.push_str(schedule);
+            out.push('\n');
+        }
+        None => {
+            out.push_str(&format!("schedule {}", setup.schedule_name()));
+            if setup.options.schedule == crate::runner::Schedule::Random {
+                out.push_str(&format!(", seed {}", setup.options.seed));
+            }
+            out.push_str(&format!(" · limit {} steps\n", setup.options.max_steps));
+        }
     }
-    out.push_str(&format!(" · limit {} steps\n", setup.options.max_steps));
     if !program.mailboxes.is_empty() {
         let boxes: Vec<String> = program
             .mailboxes
@@ -120,18 +164,36 @@ pub fn timeline(
 
     // Rows.
     let steps = &result.trace.steps;
-    let shown = shown_ranges(steps.len(), options);
+    let marked: Vec<usize> = annotations
+        .markers
+        .iter()
+        .map(|m| m.after_steps.min(steps.len()))
+        .collect();
+    let shown = with_marked(shown_ranges(steps.len(), options), &marked, steps.len());
+    let marker_lines = |after: usize, out: &mut String| {
+        for (m, &at) in annotations.markers.iter().zip(&marked) {
+            if at == after {
+                let arrow = if after == 0 { "▼" } else { "▲" };
+                out.push_str(
+                    &painter.paint(Style::Bad, &marker_line(arrow, &m.text, options.width)),
+                );
+                out.push('\n');
+            }
+        }
+    };
+    marker_lines(0, &mut out);
     for (i, range) in shown.iter().enumerate() {
         if i > 0 {
             let gap = shown[i - 1].end..range.start;
             out.push_str(&elision(&steps[gap], labels, &painter, options.width));
         }
-        for step in &steps[range.clone()] {
+        for (index, step) in steps[range.clone()].iter().enumerate() {
             out.push_str(&row(step, column, &painter));
             for line in event_lines(step, &capacities, &painter, options.width) {
                 out.push_str(&line);
                 out.push('\n');
             }
+            marker_lines(range.start + index + 1, &mut out);
         }
     }
     if steps.is_empty() {
@@ -261,6 +323,39 @@ fn shown_ranges(count: usize, options: &TimelineOptions) -> Vec<std::ops::Range<
         return vec![0..count];
     }
     vec![0..options.head, count - options.tail..count]
+}
+
+/// `shown` plus a few steps around each marked position, merged and sorted.
+fn with_marked(
+    shown: Vec<std::ops::Range<usize>>,
+    marked: &[usize],
+    count: usize,
+) -> Vec<std::ops::Range<usize>> {
+    let mut all = shown;
+    for &after in marked {
+        // The marked step (row `after - 1`), two before it and one after.
+        let start = after.saturating_sub(3);
+        let end = (after + 1).min(count);
+        if start < end {
+            all.push(start..end);
+        }
+    }
+    all.sort_by_key(|r| r.start);
+    let mut merged: Vec<std::ops::Range<usize>> = Vec::new();
+    for r in all {
+        match merged.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
+    merged
+}
+
+/// `  ▲ text ───` across the width, under the marked row (`▼` above the first).
+fn marker_line(arrow: &str, text: &str, max: usize) -> String {
+    let head = format!("{arrow:>11} {text} ");
+    let rest = max.clamp(20, 200).saturating_sub(width(&head));
+    format!("{head}{}", "─".repeat(rest))
 }
 
 /// One row: step, tick, and every process's state.
@@ -728,6 +823,17 @@ mod tests {
         for line in wrap(text, 12, "  ").lines() {
             assert!(line.chars().count() <= 12, "{line:?}");
         }
+    }
+
+    #[test]
+    #[allow(clippy::single_range_in_vec_init)] // one range: a run shown whole
+    fn a_marked_step_is_shown_inside_an_elided_stretch() {
+        let options = TimelineOptions::default();
+        let shown = with_marked(shown_ranges(1000, &options), &[500], 1000);
+        assert_eq!(shown, vec![0..24, 497..501, 992..1000]);
+        let shown = with_marked(shown_ranges(1000, &options), &[25], 1000);
+        assert_eq!(shown, vec![0..26, 992..1000]);
+        assert_eq!(with_marked(vec![0..3], &[3], 3), vec![0..3]);
     }
 
     #[test]

@@ -1,0 +1,880 @@
+//! `ipclab check` and `ipclab replay`: every schedule of a scenario, a proof or a counterexample, and the counterexample's timeline.
+//!
+//! `check` drives [`ipclab_sim::check`] and adds what a person at a
+//! terminal needs: the answer in one line, whether it agrees with the
+//! scenario's `expect` line, and the command that replays each
+//! counterexample. `replay` turns a schedule back into the ordinary
+//! timeline and verdict, with the critical step marked. Exit codes and the
+//! meaning of `expect` under `check`: `docs/cli.md`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use ipclab_sim::check::{
+    self, schedule::HEADER, CheckOptions, CheckReport, Finding, Kind, Output, ProgressKind,
+    Schedule, SearchOrder, SweepKey, SweepValue,
+};
+use ipclab_sim::lang::{Expectation, Program};
+use ipclab_sim::render::{self, Annotations, Marker, RunSetup, TimelineOptions};
+use ipclab_sim::runner::RunOptions;
+use ipclab_sim::verdict::{expectation_text, Verdict};
+
+use ipclab_sim::render::style::{Painter, Style};
+
+use super::{compile, load, parse_define, write_stdout, ColorArg, Failure};
+
+/// Exit code of `check --strict` when a bound ended the search before the
+/// answer was certain.
+const INCONCLUSIVE: u8 = 3;
+
+pub(super) const CHECK_EXAMPLES: &str = "\
+Examples:
+  ipclab check credit-direct                   a proof: no schedule deadlocks or starves
+  ipclab check credit-indirect-overflow        a deadlock: counterexample saved, replay command
+  ipclab check credit-direct-producers         starvation of Producer[1] (a lasso)
+  ipclab check my.ipc --bfs --jobs 4           the shortest counterexample, 4 workers
+  ipclab check my.ipc --compare-reduction      state counts with and without reduction
+  ipclab check my.ipc --sweep buffer=0,1,2,inf one check per kernel buffer size
+  ipclab check my.ipc --max-states 100000 --strict
+  ipclab check my.ipc --timeline               also the first counterexample's timeline
+
+Exit status: 0 when the answer agrees with the scenario's `expect` line (without
+one: no violation found), 1 when it does not (without one: a violation found),
+2 for usage and scenario errors, 3 with --strict when a bound stopped the search
+before the answer was certain. A bound reached without a violation prints
+\"bound reached: no proof\" and exits 0 unless --strict.";
+
+pub(super) const REPLAY_EXAMPLES: &str = "\
+Examples:
+  ipclab replay credit-indirect-overflow \\
+      --schedule ipclab-counterexamples/credit-indirect-overflow-deadlock.schedule
+  ipclab replay deadlock-recv-first --schedule '0 1'
+  ipclab replay credit-direct-producers --schedule '0 2 | 0 2 0 2' --repeat 2
+  ipclab replay my.ipc --schedule s.schedule --json
+
+Exit status: when the schedule names the violation it shows (`# kind: deadlock`,
+as `check` writes it): 0 when the replay reproduces it, 1 when not. Otherwise as
+`run`: 0 when the verdict matches the `expect` line (or there is none), 1 when
+not. 2 for usage and scenario errors and for a schedule that does not fit the
+scenario.";
+
+#[derive(Debug, Args)]
+pub(super) struct CheckArgs {
+    /// A scenario file, or the name of a bundled scenario (see `ipclab list`).
+    #[arg(value_name = "FILE")]
+    scenario: String,
+
+    /// Override a `const` of the scenario (repeatable).
+    #[arg(short = 'D', value_name = "NAME=VALUE", value_parser = parse_define)]
+    define: Vec<(String, i64)>,
+
+    /// Breadth-first search: the shortest counterexamples, parallel over --jobs.
+    #[arg(long)]
+    bfs: bool,
+
+    /// Workers of the breadth-first search [default: every core]; the answer
+    /// does not depend on it. Depth-first search uses one.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    jobs: Option<u64>,
+
+    /// Stop exploring below this many steps from the start.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    max_depth: u64,
+
+    /// Stop after storing this many states.
+    #[arg(long, value_name = "N", default_value_t = 10_000_000)]
+    max_states: u64,
+
+    /// Stop after this many seconds (fractions allowed).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    time_limit: Option<Duration>,
+
+    /// Explore every interleaving, without the ample-set reduction.
+    #[arg(long)]
+    no_reduction: bool,
+
+    /// Also search without reduction and report both state counts.
+    #[arg(long, conflicts_with = "no_reduction")]
+    compare_reduction: bool,
+
+    /// Flag end states in which messages are still buffered.
+    #[arg(long)]
+    require_empty: bool,
+
+    /// What counts as progress for starvation.
+    #[arg(long, value_enum, default_value_t = ProgressArg::Items)]
+    progress: ProgressArg,
+
+    /// Do not look for starvation (deadlocks, errors and end states only).
+    #[arg(long)]
+    no_starvation: bool,
+
+    /// Keep item values exact (by default every `produce` gives 1, so loops
+    /// repeat states).
+    #[arg(long)]
+    exact_items: bool,
+
+    /// Where counterexamples go: a directory (one `<scenario>-<kind>.schedule`
+    /// per violation), or a file ending in `.schedule` (the first violation).
+    #[arg(long, value_name = "PATH", default_value = "ipclab-counterexamples")]
+    output: PathBuf,
+
+    /// Do not save counterexamples (the replay command then carries the
+    /// schedule inline).
+    #[arg(long)]
+    no_save: bool,
+
+    /// Check once per setting of the kernel buffer (`buffer=0,1,2,inf`, in
+    /// messages) or the eager limit (`eager=8,64,inf`, in bytes) and print one
+    /// table.
+    #[arg(long, value_name = "KEY=V,V,...", value_parser = parse_sweep)]
+    sweep: Option<Sweep>,
+
+    /// Exit 3 when a bound stopped the search before the answer was certain.
+    #[arg(long)]
+    strict: bool,
+
+    /// Print only the answer lines.
+    #[arg(long, short)]
+    quiet: bool,
+
+    /// Also draw the first counterexample's timeline, its critical step marked.
+    #[arg(long, conflicts_with_all = ["quiet", "sweep"])]
+    timeline: bool,
+
+    /// When to use colour.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ReplayArgs {
+    /// A scenario file, or the name of a bundled scenario (see `ipclab list`).
+    #[arg(value_name = "FILE")]
+    scenario: String,
+
+    /// Override a `const` of the scenario (repeatable); use the values the
+    /// check was made with.
+    #[arg(short = 'D', value_name = "NAME=VALUE", value_parser = parse_define)]
+    define: Vec<(String, i64)>,
+
+    /// A schedule file written by `ipclab check`, or the choices inline:
+    /// `0 1 0 t1` (run instance 0, 1, 0, fire 1's timer), `0 1 | 2 2` (a
+    /// lasso: the part after `|` repeats).
+    #[arg(long, value_name = "S")]
+    schedule: String,
+
+    /// How many times a lasso's cycle is replayed.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    repeat: usize,
+
+    /// Print only the verdict and whether it is the one expected.
+    #[arg(long, short, conflicts_with_all = ["json", "dot"])]
+    quiet: bool,
+
+    /// Print the trace as JSON lines (docs/trace-json.md).
+    #[arg(long, conflicts_with = "dot")]
+    json: bool,
+
+    /// Print the wait-for graph of the end of the replay as Graphviz DOT.
+    #[arg(long)]
+    dot: bool,
+
+    /// Show every step of the timeline (long runs are elided by default).
+    #[arg(long)]
+    full: bool,
+
+    /// Steps shown at the start of an elided timeline.
+    #[arg(long, value_name = "N", default_value_t = 24)]
+    head: usize,
+
+    /// Steps shown at the end of an elided timeline.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    tail: usize,
+
+    /// The width the timeline fits (more than four processes widen it).
+    #[arg(long, value_name = "COLUMNS", default_value_t = 80)]
+    width: usize,
+
+    /// When to use colour.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ProgressArg {
+    /// `produce` or `consume`.
+    Items,
+    /// `produce` only.
+    Produce,
+    /// `consume` only.
+    Consume,
+    /// Any system call that completes successfully.
+    AnyCall,
+}
+
+/// `--sweep KEY=V,V,...`.
+#[derive(Clone, Debug)]
+struct Sweep {
+    key: SweepKey,
+    values: Vec<SweepValue>,
+}
+
+/// `2`, `0.5`: seconds, more than zero.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(seconds > 0.0 && seconds.is_finite()) {
+        return Err(format!(
+            "`{text}`: the time limit must be more than 0 seconds"
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// `buffer=0,1,2,inf` or `eager=8,64,inf`.
+fn parse_sweep(text: &str) -> Result<Sweep, String> {
+    let (key, list) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not KEY=V,V,... (for example buffer=0,1,2,inf)"))?;
+    let key = match key.trim() {
+        "buffer" => SweepKey::Buffer,
+        "eager" => SweepKey::Eager,
+        other => {
+            return Err(format!(
+                "`{other}` cannot be swept: use buffer (kernel message slots) or eager (bytes)"
+            ))
+        }
+    };
+    let values = list
+        .split(',')
+        .map(|v| {
+            SweepValue::parse(v)
+                .ok_or_else(|| format!("`{}` is neither a number nor `inf`", v.trim()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Sweep { key, values })
+}
+
+fn check_options(args: &CheckArgs) -> CheckOptions {
+    let defaults = CheckOptions::default();
+    let output = if args.no_save || args.sweep.is_some() {
+        // Every row of a sweep would write the same file names.
+        Output::None
+    } else if args.output.extension().is_some_and(|e| e == "schedule") {
+        Output::File(args.output.clone())
+    } else {
+        Output::Dir(args.output.clone())
+    };
+    CheckOptions {
+        order: if args.bfs {
+            SearchOrder::BreadthFirst
+        } else {
+            SearchOrder::DepthFirst
+        },
+        jobs: args.jobs.map_or(defaults.jobs, |n| n as usize),
+        max_depth: args.max_depth,
+        max_states: args.max_states,
+        time_limit: args.time_limit,
+        reduction: !args.no_reduction,
+        compare_reduction: args.compare_reduction,
+        require_empty: args.require_empty,
+        starvation: !args.no_starvation,
+        progress: match args.progress {
+            ProgressArg::Items => ProgressKind::Items,
+            ProgressArg::Produce => ProgressKind::Produce,
+            ProgressArg::Consume => ProgressKind::Consume,
+            ProgressArg::AnyCall => ProgressKind::AnyCall,
+        },
+        exact_items: args.exact_items,
+        // On a terminal only: a piped or redirected stderr stays clean.
+        progress_bar: !args.quiet && std::io::stderr().is_terminal(),
+        output,
+    }
+}
+
+/// How a check's answer relates to the scenario's `expect` line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Agreement {
+    /// Certain: a counterexample of the expected kind, or a proof.
+    Agrees,
+    /// Certain: a counterexample of another kind, or a proof that the
+    /// expected violation cannot happen.
+    Disagrees,
+    /// A bound stopped the search first.
+    Unknown,
+}
+
+/// Compares a check with `expect`. `expect deadlock` (and every other
+/// violation) agrees when some schedule shows it; `expect completes` and
+/// `expect runs` agree when no schedule violates anything (the checker does
+/// not tell completing from running forever: both are "no violation").
+fn agreement(report: &CheckReport, expect: &Expectation) -> (Agreement, String) {
+    let wanted = expectation_text(expect);
+    match expect {
+        Expectation::Completes | Expectation::Runs => {
+            if let Some(first) = report.findings.first() {
+                (
+                    Agreement::Disagrees,
+                    format!(
+                        "expected {wanted}: some schedule ends in {}, does not match ✗",
+                        first.kind.word()
+                    ),
+                )
+            } else if report.bound.is_none() {
+                (
+                    Agreement::Agrees,
+                    format!("expected {wanted}: no schedule violates it (a proof) ✓"),
+                )
+            } else {
+                (
+                    Agreement::Unknown,
+                    format!(
+                        "expected {wanted}: no violation within the bound, bound reached: no proof"
+                    ),
+                )
+            }
+        }
+        _ => {
+            if report.findings.iter().any(|f| f.verdict.matches(expect)) {
+                (
+                    Agreement::Agrees,
+                    format!("expected {wanted}: a schedule shows it (counterexample above) ✓"),
+                )
+            } else if report.bound.is_none() {
+                (
+                    Agreement::Disagrees,
+                    format!(
+                        "expected {wanted}: no schedule shows it (space exhausted), does not match ✗"
+                    ),
+                )
+            } else {
+                (
+                    Agreement::Unknown,
+                    format!(
+                        "expected {wanted}: not found within the bound, bound reached: no proof either way"
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// The one-line answer.
+fn answer_line(report: &CheckReport) -> String {
+    match (report.findings.is_empty(), report.bound) {
+        (true, None) => "answer: safe (space exhausted: a proof)".to_string(),
+        (true, Some(bound)) => format!(
+            "answer: no violation found, but bound reached: no proof (the search stopped at \
+             --{bound}; raise it, or use --bfs for breadth)"
+        ),
+        (false, _) => {
+            let kinds: Vec<&str> = report.findings.iter().map(|f| f.kind.word()).collect();
+            format!(
+                "answer: {} (a counterexample is certain{})",
+                kinds.join(", "),
+                if report.bound.is_some() {
+                    ", even though a bound stopped the search"
+                } else {
+                    ""
+                }
+            )
+        }
+    }
+}
+
+/// `word` quoted for a POSIX shell when it needs it.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./=-:,+@%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// The choices on one line: `0 1 0 t1`, `0 2 | 0 2`.
+fn inline(schedule: &Schedule) -> String {
+    let words = |choices: &[check::Choice]| {
+        choices
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if schedule.is_lasso() {
+        format!("{} | {}", words(&schedule.prefix), words(&schedule.cycle))
+            .trim_start()
+            .to_string()
+    } else {
+        words(&schedule.prefix)
+    }
+}
+
+/// The command that replays `finding`.
+fn replay_command(scenario: &str, defines: &[(String, i64)], finding: &Finding) -> String {
+    let mut words = vec!["ipclab".to_string(), "replay".into(), shell_word(scenario)];
+    for (name, value) in defines {
+        words.push("-D".into());
+        words.push(shell_word(&format!("{name}={value}")));
+    }
+    words.push("--schedule".into());
+    words.push(match &finding.saved_to {
+        Some(path) => shell_word(&path.display().to_string()),
+        None => shell_word(&inline(&finding.schedule)),
+    });
+    words.join(" ")
+}
+
+/// What the critical step means for `kind`, after "every schedule".
+fn doom(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Deadlock => "deadlocks",
+        Kind::BlockedForever => "leaves a process blocked forever",
+        Kind::Error => "ends in a program error",
+        Kind::AssertionFailed => "fails an assertion",
+        Kind::NotEmpty => "ends with messages left in a buffer",
+        Kind::Starvation => "starves a process",
+    }
+}
+
+fn kind_of_word(word: &str) -> Option<Kind> {
+    [
+        Kind::Deadlock,
+        Kind::BlockedForever,
+        Kind::Error,
+        Kind::AssertionFailed,
+        Kind::NotEmpty,
+        Kind::Starvation,
+    ]
+    .into_iter()
+    .find(|k| k.word() == word)
+}
+
+/// The markers of a counterexample: its critical step, and for a lasso
+/// where the repeated cycle starts.
+fn markers(kind: Option<Kind>, critical: Option<usize>, schedule: &Schedule) -> Vec<Marker> {
+    let mut out = Vec::new();
+    if let (Some(kind), Some(step)) = (kind, critical) {
+        out.push(Marker {
+            after_steps: step,
+            text: if step == 0 {
+                format!(
+                    "critical step: from the start, every schedule {}",
+                    doom(kind)
+                )
+            } else {
+                format!(
+                    "critical step: after this step, every schedule {}",
+                    doom(kind)
+                )
+            },
+        });
+    }
+    if schedule.is_lasso() {
+        out.push(Marker {
+            after_steps: schedule.prefix.len(),
+            text: format!(
+                "the cycle starts: its {} steps repeat forever",
+                schedule.cycle.len()
+            ),
+        });
+    }
+    out
+}
+
+/// `schedule from X · 12 choices` (and the cycle), for the timeline header.
+fn schedule_label(source: &str, schedule: &Schedule, repeat: usize) -> String {
+    let mut label = format!(
+        "schedule {source} · {} choice{}",
+        schedule.prefix.len(),
+        if schedule.prefix.len() == 1 { "" } else { "s" }
+    );
+    if schedule.is_lasso() {
+        label.push_str(&format!(
+            ", then a cycle of {} shown {repeat} time{}",
+            schedule.cycle.len(),
+            if repeat == 1 { "" } else { "s" }
+        ));
+    }
+    label
+}
+
+/// `line` in green when `good`, else bold red (plain without colour).
+fn style_line(color: bool, good: bool, line: &str) -> String {
+    let style = if good { Style::Good } else { Style::Bad };
+    Painter { color }.paint(style, line)
+}
+
+/// `ipclab check`.
+pub(super) fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
+    let loaded = load::load(&args.scenario)?;
+    let program = compile(&loaded, &args.define, args.color)?;
+    let options = check_options(args);
+    let color = args.color.enabled(std::io::stdout().is_terminal());
+    if let Some(sweep) = &args.sweep {
+        return run_sweep(args, &loaded, sweep, &options);
+    }
+    let report = check::check(&program, &options)
+        .map_err(|e| Failure::Message(format!("cannot check {}: {e}", loaded.file_name)))?;
+    let mut text = String::new();
+    if args.quiet {
+        text.push_str(report.to_string().lines().next().unwrap_or(""));
+        text.push('\n');
+    } else {
+        text.push_str(&report.to_string());
+        for finding in &report.findings {
+            if finding.saved_to.is_none() && !args.no_save {
+                text.push_str(&format!(
+                    "  (could not save the {} counterexample under {})\n",
+                    finding.kind.word(),
+                    args.output.display()
+                ));
+            }
+        }
+        let commands: Vec<String> = report
+            .findings
+            .iter()
+            .map(|f| replay_command(&args.scenario, &args.define, f))
+            .collect();
+        if !commands.is_empty() {
+            text.push('\n');
+            for (finding, command) in report.findings.iter().zip(&commands) {
+                text.push_str(&format!("replay the {}: {command}\n", finding.kind.word()));
+            }
+        }
+        text.push('\n');
+    }
+    text.push_str(&style_line(
+        color,
+        report.findings.is_empty(),
+        &answer_line(&report),
+    ));
+    text.push('\n');
+    let agreement = match &program.expect {
+        Some(expect) => {
+            let (agreement, line) = agreement(&report, expect);
+            text.push_str(&style_line(color, agreement != Agreement::Disagrees, &line));
+            text.push('\n');
+            agreement
+        }
+        None => {
+            text.push_str("no expect line: exit status 1 when a violation is found\n");
+            match (report.findings.is_empty(), report.bound) {
+                (false, _) => Agreement::Disagrees,
+                (true, None) => Agreement::Agrees,
+                (true, Some(_)) => Agreement::Unknown,
+            }
+        }
+    };
+    if args.timeline {
+        if let Some(first) = report.findings.first() {
+            text.push('\n');
+            text.push_str(&counterexample_timeline(&program, first, color)?);
+        }
+    }
+    write_stdout(&text);
+    Ok(match agreement {
+        Agreement::Agrees => ExitCode::SUCCESS,
+        Agreement::Disagrees => ExitCode::from(1),
+        Agreement::Unknown if args.strict => ExitCode::from(INCONCLUSIVE),
+        Agreement::Unknown => ExitCode::SUCCESS,
+    })
+}
+
+/// The replayed timeline of `finding`, its critical step marked.
+fn counterexample_timeline(
+    program: &Program,
+    finding: &Finding,
+    color: bool,
+) -> Result<String, Failure> {
+    let repeat = 3;
+    let result = check::replay(program, &finding.schedule, repeat).map_err(|e| {
+        Failure::Message(format!(
+            "the {} counterexample does not replay: {e}",
+            finding.kind.word()
+        ))
+    })?;
+    let annotations = Annotations {
+        schedule: Some(schedule_label(
+            &format!("of the {} counterexample", finding.kind.word()),
+            &finding.schedule,
+            repeat,
+        )),
+        markers: markers(Some(finding.kind), finding.critical_step, &finding.schedule),
+    };
+    let setup = RunSetup {
+        options: RunOptions::default(),
+    };
+    let options = TimelineOptions {
+        color,
+        ..TimelineOptions::default()
+    };
+    Ok(render::timeline_annotated(
+        program,
+        &setup,
+        &result,
+        &options,
+        &annotations,
+    ))
+}
+
+fn run_sweep(
+    args: &CheckArgs,
+    loaded: &load::Loaded,
+    sweep: &Sweep,
+    options: &CheckOptions,
+) -> Result<ExitCode, Failure> {
+    let report = check::sweep(
+        loaded.source.as_bytes(),
+        &loaded.file_name,
+        &args.define,
+        sweep.key,
+        &sweep.values,
+        options,
+    )
+    .map_err(Failure::Message)?;
+    let key = match sweep.key {
+        SweepKey::Buffer => "buffer (kernel message slots)",
+        SweepKey::Eager => "eager limit (bytes)",
+    };
+    let values: Vec<String> = sweep.values.iter().map(ToString::to_string).collect();
+    let mut text = format!(
+        "sweep {}: {key} = {}\n",
+        loaded.file_name,
+        values.join(", ")
+    );
+    text.push_str(&report.to_string());
+    if !args.quiet {
+        text.push_str(
+            "counterexamples are not saved by a sweep: check one setting (a `const` in \
+             `kernel { }`, set with -D) to get one\n",
+        );
+    }
+    write_stdout(&text);
+    let rows = &report.rows;
+    Ok(if rows.iter().any(|r| r.report.is_err()) {
+        ExitCode::from(2)
+    } else if rows
+        .iter()
+        .any(|r| r.report.as_ref().is_ok_and(|r| !r.findings.is_empty()))
+    {
+        ExitCode::from(1)
+    } else if args.strict
+        && rows
+            .iter()
+            .any(|r| r.report.as_ref().is_ok_and(|r| r.bound.is_some()))
+    {
+        ExitCode::from(INCONCLUSIVE)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// A schedule read from `--schedule`, and how the header names it.
+struct GivenSchedule {
+    schedule: Schedule,
+    label: String,
+}
+
+/// `--schedule S`: an existing file, else the schedule text itself (the
+/// `ipclab-schedule 1` header may be left out).
+fn read_schedule(given: &str) -> Result<GivenSchedule, Failure> {
+    let path = Path::new(given);
+    if path.is_file() {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the schedule file {given}: {e}"))?;
+        let schedule = Schedule::parse(&text).map_err(|e| format!("{given}: {e}"))?;
+        return Ok(GivenSchedule {
+            schedule,
+            label: format!("from {given}"),
+        });
+    }
+    let text = if given.trim_start().starts_with("ipclab-schedule") {
+        given.to_string()
+    } else {
+        format!("{HEADER}\n{given}")
+    };
+    let looks_like_a_path = given.contains('/') || given.ends_with(".schedule");
+    let schedule = Schedule::parse(&text).map_err(|e| {
+        if looks_like_a_path {
+            format!("no schedule file `{given}`")
+        } else {
+            format!(
+                "--schedule `{given}` is neither a schedule file nor a schedule: {e}\n  \
+                 a schedule is instance numbers to run (`0 1 0`), `tK` to fire K's timer, \
+                 and `|` before a cycle that repeats (`0 1 | 2 2`)"
+            )
+        }
+    })?;
+    if schedule.prefix.is_empty() && schedule.cycle.is_empty() {
+        return Err(Failure::Message(format!(
+            "--schedule `{given}` has no choices: give instance numbers to run, such as `0 1 0`"
+        )));
+    }
+    Ok(GivenSchedule {
+        schedule,
+        label: "given inline".to_string(),
+    })
+}
+
+/// The value after `prefix` in the schedule's comments (`kind: deadlock`).
+fn comment<'a>(schedule: &'a Schedule, prefix: &str) -> Option<&'a str> {
+    schedule
+        .comments
+        .iter()
+        .find_map(|c| c.strip_prefix(prefix))
+        .map(str::trim)
+}
+
+/// Is `verdict` the violation `kind`? (`not_empty`: the run completes; the
+/// buffered messages are in the totals.)
+fn shows(verdict: &Verdict, kind: Kind) -> bool {
+    match kind {
+        Kind::NotEmpty => matches!(verdict, Verdict::Completes),
+        _ => Kind::of(verdict) == Some(kind),
+    }
+}
+
+/// `ipclab replay`.
+pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
+    let loaded = load::load(&args.scenario)?;
+    let program = compile(&loaded, &args.define, args.color)?;
+    let given = read_schedule(&args.schedule)?;
+    let schedule = &given.schedule;
+    let result = check::replay(&program, schedule, args.repeat).map_err(|e| {
+        Failure::Message(format!(
+            "the schedule does not fit {}: {e}\n  was it made for another scenario, or with other -D values?",
+            loaded.file_name
+        ))
+    })?;
+    let kind = comment(schedule, "kind:").and_then(kind_of_word);
+    let critical = comment(schedule, "critical step:").and_then(|text| {
+        text.split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse::<usize>().ok())
+    });
+    let color = args.color.enabled(std::io::stdout().is_terminal());
+    let setup = RunSetup {
+        options: RunOptions::default(),
+    };
+    let reproduced = kind.map(|k| shows(&result.verdict, k));
+    let mut text = if args.json {
+        render::json_lines(&program, &setup, &result)
+    } else if args.dot {
+        render::waitfor_dot(&result.verdict, &program.file_name)
+    } else if args.quiet {
+        render::verdict_text(&result.verdict, program.expect.as_ref(), color, false)
+    } else {
+        let annotations = Annotations {
+            schedule: Some(schedule_label(&given.label, schedule, args.repeat)),
+            markers: markers(kind, critical, schedule),
+        };
+        let options = TimelineOptions {
+            color,
+            width: args.width,
+            head: args.head,
+            tail: args.tail,
+            full: args.full,
+        };
+        render::timeline_annotated(&program, &setup, &result, &options, &annotations)
+    };
+    if !args.json && !args.dot {
+        if let (Some(kind), Some(ok)) = (kind, reproduced) {
+            let line = if ok {
+                format!("counterexample ({}): reproduced ✓", kind.word())
+            } else {
+                format!(
+                    "counterexample ({}): not reproduced, the replay ends in {} ✗",
+                    kind.word(),
+                    result.verdict.keyword()
+                )
+            };
+            text.push_str(&style_line(color, ok, &line));
+            text.push('\n');
+        }
+    }
+    write_stdout(&text);
+    let ok = reproduced.unwrap_or_else(|| {
+        program
+            .expect
+            .as_ref()
+            .is_none_or(|e| result.verdict.matches(e))
+    });
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweeps_parse_key_and_values() {
+        let s = parse_sweep("buffer=0,1, 2,inf").unwrap();
+        assert_eq!(s.key, SweepKey::Buffer);
+        assert_eq!(
+            s.values,
+            vec![
+                SweepValue::Value(0),
+                SweepValue::Value(1),
+                SweepValue::Value(2),
+                SweepValue::Infinite
+            ]
+        );
+        assert!(parse_sweep("eager=8,64").is_ok());
+        assert!(parse_sweep("quota=1").is_err());
+        assert!(parse_sweep("buffer").is_err());
+        assert!(parse_sweep("buffer=1,x").is_err());
+    }
+
+    #[test]
+    fn time_limits_are_positive_seconds() {
+        assert_eq!(parse_seconds("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_seconds("0").is_err());
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("soon").is_err());
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_word("credit-direct"), "credit-direct");
+        assert_eq!(shell_word("a/b.schedule"), "a/b.schedule");
+        assert_eq!(shell_word("0 1 | 2"), "'0 1 | 2'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn inline_schedules_parse_back() {
+        let s = Schedule::parse("ipclab-schedule 1\n0 1 t1\n| 2 2\n").unwrap();
+        assert_eq!(inline(&s), "0 1 t1 | 2 2");
+        let given = read_schedule(&inline(&s)).ok().unwrap();
+        assert_eq!(given.schedule.prefix, s.prefix);
+        assert_eq!(given.schedule.cycle, s.cycle);
+    }
+
+    #[test]
+    fn bad_inline_schedules_say_what_a_schedule_is() {
+        let Err(Failure::Message(m)) = read_schedule("0 x") else {
+            panic!("accepted")
+        };
+        assert!(m.contains("neither a schedule file nor a schedule"), "{m}");
+        let Err(Failure::Message(m)) = read_schedule("missing/file.schedule") else {
+            panic!("accepted")
+        };
+        assert!(m.contains("no schedule file"), "{m}");
+        assert!(read_schedule("  ").is_err());
+    }
+}

@@ -1,0 +1,410 @@
+//! MPI calls in the scenario language: `MPI_Send(buf, count, MPI_INT, dest, tag, MPI_COMM_WORLD)` and friends, compiled to the kernel's MPI system calls.
+//!
+//! Chapter: `docs/mpi.md`. Datatypes are their sizes in bytes (`MPI_INT`
+//! is one 8-byte word of this VM); a status variable (`&st`) is 4 words
+//! (`MPI_SOURCE`, `MPI_TAG`, length in bytes, `MPI_ERROR`); `&status`
+//! names the builtin `status` of the last call; requests are words holding
+//! kernel request handles.
+
+use ipclab_syscalls::{SendMode, Sysno};
+
+use super::ast::{Call, Expression, ExpressionKind, UnaryOperator};
+use super::code::{CallForm, Instruction, StatusField};
+use super::compiler::{arity_error, split_arguments, BodyCompiler, BufferAddress, Compiled};
+use super::diagnostics::Diagnostic;
+
+/// The MPI constants a body may name.
+pub(super) fn constant(name: &str) -> Option<i64> {
+    Some(match name {
+        "MPI_COMM_WORLD" => 1,
+        "MPI_ANY_SOURCE" | "MPI_ANY_TAG" => -1,
+        "MPI_INT" | "MPI_LONG" | "MPI_DOUBLE" => 8,
+        "MPI_BYTE" | "MPI_CHAR" => 1,
+        "MPI_SUCCESS"
+        | "MPI_REQUEST_NULL"
+        | "MPI_BSEND_OVERHEAD"
+        | "MPI_STATUS_IGNORE"
+        | "MPI_STATUSES_IGNORE" => 0,
+        _ => return None,
+    })
+}
+
+/// The word of a status variable that holds `field`.
+pub(super) fn status_field(field: &str) -> Option<u32> {
+    Some(match field {
+        "MPI_SOURCE" => 0,
+        "MPI_TAG" => 1,
+        "MPI_ERROR" => 3,
+        _ => return None,
+    })
+}
+
+fn strip(e: &Expression) -> &Expression {
+    match &e.kind {
+        ExpressionKind::Unary(UnaryOperator::AddressOf, inner) => inner,
+        _ => e,
+    }
+}
+
+const SHAPES: &[(&str, &str)] = &[
+    (
+        "MPI_Send",
+        "MPI_Send(buf, count, MPI_INT, dest, tag, MPI_COMM_WORLD)",
+    ),
+    (
+        "MPI_Recv",
+        "MPI_Recv(buf, count, MPI_INT, source, tag, MPI_COMM_WORLD, &status)",
+    ),
+    (
+        "MPI_Isend",
+        "MPI_Isend(buf, count, MPI_INT, dest, tag, MPI_COMM_WORLD, &request)",
+    ),
+    (
+        "MPI_Irecv",
+        "MPI_Irecv(buf, count, MPI_INT, source, tag, MPI_COMM_WORLD, &request)",
+    ),
+    ("MPI_Wait", "MPI_Wait(&request, &status)"),
+    ("MPI_Test", "MPI_Test(&request, &flag, &status)"),
+    (
+        "MPI_Waitall",
+        "MPI_Waitall(count, requests, MPI_STATUSES_IGNORE)",
+    ),
+    (
+        "MPI_Waitany",
+        "MPI_Waitany(count, requests, &index, &status)",
+    ),
+    (
+        "MPI_Probe",
+        "MPI_Probe(source, tag, MPI_COMM_WORLD, &status)",
+    ),
+    (
+        "MPI_Iprobe",
+        "MPI_Iprobe(source, tag, MPI_COMM_WORLD, &flag, &status)",
+    ),
+    ("MPI_Get_count", "MPI_Get_count(&status, MPI_INT, &count)"),
+    ("MPI_Comm_rank", "MPI_Comm_rank(MPI_COMM_WORLD, &rank)"),
+    ("MPI_Comm_size", "MPI_Comm_size(MPI_COMM_WORLD, &size)"),
+    ("MPI_Buffer_attach", "MPI_Buffer_attach(buf, size)"),
+    ("MPI_Buffer_detach", "MPI_Buffer_detach(&buf, &size)"),
+];
+
+fn shape(name: &str) -> String {
+    let base = match name {
+        "MPI_Ssend" | "MPI_Bsend" | "MPI_Rsend" => "MPI_Send",
+        "MPI_Issend" | "MPI_Ibsend" | "MPI_Irsend" => "MPI_Isend",
+        other => other,
+    };
+    SHAPES
+        .iter()
+        .find(|(n, _)| *n == base)
+        .map_or_else(|| format!("{name}()"), |(_, s)| s.replace(base, name))
+}
+
+impl BodyCompiler<'_> {
+    /// Emits an MPI call. In expression form it leaves one value (0 or the errno).
+    pub(super) fn mpi_call(&mut self, call: &Call, form: CallForm) -> Compiled<()> {
+        let span = call.span;
+        let name = call.name.text.as_str();
+        let (args, _) = split_arguments(call, &[])?;
+        let arity = |n: usize| -> Compiled<()> {
+            if args.len() == n {
+                Ok(())
+            } else {
+                Err(arity_error(call, &shape(name)))
+            }
+        };
+        let send_mode = match name {
+            "MPI_Send" | "MPI_Isend" => Some(SendMode::Standard),
+            "MPI_Ssend" | "MPI_Issend" => Some(SendMode::Synchronous),
+            "MPI_Bsend" | "MPI_Ibsend" => Some(SendMode::Buffered),
+            "MPI_Rsend" | "MPI_Irsend" => Some(SendMode::Ready),
+            _ => None,
+        };
+        if let Some(mode) = send_mode {
+            let immediate = name.starts_with("MPI_I");
+            arity(if immediate { 7 } else { 6 })?;
+            self.emit(Instruction::Push(mode as i64), span);
+            self.mpi_buffer(args[0], args[1], args[2], true)?;
+            for a in &args[3..6] {
+                self.value(a)?;
+            }
+            let sysno = if immediate {
+                Sysno::Isend
+            } else {
+                Sysno::MpiSend
+            };
+            self.emit(Instruction::Syscall { sysno, form }, span);
+            if immediate {
+                self.store_status(args[6], StatusField::MpiValue)?;
+            }
+            return Ok(());
+        }
+        match name {
+            "MPI_Init" | "MPI_Finalize" => self.no_call(form, span),
+            "MPI_Recv" | "MPI_Irecv" => {
+                arity(7)?;
+                self.mpi_buffer(args[0], args[1], args[2], false)?;
+                for a in &args[3..6] {
+                    self.value(a)?;
+                }
+                let sysno = if name == "MPI_Recv" {
+                    Sysno::MpiRecv
+                } else {
+                    Sysno::Irecv
+                };
+                self.syscall(sysno, 5, form, span);
+                if name == "MPI_Recv" {
+                    self.store_mpi_status(args[6])
+                } else {
+                    self.store_status(args[6], StatusField::MpiValue)
+                }
+            }
+            "MPI_Wait" => {
+                arity(2)?;
+                let address = self.word_address(args[0])?;
+                self.emit(Instruction::Push(i64::from(address)), span);
+                self.emit(Instruction::Push(1), span);
+                self.syscall(Sysno::Waitall, 2, form, span);
+                self.store_mpi_status(args[1])
+            }
+            "MPI_Test" => {
+                arity(3)?;
+                let address = self.word_address(args[0])?;
+                self.emit(Instruction::Push(i64::from(address)), span);
+                self.syscall(Sysno::Test, 1, form, span);
+                self.store_status(args[1], StatusField::MpiValue)?;
+                self.store_mpi_status(args[2])
+            }
+            "MPI_Waitall" | "MPI_Waitany" => {
+                arity(if name == "MPI_Waitall" { 3 } else { 4 })?;
+                let ExpressionKind::Name(array) = &strip(args[1]).kind else {
+                    return Err(arity_error(call, &shape(name)));
+                };
+                let (base, length) = self.array(array)?;
+                self.emit(Instruction::Push(i64::from(base)), span);
+                self.value(args[0])?;
+                self.emit(
+                    Instruction::RequireFits {
+                        limit: i64::from(length),
+                        buffer: array.text.clone(),
+                    },
+                    args[0].span,
+                );
+                if name == "MPI_Waitall" {
+                    self.syscall(Sysno::Waitall, 2, form, span);
+                    Ok(())
+                } else {
+                    self.syscall(Sysno::Waitany, 2, form, span);
+                    self.store_status(args[2], StatusField::MpiValue)?;
+                    self.store_mpi_status(args[3])
+                }
+            }
+            "MPI_Probe" | "MPI_Iprobe" => {
+                arity(if name == "MPI_Probe" { 4 } else { 5 })?;
+                for a in &args[0..3] {
+                    self.value(a)?;
+                }
+                if name == "MPI_Probe" {
+                    self.syscall(Sysno::Probe, 3, form, span);
+                    self.store_mpi_status(args[3])
+                } else {
+                    self.syscall(Sysno::Iprobe, 3, form, span);
+                    self.store_status(args[3], StatusField::MpiValue)?;
+                    self.store_mpi_status(args[4])
+                }
+            }
+            "MPI_Get_count" => {
+                arity(3)?;
+                match &strip(args[0]).kind {
+                    ExpressionKind::Name(n) if n.text == "status" => {
+                        self.emit(Instruction::Status(StatusField::MpiLength), span);
+                    }
+                    ExpressionKind::Name(n) => {
+                        let base = self.status_variable(n)?;
+                        self.emit(Instruction::Load(base + 16), span);
+                    }
+                    _ => return Err(arity_error(call, &shape(name))),
+                }
+                self.value(args[1])?;
+                self.emit(
+                    Instruction::Binary(super::ast::BinaryOperator::Divide),
+                    span,
+                );
+                let target = self.word_address(args[2])?;
+                self.emit(Instruction::Store(target), span);
+                self.no_call(form, span)
+            }
+            "MPI_Comm_rank" | "MPI_Comm_size" => {
+                arity(2)?;
+                self.value(args[0])?;
+                let sysno = if name == "MPI_Comm_rank" {
+                    Sysno::CommRank
+                } else {
+                    Sysno::CommSize
+                };
+                self.syscall(sysno, 1, form, span);
+                self.store_status(args[1], StatusField::MpiValue)
+            }
+            "MPI_Buffer_attach" => {
+                arity(2)?;
+                let buffer = self.buffer(strip(args[0]), true)?;
+                self.push_address(&buffer.address, span);
+                self.value(args[1])?;
+                self.emit(
+                    Instruction::RequireFits {
+                        limit: buffer.length as i64,
+                        buffer: "the attached buffer".to_string(),
+                    },
+                    args[1].span,
+                );
+                self.syscall(Sysno::BufferAttach, 2, form, span);
+                Ok(())
+            }
+            "MPI_Buffer_detach" => {
+                self.syscall(Sysno::BufferDetach, 0, form, span);
+                Ok(())
+            }
+            _ => Err(Diagnostic::at(
+                call.name.span,
+                format!("unknown MPI call `{name}`"),
+                "unknown call",
+            )
+            .with_help(
+                "the MPI calls are: MPI_Init, MPI_Finalize, MPI_Comm_rank, MPI_Comm_size, \
+                 MPI_Send, MPI_Ssend, MPI_Bsend, MPI_Rsend, MPI_Recv, MPI_Isend, MPI_Issend, \
+                 MPI_Ibsend, MPI_Irsend, MPI_Irecv, MPI_Wait, MPI_Waitall, MPI_Waitany, \
+                 MPI_Test, MPI_Probe, MPI_Iprobe, MPI_Get_count, MPI_Buffer_attach, \
+                 MPI_Buffer_detach",
+            )),
+        }
+    }
+
+    /// A call that makes no system call: in expression form it gives 0.
+    fn no_call(&mut self, form: CallForm, span: super::Span) -> Compiled<()> {
+        if form == CallForm::Expression {
+            self.emit(Instruction::Push(0), span);
+        }
+        Ok(())
+    }
+
+    fn push_address(&mut self, address: &BufferAddress, span: super::Span) {
+        match address {
+            BufferAddress::Fixed(a) => self.emit(Instruction::Push(i64::from(*a)), span),
+            BufferAddress::Computed(slot) => self.emit(Instruction::Load(*slot), span),
+        };
+    }
+
+    /// Pushes `buf` and `count × datatype` (checked against the buffer's size).
+    fn mpi_buffer(
+        &mut self,
+        buf: &Expression,
+        count: &Expression,
+        datatype: &Expression,
+        is_send: bool,
+    ) -> Compiled<()> {
+        let span = buf.span;
+        let buffer = self.buffer(strip(buf), is_send)?;
+        self.push_address(&buffer.address, span);
+        self.value(count)?;
+        self.value(datatype)?;
+        self.emit(
+            Instruction::Binary(super::ast::BinaryOperator::Multiply),
+            count.span,
+        );
+        let text = match &strip(buf).kind {
+            ExpressionKind::Name(n) => n.text.clone(),
+            _ => "the buffer".to_string(),
+        };
+        self.emit(
+            Instruction::RequireFits {
+                limit: buffer.length as i64,
+                buffer: text,
+            },
+            count.span,
+        );
+        Ok(())
+    }
+
+    /// The address of a scalar variable named by `&x` or `x`.
+    fn word_address(&mut self, e: &Expression) -> Compiled<u32> {
+        match &strip(e).kind {
+            ExpressionKind::Name(n) => self.scalar(n),
+            _ => Err(
+                Diagnostic::at(e.span, "a variable is needed here", "not a variable")
+                    .with_help("write `&x` for a variable `x`"),
+            ),
+        }
+    }
+
+    /// Stores a field of the call's result into the variable `&x`.
+    fn store_status(&mut self, target: &Expression, field: StatusField) -> Compiled<()> {
+        if let ExpressionKind::Integer(0) = strip(target).kind {
+            return Ok(()); // MPI_STATUS_IGNORE and friends
+        }
+        if let ExpressionKind::Name(n) = &strip(target).kind {
+            if super::mpi::constant(&n.text).is_some() {
+                return Ok(());
+            }
+        }
+        let address = self.word_address(target)?;
+        self.emit(Instruction::Status(field), target.span);
+        self.emit(Instruction::Store(address), target.span);
+        Ok(())
+    }
+
+    /// The 4-word status variable `name`, declared on first use.
+    fn status_variable(&mut self, name: &super::ast::Name) -> Compiled<u32> {
+        if let Some(&address) = self.statuses.get(&name.text) {
+            return Ok(address);
+        }
+        if self.variables.contains_key(&name.text) {
+            return Err(Diagnostic::at(
+                name.span,
+                format!("`{}` is a plain variable, not an MPI status", name.text),
+                "not a status",
+            )
+            .with_help("use a fresh name for the status"));
+        }
+        let address = self.allocate(4);
+        self.statuses.insert(name.text.clone(), address);
+        self.variables.insert(
+            name.text.clone(),
+            super::compiler::Variable {
+                address,
+                array: Some(4),
+            },
+        );
+        Ok(address)
+    }
+
+    /// Stores the call's MPI status into `&st` (nothing for `&status`,
+    /// the builtin, or `MPI_STATUS_IGNORE`).
+    fn store_mpi_status(&mut self, target: &Expression) -> Compiled<()> {
+        let name = match &strip(target).kind {
+            ExpressionKind::Name(n) if n.text == "status" => return Ok(()),
+            ExpressionKind::Name(n) if super::mpi::constant(&n.text).is_some() => return Ok(()),
+            ExpressionKind::Integer(0) => return Ok(()),
+            ExpressionKind::Name(n) => n.clone(),
+            _ => {
+                return Err(Diagnostic::at(
+                    target.span,
+                    "a status variable is needed",
+                    "not a status",
+                )
+                .with_help("write `&status` or `&st`"))
+            }
+        };
+        let base = self.status_variable(&name)?;
+        let span = target.span;
+        for (offset, field) in [
+            (0, StatusField::MpiSource),
+            (1, StatusField::MpiTag),
+            (2, StatusField::MpiLength),
+            (3, StatusField::Error),
+        ] {
+            self.emit(Instruction::Status(field), span);
+            self.emit(Instruction::Store(base + 8 * offset), span);
+        }
+        Ok(())
+    }
+}
