@@ -15,7 +15,8 @@
 //! [`Kernel::take_completion`].
 //!
 //! Every state change is reported to a [`TraceSink`] the embedder hands in.
-//! Chapter: `docs/kernel.md`.
+//! Chapter: `docs/kernel.md`; several CPUs and the interrupt ring:
+//! `docs/concurrency.md`.
 #![no_std]
 
 #[cfg(test)]
@@ -33,6 +34,7 @@ mod mailbox;
 mod message;
 mod mpi;
 mod process;
+pub mod ring;
 mod sched;
 pub mod sync;
 #[cfg(test)]

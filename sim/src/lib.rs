@@ -11,6 +11,7 @@ pub mod machine;
 pub mod names;
 pub mod render;
 pub mod runner;
+pub mod threads;
 pub mod trace;
 pub mod translate;
 pub mod verdict;

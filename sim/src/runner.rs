@@ -49,6 +49,10 @@ pub struct RunOptions {
     pub max_ticks: u64,
     /// Keep every step in the trace (off: only the verdict and counters).
     pub record: bool,
+    /// Simulated CPUs: up to this many processes are `Running` at once, and
+    /// each step advances one of them, chosen by the schedule (round robin
+    /// over the CPUs, or seeded random). 1 is the classic uniprocessor.
+    pub cpus: usize,
 }
 
 impl Default for RunOptions {
@@ -59,6 +63,7 @@ impl Default for RunOptions {
             max_steps: 1_000,
             max_ticks: 100_000,
             record: true,
+            cpus: 1,
         }
     }
 }
@@ -178,6 +183,10 @@ pub struct World<'p> {
     step: u64,
     rng: ChaCha8Rng,
     options: RunOptions,
+    /// With several CPUs: the instance on each CPU, and the CPU that
+    /// stepped last (round robin goes on from there).
+    cpu_slots: Vec<Option<usize>>,
+    last_cpu: usize,
     trace: Trace,
     output: Vec<String>,
 }
@@ -202,6 +211,8 @@ impl<'p> World<'p> {
             step: 0,
             rng: ChaCha8Rng::seed_from_u64(options.seed),
             options,
+            cpu_slots: vec![None; options.cpus.max(1)],
+            last_cpu: options.cpus.max(1) - 1,
             trace,
             output: Vec::new(),
         })
@@ -237,6 +248,9 @@ impl<'p> World<'p> {
 
     /// Chooses who runs this step; `None` when no process can run.
     fn choose(&mut self, recorder: &mut Recorder) -> Option<usize> {
+        if self.cpu_slots.len() > 1 {
+            return self.choose_among_cpus(recorder);
+        }
         let current = self.running();
         match self.options.schedule {
             Schedule::RoundRobin => {
@@ -269,6 +283,53 @@ impl<'p> World<'p> {
                 Some(chosen.index as usize)
             }
         }
+    }
+
+    /// Several CPUs: every free CPU takes a ready process (the scheduler's
+    /// next, or a seeded random one), then one occupied CPU steps (the next
+    /// after the last in round robin, or a seeded random one).
+    fn choose_among_cpus(&mut self, recorder: &mut Recorder) -> Option<usize> {
+        for slot in 0..self.cpu_slots.len() {
+            // A process that blocked, exited or was preempted left its CPU.
+            if let Some(k) = self.cpu_slots[slot] {
+                if self.kernel.processes()[k].state != ProcessState::Running {
+                    self.cpu_slots[slot] = None;
+                }
+            }
+            if self.cpu_slots[slot].is_some() {
+                continue;
+            }
+            let next = match self.options.schedule {
+                Schedule::RoundRobin => self.kernel.pick_next(),
+                Schedule::Random => {
+                    let ready: Vec<Pid> = self.kernel.ready().collect();
+                    if ready.is_empty() {
+                        None
+                    } else {
+                        Some(ready[(self.rng.next_u64() % ready.len() as u64) as usize])
+                    }
+                }
+            };
+            if let Some(pid) = next {
+                self.kernel.dispatch(pid, recorder).ok()?;
+                self.cpu_slots[slot] = Some(pid.index as usize);
+            }
+        }
+        let occupied: Vec<usize> = (0..self.cpu_slots.len())
+            .filter(|&c| self.cpu_slots[c].is_some())
+            .collect();
+        if occupied.is_empty() {
+            return None;
+        }
+        let cpu = match self.options.schedule {
+            Schedule::RoundRobin => *occupied
+                .iter()
+                .find(|&&c| c > self.last_cpu)
+                .unwrap_or(&occupied[0]),
+            Schedule::Random => occupied[(self.rng.next_u64() % occupied.len() as u64) as usize],
+        };
+        self.last_cpu = cpu;
+        self.cpu_slots[cpu]
     }
 
     /// Runs one step; a verdict when the run is over.

@@ -9,6 +9,9 @@
 
 use std::collections::HashMap;
 
+#[cfg(loom)]
+pub mod loom_cpu;
+
 use ipclab_kernel::{
     Config, Event, Fault, Kernel, ProcessState, TraceSink, TrapOutcome, UserMemory,
 };

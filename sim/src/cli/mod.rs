@@ -121,6 +121,18 @@ struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 1000)]
     steps: u64,
 
+    /// Simulated CPUs: up to N processes run at once (deterministic: each
+    /// step advances one CPU chosen by the schedule). With --threads: N host
+    /// threads.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    cpus: u64,
+
+    /// Run the CPUs as host threads entering the kernel at once (the stress
+    /// mode: not deterministic; prints the verdict, counters and invariants).
+    #[arg(long, conflicts_with_all = ["json", "dot"])]
+    threads: bool,
+
     /// Print only the verdict and whether it matches `expect`.
     #[arg(long, short, conflicts_with_all = ["json", "dot"])]
     quiet: bool,
@@ -277,6 +289,9 @@ fn compile(
 fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
     let loaded = load::load(&args.scenario)?;
     let program = compile(&loaded, &args.define, args.color)?;
+    if args.threads {
+        return run_threaded(args, &loaded.file_name, &program);
+    }
     let options = RunOptions {
         seed: args.seed,
         schedule: match args.schedule {
@@ -286,6 +301,7 @@ fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
         max_steps: args.steps,
         // Only the timeline and JSON draw the steps.
         record: !args.quiet && !args.dot,
+        cpus: args.cpus as usize,
         ..RunOptions::default()
     };
     let result = runner::run(&program, options)
@@ -314,6 +330,66 @@ fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
         .as_ref()
         .is_none_or(|e| result.verdict.matches(e));
     Ok(if matches {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `run --threads`: the stress mode on host threads (sim/src/threads.rs).
+fn run_threaded(
+    args: &RunArgs,
+    file_name: &str,
+    program: &lang::Program,
+) -> Result<ExitCode, Failure> {
+    let options = ipclab_sim::threads::ThreadOptions {
+        cpus: args.cpus as usize,
+        max_steps: args.steps,
+    };
+    let started = std::time::Instant::now();
+    let result = ipclab_sim::threads::run_threaded(program, options)
+        .map_err(|e| Failure::Message(format!("cannot boot {file_name}: {e}")))?;
+    let elapsed = started.elapsed();
+    let color = args.color.enabled(std::io::stdout().is_terminal());
+    let mut text = String::new();
+    if !args.quiet {
+        for line in &result.output {
+            text.push_str(line);
+            text.push('\n');
+        }
+        let s = &result.stats;
+        let buffered = s.accepted - s.delivered - s.undeliverable;
+        text.push_str(&format!(
+            "{} CPUs (host threads), {} calls in {:.3} s, {} ticks; dispatches per CPU: {:?}\n\
+             messages: {} accepted = {} delivered + {} buffered + {} undeliverable\n\
+             invariants: {}\n",
+            options.cpus,
+            result.steps,
+            elapsed.as_secs_f64(),
+            result.ticks,
+            result.dispatches,
+            s.accepted,
+            s.delivered,
+            buffered,
+            s.undeliverable,
+            match &result.invariants {
+                Ok(()) => "hold".to_string(),
+                Err(e) => format!("BROKEN: {e}"),
+            }
+        ));
+    }
+    text.push_str(&render::verdict_text(
+        &result.verdict,
+        program.expect.as_ref(),
+        color,
+        false,
+    ));
+    write_stdout(&text);
+    let matches = program
+        .expect
+        .as_ref()
+        .is_none_or(|e| result.verdict.matches(e));
+    Ok(if matches && result.invariants.is_ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

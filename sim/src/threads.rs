@@ -1,0 +1,477 @@
+//! The threaded driver: a scenario's processes on N host threads, each a CPU entering the kernel at once.
+//!
+//! This is the stress mode (`ipclab run FILE --cpus N --threads`): not
+//! deterministic by design. Each host thread (a `crossbeam-utils` scoped
+//! thread) is a CPU. It asks the kernel for work under the kernel lock
+//! ([`SharedKernel::find_work`]): the next ready process becomes `Running`
+//! on it. The CPU runs that process's VM without the lock (local
+//! computation is private) until a system call, and traps under the lock.
+//! A call that completes lets the process run on; a call that blocks takes
+//! the process off the CPU, which looks for other work. The partner's call
+//! that completes it makes it ready again, and some CPU (an idle one is
+//! unparked) picks it up and hands it its result from the PCB.
+//!
+//! Memory: each process's VM state sits behind its own mutex, held by the
+//! CPU that runs it. During a trap the kernel copies only to and from the
+//! caller (whose state the CPU already holds) and blocked processes (whose
+//! states no CPU is using, or is about to release without needing the
+//! kernel lock): so the lock order is "own process, kernel, blocked
+//! process" and never the reverse.
+//!
+//! Time: the virtual clock advances only when no process can run and a
+//! timer is set (the CPUs run for real, so per-step ticks would mean
+//! nothing); a process that computes for a long time without a call is
+//! taken off its CPU when its VM budget runs out and another process waits.
+//!
+//! Chapter: `docs/concurrency.md`.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::thread::Thread;
+
+use crossbeam_utils::Backoff;
+use ipclab_kernel::sync::{CpuSet, SharedKernel, Work, MAX_CPUS};
+use ipclab_kernel::{Fault, Kernel, NullSink, Stats, TrapOutcome, UserMemory};
+use ipclab_syscalls::{Errno, Pid, Reply};
+
+use crate::lang::vm::{self, ProcState, VmEvent};
+use crate::lang::{Program, Span};
+use crate::names::Names;
+use crate::runner::{BootError, RunOptions, World};
+use crate::verdict::{Progress, Verdict};
+use crate::waitfor::analyse_stuck;
+
+/// Instructions a process may run without an event before its CPU checks
+/// whether another process waits for it.
+const VM_BUDGET: u32 = 10_000;
+
+/// Completed calls after which a process leaves its CPU if another process
+/// is ready and no CPU is idle (round robin, in calls rather than ticks).
+const CALLS_PER_TURN: u64 = 64;
+
+/// Options of a threaded run.
+#[derive(Clone, Copy, Debug)]
+pub struct ThreadOptions {
+    /// Host threads, one per CPU (1 to [`MAX_CPUS`]).
+    pub cpus: usize,
+    /// System calls after which a live run halts with `runs`.
+    pub max_steps: u64,
+}
+
+/// What a threaded run produced.
+#[derive(Debug)]
+pub struct ThreadedResult {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The kernel's counters at the end.
+    pub stats: Stats,
+    /// System calls made (the steps of a threaded run).
+    pub steps: u64,
+    /// The clock at the end.
+    pub ticks: u64,
+    /// Lines the processes printed, in the order the CPUs printed them.
+    pub output: Vec<String>,
+    /// The kernel's invariants at the end, as a sentence when broken.
+    pub invariants: Result<(), String>,
+    /// Processes each CPU ran (dispatches), CPU 0 first.
+    pub dispatches: Vec<u64>,
+}
+
+/// Everything the CPUs share.
+struct Machine<'p> {
+    program: &'p Program,
+    kernel: SharedKernel,
+    procs: Vec<Mutex<ProcState>>,
+    counters: Vec<Mutex<Progress>>,
+    output: Mutex<Vec<String>>,
+    /// The first program error or failed assertion; it halts the machine.
+    error: Mutex<Option<Verdict>>,
+    steps: AtomicU64,
+    max_steps: u64,
+    at_limit: AtomicBool,
+    /// Set when the machine halts: CPUs still running a process stop at
+    /// its next call.
+    stopping: AtomicBool,
+    threads: OnceLock<Vec<Thread>>,
+    names: Names,
+}
+
+/// The memories the kernel sees during a trap: the caller's, which the CPU
+/// holds, and the others', locked on demand (see the module comment).
+struct TrapMemories<'a> {
+    caller: usize,
+    state: &'a mut ProcState,
+    procs: &'a [Mutex<ProcState>],
+}
+
+impl TrapMemories<'_> {
+    fn with_memory<R>(&mut self, pid: Pid, f: impl FnOnce(&mut Vec<u8>) -> R) -> Result<R, Fault> {
+        let index = pid.index as usize;
+        if index == self.caller {
+            return Ok(f(&mut self.state.memory));
+        }
+        let mut other = self
+            .procs
+            .get(index)
+            .ok_or(Fault)?
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        Ok(f(&mut other.memory))
+    }
+}
+
+impl UserMemory for TrapMemories<'_> {
+    fn read(&self, pid: Pid, addr: u64, out: &mut [u8]) -> Result<(), Fault> {
+        let start = usize::try_from(addr).map_err(|_| Fault)?;
+        let end = start.checked_add(out.len()).ok_or(Fault)?;
+        let mut copy = |memory: &Vec<u8>| -> Result<(), Fault> {
+            out.copy_from_slice(memory.get(start..end).ok_or(Fault)?);
+            Ok(())
+        };
+        let index = pid.index as usize;
+        if index == self.caller {
+            return copy(&self.state.memory);
+        }
+        let other = self
+            .procs
+            .get(index)
+            .ok_or(Fault)?
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        copy(&other.memory)
+    }
+
+    fn write(&mut self, pid: Pid, addr: u64, data: &[u8]) -> Result<(), Fault> {
+        let start = usize::try_from(addr).map_err(|_| Fault)?;
+        let end = start.checked_add(data.len()).ok_or(Fault)?;
+        self.with_memory(pid, |memory| {
+            memory
+                .get_mut(start..end)
+                .ok_or(Fault)
+                .map(|bytes| bytes.copy_from_slice(data))
+        })?
+    }
+}
+
+/// Runs `program` on `options.cpus` host threads to a verdict.
+///
+/// # Errors
+/// A scenario the kernel cannot boot.
+pub fn run_threaded(
+    program: &Program,
+    options: ThreadOptions,
+) -> Result<ThreadedResult, BootError> {
+    let cpus = options.cpus.clamp(1, MAX_CPUS);
+    let world = World::boot(
+        program,
+        RunOptions {
+            record: false,
+            ..RunOptions::default()
+        },
+    )?;
+    let names = Names::new(program);
+    let counters = (0..world.procs.len())
+        .map(|k| {
+            Mutex::new(Progress {
+                process: names.process(Program::pid_of(k)),
+                produced: 0,
+                consumed: 0,
+                calls: 0,
+                last_progress_step: None,
+            })
+        })
+        .collect();
+    let machine = Machine {
+        program,
+        kernel: SharedKernel::new(*world.kernel),
+        procs: world.procs.into_iter().map(Mutex::new).collect(),
+        counters,
+        output: Mutex::new(Vec::new()),
+        error: Mutex::new(None),
+        steps: AtomicU64::new(0),
+        max_steps: options.max_steps,
+        at_limit: AtomicBool::new(false),
+        stopping: AtomicBool::new(false),
+        threads: OnceLock::new(),
+        names,
+    };
+    let mut dispatches = vec![0u64; cpus];
+    crossbeam_utils::thread::scope(|scope| {
+        let handles: Vec<_> = (0..cpus)
+            .map(|cpu| {
+                let machine = &machine;
+                scope
+                    .builder()
+                    .name(format!("cpu{cpu}"))
+                    .spawn(move |_| {
+                        // Wait until every CPU's handle is known (to unpark it).
+                        let backoff = Backoff::new();
+                        while machine.threads.get().is_none() {
+                            backoff.snooze();
+                        }
+                        machine.cpu(cpu)
+                    })
+                    .expect("spawn a CPU thread")
+            })
+            .collect();
+        let threads = handles.iter().map(|h| h.thread().clone()).collect();
+        let _ = machine.threads.set(threads);
+        for (cpu, handle) in handles.into_iter().enumerate() {
+            dispatches[cpu] = handle.join().expect("a CPU thread panicked");
+        }
+    })
+    .expect("a CPU thread panicked");
+    Ok(machine.finish(dispatches))
+}
+
+impl Machine<'_> {
+    /// One CPU: find work, run it, park when there is none, until halted.
+    /// Returns how many times it dispatched a process.
+    fn cpu(&self, cpu: usize) -> u64 {
+        let mut dispatches = 0;
+        let backoff = Backoff::new();
+        loop {
+            let (work, wake) = self.kernel.find_work(cpu, &mut NullSink);
+            self.unpark(wake);
+            match work {
+                Work::Halt => return dispatches,
+                Work::Park => {
+                    // Spin a little (work often comes back at once), then
+                    // sleep; either way look again under the lock.
+                    if backoff.is_completed() {
+                        std::thread::park();
+                    } else {
+                        backoff.snooze();
+                    }
+                }
+                Work::Run(pid) => {
+                    backoff.reset();
+                    dispatches += 1;
+                    self.run_process(pid);
+                }
+            }
+        }
+    }
+
+    fn unpark(&self, cpus: CpuSet) {
+        if let Some(threads) = self.threads.get() {
+            for cpu in cpus.iter() {
+                threads[cpu].unpark();
+            }
+        }
+    }
+
+    /// Runs `pid` (now `Running` on this CPU) until it blocks, exits, yields
+    /// or leaves the CPU for another process.
+    fn run_process(&self, pid: Pid) {
+        let k = pid.index as usize;
+        let mut state = self.procs[k].lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(result) = self.kernel.with(|kernel| kernel.take_completion(pid)) {
+            if Reply::from_regs(result).is_ok() {
+                self.progress(k, false);
+            }
+            vm::complete_syscall(self.program, k, &mut state, result);
+        }
+        let mut calls = 0u64;
+        loop {
+            match vm::run(self.program, k, &mut state, VM_BUDGET) {
+                VmEvent::Syscall { regs, span } => {
+                    if self.stopping.load(Ordering::Relaxed) {
+                        self.halt_and_leave(pid);
+                        return;
+                    }
+                    let step = self.steps.fetch_add(1, Ordering::Relaxed) + 1;
+                    if step > self.max_steps {
+                        self.at_limit.store(true, Ordering::Relaxed);
+                        self.halt_and_leave(pid);
+                        return;
+                    }
+                    let (outcome, wake) = self.kernel.with_cpus(|kernel, cpus| {
+                        let mut memories = TrapMemories {
+                            caller: k,
+                            state: &mut state,
+                            procs: &self.procs,
+                        };
+                        let outcome = kernel.trap(pid, &regs, &mut memories, &mut NullSink);
+                        (outcome, ipclab_kernel::sync::take_for_ready(kernel, cpus))
+                    });
+                    self.unpark(wake);
+                    match outcome {
+                        Ok(TrapOutcome::Complete(result)) => {
+                            if Reply::from_regs(result).is_ok() {
+                                self.progress(k, false);
+                            }
+                            vm::complete_syscall(self.program, k, &mut state, result);
+                            calls += 1;
+                            if calls >= CALLS_PER_TURN && self.leave_if_others_wait(pid) {
+                                return;
+                            }
+                        }
+                        Ok(TrapOutcome::Yielded) => {
+                            let zero = Reply::to_regs(Ok(Reply::value(0)));
+                            vm::complete_syscall(self.program, k, &mut state, zero);
+                            return;
+                        }
+                        // Off the CPU: drop the state without taking the
+                        // kernel lock again (the lock order).
+                        Ok(TrapOutcome::Blocked(_)) | Ok(TrapOutcome::Exited(_)) => return,
+                        Err(e) => {
+                            let message = format!("kernel refused the trap: {e:?}");
+                            self.program_error(k, span, message, false);
+                            return;
+                        }
+                    }
+                }
+                VmEvent::Compute { .. } => {}
+                VmEvent::Produce { .. } => {
+                    self.counter(k).produced += 1;
+                    self.progress(k, true);
+                }
+                VmEvent::Consume { .. } => {
+                    self.counter(k).consumed += 1;
+                    self.progress(k, true);
+                }
+                VmEvent::Print { text, .. } => {
+                    let label = self.names.process(pid);
+                    self.output
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(format!("{label}: {text}"));
+                }
+                VmEvent::SyscallFailed { errno, call, span } => {
+                    self.program_error(k, span, failed_call_message(call, errno), false);
+                    return;
+                }
+                VmEvent::RuntimeError { message, span } => {
+                    self.program_error(k, span, message, false);
+                    return;
+                }
+                VmEvent::AssertFailed { span, text } => {
+                    self.program_error(k, span, text, true);
+                    return;
+                }
+                VmEvent::Exited { code } => {
+                    let wake = self.kernel.with_cpus(|kernel, cpus| {
+                        let mut memories = TrapMemories {
+                            caller: k,
+                            state: &mut state,
+                            procs: &self.procs,
+                        };
+                        let _ = kernel.terminate(pid, code, &mut memories, &mut NullSink);
+                        ipclab_kernel::sync::take_for_ready(kernel, cpus)
+                    });
+                    self.unpark(wake);
+                    return;
+                }
+                VmEvent::Budget => {
+                    if self.leave_if_others_wait(pid) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes `pid` off this CPU when another process is ready and no CPU
+    /// is idle to run it.
+    fn leave_if_others_wait(&self, pid: Pid) -> bool {
+        self.kernel.with_cpus(|kernel, cpus| {
+            if cpus.idle.is_empty() && kernel.pick_next().is_some() {
+                let _ = kernel.preempt(pid, &mut NullSink);
+                true
+            } else {
+                false
+            }
+        })
+    }
+
+    /// Halts the machine and puts `pid` back to ready (so that the end
+    /// state shows no process on a CPU).
+    fn halt_and_leave(&self, pid: Pid) {
+        self.stopping.store(true, Ordering::Relaxed);
+        self.kernel.with(|kernel| {
+            let _ = kernel.preempt(pid, &mut NullSink);
+        });
+        let wake = self.kernel.halt();
+        self.unpark(wake);
+    }
+
+    fn counter(&self, k: usize) -> std::sync::MutexGuard<'_, Progress> {
+        self.counters[k].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn progress(&self, k: usize, item: bool) {
+        let step = self.steps.load(Ordering::Relaxed);
+        let mut c = self.counter(k);
+        if !item {
+            c.calls += 1;
+        }
+        c.last_progress_step = Some(step);
+    }
+
+    fn program_error(&self, k: usize, span: Span, message: String, assertion: bool) {
+        let (line, column) = self.program.line_col(span);
+        let process = self.names.process(Program::pid_of(k));
+        let verdict = if assertion {
+            Verdict::AssertionFailed {
+                process,
+                message,
+                line,
+                column,
+            }
+        } else {
+            Verdict::Error {
+                process,
+                message,
+                line,
+                column,
+            }
+        };
+        self.error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(verdict);
+        self.halt_and_leave(Program::pid_of(k));
+    }
+
+    fn finish(self, dispatches: Vec<u64>) -> ThreadedResult {
+        let error = self.error.into_inner().unwrap_or_else(|e| e.into_inner());
+        let at_limit = self.at_limit.load(Ordering::Relaxed);
+        let progress = self
+            .counters
+            .into_iter()
+            .map(|c| c.into_inner().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let names = &self.names;
+        let (verdict, stats, ticks, invariants) = self.kernel.with(|kernel: &mut Kernel| {
+            let verdict = match error {
+                Some(verdict) => verdict,
+                None if at_limit => Verdict::Runs {
+                    progress,
+                    starving: Vec::new(),
+                },
+                None => analyse_stuck(kernel, names),
+            };
+            let invariants = kernel.check_invariants().map_err(|v| format!("{v:?}"));
+            (verdict, *kernel.stats(), kernel.now(), invariants)
+        });
+        ThreadedResult {
+            verdict,
+            stats,
+            steps: self.steps.load(Ordering::Relaxed).min(self.max_steps),
+            ticks,
+            output: self.output.into_inner().unwrap_or_else(|e| e.into_inner()),
+            invariants,
+            dispatches,
+        }
+    }
+}
+
+/// The message of a statement-form call that failed (as the runner words it).
+fn failed_call_message(call: &str, errno: Errno) -> String {
+    format!(
+        "{call} failed with {} ({}) and the program does not check the result",
+        errno.name(),
+        errno.description()
+    )
+}

@@ -1,0 +1,234 @@
+//! Stress: the credit and mailbox scenarios on every core (`--threads`), with many sequence-numbered messages.
+//!
+//! Each consumer asserts, in the scenario, that every item arrives in its
+//! sender's order with no gap and no repeat (a lost, duplicated or
+//! reordered message is an `assertion_failed` verdict). At the end the run
+//! must complete, the kernel's invariants must hold, and its counters must
+//! add up: every message accepted was delivered, none is left buffered.
+//! The deterministic runner's multi-CPU mode is checked here too.
+
+use ipclab_sim::lang::{compile, Program};
+use ipclab_sim::runner::{run, RunOptions, Schedule};
+use ipclab_sim::threads::{run_threaded, ThreadOptions};
+use ipclab_sim::verdict::Verdict;
+
+fn program(source: &str, defines: &[(String, i64)]) -> Program {
+    match compile("stress.ipc", source.as_bytes(), defines) {
+        Ok(p) => p,
+        Err(d) => panic!("{}", d.render(false)),
+    }
+}
+
+/// Credits, direct addressing, PAIRS independent producer/consumer pairs.
+const CREDIT: &str = r#"
+const PAIRS = 4;
+const N = 3;
+const M = 2000;
+
+process Producer[PAIRS] {
+    let k = 0;
+    let credit;
+    repeat M {
+        recv(Consumer[index], credit);
+        send(Consumer[index], k);
+        k = k + 1;
+    }
+}
+
+process Consumer[PAIRS] {
+    let expected = 0;
+    let item;
+    repeat N { send(Producer[index], 0); }
+    repeat M {
+        recv(Producer[index], item);
+        assert item == expected;
+        expected = expected + 1;
+        if expected + N <= M { send(Producer[index], 0); }
+    }
+}
+
+expect completes;
+"#;
+
+/// Many producers into one mailbox, one consumer checking each sender's order.
+const MAILBOX_FIFO: &str = r#"
+const PRODUCERS = 4;
+const M = 2000;
+const BIG = 1000000;
+
+mailbox box(capacity = 4);
+
+process Producer[PRODUCERS] {
+    let k = 0;
+    repeat M {
+        send(box, index * BIG + k);
+        k = k + 1;
+    }
+}
+
+process Consumer {
+    let next[PRODUCERS];
+    let item;
+    repeat PRODUCERS * M {
+        recv(box, item);
+        assert item % BIG == next[item / BIG];
+        next[item / BIG] = next[item / BIG] + 1;
+    }
+    let p = 0;
+    repeat PRODUCERS {
+        assert next[p] == M;
+        p = p + 1;
+    }
+}
+
+expect completes;
+"#;
+
+/// Many producers and many consumers on one mailbox (the totals are checked
+/// by the kernel's counters).
+const MAILBOX_MANY: &str = r#"
+const PRODUCERS = 3;
+const CONSUMERS = 3;
+const M = 1500;
+
+mailbox box(capacity = 2);
+
+process Producer[PRODUCERS] {
+    repeat M { send(box, index); }
+}
+
+process Consumer[CONSUMERS] {
+    let item;
+    repeat M { recv(box, item); }
+}
+
+expect completes;
+"#;
+
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 16)
+}
+
+fn stress(source: &str, messages: u64, rounds: usize) {
+    let program = program(source, &[]);
+    for round in 0..rounds {
+        let result = run_threaded(
+            &program,
+            ThreadOptions {
+                cpus: cores(),
+                max_steps: u64::MAX,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            result.verdict,
+            Verdict::Completes,
+            "round {round}: {:?}",
+            result.verdict
+        );
+        assert_eq!(result.invariants, Ok(()), "round {round}");
+        let s = result.stats;
+        assert_eq!(
+            s.delivered, messages,
+            "round {round}: every message delivered"
+        );
+        assert_eq!(s.accepted, s.delivered, "round {round}: none lost or left");
+        assert_eq!(s.undeliverable, 0, "round {round}");
+    }
+}
+
+#[test]
+fn the_credit_scheme_on_every_core_loses_duplicates_and_reorders_nothing() {
+    // Items plus credits.
+    stress(CREDIT, 4 * 2000 * 2, 3);
+}
+
+#[test]
+fn a_mailbox_on_every_core_keeps_each_senders_order() {
+    stress(MAILBOX_FIFO, 4 * 2000, 3);
+}
+
+#[test]
+fn many_producers_and_consumers_on_one_mailbox_on_every_core_lose_nothing() {
+    stress(MAILBOX_MANY, 3 * 1500, 3);
+}
+
+#[test]
+fn a_threaded_run_of_a_deadlock_halts_with_the_deadlock() {
+    let source = r#"
+        process A { let x; recv(B, x); }
+        process B { let x; recv(A, x); }
+        expect deadlock;
+    "#;
+    let result = run_threaded(
+        &program(source, &[]),
+        ThreadOptions {
+            cpus: 2,
+            max_steps: 1000,
+        },
+    )
+    .unwrap();
+    assert_eq!(result.verdict.keyword(), "deadlock");
+}
+
+#[test]
+fn a_threaded_run_stops_at_the_step_limit_with_runs() {
+    let source = r#"
+        process P { loop { send(Q, 1); } }
+        process Q { let x; loop { recv(P, x); } }
+        expect runs;
+    "#;
+    let result = run_threaded(
+        &program(source, &[]),
+        ThreadOptions {
+            cpus: 2,
+            max_steps: 5000,
+        },
+    )
+    .unwrap();
+    assert_eq!(result.verdict.keyword(), "runs");
+    assert_eq!(result.steps, 5000);
+    assert_eq!(result.invariants, Ok(()));
+}
+
+#[test]
+fn the_deterministic_runner_interleaves_several_cpus_and_repeats_itself() {
+    let program = program(MAILBOX_FIFO, &[("M".to_string(), 30)]);
+    for schedule in [Schedule::RoundRobin, Schedule::Random] {
+        let options = RunOptions {
+            cpus: 3,
+            schedule,
+            seed: 7,
+            max_steps: 100_000,
+            ..RunOptions::default()
+        };
+        let first = run(&program, options).unwrap();
+        let again = run(&program, options).unwrap();
+        assert_eq!(first.verdict, Verdict::Completes, "{schedule:?}");
+        assert_eq!(first.steps, again.steps, "{schedule:?}: deterministic");
+        // Several processes were on a CPU at once in some step.
+        let most_running = first
+            .trace
+            .steps
+            .iter()
+            .map(|s| {
+                s.states
+                    .iter()
+                    .filter(|v| matches!(v, ipclab_sim::trace::ProcView::Running))
+                    .count()
+            })
+            .max()
+            .unwrap();
+        assert!(
+            most_running > 1,
+            "{schedule:?}: at most {most_running} running"
+        );
+        assert!(
+            most_running <= 3,
+            "{schedule:?}: {most_running} running on 3 CPUs"
+        );
+    }
+}
