@@ -262,7 +262,7 @@ fn the_buffer_sweep_finds_the_smallest_safe_buffer() {
     )
     .unwrap();
     assert_eq!(
-        report.summary, "deadlocks only when the kernel buffer holds fewer than 1 messages",
+        report.summary, "deadlocks only when the kernel buffer holds fewer than 1 message",
         "{report}"
     );
 }

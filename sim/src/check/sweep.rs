@@ -84,12 +84,14 @@ pub fn sweep(
         })
         .collect();
     let what = match key {
-        SweepKey::Buffer => "the kernel buffer holds",
-        SweepKey::Eager => "the eager limit is",
+        SweepKey::Buffer => "the kernel buffer holds fewer than",
+        SweepKey::Eager => "the eager limit is below",
     };
-    let unit = match key {
-        SweepKey::Buffer => "messages",
-        SweepKey::Eager => "bytes",
+    let unit = |v: u64| match (key, v) {
+        (SweepKey::Buffer, 1) => "message",
+        (SweepKey::Buffer, _) => "messages",
+        (SweepKey::Eager, 1) => "byte",
+        (SweepKey::Eager, _) => "bytes",
     };
     let answers: Vec<String> = rows.iter().map(answer).collect();
     let summary = if answers.iter().all(|a| a == "safe") {
@@ -101,10 +103,7 @@ pub fn sweep(
             && answers[first_safe..].iter().all(|a| a == "safe");
         match (unsafe_below, rows[first_safe].value) {
             (true, SweepValue::Value(v)) => {
-                format!(
-                    "{} only when {what} fewer than {v} {unit}",
-                    verb(&answers[0])
-                )
+                format!("{} only when {what} {v} {}", verb(&answers[0]), unit(v))
             }
             (true, SweepValue::Infinite) => {
                 format!("{} at every finite setting tried", verb(&answers[0]))

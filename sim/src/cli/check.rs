@@ -656,8 +656,8 @@ fn run_sweep(
     text.push_str(&report.to_string());
     if !args.quiet {
         text.push_str(
-            "counterexamples are not saved by a sweep: check one setting (a `const` in \
-             `kernel { }`, set with -D) to get one\n",
+            "counterexamples are not saved by a sweep: to get one, check a single setting \
+             (write it as a `const` used in `kernel { }` and set it with -D)\n",
         );
     }
     write_stdout(&text);

@@ -1,0 +1,526 @@
+//! CLI tests of `ipclab check` and `ipclab replay`: the lecture's answers with exit codes, saved counterexamples that replay, sweeps, bounds, bad schedules.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Both send twice before receiving: deadlocks when the kernel buffer holds
+/// fewer than 3 messages, and not from the start (the critical step is 2).
+const SEND_SEND_RECV: &str = "\
+// Both send twice before receiving.
+const SLOTS = 2;
+kernel { buffer_slots = SLOTS; }
+process A { send(B, 1); send(B, 2); recv(B, x); recv(B, y); }
+process B { send(A, 1); send(A, 2); recv(A, x); recv(A, y); }
+";
+
+/// The head-to-head exchange with plain sends.
+const HEAD_TO_HEAD: &str = "\
+// Head-to-head: both send first, then receive.
+kernel { buffer_slots = 0; }
+process A { send(B, 1); recv(B, x); }
+process B { send(A, 2); recv(A, y); }
+expect deadlock;
+";
+
+/// A fresh directory under the system's temporary directory.
+fn scratch(name: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "ipclab-cli-check-{}-{}-{name}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `ipclab` in `dir` (so default outputs land there, not in the repository).
+fn ipclab_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ipclab"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().unwrap_or(-1)
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+fn both(output: &Output) -> String {
+    format!(
+        "exit {}\n--- stdout\n{}--- stderr\n{}",
+        code(output),
+        stdout(output),
+        stderr(output)
+    )
+}
+
+/// The `N` of `counterexample: N steps`.
+fn counterexample_steps(text: &str) -> usize {
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("counterexample:"))
+        .unwrap_or_else(|| panic!("no counterexample line in\n{text}"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn credit_indirect_overflow_deadlocks_and_its_saved_counterexample_replays() {
+    let dir = scratch("overflow");
+    let out = ipclab_in(
+        &dir,
+        &["check", "credit-indirect-overflow", "--output", "cex"],
+    );
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "expect deadlock agrees: {}", both(&out));
+    assert!(
+        text.starts_with("check credit-indirect-overflow.ipc: DEADLOCK"),
+        "{text}"
+    );
+    assert!(text.contains("space exhausted"), "{text}");
+    assert!(
+        text.contains("Producer waits in send(consMbox) [full 4/4]"),
+        "{text}"
+    );
+    assert!(text.contains("critical step:"), "{text}");
+    assert!(
+        text.contains("saved to cex/credit-indirect-overflow-deadlock.schedule"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "replay the deadlock: ipclab replay credit-indirect-overflow --schedule \
+             cex/credit-indirect-overflow-deadlock.schedule"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("expected deadlock: a schedule shows it"),
+        "{text}"
+    );
+    let saved = std::fs::read_to_string(dir.join("cex/credit-indirect-overflow-deadlock.schedule"))
+        .unwrap();
+    assert!(saved.starts_with("ipclab-schedule 1\n"), "{saved}");
+    assert!(saved.contains("# kind: deadlock"), "{saved}");
+    assert!(saved.contains("# critical step: "), "{saved}");
+
+    let out = ipclab_in(
+        &dir,
+        &[
+            "replay",
+            "credit-indirect-overflow",
+            "--schedule",
+            "cex/credit-indirect-overflow-deadlock.schedule",
+        ],
+    );
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(
+        text.contains("schedule from cex/credit-indirect-overflow-deadlock.schedule"),
+        "{text}"
+    );
+    assert!(text.contains("critical step: "), "{text}");
+    assert!(text.contains("every schedule deadlocks"), "{text}");
+    assert!(
+        text.contains("deadlock: the processes below wait for each other in a cycle"),
+        "{text}"
+    );
+    assert!(
+        text.contains("counterexample (deadlock): reproduced ✓"),
+        "{text}"
+    );
+}
+
+#[test]
+fn credit_direct_is_proved_safe() {
+    let dir = scratch("direct");
+    let out = ipclab_in(&dir, &["check", "credit-direct"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(
+        text.starts_with("check credit-direct.ipc: no violation"),
+        "{text}"
+    );
+    assert!(
+        text.contains("space exhausted: no schedule deadlocks"),
+        "{text}"
+    );
+    assert!(
+        text.contains("answer: safe (space exhausted: a proof)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("expected runs: no schedule violates it (a proof)"),
+        "{text}"
+    );
+    // Nothing to save, so no directory appears.
+    assert!(!dir.join("ipclab-counterexamples").exists());
+}
+
+#[test]
+fn credit_direct_producers_starve_producer_1_and_the_lasso_replays() {
+    let dir = scratch("producers");
+    let out = ipclab_in(&dir, &["check", "credit-direct-producers"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(
+        text.starts_with("check credit-direct-producers.ipc: STARVATION"),
+        "{text}"
+    );
+    assert!(text.contains("Producer[1]"), "{text}");
+    assert!(text.contains("then a cycle of"), "{text}");
+    assert!(
+        text.contains("expected starvation(Producer[1]): a schedule shows it"),
+        "{text}"
+    );
+    let file = "ipclab-counterexamples/credit-direct-producers-starvation.schedule";
+    assert!(dir.join(file).is_file(), "{text}");
+    let out = ipclab_in(
+        &dir,
+        &[
+            "replay",
+            "credit-direct-producers",
+            "--schedule",
+            file,
+            "--repeat",
+            "2",
+        ],
+    );
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(text.contains("the cycle starts"), "{text}");
+    assert!(
+        text.contains("counterexample (starvation): reproduced ✓"),
+        "{text}"
+    );
+}
+
+#[test]
+fn deadlock_recv_first_deadlocks_from_the_start() {
+    let dir = scratch("recv-first");
+    let out = ipclab_in(&dir, &["check", "deadlock-recv-first", "--no-save"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(
+        text.starts_with("check deadlock-recv-first.ipc: DEADLOCK"),
+        "{text}"
+    );
+    assert!(text.contains("A waits in recv(B)"), "{text}");
+    assert!(text.contains("critical step: from the start"), "{text}");
+    // Not saved: the replay command carries the schedule inline, and works.
+    let command = text
+        .lines()
+        .find_map(|l| l.strip_prefix("replay the deadlock: ipclab "))
+        .unwrap_or_else(|| panic!("no replay command in\n{text}"));
+    assert!(command.contains("--schedule '0 1'"), "{command}");
+    let out = ipclab_in(
+        &dir,
+        &[
+            "replay",
+            "deadlock-recv-first",
+            "--schedule",
+            "0 1",
+            "--quiet",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(stdout(&out).starts_with("deadlock:"), "{}", both(&out));
+    assert!(!dir.join("ipclab-counterexamples").exists());
+}
+
+#[test]
+fn a_buffer_sweep_prints_a_table_and_the_smallest_safe_buffer() {
+    let dir = scratch("sweep");
+    std::fs::write(dir.join("h2h.ipc"), HEAD_TO_HEAD).unwrap();
+    let out = ipclab_in(&dir, &["check", "h2h.ipc", "--sweep", "buffer=0,1,2,inf"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 1, "a setting deadlocks: {}", both(&out));
+    assert!(text.contains("buffer  answer"), "{text}");
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("space exhausted"))
+        .collect();
+    assert_eq!(rows.len(), 4, "{text}");
+    assert!(rows[0].trim_start().starts_with("0  deadlock"), "{text}");
+    assert!(rows[3].trim_start().starts_with("inf  safe"), "{text}");
+    assert!(
+        text.contains("deadlocks only when the kernel buffer holds fewer than 1 message"),
+        "{text}"
+    );
+    std::fs::write(dir.join("ssr.ipc"), SEND_SEND_RECV).unwrap();
+    let out = ipclab_in(&dir, &["check", "ssr.ipc", "--sweep", "buffer=0,1,2,3,inf"]);
+    assert!(
+        stdout(&out).contains("deadlocks only when the kernel buffer holds fewer than 3 messages"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn the_mpi_head_to_head_exchange_deadlocks_only_below_the_eager_limit() {
+    let dir = scratch("mpi-sweep");
+    let out = ipclab_in(
+        &dir,
+        &[
+            "check",
+            "mpi-exchange-eager",
+            "--sweep",
+            "eager=0,32,64,inf",
+        ],
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("deadlocks only when the eager limit is below 64 bytes"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn breadth_first_counterexamples_are_no_longer_than_depth_first_ones() {
+    let dir = scratch("bfs");
+    std::fs::write(dir.join("ssr.ipc"), SEND_SEND_RECV).unwrap();
+    for scenario in ["credit-indirect-overflow", "ssr.ipc"] {
+        let dfs = ipclab_in(&dir, &["check", scenario, "--no-save"]);
+        let bfs = ipclab_in(&dir, &["check", scenario, "--no-save", "--bfs"]);
+        assert_eq!(code(&dfs), code(&bfs));
+        assert!(stdout(&bfs).contains("breadth-first"), "{}", both(&bfs));
+        assert!(
+            counterexample_steps(&stdout(&bfs)) <= counterexample_steps(&stdout(&dfs)),
+            "{}\n{}",
+            stdout(&bfs),
+            stdout(&dfs)
+        );
+    }
+}
+
+#[test]
+fn one_and_two_workers_give_the_same_answer() {
+    let dir = scratch("jobs");
+    let answer = |jobs: &str| {
+        let out = ipclab_in(
+            &dir,
+            &[
+                "check",
+                "credit-direct-producers",
+                "--bfs",
+                "--jobs",
+                jobs,
+                "--no-save",
+            ],
+        );
+        let text = stdout(&out);
+        // Everything but the worker count and the timing: the answer,
+        // the counts, the counterexample.
+        let kept: Vec<String> = text
+            .lines()
+            .map(|l| match l.split_once("reduction on: ") {
+                Some((_, counts)) => counts.split(", depth").next().unwrap().to_string(),
+                None => l.to_string(),
+            })
+            .collect();
+        (code(&out), kept)
+    };
+    let one = answer("1");
+    let two = answer("2");
+    assert_eq!(one.0, 0);
+    assert_eq!(one, two);
+}
+
+#[test]
+fn compare_reduction_reports_both_counts() {
+    let dir = scratch("compare");
+    let out = ipclab_in(&dir, &["check", "credit-direct", "--compare-reduction"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(text.contains("reduction on: "), "{text}");
+    assert!(text.contains("without reduction: "), "{text}");
+}
+
+#[test]
+fn a_bound_without_a_violation_is_no_proof_and_fails_only_under_strict() {
+    let dir = scratch("bound");
+    let out = ipclab_in(&dir, &["check", "credit-indirect", "--max-states", "20"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(text.contains("bound reached: max-states"), "{text}");
+    assert!(text.contains("bound reached: no proof"), "{text}");
+    let out = ipclab_in(
+        &dir,
+        &["check", "credit-indirect", "--max-states", "20", "--strict"],
+    );
+    assert_eq!(code(&out), 3, "{}", both(&out));
+}
+
+#[test]
+fn without_an_expect_line_a_violation_exits_1_and_a_proof_0() {
+    let dir = scratch("no-expect");
+    std::fs::write(dir.join("ssr.ipc"), SEND_SEND_RECV).unwrap();
+    let out = ipclab_in(&dir, &["check", "ssr.ipc", "--quiet", "--no-save"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(
+        stdout(&out).starts_with("check ssr.ipc: DEADLOCK"),
+        "{}",
+        both(&out)
+    );
+    let out = ipclab_in(
+        &dir,
+        &["check", "ssr.ipc", "-D", "SLOTS=3", "--quiet", "--no-save"],
+    );
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(stdout(&out).contains("answer: safe"), "{}", both(&out));
+}
+
+#[test]
+fn an_answer_that_contradicts_expect_exits_1() {
+    let dir = scratch("mismatch");
+    let source = HEAD_TO_HEAD.replace("expect deadlock", "expect completes");
+    std::fs::write(dir.join("h2h.ipc"), source).unwrap();
+    let out = ipclab_in(&dir, &["check", "h2h.ipc", "--no-save"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(
+        stdout(&out).contains("expected completes: some schedule ends in deadlock, does not match"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn the_critical_step_is_marked_on_the_replayed_timeline() {
+    let dir = scratch("critical");
+    std::fs::write(dir.join("ssr.ipc"), SEND_SEND_RECV).unwrap();
+    let out = ipclab_in(
+        &dir,
+        &["check", "ssr.ipc", "--output", "s.schedule", "--timeline"],
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("critical step: after step 2"),
+        "{}",
+        both(&out)
+    );
+    assert!(text.contains("saved to s.schedule"), "{text}");
+    // The check's own timeline and the replay's both mark it under step 1 (rows count from 0).
+    for text in [
+        text.clone(),
+        stdout(&ipclab_in(
+            &dir,
+            &["replay", "ssr.ipc", "--schedule", "s.schedule"],
+        )),
+    ] {
+        let lines: Vec<&str> = text.lines().collect();
+        let marker = lines
+            .iter()
+            .position(|l| l.contains("▲ critical step: after this step, every schedule deadlocks"))
+            .unwrap_or_else(|| panic!("no marker in\n{text}"));
+        let row = lines[..marker]
+            .iter()
+            .rev()
+            .find(|l| {
+                l.trim_start()
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_digit())
+            })
+            .unwrap();
+        assert!(row.trim_start().starts_with("1 "), "{row}\n{text}");
+    }
+}
+
+#[test]
+fn a_bad_schedule_is_a_usage_error_with_a_reason() {
+    let dir = scratch("bad-schedule");
+    let out = ipclab_in(
+        &dir,
+        &["replay", "deadlock-recv-first", "--schedule", "0 banana"],
+    );
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("neither a schedule file nor a schedule"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`banana` is neither an instance number"),
+        "{err}"
+    );
+    let out = ipclab_in(
+        &dir,
+        &[
+            "replay",
+            "deadlock-recv-first",
+            "--schedule",
+            "nope/x.schedule",
+        ],
+    );
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(
+        stderr(&out).contains("no schedule file `nope/x.schedule`"),
+        "{}",
+        both(&out)
+    );
+    // A schedule made for another scenario: instance 5 does not exist here.
+    let out = ipclab_in(
+        &dir,
+        &["replay", "deadlock-recv-first", "--schedule", "0 5"],
+    );
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(
+        stderr(&out).contains("the schedule does not fit"),
+        "{}",
+        both(&out)
+    );
+    // A file that is not a schedule.
+    std::fs::write(dir.join("junk.schedule"), "hello\n").unwrap();
+    let out = ipclab_in(
+        &dir,
+        &[
+            "replay",
+            "deadlock-recv-first",
+            "--schedule",
+            "junk.schedule",
+        ],
+    );
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(
+        stderr(&out).contains("not an ipclab schedule"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn bad_options_are_usage_errors() {
+    let dir = scratch("usage");
+    for args in [
+        &["check", "credit-direct", "--sweep", "quota=1"][..],
+        &["check", "credit-direct", "--time-limit", "0"],
+        &["check", "credit-direct", "--jobs", "0"],
+        &["check", "credit-direct", "--progress", "sometimes"],
+        &["check", "no-such-scenario"],
+        &["replay", "credit-direct"],
+    ] {
+        let out = ipclab_in(&dir, args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", both(&out));
+    }
+}
+
+#[test]
+fn no_progress_bar_when_stderr_is_not_a_terminal() {
+    let dir = scratch("quiet-stderr");
+    let out = ipclab_in(&dir, &["check", "credit-indirect"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert_eq!(stderr(&out), "");
+}
