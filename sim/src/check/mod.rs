@@ -369,7 +369,8 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
         if let Some(n) = f.critical_step {
             // `ipclab replay` marks this step on the timeline.
             f.schedule.comments.push(format!(
-                "critical step: {n} (after {n} steps, every schedule leads to this violation)"
+                "critical step: {n} (after {n} step{}, every schedule leads to this violation)",
+                if n == 1 { "" } else { "s" }
             ));
         }
         let path = match &options.output {
@@ -518,7 +519,10 @@ impl fmt::Display for CheckReport {
                 Some(n) => writeln!(
                     f,
                     "  critical step: after step {n} ({}), every schedule {}",
-                    x.schedule.prefix[n - 1],
+                    match x.schedule.prefix[n - 1] {
+                        Choice::Run(k) => format!("instance {k} runs"),
+                        Choice::Timer(k) => format!("instance {k}'s timer fires"),
+                    },
                     match x.kind {
                         Kind::Deadlock => "deadlocks".to_string(),
                         k => format!("ends in {}", k.word()),

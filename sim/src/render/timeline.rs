@@ -355,7 +355,7 @@ fn with_marked(
 fn marker_line(arrow: &str, text: &str, max: usize) -> String {
     let head = format!("{arrow:>11} {text} ");
     let rest = max.clamp(20, 200).saturating_sub(width(&head));
-    format!("{head}{}", "─".repeat(rest))
+    format!("{head}{}", "─".repeat(rest)).trim_end().to_string()
 }
 
 /// One row: step, tick, and every process's state.
