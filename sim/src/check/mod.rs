@@ -494,7 +494,16 @@ impl fmt::Display for CheckReport {
         }
         for x in &self.findings {
             writeln!(f)?;
-            for line in x.verdict.explain() {
+            for (i, line) in x.verdict.explain().iter().enumerate() {
+                // A run's "still live at the step limit" says nothing here:
+                // the lasso runs forever.
+                if i == 0 && x.kind == Kind::Starvation {
+                    writeln!(
+                        f,
+                        "  starvation: a schedule runs forever (weakly fair) while these never progress"
+                    )?;
+                    continue;
+                }
                 writeln!(f, "  {line}")?;
             }
             let steps = x.schedule.prefix.len();
