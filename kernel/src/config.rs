@@ -129,3 +129,14 @@ pub const MAX_REQUESTS: usize = 128;
 pub const MAX_REQUESTS_PER_PROCESS: usize = 16;
 /// Processes that may have a buffer attached for `bsend` at once.
 pub const MAX_ATTACHED: usize = 64;
+
+/// Semaphores the kernel can hold at once.
+pub const MAX_SEMAPHORES: usize = 32;
+/// Mutexes the kernel can hold at once.
+pub const MAX_MUTEXES: usize = 32;
+/// Condition variables the kernel can hold at once.
+pub const MAX_CONDVARS: usize = 32;
+/// Shared segments the kernel can hold at once.
+pub const MAX_SHARED: usize = 32;
+/// Words in one shared segment.
+pub const MAX_SHARED_WORDS: usize = 64;

@@ -4,7 +4,8 @@
 //! `recv` from a pid, waits for exactly that process. A receive from `ANY`
 //! or a wait on a mailbox could be satisfied by several processes, so it is
 //! not an edge here (the simulator's deadlock analysis covers those). This
-//! is the rule Minix applies.
+//! is the rule Minix applies. A `lock` waits for exactly the mutex's owner,
+//! so lock-order cycles are refused too.
 
 use ipclab_syscalls::{Pid, Source};
 
@@ -24,6 +25,7 @@ impl Kernel {
                 peer: Source::Pid(peer),
                 ..
             } => Some(peer),
+            BlockReason::MutexLock { owner, .. } => Some(owner),
             _ => None,
         }
     }

@@ -7,6 +7,9 @@
 //! name, then:
 //! - `classic`: stay blocked, as in the lecture; the simulator explains why;
 //! - `notify`: get `EDEADPEER`.
+//!
+//! A mutex the process held stays locked by a dead owner; under `notify`
+//! its waiters get `EDEADPEER` too (`sync_objects.rs`, "Termination").
 
 use ipclab_syscalls::{Errno, Pid, Source};
 
@@ -41,13 +44,14 @@ impl Kernel {
         let handles = pcb.handles.drain();
         sink.event(now, &Event::Exit { pid, code });
         self.count_pending(op, -1);
-        for mailbox in handles.into_iter().flatten() {
-            self.release_mailbox(mailbox, sink);
+        for object in handles.into_iter().flatten() {
+            self.release_object(object, sink);
         }
         self.drop_messages_for(pid, sink);
         if self.config.policy == Policy::Notify {
             self.notify_partners(pid, sink);
         }
+        self.sync_terminate(pid, sink);
         self.mpi_terminate(pid, mem, sink);
         self.refill(mem, sink);
         Ok(())
@@ -81,7 +85,7 @@ impl Kernel {
             .pending_where(|op| match *op {
                 Pending::Send { dest, .. } => dest == Dest::Process(dead),
                 Pending::Recv { from, .. } => from == Source::Pid(dead),
-                Pending::Sleep | Pending::Mpi(_) => false,
+                Pending::Sleep | Pending::Mpi(_) | Pending::Sync { .. } => false,
             })
             .map(|(pid, _)| pid)
             .collect();

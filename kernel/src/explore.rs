@@ -29,6 +29,12 @@
 //! (sends and eager messages among arrivals, posted receives among waiting
 //! receivers).
 //!
+//! The synchronisation objects (semaphores with their counts, mutexes with
+//! their owners, condition variables, shared segments with their words)
+//! come last; their waiters' places are ranked among all synchronisation
+//! waiters, and a handle is encoded as its object's number (kind and slot;
+//! a mailbox's number is its slot).
+//!
 //! # Invariants
 //! Restoring an encoding into a kernel booted for the same scenario gives a
 //! kernel that behaves, for every later sequence of calls, dispatches,
@@ -45,6 +51,7 @@ use crate::process::Pending;
 use crate::trace::TimerKind;
 use crate::{Attached, Communicator, Holder, MpiCall, Request, RequestKind};
 use crate::{BlockReason, Dest, Event, Kernel, Mailbox, MailboxId, Message, ProcessState};
+use crate::{CondvarId, MutexId, Object, SemaphoreId};
 use crate::{HandleTable, TraceSink};
 use ipclab_syscalls::{CommId, SendMode};
 
@@ -307,6 +314,7 @@ impl Kernel {
     pub fn encode_canonical(&self, out: &mut impl FnMut(&[u8])) {
         let arrivals = self.arrival_ranks();
         let receivers = self.receiver_ranks();
+        let sync_waiters = self.sync_waiter_ranks();
         let mut w = Writer { out };
         w.var(self.procs.len() as u64);
         for p in &self.procs {
@@ -364,6 +372,20 @@ impl Kernel {
                             w.source(peer);
                             w.tag_filter(tag);
                         }
+                        BlockReason::SemP { sem } => {
+                            w.var(6);
+                            w.var(u64::from(sem.0));
+                        }
+                        BlockReason::MutexLock { mutex, owner } => {
+                            w.var(7);
+                            w.var(u64::from(mutex.0));
+                            w.pid(owner);
+                        }
+                        BlockReason::CondWait { condvar, mutex } => {
+                            w.var(8);
+                            w.var(u64::from(condvar.0));
+                            w.var(u64::from(mutex.0));
+                        }
                     }
                 }
             }
@@ -372,8 +394,10 @@ impl Kernel {
                 handles |= 1 << handle.0;
             }
             w.var(handles);
-            for (_, mailbox) in p.handles.iter() {
-                w.var(u64::from(mailbox.0));
+            for (_, object) in p.handles.iter() {
+                // A mailbox's number is its slot: encodings without other
+                // kinds of objects are as they were.
+                w.var(object.to_raw());
             }
             match p.pending {
                 None => w.var(0),
@@ -434,6 +458,10 @@ impl Kernel {
                         MpiBlock::Detach => w.var(3),
                     }
                 }
+                Some(Pending::Sync { seq }) => {
+                    w.var(5);
+                    w.var(sync_waiters.rank(seq));
+                }
             }
             w.var(u64::from(p.deadline.is_some()));
             match p.completion {
@@ -472,6 +500,7 @@ impl Kernel {
             }
         }
         self.encode_mpi(&mut w, &arrivals, &receivers);
+        self.encode_sync(&mut w);
     }
 
     fn encode_mpi<F: FnMut(&[u8])>(
@@ -685,6 +714,7 @@ impl Kernel {
         }
         let mut max_arrival = 0;
         let mut max_receiver = 0;
+        let mut max_sync = 0;
         for index in 0..procs {
             let pid = r.pid()?;
             let state = match r.var()? {
@@ -718,6 +748,17 @@ impl Kernel {
                         peer: r.source()?,
                         tag: r.tag_filter()?,
                     },
+                    6 => BlockReason::SemP {
+                        sem: SemaphoreId(r.small()?),
+                    },
+                    7 => BlockReason::MutexLock {
+                        mutex: MutexId(r.small()?),
+                        owner: r.pid()?,
+                    },
+                    8 => BlockReason::CondWait {
+                        condvar: CondvarId(r.small()?),
+                        mutex: MutexId(r.small()?),
+                    },
                     _ => return Err(DecodeError),
                 }),
                 _ => return Err(DecodeError),
@@ -731,12 +772,12 @@ impl Kernel {
             let mut handles = HandleTable::default();
             let used = u64::BITS - mask.leading_zeros();
             for slot in 0..used {
-                let mailbox = if mask & (1 << slot) != 0 {
-                    MailboxId(r.small()?)
+                let object = if mask & (1 << slot) != 0 {
+                    Object::from_raw(r.var()?).ok_or(DecodeError)?
                 } else {
-                    MailboxId(u16::MAX)
+                    Object::Mailbox(MailboxId(u16::MAX))
                 };
-                handles.insert(mailbox).map_err(|_| DecodeError)?;
+                handles.insert(object).map_err(|_| DecodeError)?;
             }
             for slot in 0..used {
                 if mask & (1 << slot) == 0 {
@@ -788,6 +829,11 @@ impl Kernel {
                     3 => MpiBlock::Detach,
                     _ => return Err(DecodeError),
                 })),
+                5 => {
+                    let seq = r.var()?;
+                    max_sync = max_sync.max(seq);
+                    Some(Pending::Sync { seq })
+                }
                 _ => return Err(DecodeError),
             };
             // Abstract time: a deadline is "set", its value does not matter.
@@ -856,11 +902,12 @@ impl Kernel {
             self.mailboxes.push(slot).map_err(|_| DecodeError)?;
         }
         let (mpi_arrival, mpi_receiver) = self.restore_mpi(&mut r)?;
+        self.restore_sync(&mut r)?;
         if !r.bytes.is_empty() {
             return Err(DecodeError);
         }
         self.arrivals = max_arrival.max(mpi_arrival);
-        self.queue_order = max_receiver.max(mpi_receiver);
+        self.queue_order = max_receiver.max(mpi_receiver).max(max_sync);
         self.recount();
         // The counters restart, consistent with what is buffered.
         self.stats = crate::Stats {
@@ -923,6 +970,143 @@ impl Kernel {
     }
 }
 
+/// Synchronisation objects (`sync_objects.rs`): encoded after the MPI
+/// state, in slot order (free slots as 0). Waiters' order is in their
+/// `Pending::Sync`, ranked among all synchronisation waiters.
+impl Kernel {
+    fn sync_waiter_ranks(&self) -> Ranks {
+        let mut sorted = heapless::Vec::new();
+        for p in &self.procs {
+            if let Some(Pending::Sync { seq }) = p.pending {
+                let _ = sorted.push(seq);
+            }
+        }
+        sorted.sort_unstable();
+        Ranks { sorted }
+    }
+
+    fn encode_sync<F: FnMut(&[u8])>(&self, w: &mut Writer<'_, F>) {
+        let s = &self.sync;
+        w.var(s.semaphores.len() as u64);
+        for slot in &s.semaphores {
+            match slot {
+                None => w.var(0),
+                Some(sem) => {
+                    w.var(1);
+                    w.bytes(sem.name.as_bytes());
+                    w.var(u64::from(sem.count));
+                    w.var(u64::from(sem.refs));
+                }
+            }
+        }
+        w.var(s.mutexes.len() as u64);
+        for slot in &s.mutexes {
+            match slot {
+                None => w.var(0),
+                Some(m) => {
+                    w.var(1);
+                    w.bytes(m.name.as_bytes());
+                    match m.owner {
+                        None => w.var(0),
+                        Some(pid) => w.var(1 + pid.to_raw()),
+                    }
+                    w.var(u64::from(m.refs));
+                }
+            }
+        }
+        w.var(s.condvars.len() as u64);
+        for slot in &s.condvars {
+            match slot {
+                None => w.var(0),
+                Some(c) => {
+                    w.var(1);
+                    w.bytes(c.name.as_bytes());
+                    w.var(u64::from(c.refs));
+                }
+            }
+        }
+        w.var(s.shared.len() as u64);
+        for slot in &s.shared {
+            match slot {
+                None => w.var(0),
+                Some(sh) => {
+                    w.var(1);
+                    w.bytes(sh.name.as_bytes());
+                    w.var(u64::from(sh.refs));
+                    w.var(sh.words.len() as u64);
+                    for &word in &sh.words {
+                        w.var(word);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads what `encode_sync` wrote.
+    fn restore_sync(&mut self, r: &mut Reader<'_>) -> Result<(), DecodeError> {
+        use crate::sync_objects::{Condvar, Mutex, ObjectName, Semaphore, Shared};
+        fn name(r: &mut Reader<'_>) -> Result<ObjectName, DecodeError> {
+            let text = core::str::from_utf8(r.bytes()?).map_err(|_| DecodeError)?;
+            heapless::String::try_from(text).map_err(|_| DecodeError)
+        }
+        let s = &mut self.sync;
+        s.semaphores.clear();
+        for _ in 0..r.small::<usize>()? {
+            let slot = match r.var()? {
+                0 => None,
+                _ => Some(Semaphore {
+                    name: name(r)?,
+                    count: r.small()?,
+                    refs: r.small()?,
+                }),
+            };
+            s.semaphores.push(slot).map_err(|_| DecodeError)?;
+        }
+        s.mutexes.clear();
+        for _ in 0..r.small::<usize>()? {
+            let slot = match r.var()? {
+                0 => None,
+                _ => Some(Mutex {
+                    name: name(r)?,
+                    owner: match r.var()? {
+                        0 => None,
+                        raw => Some(Pid::from_raw(raw - 1).map_err(|_| DecodeError)?),
+                    },
+                    refs: r.small()?,
+                }),
+            };
+            s.mutexes.push(slot).map_err(|_| DecodeError)?;
+        }
+        s.condvars.clear();
+        for _ in 0..r.small::<usize>()? {
+            let slot = match r.var()? {
+                0 => None,
+                _ => Some(Condvar {
+                    name: name(r)?,
+                    refs: r.small()?,
+                }),
+            };
+            s.condvars.push(slot).map_err(|_| DecodeError)?;
+        }
+        s.shared.clear();
+        for _ in 0..r.small::<usize>()? {
+            let slot = match r.var()? {
+                0 => None,
+                _ => {
+                    let (name, refs) = (name(r)?, r.small()?);
+                    let mut words = heapless::Vec::new();
+                    for _ in 0..r.small::<usize>()? {
+                        words.push(r.var()?).map_err(|_| DecodeError)?;
+                    }
+                    Some(Shared { name, words, refs })
+                }
+            };
+            s.shared.push(slot).map_err(|_| DecodeError)?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use ipclab_syscalls::{Errno, Source, TagFilter, Timeout};
@@ -973,6 +1157,80 @@ mod tests {
         // The restored kernel still delivers "a" before "b".
         ok(fresh.recv(r, Source::Pid(s), TagFilter::Any, 8, Timeout::Never));
         assert_eq!(fresh.read(r, RECV_BUF, 1), b"a");
+    }
+
+    #[test]
+    fn synchronisation_objects_and_their_waiters_round_trip_in_order() {
+        use crate::{MutexId, Object};
+        use ipclab_syscalls::{Handle, SyncCall, Syscall};
+        let boot = || {
+            let mut w = World::new(Default::default());
+            let pids: std::vec::Vec<_> = (0..4).map(|_| w.spawn(1)).collect();
+            (w, pids)
+        };
+        let (mut w, ps) = boot();
+        let sem = w.k.create_semaphore("s", 0).unwrap();
+        let m = w.k.create_mutex("m").unwrap();
+        let c = w.k.create_condvar("c").unwrap();
+        let sh = w.k.create_shared("count", 3).unwrap();
+        for &p in &ps {
+            for o in [
+                Object::Semaphore(sem),
+                Object::Mutex(m),
+                Object::Condvar(c),
+                Object::Shared(sh),
+            ] {
+                w.k.grant_object(p, o).unwrap();
+            }
+        }
+        let (hs, hm, hc, hsh) = (Handle(0), Handle(1), Handle(2), Handle(3));
+        let lock = SyncCall::Lock {
+            mutex: hm,
+            timeout: Timeout::Never,
+        };
+        let store = SyncCall::SharedStore {
+            shared: hsh,
+            index: 2,
+            value: 7,
+        };
+        ok(w.call(ps[0], Syscall::Sync(store)));
+        ok(w.call(ps[0], Syscall::Sync(lock)));
+        blocked(w.call(
+            ps[0],
+            Syscall::Sync(SyncCall::Wait {
+                condvar: hc,
+                mutex: hm,
+            }),
+        ));
+        ok(w.call(ps[1], Syscall::Sync(lock)));
+        blocked(w.call(ps[2], Syscall::Sync(lock)));
+        blocked(w.call(
+            ps[3],
+            Syscall::Sync(SyncCall::P {
+                sem: hs,
+                timeout: Timeout::Never,
+            }),
+        ));
+        ok(w.call(ps[1], Syscall::Sync(SyncCall::Signal { condvar: hc })));
+        for &p in &ps {
+            let _ = w.k.preempt(p, &mut w.sink);
+        }
+        let bytes = encoding(&w.k);
+        let (mut fresh, _) = boot();
+        fresh.k.restore_canonical(&bytes).unwrap();
+        fresh.check();
+        assert_eq!(encoding(&fresh.k), bytes);
+        // ps[2] queued for the mutex before the signalled ps[0]: it gets it first.
+        ok(fresh.call(ps[1], Syscall::Sync(SyncCall::Unlock { mutex: hm })));
+        assert_eq!(fresh.k.mutex(MutexId(m.0)).unwrap().owner, Some(ps[2]));
+        assert!(fresh.is_blocked(ps[0]));
+        ok(fresh.call(ps[1], Syscall::Sync(SyncCall::V { sem: hs })));
+        assert_eq!(fresh.completion(ps[3]), [0; 4]);
+        let load = SyncCall::SharedLoad {
+            shared: hsh,
+            index: 2,
+        };
+        assert_eq!(ok(fresh.call(ps[1], Syscall::Sync(load))), 7);
     }
 
     #[test]

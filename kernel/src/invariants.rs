@@ -31,6 +31,7 @@ impl Kernel {
         self.check_processes()?;
         self.check_mailboxes()?;
         self.check_mpi()?;
+        self.check_sync()?;
         Ok(())
     }
 
@@ -149,6 +150,12 @@ impl Kernel {
                         ) => at == Dest::Mailbox(mailbox) && tag == t,
                         (BlockReason::Sleep { .. }, Pending::Sleep) => true,
                         (BlockReason::Mpi { .. }, Pending::Mpi(_)) => true,
+                        (
+                            BlockReason::SemP { .. }
+                            | BlockReason::MutexLock { .. }
+                            | BlockReason::CondWait { .. },
+                            Pending::Sync { .. },
+                        ) => true,
                         _ => false,
                     };
                     ensure(
@@ -207,7 +214,12 @@ impl Kernel {
             let holders = self
                 .procs
                 .iter()
-                .map(|p| p.handles.iter().filter(|(_, m)| *m == id).count())
+                .map(|p| {
+                    p.handles
+                        .iter()
+                        .filter(|(_, m)| m.mailbox() == Some(id))
+                        .count()
+                })
                 .sum::<usize>();
             ensure(
                 holders == mailbox.refs as usize,

@@ -76,6 +76,8 @@ pub struct Kernel {
     pub(crate) mailbox_queued: [u32; MAX_MAILBOXES],
     /// Communicators, MPI requests, eager MPI messages, attached buffers.
     pub(crate) mpi: crate::mpi::MpiState,
+    /// Semaphores, mutexes, condition variables, shared segments.
+    pub(crate) sync: crate::sync_objects::SyncState,
 }
 
 impl Kernel {
@@ -95,6 +97,7 @@ impl Kernel {
             blocked_receivers: 0,
             mailbox_queued: [0; MAX_MAILBOXES],
             mpi: crate::mpi::MpiState::default(),
+            sync: crate::sync_objects::SyncState::default(),
         })
     }
 
@@ -180,7 +183,7 @@ impl Kernel {
             Some(Pending::Recv { .. }) => {
                 self.blocked_receivers = self.blocked_receivers.wrapping_add_signed(delta)
             }
-            Some(Pending::Sleep) | Some(Pending::Mpi(_)) | None => {}
+            Some(Pending::Sleep) | Some(Pending::Mpi(_)) | Some(Pending::Sync { .. }) | None => {}
         }
     }
 

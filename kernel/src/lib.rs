@@ -37,6 +37,7 @@ mod process;
 pub mod ring;
 mod sched;
 pub mod sync;
+mod sync_objects;
 #[cfg(test)]
 mod testing;
 mod trace;
@@ -45,7 +46,7 @@ mod umem;
 
 pub use config::{Config, ConfigError, Policy};
 pub use explore::DecodeError;
-pub use handle::HandleTable;
+pub use handle::{HandleTable, Object};
 pub use invariants::InvariantViolation;
 pub use kernel::{Kernel, SpawnError, Stats};
 pub use mailbox::{Mailbox, MailboxId};
@@ -56,6 +57,10 @@ pub use mpi::{
 };
 pub use process::{BlockReason, Pcb, ProcessState};
 pub use sched::TickReport;
+pub use sync_objects::{
+    Condvar, CondvarId, Mutex, MutexId, ObjectName, Semaphore, SemaphoreId, Shared, SharedId,
+    SyncState,
+};
 pub use trace::{CopyEnd, Event, NullSink, TimerKind, TraceSink, UndeliverableReason};
 pub use trap::{TrapError, TrapOutcome};
 pub use umem::{Fault, UserMemory};

@@ -131,15 +131,16 @@ impl Kernel {
         self.grant_handle(caller, id)
     }
 
-    /// `close`: drops a handle; the last handle destroys the mailbox.
+    /// `close`: drops a handle; the last handle destroys the mailbox (or
+    /// frees the synchronisation object).
     pub(crate) fn close(
         &mut self,
         caller: Pid,
         handle: Handle,
         sink: &mut impl TraceSink,
     ) -> Result<(), Errno> {
-        let id = self.pcb_mut(caller)?.handles.remove(handle)?;
-        self.release_mailbox(id, sink);
+        let object = self.pcb_mut(caller)?.handles.remove(handle)?;
+        self.release_object(object, sink);
         Ok(())
     }
 
@@ -182,7 +183,9 @@ impl Kernel {
             .pending_where(|op| match *op {
                 crate::process::Pending::Send { dest, .. } => dest == Dest::Mailbox(id),
                 crate::process::Pending::Recv { at, .. } => at == Dest::Mailbox(id),
-                crate::process::Pending::Sleep | crate::process::Pending::Mpi(_) => false,
+                crate::process::Pending::Sleep
+                | crate::process::Pending::Mpi(_)
+                | crate::process::Pending::Sync { .. } => false,
             })
             .map(|(pid, _)| pid)
             .collect();

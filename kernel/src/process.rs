@@ -42,6 +42,17 @@ pub enum BlockReason {
         peer: Source,
         tag: TagFilter,
     },
+    /// In `P(sem)`: the semaphore's count is 0.
+    SemP { sem: crate::SemaphoreId },
+    /// In `lock(mutex)`, or re-acquiring `mutex` after a condition-variable
+    /// `wait` was signalled: `owner` holds it (and may have terminated).
+    MutexLock { mutex: crate::MutexId, owner: Pid },
+    /// In `wait(condvar, mutex)`: `mutex` was released; waits for a
+    /// `signal` or `broadcast` on `condvar`.
+    CondWait {
+        condvar: crate::CondvarId,
+        mutex: crate::MutexId,
+    },
 }
 
 /// A process's scheduling state.
@@ -82,6 +93,9 @@ pub(crate) enum Pending {
     Sleep,
     /// An MPI call; the request table holds the rest.
     Mpi(crate::mpi::MpiBlock),
+    /// A semaphore, mutex or condition-variable wait (the block reason
+    /// names the object); `seq` orders the waiters, oldest first.
+    Sync { seq: u64 },
 }
 
 /// A process control block.

@@ -219,6 +219,7 @@ impl Kernel {
                 self.preempt(caller, sink).map_err(err_regs)?;
                 Ok(TrapOutcome::Yielded)
             }
+            Syscall::Sync(call) => self.perform_sync(caller, call, sink),
             Syscall::GetPid => value(caller.to_raw()),
             Syscall::Clock => value(self.now),
             Syscall::CommRank { .. }

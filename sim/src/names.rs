@@ -1,8 +1,8 @@
 //! Naming kernel things as the scenario names them: pids as `Producer[1]`, mailboxes by name, block reasons in words.
 
-use ipclab_kernel::{BlockReason, Dest, Kernel, MailboxId, MpiCall, RequestKind};
+use ipclab_kernel::{BlockReason, Dest, Kernel, MailboxId, MpiCall, Object, RequestKind};
 use ipclab_syscalls::{
-    CommId, Errno, Pid, RankFilter, Reply, RetRegs, SendMode, Source, Syscall, TagFilter,
+    CommId, Errno, Pid, RankFilter, Reply, RetRegs, SendMode, Source, SyncCall, Syscall, TagFilter,
 };
 
 use crate::lang::Program;
@@ -104,6 +104,33 @@ impl Names {
                 peer,
                 tag,
             } => self.mpi_reason(kernel, call, request, peer, tag),
+            BlockReason::SemP { sem } => format!(
+                "P({}) [count 0]",
+                self.object(kernel, Object::Semaphore(sem))
+            ),
+            BlockReason::MutexLock { mutex, owner } => {
+                let name = self.object(kernel, Object::Mutex(mutex));
+                let owner_name = self.process(owner);
+                if kernel.process(owner).is_none_or(|p| p.is_exited()) {
+                    format!("lock({name}) [owner {owner_name} has terminated]")
+                } else {
+                    format!("lock({name}) [held by {owner_name}]")
+                }
+            }
+            BlockReason::CondWait { condvar, mutex } => format!(
+                "wait({}, {}) [not signalled]",
+                self.object(kernel, Object::Condvar(condvar)),
+                self.object(kernel, Object::Mutex(mutex))
+            ),
+        }
+    }
+
+    /// A kernel object's name, or its kind and slot when the kernel no
+    /// longer has it.
+    pub fn object(&self, kernel: &Kernel, object: Object) -> String {
+        match kernel.object_name(object) {
+            Some(name) => name.to_string(),
+            None => format!("object #{}", object.to_raw()),
         }
     }
 
@@ -195,8 +222,8 @@ impl Names {
         let handle_name = |h: ipclab_syscalls::Handle| {
             kernel
                 .process(caller)
-                .and_then(|p| p.handles.get(h).ok())
-                .map(|m| self.mailbox(kernel, m))
+                .and_then(|p| p.handles.object(h).ok())
+                .map(|o| self.object(kernel, o))
                 .unwrap_or_else(|| format!("handle {}", h.0))
         };
         match *call {
@@ -291,6 +318,25 @@ impl Names {
             }
             Syscall::BufferAttach { size, .. } => format!("MPI_Buffer_attach({size} bytes)"),
             Syscall::BufferDetach => "MPI_Buffer_detach".to_string(),
+            Syscall::Sync(sync) => match sync {
+                SyncCall::P { sem: h, .. } => format!("P({})", handle_name(h)),
+                SyncCall::V { sem: h } => format!("V({})", handle_name(h)),
+                SyncCall::Lock { mutex: h, .. } => format!("lock({})", handle_name(h)),
+                SyncCall::Unlock { mutex: h } => format!("unlock({})", handle_name(h)),
+                SyncCall::Wait { condvar, mutex } => {
+                    format!("wait({}, {})", handle_name(condvar), handle_name(mutex))
+                }
+                SyncCall::Signal { condvar: h } => format!("signal({})", handle_name(h)),
+                SyncCall::Broadcast { condvar: h } => format!("broadcast({})", handle_name(h)),
+                SyncCall::SharedLoad { shared, index } => {
+                    format!("load {}[{index}]", handle_name(shared))
+                }
+                SyncCall::SharedStore {
+                    shared,
+                    index,
+                    value,
+                } => format!("store {}[{index}] = {}", handle_name(shared), value as i64),
+            },
         }
     }
 }

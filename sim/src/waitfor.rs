@@ -6,12 +6,15 @@
 //! holder of that mailbox, except the holders blocked in the same kind of
 //! call on the same mailbox (a receiver waiting for a message cannot put
 //! one into the mailbox before it gets one itself: it competes with the
-//! caller, it cannot help it). In a stuck world (no process can run and no
+//! caller, it cannot help it). A `lock(m)` waits for `m`'s owner; a `P(s)`
+//! or a condition-variable `wait(c, m)` for every other live holder of `s`
+//! or `c` (any of them could `V` or `signal`), except those waiting in the
+//! same call on the same object. In a stuck world (no process can run and no
 //! timer is pending) a cycle among these edges is a deadlock; a process
 //! whose edges lead only to terminated processes, or nowhere, is blocked
 //! forever. Chapter: `docs/verdicts.md`.
 
-use ipclab_kernel::{BlockReason, Kernel, ProcessState};
+use ipclab_kernel::{BlockReason, Kernel, Object, ProcessState};
 use ipclab_syscalls::{Pid, Source};
 
 use crate::names::Names;
@@ -50,7 +53,22 @@ pub fn waits_for(kernel: &Kernel, pid: Pid, reason: BlockReason) -> Vec<Pid> {
         BlockReason::Mpi {
             peer: Source::Any, ..
         } => live_others(),
+        // A mutex waits for its owner; a semaphore or a condition variable
+        // for every other holder that could `V` or `signal` it.
+        BlockReason::MutexLock { owner, .. } => vec![owner],
+        BlockReason::SemP { sem } => holders(kernel, pid, Object::Semaphore(sem), reason),
+        BlockReason::CondWait { condvar, .. } => {
+            holders(kernel, pid, Object::Condvar(condvar), reason)
+        }
     }
+}
+
+/// The live holders of `object` other than `pid` and its competitors.
+fn holders(kernel: &Kernel, pid: Pid, object: Object, reason: BlockReason) -> Vec<Pid> {
+    kernel
+        .object_holders(object)
+        .filter(|q| *q != pid && !is_competitor(kernel, *q, reason))
+        .collect()
 }
 
 /// Is `other` blocked in the same kind of mailbox call, on the same mailbox,
@@ -64,6 +82,10 @@ fn is_competitor(kernel: &Kernel, other: Pid, reason: BlockReason) -> bool {
         | (BlockReason::MboxSend { mailbox: a, .. }, BlockReason::MboxSend { mailbox: b, .. }) => {
             a == b
         }
+        (BlockReason::SemP { sem: a }, BlockReason::SemP { sem: b }) => a == b,
+        (BlockReason::CondWait { condvar: a, .. }, BlockReason::CondWait { condvar: b, .. }) => {
+            a == b
+        }
         _ => false,
     }
 }
@@ -74,6 +96,14 @@ fn competitors(kernel: &Kernel, pid: Pid, reason: BlockReason) -> Vec<Pid> {
     match reason {
         BlockReason::MboxSend { mailbox, .. } | BlockReason::MboxRecv { mailbox, .. } => kernel
             .mailbox_holders(mailbox)
+            .filter(|q| *q != pid && is_competitor(kernel, *q, reason))
+            .collect(),
+        BlockReason::SemP { sem } => kernel
+            .object_holders(Object::Semaphore(sem))
+            .filter(|q| *q != pid && is_competitor(kernel, *q, reason))
+            .collect(),
+        BlockReason::CondWait { condvar, .. } => kernel
+            .object_holders(Object::Condvar(condvar))
             .filter(|q| *q != pid && is_competitor(kernel, *q, reason))
             .collect(),
         _ => Vec::new(),

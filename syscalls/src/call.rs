@@ -6,8 +6,8 @@
 
 use crate::ids::tag_from_raw;
 use crate::{
-    CommId, Errno, Handle, Pid, RankFilter, Regs, SendMode, Source, Tag, TagFilter, Timeout,
-    UserAddr, MAX_MESSAGE_LEN, MAX_NAME_LEN,
+    CommId, Errno, Handle, Pid, RankFilter, Regs, SendMode, Source, SyncCall, Tag, TagFilter,
+    Timeout, UserAddr, MAX_MESSAGE_LEN, MAX_NAME_LEN,
 };
 
 /// The fixed system call numbers.
@@ -40,6 +40,24 @@ pub enum Sysno {
     GetPid = 12,
     /// `clock()`.
     Clock = 13,
+    /// `P(sem, flags, ticks)`: see [`SyncCall::P`].
+    P = 20,
+    /// `V(sem)`.
+    V = 21,
+    /// `lock(mutex, flags, ticks)`.
+    Lock = 22,
+    /// `unlock(mutex)`.
+    Unlock = 23,
+    /// `wait(condvar, mutex)`.
+    Wait = 24,
+    /// `signal(condvar)`.
+    Signal = 25,
+    /// `broadcast(condvar)`.
+    Broadcast = 26,
+    /// `shared_load(segment, index)`.
+    SharedLoad = 27,
+    /// `shared_store(segment, index, value)`.
+    SharedStore = 28,
     /// `comm_rank(comm)`: the caller's rank.
     CommRank = 40,
     /// `comm_size(comm)`.
@@ -70,7 +88,7 @@ pub enum Sysno {
 
 impl Sysno {
     /// Every call number, in order.
-    pub const ALL: [Sysno; 26] = [
+    pub const ALL: [Sysno; 35] = [
         Sysno::Send,
         Sysno::Recv,
         Sysno::MboxCreate,
@@ -84,6 +102,15 @@ impl Sysno {
         Sysno::Yield,
         Sysno::GetPid,
         Sysno::Clock,
+        Sysno::P,
+        Sysno::V,
+        Sysno::Lock,
+        Sysno::Unlock,
+        Sysno::Wait,
+        Sysno::Signal,
+        Sysno::Broadcast,
+        Sysno::SharedLoad,
+        Sysno::SharedStore,
         Sysno::CommRank,
         Sysno::CommSize,
         Sysno::MpiSend,
@@ -124,6 +151,15 @@ impl Sysno {
             Sysno::Yield => "yield",
             Sysno::GetPid => "getpid",
             Sysno::Clock => "clock",
+            Sysno::P => "P",
+            Sysno::V => "V",
+            Sysno::Lock => "lock",
+            Sysno::Unlock => "unlock",
+            Sysno::Wait => "wait",
+            Sysno::Signal => "signal",
+            Sysno::Broadcast => "broadcast",
+            Sysno::SharedLoad => "shared_load",
+            Sysno::SharedStore => "shared_store",
             Sysno::CommRank => "comm_rank",
             Sysno::CommSize => "comm_size",
             Sysno::MpiSend => "mpi_send",
@@ -344,6 +380,9 @@ pub enum Syscall {
         tag: TagFilter,
         comm: CommId,
     },
+    /// A semaphore, mutex, condition variable or shared-word call
+    /// (`docs/kernel.md`, "Synchronisation objects"); see [`SyncCall`].
+    Sync(SyncCall),
     /// [`Syscall::Probe`] without blocking: `r1` = 1 with the status, or 0.
     ///
     /// # Errors
@@ -383,6 +422,7 @@ impl Syscall {
             Syscall::Yield => Sysno::Yield,
             Syscall::GetPid => Sysno::GetPid,
             Syscall::Clock => Sysno::Clock,
+            Syscall::Sync(call) => call.sysno(),
             Syscall::CommRank { .. } => Sysno::CommRank,
             Syscall::CommSize { .. } => Sysno::CommSize,
             Syscall::MpiSend { .. } => Sysno::MpiSend,
@@ -403,7 +443,11 @@ impl Syscall {
     /// kernel returns to the caller, and nothing has changed yet.
     pub fn decode(regs: &Regs) -> Result<Syscall, Errno> {
         let a = regs.args;
-        let call = match Sysno::from_raw(regs.sysno)? {
+        let sysno = Sysno::from_raw(regs.sysno)?;
+        if let Some(call) = SyncCall::decode(sysno, &a) {
+            return call.map(Syscall::Sync);
+        }
+        let call = match sysno {
             Sysno::Send => Syscall::Send {
                 to: Pid::from_raw(a[0])?,
                 buf: a[1],
@@ -532,6 +576,15 @@ impl Syscall {
                 size: a[1],
             },
             Sysno::BufferDetach => Syscall::BufferDetach,
+            Sysno::P
+            | Sysno::V
+            | Sysno::Lock
+            | Sysno::Unlock
+            | Sysno::Wait
+            | Sysno::Signal
+            | Sysno::Broadcast
+            | Sysno::SharedLoad
+            | Sysno::SharedStore => return Err(Errno::ENOSYS),
         };
         Ok(call)
     }
@@ -641,6 +694,7 @@ impl Syscall {
                 [source.to_raw(), tag.to_raw(), comm.to_raw(), 0, 0, 0]
             }
             Syscall::BufferAttach { addr, size } => [addr, size, 0, 0, 0, 0],
+            Syscall::Sync(call) => call.args(),
         };
         Regs { sysno, args }
     }

@@ -14,6 +14,8 @@
 //!   [`MessageStatus`]: the types the calls carry;
 //! - [`SendMode`], [`CommId`], [`RankFilter`], [`RequestHandle`],
 //!   [`MpiStatus`]: the MPI-style calls' types (`docs/mpi.md`);
+//! - [`SyncCall`]: semaphores, mutexes, condition variables and shared
+//!   words (`docs/kernel.md`, "Synchronisation objects");
 //! - [`user`]: typed wrappers a user program calls, which go through one
 //!   [`user::Trap`] hook that the embedder provides.
 //!
@@ -27,6 +29,7 @@ mod ids;
 mod mpi;
 mod regs;
 mod status;
+mod sync;
 pub mod user;
 
 pub use call::{Syscall, Sysno};
@@ -36,6 +39,7 @@ pub use ids::{Handle, NodeId, Pid, Source, Tag, TagFilter};
 pub use mpi::{CommId, MpiStatus, Rank, RankFilter, RequestHandle, SendMode};
 pub use regs::{Regs, RetRegs};
 pub use status::{MessageStatus, Reply};
+pub use sync::SyncCall;
 
 /// A user-space address in the calling process's simulated memory.
 ///

@@ -199,3 +199,65 @@ pub fn getpid<T: Trap + ?Sized>(t: &mut T) -> Result<Pid, Errno> {
 pub fn clock<T: Trap + ?Sized>(t: &mut T) -> Result<u64, Errno> {
     call(t, Syscall::Clock).map(|r| r.value)
 }
+
+fn sync<T: Trap + ?Sized>(t: &mut T, c: crate::SyncCall) -> Result<Reply, Errno> {
+    call(t, Syscall::Sync(c))
+}
+
+/// `P(sem)`: see [`crate::SyncCall::P`].
+pub fn sem_p<T: Trap + ?Sized>(t: &mut T, sem: Handle, timeout: Timeout) -> Result<(), Errno> {
+    sync(t, crate::SyncCall::P { sem, timeout }).map(|_| ())
+}
+
+/// `V(sem)`: see [`crate::SyncCall::V`].
+pub fn sem_v<T: Trap + ?Sized>(t: &mut T, sem: Handle) -> Result<(), Errno> {
+    sync(t, crate::SyncCall::V { sem }).map(|_| ())
+}
+
+/// `lock(mutex)`: see [`crate::SyncCall::Lock`].
+pub fn lock<T: Trap + ?Sized>(t: &mut T, mutex: Handle, timeout: Timeout) -> Result<(), Errno> {
+    sync(t, crate::SyncCall::Lock { mutex, timeout }).map(|_| ())
+}
+
+/// `unlock(mutex)`: see [`crate::SyncCall::Unlock`].
+pub fn unlock<T: Trap + ?Sized>(t: &mut T, mutex: Handle) -> Result<(), Errno> {
+    sync(t, crate::SyncCall::Unlock { mutex }).map(|_| ())
+}
+
+/// `wait(condvar, mutex)`: see [`crate::SyncCall::Wait`].
+pub fn wait<T: Trap + ?Sized>(t: &mut T, condvar: Handle, mutex: Handle) -> Result<(), Errno> {
+    sync(t, crate::SyncCall::Wait { condvar, mutex }).map(|_| ())
+}
+
+/// `signal(condvar)`: see [`crate::SyncCall::Signal`].
+pub fn signal<T: Trap + ?Sized>(t: &mut T, condvar: Handle) -> Result<(), Errno> {
+    sync(t, crate::SyncCall::Signal { condvar }).map(|_| ())
+}
+
+/// `broadcast(condvar)`: see [`crate::SyncCall::Broadcast`].
+pub fn broadcast<T: Trap + ?Sized>(t: &mut T, condvar: Handle) -> Result<(), Errno> {
+    sync(t, crate::SyncCall::Broadcast { condvar }).map(|_| ())
+}
+
+/// Reads word `index` of a shared segment: see [`crate::SyncCall::SharedLoad`].
+pub fn shared_load<T: Trap + ?Sized>(t: &mut T, shared: Handle, index: u64) -> Result<u64, Errno> {
+    sync(t, crate::SyncCall::SharedLoad { shared, index }).map(|r| r.value)
+}
+
+/// Writes word `index` of a shared segment: see [`crate::SyncCall::SharedStore`].
+pub fn shared_store<T: Trap + ?Sized>(
+    t: &mut T,
+    shared: Handle,
+    index: u64,
+    value: u64,
+) -> Result<(), Errno> {
+    sync(
+        t,
+        crate::SyncCall::SharedStore {
+            shared,
+            index,
+            value,
+        },
+    )
+    .map(|_| ())
+}
