@@ -207,9 +207,9 @@ pub struct Attached {
 /// What the kernel owns in a process's memory right now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OwnedKind {
-    /// The buffer of a pending send request: the process must not write it.
+    /// The buffer of a send request not yet freed: the process must not write it.
     SendBuffer,
-    /// The buffer of a posted receive: the process must not read or write it.
+    /// The buffer of a receive request not yet freed: the process must not read or write it.
     RecvBuffer,
     /// The attached `bsend` buffer: the process must not touch it.
     Attached,
@@ -313,11 +313,23 @@ impl Kernel {
     }
 
     /// The ranges of `pid`'s memory the kernel owns now: the buffers of its
-    /// pending requests and its attached buffer. A process that touches one
-    /// races with the kernel (`docs/mpi.md`, "Buffer races").
+    /// requests not yet freed and its attached buffer. A process that
+    /// touches one races with the kernel (`docs/mpi.md`, "Buffer races").
+    ///
+    /// A user request owns its buffer until `wait` or a successful `test`
+    /// frees it, even once complete: MPI says so, and it keeps the rule
+    /// independent of the schedule (an eager send completes at once, a
+    /// rendezvous one later; touching either buffer before the wait is the
+    /// same mistake). A buffered message owns its copy inside the attached
+    /// buffer, not the process's buffer.
     pub fn owned_buffers(&self, pid: Pid) -> impl Iterator<Item = OwnedBuffer> + '_ {
         let requests = self.requests().filter_map(move |(handle, r)| {
-            if r.owner != pid || r.done.is_some() || r.holder == Holder::Buffered {
+            let owns = match r.holder {
+                Holder::User => true,
+                Holder::Internal => r.done.is_none(),
+                Holder::Buffered => false,
+            };
+            if r.owner != pid || !owns {
                 return None;
             }
             Some(match r.op {
@@ -1684,6 +1696,8 @@ mod tests {
         assert_eq!(ok(w.call(p[0], Syscall::Test { handle: REQ })), 0);
         assert_eq!(w.k.owned_buffers(p[0]).count(), 1);
         ok(recv(&mut w, p[1], RankFilter::Any, TagFilter::Tag(1), 8));
+        // Complete but not yet freed: the buffer is still the kernel's.
+        assert_eq!(w.k.owned_buffers(p[0]).count(), 1);
         assert_eq!(ok(w.call(p[0], Syscall::Test { handle: REQ })), 1);
         assert_eq!(w.k.owned_buffers(p[0]).count(), 0);
         // The handle is null now; a stale handle is EBADRQC.

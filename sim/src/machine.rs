@@ -16,10 +16,10 @@
 //!
 //! Callers add their own bookkeeping (trace, clock, progress) around it.
 
-use ipclab_kernel::{Fault, Kernel, TraceSink, TrapOutcome, UserMemory};
-use ipclab_syscalls::{Errno, Pid, Reply, RetRegs};
+use ipclab_kernel::{Fault, Kernel, OwnedKind, TraceSink, TrapOutcome, UserMemory};
+use ipclab_syscalls::{Errno, Pid, Reply, RetRegs, Sysno};
 
-use crate::lang::vm::{self, ProcState, VmEvent};
+use crate::lang::vm::{self, BufferGuard, ProcState, VmEvent};
 use crate::lang::{Program, Span};
 use crate::names::Names;
 use crate::runner::{kernel_config, BootError};
@@ -122,6 +122,69 @@ pub fn failed_call_message(call: &str, errno: Errno) -> String {
     )
 }
 
+/// [`failed_call_message`] with the call's result registers: `ENOBUFS`
+/// from an MPI call names the sizes (`r1` needed, `r2` available).
+pub fn failed_call_message_with(call: &str, errno: Errno, ret: RetRegs) -> String {
+    if errno == Errno::ENOBUFS && call.starts_with("MPI_") {
+        return format!(
+            "{call} failed with {} ({}): needs {} bytes of attached buffer, {} available, and the program does not check the result",
+            errno.name(),
+            errno.description(),
+            ret[1],
+            ret[2]
+        );
+    }
+    failed_call_message(call, errno)
+}
+
+/// The message of a buffer race: the access and the call that owns the
+/// buffer, each with its line (`docs/mpi.md`, "Buffer races").
+pub fn buffer_race_message(
+    program: &Program,
+    k: usize,
+    access_span: Span,
+    request_span: Span,
+    write: bool,
+    address: u32,
+    guard: &BufferGuard,
+) -> String {
+    let (access_line, _) = program.line_col(access_span);
+    let (request_line, _) = program.line_col(request_span);
+    let variable = program
+        .instances
+        .get(k)
+        .and_then(|i| program.processes.get(i.decl))
+        .and_then(|p| {
+            p.code.variables.iter().find(|(_, base, words)| {
+                address >= *base && u64::from(address) < u64::from(*base) + 8 * u64::from(*words)
+            })
+        })
+        .map_or_else(
+            || format!("address {address}"),
+            |(name, base, words)| {
+                if *words > 1 {
+                    format!("`{name}[{}]`", (address - base) / 8)
+                } else {
+                    format!("`{name}`")
+                }
+            },
+        );
+    let access = if write { "writes" } else { "reads" };
+    let fallback = match guard.kind {
+        OwnedKind::SendBuffer => "MPI_Isend",
+        OwnedKind::RecvBuffer => "MPI_Irecv",
+        OwnedKind::Attached => "MPI_Buffer_attach",
+    };
+    let call = crate::lang::mpi_call_written_at(&program.source, request_span).unwrap_or(fallback);
+    let until = match guard.kind {
+        OwnedKind::Attached => "an attached buffer belongs to the kernel until MPI_Buffer_detach",
+        _ => "a request's buffer belongs to the kernel until MPI_Wait or a successful MPI_Test",
+    };
+    format!(
+        "buffer race: line {access_line} {access} {variable} while the {call} at line {request_line} still owns it ({until})"
+    )
+}
+
 /// The `error` verdict for instance `k` at `span`.
 pub fn program_error(
     program: &Program,
@@ -218,12 +281,69 @@ pub fn resume(
 ) -> Option<RetRegs> {
     let result = kernel.take_completion(Program::pid_of(k))?;
     vm::complete_syscall(program, k, &mut procs[k], result);
+    sync_guards(kernel, &mut procs[k], Program::pid_of(k));
     Some(result)
 }
 
-/// Runs `k`'s bytecode to its next event.
+/// Runs `k`'s bytecode to its next event, checking its loads and stores
+/// against the buffers the kernel owns ([`ProcState::guards`]).
 pub fn run_to_event(procs: &mut [ProcState], program: &Program, k: usize) -> VmEvent {
-    vm::run(program, k, &mut procs[k], VM_BUDGET)
+    let state = &mut procs[k];
+    let guards = std::mem::take(&mut state.guards);
+    let event = vm::run_guarded(program, k, state, VM_BUDGET, &guards);
+    state.guards = guards;
+    event
+}
+
+/// Records the buffer a successful `isend`, `irecv` or `buffer_attach`
+/// (`call`, answered with `result`) gave to the kernel, with the call's place.
+fn guard_new_buffer(state: &mut ProcState, call: Option<vm::PendingCall>, result: RetRegs) {
+    let Some(call) = call else {
+        return;
+    };
+    let (request, kind) = match call.sysno {
+        // `MPI_Ibsend` answers `MPI_REQUEST_NULL`: its data is already copied.
+        Sysno::Isend if result[1] != 0 => (result[1], OwnedKind::SendBuffer),
+        Sysno::Irecv if result[1] != 0 => (result[1], OwnedKind::RecvBuffer),
+        Sysno::BufferAttach => (0, OwnedKind::Attached),
+        _ => return,
+    };
+    if result[0] != 0 {
+        return;
+    }
+    state.guards.push(BufferGuard {
+        request,
+        pc: call.pc,
+        addr: 0,
+        len: 0,
+        kind,
+    });
+}
+
+/// Brings `state.guards` in line with the buffers the kernel owns for
+/// `pid`: a freed request's guard goes, a new one gets its range. Only the
+/// process's own calls change what it owns (a request is freed by its
+/// owner's `wait`/`test`, the attached buffer by its `buffer_detach`), so
+/// this runs after each of them.
+fn sync_guards(kernel: &Kernel, state: &mut ProcState, pid: Pid) {
+    if state.guards.is_empty() {
+        return;
+    }
+    state.guards.retain_mut(|guard| {
+        let owned = kernel.owned_buffers(pid).find(|b| {
+            b.request.0 == guard.request
+                && (b.kind == OwnedKind::Attached) == (guard.kind == OwnedKind::Attached)
+        });
+        match owned {
+            Some(b) => {
+                guard.addr = b.addr;
+                guard.len = b.len;
+                guard.kind = b.kind;
+                true
+            }
+            None => false,
+        }
+    });
 }
 
 /// Acts on `k`'s event: traps, terminates, or reports.
@@ -240,12 +360,14 @@ pub fn handle(
     let pid = Program::pid_of(k);
     match event {
         VmEvent::Syscall { regs, span } => {
+            let call = procs[k].pending;
             let mut memories = Memories::new(procs);
             match kernel.trap(pid, &regs, &mut memories, sink) {
                 Ok(outcome) => {
                     match outcome {
                         TrapOutcome::Complete(result) => {
-                            vm::complete_syscall(program, k, &mut procs[k], result)
+                            vm::complete_syscall(program, k, &mut procs[k], result);
+                            guard_new_buffer(&mut procs[k], call, result);
                         }
                         TrapOutcome::Yielded => vm::complete_syscall(
                             program,
@@ -255,6 +377,7 @@ pub fn handle(
                         ),
                         TrapOutcome::Blocked(_) | TrapOutcome::Exited(_) => {}
                     }
+                    sync_guards(kernel, &mut procs[k], pid);
                     Effect::Trapped(outcome)
                 }
                 Err(e) => Effect::Failed(program_error(
@@ -274,6 +397,7 @@ pub fn handle(
         VmEvent::Exited { code } => {
             let mut memories = Memories::new(procs);
             let _ = kernel.terminate(pid, code, &mut memories, sink);
+            procs[k].guards.clear();
             Effect::Exited(code)
         }
         VmEvent::SyscallFailed { errno, call, span } => Effect::Failed(program_error(
@@ -281,7 +405,28 @@ pub fn handle(
             names,
             k,
             span,
-            failed_call_message(call, errno),
+            failed_call_message_with(call, errno, procs[k].status),
+        )),
+        VmEvent::BufferRace {
+            access_span,
+            request_span,
+            write,
+            address,
+            guard,
+        } => Effect::Failed(program_error(
+            program,
+            names,
+            k,
+            access_span,
+            buffer_race_message(
+                program,
+                k,
+                access_span,
+                request_span,
+                write,
+                address,
+                &guard,
+            ),
         )),
         VmEvent::RuntimeError { message, span } => {
             Effect::Failed(program_error(program, names, k, span, message))

@@ -346,6 +346,11 @@ impl Machine<'_> {
                     self.program_error(k, span, message, false);
                     return;
                 }
+                // Unguarded `vm::run` never races; kept for exhaustiveness.
+                VmEvent::BufferRace { access_span, .. } => {
+                    self.program_error(k, access_span, "buffer race".to_string(), false);
+                    return;
+                }
                 VmEvent::AssertFailed { span, text } => {
                     self.program_error(k, span, text, true);
                     return;

@@ -14,10 +14,10 @@
 //! reused), stepped there, and encoded again; the encoding is hashed into a
 //! 128-bit fingerprint (xxh3-128).
 
-use ipclab_kernel::{Kernel, NullSink, ProcessState};
+use ipclab_kernel::{Kernel, NullSink, OwnedKind, ProcessState};
 use ipclab_syscalls::{Errno, Reply, Sysno};
 
-use crate::lang::vm::{PendingCall, ProcState};
+use crate::lang::vm::{BufferGuard, PendingCall, ProcState};
 use crate::lang::{CallForm, Program, Span};
 use crate::machine::{self, Effect, Machine};
 use crate::names::Names;
@@ -332,6 +332,14 @@ pub fn encode(kernel: &Kernel, procs: &[ProcState], out: &mut Vec<u8>) {
         }
         put(out, u64::from(p.finished));
         put(out, p.exit_code as u64);
+        put(out, p.guards.len() as u64);
+        for g in &p.guards {
+            put(out, g.request);
+            put(out, u64::from(g.pc));
+            put(out, g.addr);
+            put(out, g.len);
+            put(out, g.kind as u64);
+        }
     }
 }
 
@@ -389,6 +397,22 @@ fn decode_proc(p: &mut ProcState, bytes: &mut &[u8]) -> Option<()> {
     };
     p.finished = get(bytes)? != 0;
     p.exit_code = get(bytes)? as i64;
+    let guards = get(bytes)? as usize;
+    p.guards.clear();
+    for _ in 0..guards {
+        p.guards.push(BufferGuard {
+            request: get(bytes)?,
+            pc: u32::try_from(get(bytes)?).ok()?,
+            addr: get(bytes)?,
+            len: get(bytes)?,
+            kind: match get(bytes)? {
+                0 => OwnedKind::SendBuffer,
+                1 => OwnedKind::RecvBuffer,
+                2 => OwnedKind::Attached,
+                _ => return None,
+            },
+        });
+    }
     Some(())
 }
 

@@ -29,6 +29,43 @@ pub(super) fn constant(name: &str) -> Option<i64> {
     })
 }
 
+/// Every MPI call a body may make, as written.
+const CALLS: &[&str] = &[
+    "MPI_Init",
+    "MPI_Finalize",
+    "MPI_Comm_rank",
+    "MPI_Comm_size",
+    "MPI_Send",
+    "MPI_Ssend",
+    "MPI_Bsend",
+    "MPI_Rsend",
+    "MPI_Recv",
+    "MPI_Isend",
+    "MPI_Issend",
+    "MPI_Ibsend",
+    "MPI_Irsend",
+    "MPI_Irecv",
+    "MPI_Wait",
+    "MPI_Waitall",
+    "MPI_Waitany",
+    "MPI_Test",
+    "MPI_Probe",
+    "MPI_Iprobe",
+    "MPI_Get_count",
+    "MPI_Buffer_attach",
+    "MPI_Buffer_detach",
+];
+
+/// The MPI call written at the start of `source[span]`, if one is: a
+/// failed call or a race names the call as written, not its syscall.
+pub(crate) fn call_written_at(source: &str, span: super::Span) -> Option<&'static str> {
+    let text = source.get(span.start as usize..)?;
+    let end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    CALLS.iter().copied().find(|name| *name == &text[..end])
+}
+
 /// The word of a status variable that holds `field`.
 pub(super) fn status_field(field: &str) -> Option<u32> {
     Some(match field {

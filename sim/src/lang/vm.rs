@@ -11,7 +11,17 @@
 //! out of range, a bad instance number or an operand-stack overflow is a
 //! [`VmEvent::RuntimeError`] with the span of the offending code, after which
 //! the process is finished. Arithmetic wraps on overflow.
+//!
+//! # Buffer races
+//! [`run_guarded`] also checks every load and store the program makes
+//! against the buffers the kernel owns ([`BufferGuard`]: the buffers of MPI
+//! requests not yet freed, the attached `bsend` buffer): writing a send
+//! buffer, or reading or writing a receive or attached buffer, stops the
+//! run with [`VmEvent::BufferRace`] naming both places. The kernel's own
+//! copies go through `UserMemory`, not the VM, and are never checked.
+//! Chapter: `docs/mpi.md`, "Buffer races".
 
+use ipclab_kernel::OwnedKind;
 use ipclab_syscalls::{Errno, Pid, Regs, RetRegs, Sysno};
 
 use super::ast::BinaryOperator;
@@ -28,6 +38,36 @@ pub struct PendingCall {
     pub form: CallForm,
     /// The program counter of the `syscall` instruction.
     pub pc: u32,
+}
+
+/// A range of the process's memory that the kernel owns, and the call that gave it away.
+///
+/// The stepping code (`machine`) keeps these in [`ProcState::guards`]: it
+/// adds one when an `isend`, `irecv` or `buffer_attach` succeeds and brings
+/// the list in line with `Kernel::owned_buffers` after every call of the
+/// process, so the list is a function of the kernel state and the calls'
+/// places (canonical for the checker).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BufferGuard {
+    /// The request handle (`MPI_REQUEST_NULL`, 0, for the attached buffer).
+    pub request: u64,
+    /// The program counter of the call that gave the buffer to the kernel.
+    pub pc: u32,
+    /// The first byte address.
+    pub addr: u64,
+    /// The length in bytes (0 until the kernel's ranges are read: guards nothing).
+    pub len: u64,
+    /// What kind of buffer, hence which accesses race.
+    pub kind: OwnedKind,
+}
+
+impl BufferGuard {
+    /// Does a `write` (or read) of the 8-byte word at `address` race with the kernel?
+    pub fn is_raced_by(&self, address: u32, write: bool) -> bool {
+        let start = u64::from(address);
+        let overlaps = start < self.addr.saturating_add(self.len) && self.addr < start + 8;
+        overlaps && (write || self.kind != OwnedKind::SendBuffer)
+    }
 }
 
 /// The state of one process instance: plain data.
@@ -51,6 +91,9 @@ pub struct ProcState {
     pub finished: bool,
     /// The exit code once finished (-1 after a runtime error or failed assertion).
     pub exit_code: i64,
+    /// The buffers the kernel owns, each with the call that gave it away
+    /// (see [`BufferGuard`]; kept by the stepping code, empty without MPI).
+    pub guards: Vec<BufferGuard>,
 }
 
 impl ProcState {
@@ -80,6 +123,7 @@ impl ProcState {
             failed: None,
             finished: false,
             exit_code: 0,
+            guards: Vec::new(),
         }
     }
 
@@ -131,6 +175,18 @@ pub enum VmEvent {
     AssertFailed { span: Span, text: String },
     /// Division by zero, index out of range, no such instance...
     RuntimeError { message: String, span: Span },
+    /// The program touched a buffer the kernel owns (only from
+    /// [`run_guarded`]): `access_span` is the load or store, `request_span`
+    /// the call that gave the buffer away (`guard.pc`).
+    BufferRace {
+        access_span: Span,
+        request_span: Span,
+        /// A store (else a load).
+        write: bool,
+        /// The byte address of the word touched.
+        address: u32,
+        guard: BufferGuard,
+    },
     /// The body ran to its end (or the process had already finished).
     Exited { code: i64 },
     /// The step budget ran out without an event.
@@ -138,8 +194,20 @@ pub enum VmEvent {
 }
 
 /// Runs instance `instance` from `state` for at most `budget` instructions,
-/// until its next event.
+/// until its next event. No buffer is guarded (see [`run_guarded`]).
 pub fn run(program: &Program, instance: usize, state: &mut ProcState, budget: u32) -> VmEvent {
+    run_guarded(program, instance, state, budget, &[])
+}
+
+/// [`run`], reporting a load or store that touches one of `guards` as
+/// [`VmEvent::BufferRace`] (after which the process is finished).
+pub fn run_guarded(
+    program: &Program,
+    instance: usize,
+    state: &mut ProcState,
+    budget: u32,
+    guards: &[BufferGuard],
+) -> VmEvent {
     if state.finished {
         return VmEvent::Exited {
             code: state.exit_code,
@@ -149,10 +217,12 @@ pub fn run(program: &Program, instance: usize, state: &mut ProcState, budget: u3
         return fail(state, format!("no instance {instance}"), Span::default());
     };
     if let Some((errno, call)) = state.failed.take() {
+        let span = program.span_of(decl, call.pc);
         return VmEvent::SyscallFailed {
             errno,
-            call: call.sysno.name(),
-            span: program.span_of(decl, call.pc),
+            // `MPI_Wait` rather than `waitall`; the result registers stay in `status`.
+            call: super::mpi::call_written_at(&program.source, span).unwrap_or(call.sysno.name()),
+            span,
         };
     }
     if let Some(call) = state.pending {
@@ -180,6 +250,11 @@ pub fn run(program: &Program, instance: usize, state: &mut ProcState, budget: u3
         };
         let span = code.spans.get(pc as usize).copied().unwrap_or_default();
         state.pc = pc.wrapping_add(1);
+        if !guards.is_empty() {
+            if let Some(event) = race(program, decl, state, instruction, guards, span) {
+                return event;
+            }
+        }
         match step(program, instance, state, instruction, pc, span) {
             Ok(None) => {}
             Ok(Some(event)) => return event,
@@ -222,6 +297,47 @@ pub fn complete_syscall(_program: &Program, _instance: usize, state: &mut ProcSt
             state.stack.push(value);
         }
     }
+}
+
+/// The race `instruction` (about to run, operands on the stack) would
+/// cause with one of `guards`, if any. An access outside memory or an array
+/// is left to [`step`] to report.
+fn race(
+    program: &Program,
+    decl: usize,
+    state: &mut ProcState,
+    instruction: &Instruction,
+    guards: &[BufferGuard],
+    span: Span,
+) -> Option<VmEvent> {
+    let top = |depth: usize| {
+        state
+            .stack
+            .len()
+            .checked_sub(depth + 1)
+            .and_then(|i| state.stack.get(i).copied())
+    };
+    let (address, write) = match instruction {
+        Instruction::Load(address) => (*address, false),
+        Instruction::Store(address) | Instruction::Produce(address) => (*address, true),
+        Instruction::LoadElement { base, length } => {
+            (element(*base, *length, top(0)?).ok()?, false)
+        }
+        Instruction::StoreElement { base, length } => {
+            (element(*base, *length, top(1)?).ok()?, true)
+        }
+        _ => return None,
+    };
+    let guard = *guards.iter().find(|g| g.is_raced_by(address, write))?;
+    state.finished = true;
+    state.exit_code = -1;
+    Some(VmEvent::BufferRace {
+        access_span: span,
+        request_span: program.span_of(decl, guard.pc),
+        write,
+        address,
+        guard,
+    })
 }
 
 fn fail(state: &mut ProcState, message: String, span: Span) -> VmEvent {

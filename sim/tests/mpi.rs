@@ -1,0 +1,282 @@
+//! MPI in the simulator: buffer races, error messages that name the MPI call, schedule-dependent wildcard matches.
+
+use std::path::PathBuf;
+
+use ipclab_sim::lang::{compile, Program};
+use ipclab_sim::runner::{run, RunOptions, RunResult, Schedule};
+use ipclab_sim::verdict::Verdict;
+
+fn load(name: &str) -> (Program, String) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../scenarios/{name}.ipc"));
+    let source = std::fs::read_to_string(&path).expect("a readable scenario");
+    let program = compile(&format!("{name}.ipc"), source.as_bytes(), &[]).expect("compiles");
+    (program, source)
+}
+
+fn compile_ok(source: &str) -> Program {
+    match compile("t.ipc", source.as_bytes(), &[]) {
+        Ok(program) => program,
+        Err(d) => panic!("does not compile:\n{}", d.render(false)),
+    }
+}
+
+/// The 1-based line of the first line of `source` containing `needle`.
+fn line_of(source: &str, needle: &str) -> usize {
+    source
+        .lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?}"))
+        + 1
+}
+
+/// The message and line of an `error` verdict.
+fn error_of(result: &RunResult) -> (String, usize) {
+    match &result.verdict {
+        Verdict::Error { message, line, .. } => (message.clone(), *line),
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[test]
+fn isend_then_work_then_wait_completes_and_the_message_moves_before_the_wait() {
+    let (program, _) = load("mpi-isend-overlap");
+    let result = run(&program, RunOptions::default()).unwrap();
+    assert!(
+        matches!(result.verdict, Verdict::Completes),
+        "{:?}",
+        result.verdict
+    );
+    let position = |needle: &str| {
+        result
+            .output
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in {:?}", result.output))
+    };
+    // Rank 1 got the message before rank 0 finished its work and waited:
+    // the transfer overlapped the computation.
+    assert!(position("got 42") < position("computed while sending 42"));
+    assert!(position("out is mine again: 43") > position("got 42"));
+}
+
+#[test]
+fn writing_a_pending_send_buffer_is_a_race_naming_both_lines() {
+    let (program, source) = load("mpi-isend-race");
+    let result = run(&program, RunOptions::default()).unwrap();
+    let (message, line) = error_of(&result);
+    let isend = line_of(&source, "MPI_Isend(");
+    let write = line_of(&source, "out[0] = 7;");
+    assert_eq!(line, write);
+    assert!(message.contains("buffer race"), "{message}");
+    assert!(
+        message.contains(&format!("line {write} writes `out[0]`")),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("MPI_Isend at line {isend}")),
+        "{message}"
+    );
+    // The receive has already completed; the buffer is still the kernel's
+    // until MPI_Wait, under every schedule.
+    for seed in 0..20 {
+        let options = RunOptions {
+            seed,
+            schedule: Schedule::Random,
+            ..RunOptions::default()
+        };
+        let result = run(&program, options).unwrap();
+        assert_eq!(error_of(&result).1, write, "seed {seed}");
+    }
+}
+
+const IRECV_READ: &str = "
+kernel { eager_limit = 0; }
+process Rank[2] {
+    let buf[2];
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if rank == 0 {
+        MPI_Irecv(buf, 2, MPI_INT, 1, 0, MPI_COMM_WORLD, &request);
+        let early = buf[1];
+        MPI_Wait(&request, &st);
+    } else {
+        MPI_Send(buf, 2, MPI_INT, 0, 0, MPI_COMM_WORLD);
+    }
+}
+";
+
+#[test]
+fn reading_a_pending_receive_buffer_is_a_race_and_reading_it_after_the_wait_is_not() {
+    let result = run(&compile_ok(IRECV_READ), RunOptions::default()).unwrap();
+    let (message, line) = error_of(&result);
+    assert_eq!(line, line_of(IRECV_READ, "let early"));
+    assert!(
+        message.contains("reads `buf[1]`")
+            && message.contains(&format!(
+                "MPI_Irecv at line {}",
+                line_of(IRECV_READ, "MPI_Irecv(")
+            )),
+        "{message}"
+    );
+    let fixed = IRECV_READ.replace(
+        "        let early = buf[1];\n        MPI_Wait(&request, &st);",
+        "        MPI_Wait(&request, &st);\n        let late = buf[1];",
+    );
+    let result = run(&compile_ok(&fixed), RunOptions::default()).unwrap();
+    assert!(
+        matches!(result.verdict, Verdict::Completes),
+        "{:?}",
+        result.verdict
+    );
+}
+
+#[test]
+fn a_successful_test_gives_the_buffer_back_and_other_memory_is_never_guarded() {
+    let source = "
+process Rank[2] {
+    let x = 0;
+    let other = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if rank == 0 {
+        MPI_Irecv(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &request);
+        let flag = 0;
+        while flag == 0 {
+            other = other + 1;
+            MPI_Test(&request, &flag, &st);
+        }
+        x = x + 1;
+        print x;
+    } else {
+        x = 41;
+        MPI_Send(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD);
+    }
+}
+";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    assert!(
+        matches!(result.verdict, Verdict::Completes),
+        "{:?}",
+        result.verdict
+    );
+    assert!(result.output.iter().any(|l| l.ends_with("42")));
+}
+
+#[test]
+fn touching_the_attached_buffer_before_detach_is_a_race() {
+    let source = "
+process Rank[2] {
+    let pool[4];
+    let x = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if rank == 0 {
+        MPI_Buffer_attach(pool, 32);
+        MPI_Bsend(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD);
+        pool[0] = 1;
+    } else {
+        MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);
+    }
+}
+";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    let (message, line) = error_of(&result);
+    assert_eq!(line, line_of(source, "pool[0] = 1"));
+    assert!(
+        message.contains(&format!(
+            "MPI_Buffer_attach at line {}",
+            line_of(source, "MPI_Buffer_attach(")
+        )),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_failed_bsend_names_the_mpi_call_and_the_sizes() {
+    let (program, source) = load("mpi-bsend-small");
+    let result = run(&program, RunOptions::default()).unwrap();
+    let (message, line) = error_of(&result);
+    assert_eq!(line, line_of(&source, "MPI_Bsend("));
+    assert!(
+        message.starts_with("MPI_Bsend failed with ENOBUFS"),
+        "{message}"
+    );
+    assert!(
+        message.contains("needs 128 bytes of attached buffer, 64 available"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_failed_wait_names_mpi_wait_not_its_syscall() {
+    let source = "
+process Rank[1] {
+    let request = 12345;
+    MPI_Wait(&request, &st);
+}
+";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    let (message, _) = error_of(&result);
+    assert!(
+        message.starts_with("MPI_Wait failed with EBADRQC"),
+        "{message}"
+    );
+}
+
+/// The rank rank 0 printed as its first match under `seed`.
+fn first_match(program: &Program, seed: u64) -> String {
+    let options = RunOptions {
+        seed,
+        schedule: Schedule::Random,
+        ..RunOptions::default()
+    };
+    let result = run(program, options).unwrap();
+    assert!(
+        matches!(result.verdict, Verdict::Completes),
+        "{:?}",
+        result.verdict
+    );
+    result
+        .output
+        .iter()
+        .find_map(|l| l.split("first from rank ").nth(1))
+        .unwrap_or_else(|| panic!("no first match in {:?}", result.output))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn the_two_seeds_of_mpi_any_source_give_two_different_matches() {
+    let (program, source) = load("mpi-any-source");
+    // The header names the seeds and the senders they give.
+    let header = source.lines().next().unwrap();
+    assert!(header.contains("seeds 1 and 4"), "{header}");
+    assert_eq!(first_match(&program, 1), "1");
+    assert_eq!(first_match(&program, 4), "2");
+}
+
+#[test]
+fn the_checker_proves_the_overlap_safe_and_finds_the_race_in_every_schedule() {
+    use ipclab_sim::check::{self, CheckOptions, Kind, Output};
+    let options = CheckOptions {
+        output: Output::None,
+        progress_bar: false,
+        jobs: 1,
+        ..CheckOptions::default()
+    };
+    let (overlap, _) = load("mpi-isend-overlap");
+    let report = check::check(&overlap, &options).unwrap();
+    assert!(report.is_proof_of_safety(), "{:?}", report.findings);
+    let (race, _) = load("mpi-isend-race");
+    // Without reduction too: the guards are part of the state the checker
+    // encodes, restores and compares.
+    for reduction in [true, false] {
+        let options = CheckOptions {
+            reduction,
+            ..options.clone()
+        };
+        let report = check::check(&race, &options).unwrap();
+        assert!(
+            report.finding(Kind::Error).is_some(),
+            "{:?}",
+            report.findings
+        );
+    }
+}
