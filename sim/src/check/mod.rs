@@ -27,7 +27,9 @@ use crate::lang::Program;
 use crate::runner::BootError;
 use crate::verdict::{Stuck, Verdict};
 
-/// Depth-first (default) or breadth-first (shortest counterexamples).
+/// Depth-first (default) or breadth-first (shortest counterexamples). With
+/// more than one worker (`jobs`) the search is breadth-first either way
+/// (level by level, in parallel); both orders explore the same states.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SearchOrder {
     #[default]
@@ -64,8 +66,14 @@ pub enum Output {
 #[derive(Clone, Debug)]
 pub struct CheckOptions {
     pub order: SearchOrder,
-    /// Workers for breadth-first search (depth-first search is sequential).
+    /// Workers (default: every core). One worker searches depth-first
+    /// unless `order` says breadth-first; several search breadth-first, in
+    /// parallel. The answer and the counts do not depend on it.
     pub jobs: usize,
+    /// Depth-first: the longest path (the stack); breadth-first: the last
+    /// level (the distance from the start). Default 10,000,000, as
+    /// `max_states`: a depth-first stack never holds more states than are
+    /// stored, so by default only the states bound can stop a search.
     pub max_depth: u64,
     pub max_states: u64,
     pub time_limit: Option<Duration>,
@@ -91,7 +99,7 @@ impl Default for CheckOptions {
         CheckOptions {
             order: SearchOrder::DepthFirst,
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            max_depth: 100_000,
+            max_depth: 10_000_000,
             max_states: 10_000_000,
             time_limit: None,
             reduction: true,
@@ -388,10 +396,11 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
             }
         }
     }
+    let order = search::effective_order(options);
     Ok(CheckReport {
         scenario: program.file_name.clone(),
-        order: options.order,
-        jobs: if options.order == SearchOrder::BreadthFirst {
+        order,
+        jobs: if order == SearchOrder::BreadthFirst {
             options.jobs.max(1)
         } else {
             1

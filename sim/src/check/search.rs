@@ -10,12 +10,28 @@
 //! step budget, `produce`, `consume`) commutes with every other transition
 //! and stays enabled until taken. When a ready process's next step is such
 //! a local step, the search explores only that step from the state (the
-//! ample set is that one transition), unless its successor could close a
-//! cycle of reduced states (the cycle proviso): under depth-first search,
-//! when the successor is on the search stack; under breadth-first search,
-//! when it was already visited before the current level began (so a reduced
-//! edge always goes one level deeper, and every cycle contains a fully
-//! expanded state). Then the state is fully expanded.
+//! ample set is that one transition), unless the step could close a cycle
+//! of reduced states (the cycle proviso). The proviso is static, so that
+//! the reduced graph is a function of the state alone and every search
+//! order and number of workers explores the same states: a local step is
+//! not taken alone when the instruction it starts at lies on a loop of the
+//! process's code without system calls ([`super::model::local_loops`]).
+//! On a cycle of reduced states every step is local (a reduced state has
+//! only its ample edge), so every process that moves on it runs round a
+//! loop of its code without system calls, and each of its steps on the
+//! cycle starts on that loop: such a state is fully expanded, a
+//! contradiction. So every cycle of the explored graph contains a fully
+//! expanded state, whatever the search order. (Programs whose loops all
+//! make system calls, as the lecture's do, lose no reduction to it.)
+//!
+//! # Search orders
+//! Depth-first with one worker ([`dfs`], an explicit stack;
+//! `max_depth` bounds the stack, the length of the current path); otherwise
+//! level-synchronous breadth-first over `jobs` workers ([`bfs`]; each
+//! level's states are expanded in parallel, then recorded in frontier
+//! order, so the graph's numbering does not depend on the number of
+//! workers; `max_depth` bounds the level, the distance from the start).
+//! Both explore the same states and transitions when they finish.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -104,6 +120,7 @@ pub struct Graph {
 
 struct Succ {
     fp: u128,
+    /// The encoding; empty when the state was known to be visited already.
     next: Vec<u8>,
     label: u16,
     error: Option<(Kind, Verdict)>,
@@ -120,12 +137,16 @@ struct Expansion {
     reduced: bool,
 }
 
+/// Expands `state`: its enabled sets, and its successors (an ample set
+/// when the reduction allows). `known` says whether a fingerprint is
+/// certainly visited already (its encoding is then not kept).
 fn expand(
     model: &Model,
     scratch: &mut Scratch,
+    buf: &mut Vec<u8>,
     state: &[u8],
     options: &CheckOptions,
-    may_reduce: &dyn Fn(u128) -> bool,
+    known: &dyn Fn(u128) -> bool,
 ) -> Expansion {
     model.load(scratch, state);
     let (run, timer, alive) = model.enabled(scratch);
@@ -164,8 +185,11 @@ fn expand(
         }
         return expansion;
     }
-    let push = |choice: Choice, expansion: &mut Expansion, scratch: &mut Scratch| -> bool {
-        let result = model.step(scratch, state, choice);
+    expansion
+        .succs
+        .reserve((run.count_ones() + timer.count_ones()) as usize);
+    let mut push = |choice: Choice, expansion: &mut Expansion| -> bool {
+        let result = model.step_into(scratch, state, choice, buf);
         let mut label: u16 = match choice {
             Choice::Run(k) => k as u16,
             Choice::Timer(k) => k as u16 | LABEL_TIMER,
@@ -186,23 +210,31 @@ fn expand(
             };
             (kind, v)
         });
-        let mut fp = fingerprint(&result.next);
+        let mut fp = fingerprint(buf);
         if let Some((kind, _)) = &error {
             // An error state is never the same as a running one.
             fp ^= 0x9e37_79b9_7f4a_7c15_u128 * (*kind as u128 + 1);
         }
-        let local = result.kind == StepKind::Local && error.is_none();
-        let reduce = options.reduction && local && may_reduce(fp);
+        // The cycle proviso (module documentation): forward local steps only.
+        let reduce = options.reduction
+            && result.kind == StepKind::Local
+            && !result.in_local_loop
+            && error.is_none();
+        let next = if error.is_some() || known(fp) {
+            Vec::new()
+        } else {
+            buf.as_slice().to_vec()
+        };
         expansion.succs.push(Succ {
             fp,
-            next: result.next,
+            next,
             label,
             error,
         });
         reduce
     };
     for k in 0..model.instances {
-        if run & (1 << k) != 0 && push(Choice::Run(k), &mut expansion, scratch) {
+        if run & (1 << k) != 0 && push(Choice::Run(k), &mut expansion) {
             let ample = expansion.succs.pop();
             expansion.succs.clear();
             expansion.succs.extend(ample);
@@ -212,13 +244,76 @@ fn expand(
     }
     for k in 0..model.instances {
         if timer & (1 << k) != 0 {
-            push(Choice::Timer(k), &mut expansion, scratch);
+            push(Choice::Timer(k), &mut expansion);
         }
     }
     expansion
 }
 
 impl Graph {
+    /// Renumbers the nodes in breadth-first order from the initial state,
+    /// edges in their stored order: the numbering a breadth-first search
+    /// gives. After a depth-first search that explored the whole space, the
+    /// graph is then the same, node for node, as after a breadth-first one,
+    /// so every analysis (which lasso is reported, which state is found
+    /// first) gives the same answer. Unreachable nodes (none) keep their order
+    /// after the rest.
+    fn renumber_breadth_first(&mut self) {
+        let n = self.nodes.len();
+        if n == 0 {
+            return;
+        }
+        const NONE: u32 = u32::MAX;
+        let mut new_of = vec![NONE; n];
+        let mut order: Vec<u32> = Vec::with_capacity(n);
+        new_of[0] = 0;
+        order.push(0);
+        let mut head = 0;
+        while head < order.len() {
+            let v = order[head] as usize;
+            head += 1;
+            let node = self.nodes[v];
+            for e in
+                &self.edges[node.first_edge as usize..(node.first_edge + node.edge_count) as usize]
+            {
+                if new_of[e.to as usize] == NONE {
+                    new_of[e.to as usize] = order.len() as u32;
+                    order.push(e.to);
+                }
+            }
+        }
+        for (v, new) in new_of.iter_mut().enumerate() {
+            if *new == NONE {
+                *new = order.len() as u32;
+                order.push(v as u32);
+            }
+        }
+        let mut nodes = Vec::with_capacity(n);
+        let mut edges = Vec::with_capacity(self.edges.len());
+        for &old in &order {
+            let mut node = self.nodes[old as usize];
+            let first = edges.len() as u32;
+            for e in
+                &self.edges[node.first_edge as usize..(node.first_edge + node.edge_count) as usize]
+            {
+                edges.push(Edge {
+                    to: new_of[e.to as usize],
+                    label: e.label,
+                });
+            }
+            node.first_edge = first;
+            nodes.push(node);
+        }
+        self.nodes = nodes;
+        self.edges = edges;
+        for id in self.visited.values_mut() {
+            *id = new_of[*id as usize];
+        }
+        for (_, id, _) in &mut self.found {
+            *id = new_of[*id as usize];
+        }
+    }
+
     fn node_of(&mut self, fp: u128, depth: u32) -> (u32, bool) {
         if let Some(&id) = self.visited.get(&fp) {
             return (id, false);
@@ -344,16 +439,26 @@ impl Limits {
     }
 }
 
-/// Explores the state space of `model` as `options` say.
+/// Explores the state space of `model` as `options` say: depth-first with
+/// one worker, else breadth-first over `options.jobs` workers.
 pub fn search(model: &Model, options: &CheckOptions) -> Searched {
-    match options.order {
+    match effective_order(options) {
         SearchOrder::DepthFirst => dfs(model, options),
         SearchOrder::BreadthFirst => bfs(model, options),
     }
 }
 
+/// The order a search with `options` uses: depth-first only when asked and
+/// with one worker (`--jobs 1`); several workers search level by level.
+pub fn effective_order(options: &CheckOptions) -> SearchOrder {
+    if options.order == SearchOrder::DepthFirst && options.jobs <= 1 {
+        SearchOrder::DepthFirst
+    } else {
+        SearchOrder::BreadthFirst
+    }
+}
+
 struct Frame {
-    id: u32,
     children: Vec<(u32, Vec<u8>)>,
     next: usize,
 }
@@ -362,7 +467,7 @@ fn dfs(model: &Model, options: &CheckOptions) -> Searched {
     let mut limits = Limits::new(options);
     let mut graph = Graph::default();
     let mut scratch = model.scratch();
-    let mut on_stack: Vec<bool> = Vec::new();
+    let mut buf = Vec::new();
     let mut bound = None;
     let mut max_depth = 0;
     let (root, _) = graph.node_of(fingerprint(model.initial()), 0);
@@ -379,24 +484,13 @@ fn dfs(model: &Model, options: &CheckOptions) -> Searched {
                     bound = Some(b);
                     break;
                 }
-                on_stack.resize(graph.nodes.len().max(on_stack.len()), false);
-                on_stack[id as usize] = true;
                 let expansion = {
                     let visited = &graph.visited;
-                    let on = &on_stack;
-                    let may_reduce = |fp: u128| {
-                        visited
-                            .get(&fp)
-                            .is_none_or(|&i| !on.get(i as usize).copied().unwrap_or(false))
-                    };
-                    expand(model, &mut scratch, &state, options, &may_reduce)
+                    let known = |fp: u128| visited.contains_key(&fp);
+                    expand(model, &mut scratch, &mut buf, &state, options, &known)
                 };
                 let children = graph.record(id, expansion);
-                stack.push(Frame {
-                    id,
-                    children,
-                    next: 0,
-                });
+                stack.push(Frame { children, next: 0 });
             }
         }
         let Some(top) = stack.last_mut() else { break };
@@ -405,16 +499,17 @@ fn dfs(model: &Model, options: &CheckOptions) -> Searched {
             top.next += 1;
             pending = Some((id, state));
         } else {
-            on_stack[top.id as usize] = false;
             stack.pop();
         }
     }
+    graph.renumber_breadth_first();
+    let elapsed = limits.start.elapsed();
     limits.bar.finish_and_clear();
     Searched {
         graph,
         bound,
         max_depth,
-        elapsed: limits.start.elapsed(),
+        elapsed,
     }
 }
 
@@ -422,7 +517,8 @@ fn bfs(model: &Model, options: &CheckOptions) -> Searched {
     let mut limits = Limits::new(options);
     let mut graph = Graph::default();
     let jobs = options.jobs.max(1);
-    let mut scratches: Vec<Scratch> = (0..jobs).map(|_| model.scratch()).collect();
+    let mut scratches: Vec<(Scratch, Vec<u8>)> =
+        (0..jobs).map(|_| (model.scratch(), Vec::new())).collect();
     let (root, _) = graph.node_of(fingerprint(model.initial()), 0);
     let mut frontier: Vec<(u32, Vec<u8>)> = vec![(root, model.initial().to_vec())];
     let mut bound = None;
@@ -434,33 +530,55 @@ fn bfs(model: &Model, options: &CheckOptions) -> Searched {
         }
         let expansions: Vec<Expansion> = {
             let visited = &graph.visited;
-            let may_reduce = |fp: u128| !visited.contains_key(&fp);
-            let chunk = frontier.len().div_ceil(jobs);
+            let known = |fp: u128| visited.contains_key(&fp);
             if jobs == 1 || frontier.len() < 64 {
-                let scratch = &mut scratches[0];
+                let (scratch, buf) = &mut scratches[0];
                 frontier
                     .iter()
-                    .map(|(_, s)| expand(model, scratch, s, options, &may_reduce))
+                    .map(|(_, s)| expand(model, scratch, buf, s, options, &known))
                     .collect()
             } else {
-                std::thread::scope(|scope| {
-                    let handles: Vec<_> = frontier
-                        .chunks(chunk)
-                        .zip(scratches.iter_mut())
-                        .map(|(part, scratch)| {
-                            let may_reduce = &may_reduce;
+                // Small chunks handed out in turn: states differ in cost.
+                let chunk = (frontier.len() / (jobs * 16)).clamp(16, 4096);
+                let next_chunk = std::sync::atomic::AtomicUsize::new(0);
+                let chunks = frontier.len().div_ceil(chunk);
+                let mut done: Vec<Option<Vec<Expansion>>> = Vec::new();
+                done.resize_with(chunks, || None);
+                let results = std::thread::scope(|scope| {
+                    let handles: Vec<_> = scratches
+                        .iter_mut()
+                        .map(|(scratch, buf)| {
+                            let (known, next_chunk, frontier) = (&known, &next_chunk, &frontier);
                             scope.spawn(move || {
-                                part.iter()
-                                    .map(|(_, s)| expand(model, scratch, s, options, may_reduce))
-                                    .collect::<Vec<_>>()
+                                let mut mine = Vec::new();
+                                loop {
+                                    let c = next_chunk
+                                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                    if c >= chunks {
+                                        break mine;
+                                    }
+                                    let part =
+                                        &frontier[c * chunk..((c + 1) * chunk).min(frontier.len())];
+                                    let out: Vec<Expansion> = part
+                                        .iter()
+                                        .map(|(_, s)| {
+                                            expand(model, scratch, buf, s, options, known)
+                                        })
+                                        .collect();
+                                    mine.push((c, out));
+                                }
                             })
                         })
                         .collect();
                     handles
                         .into_iter()
-                        .flat_map(|h| h.join().unwrap_or_default())
-                        .collect()
-                })
+                        .flat_map(|h| h.join().expect("a checker worker panicked"))
+                        .collect::<Vec<_>>()
+                });
+                for (c, out) in results {
+                    done[c] = Some(out);
+                }
+                done.into_iter().flatten().flatten().collect()
             }
         };
         let mut next = Vec::new();

@@ -36,7 +36,8 @@ Examples:
   ipclab check credit-direct                   a proof: no schedule deadlocks or starves
   ipclab check credit-indirect-overflow        a deadlock: counterexample saved, replay command
   ipclab check credit-direct-producers         starvation of Producer[1] (a lasso)
-  ipclab check my.ipc --bfs --jobs 4           the shortest counterexample, 4 workers
+  ipclab check my.ipc --jobs 4                 4 workers (default: every core)
+  ipclab check my.ipc --jobs 1                 one worker, depth-first
   ipclab check my.ipc --compare-reduction      state counts with and without reduction
   ipclab check my.ipc --sweep buffer=0,1,2,inf one check per kernel buffer size
   ipclab check my.ipc --max-states 100000 --strict
@@ -72,17 +73,20 @@ pub(super) struct CheckArgs {
     #[arg(short = 'D', value_name = "NAME=VALUE", value_parser = parse_define)]
     define: Vec<(String, i64)>,
 
-    /// Breadth-first search: the shortest counterexamples, parallel over --jobs.
+    /// Breadth-first search also with one worker (several workers always
+    /// search breadth-first, level by level).
     #[arg(long)]
     bfs: bool,
 
-    /// Workers of the breadth-first search [default: every core]; the answer
-    /// does not depend on it. Depth-first search uses one.
+    /// Workers [default: every core]. One worker searches depth-first (unless
+    /// --bfs), several breadth-first in parallel; the answer and the state
+    /// counts do not depend on it.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
     jobs: Option<u64>,
 
-    /// Stop exploring below this many steps from the start.
-    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    /// Stop exploring below this many steps from the start (depth-first:
+    /// the search path; breadth-first: the level).
+    #[arg(long, value_name = "N", default_value_t = 10_000_000)]
     max_depth: u64,
 
     /// Stop after storing this many states.

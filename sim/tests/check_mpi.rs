@@ -1,0 +1,122 @@
+//! The lecture's MPI head-to-head exchange, answered by the checker: safe under the eager limit, a deadlock that replays above it, with eager limit 0 and with `MPI_Ssend`, and the eager-limit sweep.
+
+use std::path::Path;
+
+use ipclab_sim::check::{self, CheckOptions, Kind, Output, SweepKey, SweepValue};
+use ipclab_sim::lang::{compile, Program};
+
+fn source(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(format!("{name}.ipc"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn program(name: &str) -> Program {
+    compile(&format!("{name}.ipc"), &source(name), &[]).expect("compiles")
+}
+
+fn options(jobs: usize) -> CheckOptions {
+    CheckOptions {
+        output: Output::None,
+        progress_bar: false,
+        jobs,
+        ..CheckOptions::default()
+    }
+}
+
+/// A deadlock with a counterexample that replays to a deadlock, with one
+/// worker (depth-first) and with two (level by level).
+fn assert_deadlock_that_replays(name: &str) {
+    let p = program(name);
+    for jobs in [1, 2] {
+        let r = check::check(&p, &options(jobs)).unwrap();
+        assert!(r.bound.is_none(), "{name}: {r}");
+        assert_eq!(r.answer(), "deadlock", "{name}: {r}");
+        let f = r.finding(Kind::Deadlock).unwrap();
+        assert_eq!(
+            f.critical_step,
+            Some(0),
+            "{name}: doomed from the start\n{r}"
+        );
+        let text = f.schedule.to_string();
+        let schedule = check::Schedule::parse(&text).expect("parses back");
+        let run = check::replay(&p, &schedule, 1).expect("replays");
+        assert_eq!(
+            Kind::of(&run.verdict),
+            Some(Kind::Deadlock),
+            "{name}: replay of\n{text}\ngives {:?}",
+            run.verdict
+        );
+    }
+}
+
+#[test]
+fn head_to_head_sends_below_the_eager_limit_are_safe() {
+    let p = program("mpi-exchange-eager");
+    let one = check::check(&p, &options(1)).unwrap();
+    assert!(one.is_proof_of_safety(), "{one}");
+    let two = check::check(&p, &options(2)).unwrap();
+    assert!(two.is_proof_of_safety(), "{two}");
+    assert_eq!(one.stats.states, two.stats.states);
+}
+
+#[test]
+fn head_to_head_sends_above_the_eager_limit_deadlock() {
+    assert_deadlock_that_replays("mpi-exchange-large");
+}
+
+#[test]
+fn head_to_head_sends_with_eager_limit_zero_deadlock() {
+    assert_deadlock_that_replays("mpi-exchange-eager0");
+}
+
+#[test]
+fn head_to_head_synchronous_sends_deadlock() {
+    assert_deadlock_that_replays("mpi-exchange-ssend");
+}
+
+#[test]
+fn the_fixes_are_safe() {
+    for name in [
+        "mpi-exchange-ordered",
+        "mpi-exchange-isend",
+        "mpi-exchange-bsend",
+    ] {
+        let r = check::check(&program(name), &options(2)).unwrap();
+        assert!(r.is_proof_of_safety(), "{name}: {r}");
+    }
+}
+
+#[test]
+fn the_eager_sweep_says_deadlock_only_below_the_message_size() {
+    // The exchange sends WORDS = 8 words of 8 bytes: 64 bytes.
+    let values: Vec<SweepValue> = [0, 8, 32, 64]
+        .map(SweepValue::Value)
+        .into_iter()
+        .chain([SweepValue::Infinite])
+        .collect();
+    let report = check::sweep(
+        &source("mpi-exchange-eager"),
+        "mpi-exchange-eager.ipc",
+        &[],
+        SweepKey::Eager,
+        &values,
+        &options(2),
+    )
+    .unwrap();
+    let answers: Vec<&str> = report
+        .rows
+        .iter()
+        .map(|row| row.report.as_ref().map_or("error", |r| r.answer()))
+        .collect();
+    assert_eq!(
+        answers,
+        ["deadlock", "deadlock", "deadlock", "safe", "safe"],
+        "{report}"
+    );
+    assert_eq!(
+        report.summary, "deadlocks only when the eager limit is below 64 bytes",
+        "{report}"
+    );
+}
