@@ -517,6 +517,7 @@ impl Kernel {
         }
         self.encode_mpi(&mut w, &arrivals, &receivers);
         self.encode_sync(&mut w);
+        self.encode_keyboard(&mut w);
     }
 
     fn encode_mpi<F: FnMut(&[u8])>(
@@ -919,6 +920,7 @@ impl Kernel {
         }
         let (mpi_arrival, mpi_receiver) = self.restore_mpi(&mut r)?;
         self.restore_sync(&mut r)?;
+        self.restore_keyboard(&mut r)?;
         if !r.bytes.is_empty() {
             return Err(DecodeError);
         }
@@ -1123,6 +1125,52 @@ impl Kernel {
     }
 }
 
+/// The keyboard (`keyboard.rs`): its ring's capacity, the characters in
+/// it in order, and the overruns so far. Its semaphore is fixed at boot;
+/// the interrupts taken and characters read are counters, which restart
+/// consistent with the ring (as `stats` do).
+impl Kernel {
+    fn encode_keyboard<F: FnMut(&[u8])>(&self, w: &mut Writer<'_, F>) {
+        match &self.keyboard {
+            None => w.var(0),
+            Some(keyboard) => {
+                w.var(1);
+                w.var(keyboard.capacity() as u64);
+                w.var(keyboard.ring.len() as u64);
+                for byte in keyboard.pending() {
+                    w.var(u64::from(byte));
+                }
+                w.var(keyboard.overruns());
+            }
+        }
+    }
+
+    fn restore_keyboard(&mut self, r: &mut Reader<'_>) -> Result<(), DecodeError> {
+        let present = r.var()? != 0;
+        let Some(keyboard) = self.keyboard.as_mut() else {
+            // A kernel booted without a keyboard takes no keyboard state.
+            return if present { Err(DecodeError) } else { Ok(()) };
+        };
+        if !present {
+            return Err(DecodeError);
+        }
+        let capacity: usize = r.small()?;
+        if capacity == 0 || capacity > crate::MAX_KEYBOARD_RING {
+            return Err(DecodeError);
+        }
+        let ring = crate::ring::Ring::with_capacity(capacity);
+        for _ in 0..r.small::<usize>()? {
+            ring.push(r.small()?).map_err(|_| DecodeError)?;
+        }
+        let overruns: usize = r.small()?;
+        ring.set_overruns(overruns);
+        keyboard.interrupts = (ring.len() + overruns) as u64;
+        keyboard.read = 0;
+        keyboard.ring = ring;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use ipclab_syscalls::{Errno, Source, TagFilter, Timeout};
@@ -1258,5 +1306,32 @@ mod tests {
         w.k.fire_timer(r, &mut w.sink).unwrap();
         assert_eq!(errno(w.completion(r)), Some(Errno::ETIMEDOUT));
         assert_eq!(w.k.fire_timer(r, &mut w.sink), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn the_keyboard_ring_round_trips_with_its_overruns() {
+        let boot = || {
+            let mut w = World::with(|_| {});
+            let sem = w.k.create_semaphore("chars", 0).unwrap();
+            w.k.attach_keyboard(2, sem).unwrap();
+            w
+        };
+        let mut w = boot();
+        let before = encoding(&w.k);
+        for byte in *b"abc" {
+            let _ = w.k.interrupt(crate::DeviceId::KEYBOARD, byte, &mut w.sink);
+        }
+        let bytes = encoding(&w.k);
+        assert_ne!(before, bytes, "the checker sees the ring");
+        let mut fresh = boot();
+        fresh.k.restore_canonical(&bytes).unwrap();
+        fresh.check();
+        assert_eq!(encoding(&fresh.k), bytes);
+        let keyboard = fresh.k.keyboard().unwrap();
+        assert_eq!(keyboard.pending().collect::<std::vec::Vec<_>>(), b"ab");
+        assert_eq!(keyboard.overruns(), 1);
+        // A kernel without a keyboard refuses keyboard state.
+        let mut bare = World::with(|_| {});
+        assert!(bare.k.restore_canonical(&bytes).is_err());
     }
 }

@@ -32,6 +32,7 @@ impl Kernel {
         self.check_mailboxes()?;
         self.check_mpi()?;
         self.check_sync()?;
+        self.check_keyboard()?;
         Ok(())
     }
 

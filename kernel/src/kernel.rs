@@ -78,6 +78,8 @@ pub struct Kernel {
     pub(crate) mpi: crate::mpi::MpiState,
     /// Semaphores, mutexes, condition variables, shared segments.
     pub(crate) sync: crate::sync_objects::SyncState,
+    /// The keyboard device, when the embedder attached one.
+    pub(crate) keyboard: Option<crate::keyboard::Keyboard>,
 }
 
 impl Kernel {
@@ -98,6 +100,7 @@ impl Kernel {
             mailbox_queued: [0; MAX_MAILBOXES],
             mpi: crate::mpi::MpiState::default(),
             sync: crate::sync_objects::SyncState::default(),
+            keyboard: None,
         })
     }
 

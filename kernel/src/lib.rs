@@ -30,6 +30,7 @@ mod handle;
 mod invariants;
 mod ipc;
 mod kernel;
+mod keyboard;
 mod mailbox;
 mod message;
 mod mpi;
@@ -49,6 +50,7 @@ pub use explore::DecodeError;
 pub use handle::{HandleTable, Object};
 pub use invariants::InvariantViolation;
 pub use kernel::{Kernel, SpawnError, Stats};
+pub use keyboard::{DeviceId, Interrupt, Keyboard, MAX_KEYBOARD_RING};
 pub use mailbox::{Mailbox, MailboxId};
 pub use message::{Dest, Message};
 pub use mpi::{

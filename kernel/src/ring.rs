@@ -20,6 +20,13 @@
 //! Does not guarantee anything with two producers or two consumers: that
 //! is a caller bug the types do not prevent (the methods take `&self` so
 //! that the two sides can live on different CPUs).
+//!
+//! # Value semantics
+//! A ring is also plain data for the kernel state (`Clone + Eq + Hash`):
+//! two rings are equal when they hold the same bytes in the same order, have
+//! the same capacity and counted the same overruns, whatever their raw
+//! indices. These take snapshots of the atomics and are meant for a ring no
+//! other thread is using (the kernel's, under its lock; the checker's).
 
 use crossbeam_utils::CachePadded;
 
@@ -41,6 +48,8 @@ pub struct Ring<const N: usize> {
     slots: [AtomicU8; N],
     /// Pushes refused because the ring was full; written by the producer.
     overruns: AtomicUsize,
+    /// Bytes the ring holds when full (1 to `N`): fixed at creation.
+    capacity: usize,
 }
 
 impl<const N: usize> Default for Ring<N> {
@@ -55,12 +64,26 @@ impl<const N: usize> Ring<N> {
     /// # Panics
     /// When `N` is 0 (a ring that can hold nothing is a configuration bug).
     pub fn new() -> Ring<N> {
-        assert!(N > 0, "a ring needs at least one slot");
+        Ring::with_capacity(N)
+    }
+
+    /// An empty ring that holds at most `capacity` bytes (a small ring in
+    /// the same storage: the keyboard's size is chosen per scenario).
+    ///
+    /// # Panics
+    /// When `capacity` is 0 or above `N` (a configuration bug; the kernel
+    /// checks the value it is given first).
+    pub fn with_capacity(capacity: usize) -> Ring<N> {
+        assert!(
+            capacity > 0 && capacity <= N,
+            "a ring holds 1 to {N} bytes, not {capacity}"
+        );
         Ring {
             head: CachePadded::new(AtomicUsize::new(0)),
             tail: CachePadded::new(AtomicUsize::new(0)),
             slots: core::array::from_fn(|_| AtomicU8::new(0)),
             overruns: AtomicUsize::new(0),
+            capacity,
         }
     }
 
@@ -84,7 +107,7 @@ impl<const N: usize> Ring<N> {
         // Acquire: the consumer finished reading the slot before it moved
         // `head` past it, so we may overwrite it.
         let head = self.head.load(Ordering::Acquire);
-        if tail.wrapping_sub(head) >= N {
+        if tail.wrapping_sub(head) >= self.capacity {
             self.overruns.fetch_add(1, Ordering::Relaxed);
             return Err(Overrun { byte });
         }
@@ -113,7 +136,7 @@ impl<const N: usize> Ring<N> {
     pub fn len(&self) -> usize {
         let tail = self.tail.load(Ordering::Acquire);
         let head = self.head.load(Ordering::Acquire);
-        tail.wrapping_sub(head).min(N)
+        tail.wrapping_sub(head).min(self.capacity)
     }
 
     /// Is the ring empty now (a snapshot)?
@@ -128,7 +151,72 @@ impl<const N: usize> Ring<N> {
 
     /// The number of bytes the ring holds when full.
     pub const fn capacity(&self) -> usize {
-        N
+        self.capacity
+    }
+
+    /// The byte `offset` places after the oldest, without taking it (a
+    /// snapshot, for the kernel's encoding and its reports).
+    pub fn peek(&self, offset: usize) -> Option<u8> {
+        if offset >= self.len() {
+            return None;
+        }
+        let head = self.head.load(Ordering::Acquire);
+        Some(self.slots[head.wrapping_add(offset) % N].load(Ordering::Relaxed))
+    }
+
+    /// The bytes in the ring, oldest first (a snapshot).
+    pub fn bytes(&self) -> impl Iterator<Item = u8> + '_ {
+        (0..self.len()).map_while(move |offset| self.peek(offset))
+    }
+
+    /// Sets the overrun count (restoring a kernel state; see the module
+    /// comment on value semantics).
+    pub fn set_overruns(&self, overruns: usize) {
+        self.overruns.store(overruns, Ordering::Relaxed);
+    }
+}
+
+impl<const N: usize> Clone for Ring<N> {
+    fn clone(&self) -> Ring<N> {
+        let copy = Ring::with_capacity(self.capacity);
+        for byte in self.bytes() {
+            // Cannot overrun: the copy has the same capacity.
+            let _ = copy.push(byte);
+        }
+        copy.set_overruns(self.overruns());
+        copy
+    }
+}
+
+impl<const N: usize> PartialEq for Ring<N> {
+    fn eq(&self, other: &Ring<N>) -> bool {
+        self.capacity == other.capacity
+            && self.overruns() == other.overruns()
+            && self.len() == other.len()
+            && self.bytes().eq(other.bytes())
+    }
+}
+
+impl<const N: usize> Eq for Ring<N> {}
+
+impl<const N: usize> core::hash::Hash for Ring<N> {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.capacity.hash(state);
+        self.overruns().hash(state);
+        self.len().hash(state);
+        for byte in self.bytes() {
+            byte.hash(state);
+        }
+    }
+}
+
+impl<const N: usize> core::fmt::Debug for Ring<N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Ring")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .field("overruns", &self.overruns())
+            .finish()
     }
 }
 
@@ -162,6 +250,35 @@ mod tests {
         ring.push(5).unwrap();
         assert_eq!(ring.pop(), Some(2));
         assert_eq!(ring.pop(), Some(5));
+    }
+
+    #[test]
+    fn a_small_ring_in_large_storage_overruns_at_its_own_capacity() {
+        let ring: Ring<8> = Ring::with_capacity(2);
+        ring.push(1).unwrap();
+        ring.push(2).unwrap();
+        assert_eq!(ring.push(3), Err(Overrun { byte: 3 }));
+        assert_eq!(ring.capacity(), 2);
+        assert_eq!(ring.len(), 2);
+    }
+
+    #[test]
+    fn rings_with_the_same_bytes_are_equal_whatever_their_indices() {
+        let a: Ring<4> = Ring::new();
+        let b: Ring<4> = Ring::new();
+        for byte in [9, 1, 2] {
+            a.push(byte).unwrap();
+        }
+        assert_eq!(a.pop(), Some(9));
+        b.push(1).unwrap();
+        b.push(2).unwrap();
+        assert_eq!(a, b);
+        let c = a.clone();
+        assert_eq!(c, a);
+        assert_eq!(c.bytes().collect::<std::vec::Vec<_>>(), [1, 2]);
+        assert_eq!(c.peek(1), Some(2));
+        b.pop();
+        assert_ne!(a, b);
     }
 
     #[test]

@@ -96,6 +96,20 @@ pub enum Event {
     Switch { from: Option<Pid>, to: Option<Pid> },
     /// A timer fired for `pid`.
     Timer { pid: Pid, kind: TimerKind },
+    /// A device interrupt stored `byte` in the device's ring, where
+    /// `queued` characters now wait; the device semaphore is raised next.
+    Interrupt {
+        device: crate::DeviceId,
+        byte: u8,
+        queued: u32,
+    },
+    /// A device interrupt found the ring full: `byte` was dropped, the
+    /// `overruns`-th so far. Reported, never silent.
+    Overrun {
+        device: crate::DeviceId,
+        byte: u8,
+        overruns: u64,
+    },
 }
 
 /// Where the kernel writes its events. `now` is the current tick.

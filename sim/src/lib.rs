@@ -6,6 +6,7 @@
 //! finally happened and why; the trace ([`trace`]) is what the renderings
 //! draw.
 pub mod check;
+pub mod device;
 pub mod lang;
 pub mod machine;
 pub mod names;

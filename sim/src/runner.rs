@@ -17,6 +17,7 @@ use ipclab_syscalls::{Pid, Reply, Syscall};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::device::Devices;
 use crate::lang::vm::{ProcState, VmEvent};
 use crate::lang::{Policy, Program};
 use crate::machine::{self, Effect, Machine};
@@ -189,6 +190,8 @@ pub struct World<'p> {
     last_cpu: usize,
     trace: Trace,
     output: Vec<String>,
+    /// Typed input still to come (`sim/src/device.rs`).
+    devices: Devices,
 }
 
 impl<'p> World<'p> {
@@ -196,7 +199,8 @@ impl<'p> World<'p> {
     /// instance (instance `k` is slot `k`) and hands each a handle to every
     /// declared mailbox (mailbox `m` is handle `m`).
     pub fn boot(program: &'p Program, options: RunOptions) -> Result<World<'p>, BootError> {
-        let Machine { kernel, procs } = Machine::boot(program, &mut NullSink)?;
+        let Machine { mut kernel, procs } = Machine::boot(program, &mut NullSink)?;
+        let devices = Devices::attach(program, &mut kernel)?;
         let names = Names::new(program);
         let trace = Trace {
             labels: names_of(program),
@@ -215,6 +219,7 @@ impl<'p> World<'p> {
             last_cpu: options.cpus.max(1) - 1,
             trace,
             output: Vec::new(),
+            devices,
         })
     }
 
@@ -337,8 +342,14 @@ impl<'p> World<'p> {
         let record = self.options.record;
         let mut recorder = Recorder::new(record);
         let mut events = Vec::new();
+        // At tick t the interrupt handlers of the input due at t run first.
+        self.devices.fire_due(&mut self.kernel, &mut recorder);
         let Some(k) = self.choose(&mut recorder) else {
-            return match self.kernel.next_timer() {
+            let next_event = match (self.kernel.next_timer(), self.devices.next_at()) {
+                (Some(timer), Some(input)) => Some(timer.min(input)),
+                (timer, input) => timer.or(input),
+            };
+            return match next_event {
                 Some(at) => {
                     // Never past the tick limit: a `sleep` of 2^63 ticks
                     // must end the run with `runs`, not tick forever.

@@ -161,6 +161,13 @@ pub fn run_threaded(
     program: &Program,
     options: ThreadOptions,
 ) -> Result<ThreadedResult, BootError> {
+    if let Some(device) = program.devices.first() {
+        return Err(BootError(format!(
+            "the threaded mode does not type input yet: run this scenario without \
+             --threads to see its `device {}` at work",
+            device.name
+        )));
+    }
     let cpus = options.cpus.clamp(1, MAX_CPUS);
     let world = World::boot(
         program,

@@ -82,6 +82,23 @@ pub enum TraceEvent {
     },
     /// A timer fired.
     Timer { process: String, kind: String },
+    /// A device interrupt stored a character in the device's ring (`queued`
+    /// of `capacity` now) and raised `semaphore`.
+    Interrupt {
+        device: String,
+        character: String,
+        queued: u32,
+        capacity: usize,
+        semaphore: String,
+    },
+    /// A device interrupt found the ring full: the character was dropped
+    /// (the `overruns`-th time).
+    Overrun {
+        device: String,
+        character: String,
+        capacity: usize,
+        overruns: u64,
+    },
     /// A mailbox was created or destroyed.
     Mailbox { mailbox: String, action: String },
     /// `produce x` made an item.

@@ -103,6 +103,27 @@ pub fn translate(kernel: &Kernel, names: &Names, event: &Event) -> Option<TraceE
             from: from.map(|p| names.process(p)),
             to: to.map(|p| names.process(p)),
         },
+        Event::Interrupt { byte, queued, .. } => {
+            let keyboard = kernel.keyboard();
+            TraceEvent::Interrupt {
+                device: "keyboard".to_string(),
+                character: crate::lang::device::character(byte),
+                queued,
+                capacity: keyboard.map_or(0, |k| k.capacity()),
+                semaphore: keyboard
+                    .and_then(|k| {
+                        kernel.object_name(ipclab_kernel::Object::Semaphore(k.semaphore()))
+                    })
+                    .unwrap_or("?")
+                    .to_string(),
+            }
+        }
+        Event::Overrun { byte, overruns, .. } => TraceEvent::Overrun {
+            device: "keyboard".to_string(),
+            character: crate::lang::device::character(byte),
+            capacity: kernel.keyboard().map_or(0, |k| k.capacity()),
+            overruns,
+        },
         Event::Timer { pid, kind } => TraceEvent::Timer {
             process: names.process(pid),
             kind: match kind {

@@ -19,6 +19,7 @@ use core::fmt;
 /// | 11 | `EAGAIN` | the call would block and the caller asked it not to (`NONBLOCK`) |
 /// | 14 | `EFAULT` | an (address, length) pair does not lie inside the caller's memory |
 /// | 17 | `EEXIST` | a mailbox with that name already exists |
+/// | 19 | `ENODEV` | no such device (`dev_read` of a device the scenario does not declare) |
 /// | 22 | `EINVAL` | an argument is out of range (unknown flag bits, a tag above `u32::MAX`, a zero capacity where one is needed...) |
 /// | 24 | `EMFILE` | the caller's handle table is full |
 /// | 28 | `ENOSPC` | a kernel table (mailboxes, processes) is full |
@@ -42,6 +43,7 @@ pub enum Errno {
     EAGAIN = 11,
     EFAULT = 14,
     EEXIST = 17,
+    ENODEV = 19,
     EINVAL = 22,
     EMFILE = 24,
     ENOSPC = 28,
@@ -59,7 +61,7 @@ pub enum Errno {
 
 impl Errno {
     /// Every errno, in number order.
-    pub const ALL: [Errno; 20] = [
+    pub const ALL: [Errno; 21] = [
         Errno::EPERM,
         Errno::ENOENT,
         Errno::ESRCH,
@@ -67,6 +69,7 @@ impl Errno {
         Errno::EAGAIN,
         Errno::EFAULT,
         Errno::EEXIST,
+        Errno::ENODEV,
         Errno::EINVAL,
         Errno::EMFILE,
         Errno::ENOSPC,
@@ -102,6 +105,7 @@ impl Errno {
             Errno::EAGAIN => "EAGAIN",
             Errno::EFAULT => "EFAULT",
             Errno::EEXIST => "EEXIST",
+            Errno::ENODEV => "ENODEV",
             Errno::EINVAL => "EINVAL",
             Errno::EMFILE => "EMFILE",
             Errno::ENOSPC => "ENOSPC",
@@ -128,6 +132,7 @@ impl Errno {
             Errno::EAGAIN => "would block",
             Errno::EFAULT => "bad user address",
             Errno::EEXIST => "name already exists",
+            Errno::ENODEV => "no such device",
             Errno::EINVAL => "invalid argument",
             Errno::EMFILE => "handle table full",
             Errno::ENOSPC => "kernel table full",

@@ -127,6 +127,13 @@ impl<'p> Model<'p> {
                 device.name
             )));
         }
+        if let Some(device) = program.devices.first() {
+            return Err(BootError(format!(
+                "the checker does not model typed input yet: run this scenario \
+                 (`ipclab run`) to see its `device {}` at work",
+                device.name
+            )));
+        }
         let Machine { kernel, procs } = Machine::boot(program, &mut NullSink)?;
         let mut initial = Vec::new();
         encode(&kernel, &procs, &mut initial);

@@ -134,6 +134,14 @@ pub struct KernelEntry {
     pub value: Expression,
 }
 
+/// One `at tick: "text";` of a device block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceInput {
+    pub at: Expression,
+    pub text: String,
+    pub span: Span,
+}
+
 /// A top-level declaration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Item {
@@ -158,6 +166,14 @@ pub enum Item {
     Expect {
         verdict: Name,
         argument: Option<Expression>,
+        span: Span,
+    },
+    /// `device keyboard(ring = 4, semaphore = s) { at 5: "hi\n"; }`
+    /// (`sim/src/lang/device.rs`).
+    Device {
+        kind: Name,
+        options: Vec<KernelEntry>,
+        inputs: Vec<DeviceInput>,
         span: Span,
     },
 }

@@ -284,8 +284,29 @@ pub fn compile_items(
     let mut kernel = KernelOptions::default();
     let mut kernel_seen = false;
     let mut expect_item = None;
+    let mut devices: Vec<super::device::DeviceDecl> = Vec::new();
     for item in items {
         match item {
+            Item::Device {
+                kind,
+                options,
+                inputs,
+                span,
+            } => {
+                if devices.iter().any(|d| d.name == kind.text) {
+                    errors.push(
+                        Diagnostic::at(*span, format!("a second `{}`", kind.text), "second device")
+                            .with_help(
+                                "a scenario has one keyboard; put all its input in one block",
+                            ),
+                    );
+                    continue;
+                }
+                match super::device::resolve(kind, options, inputs, |e| globals.evaluate(e)) {
+                    Ok(device) => devices.push(device),
+                    Err(error) => errors.push(error),
+                }
+            }
             Item::Mailbox { name, capacity } => {
                 if !declare(name, &mut errors) {
                     continue;
@@ -514,6 +535,7 @@ pub fn compile_items(
         expect,
         mem_words,
         uses_mpi,
+        devices,
     })
 }
 

@@ -18,6 +18,7 @@
 pub mod ast;
 mod code;
 mod compiler;
+pub mod device;
 pub mod diagnostics;
 mod lexer;
 mod mpi;
@@ -204,6 +205,9 @@ pub struct Program {
     /// Does any body make an MPI call? Then the runner creates
     /// `MPI_COMM_WORLD` from every instance, in instance order.
     pub uses_mpi: bool,
+    /// Declared devices (`device keyboard { ... }`): the runner attaches
+    /// them at boot and raises their interrupts at their ticks.
+    pub devices: Vec<device::DeviceDecl>,
 }
 
 impl Program {

@@ -243,14 +243,65 @@ impl Parser<'_> {
                     span: token.span.join(end.span),
                 })
             }
+            "device" => {
+                self.advance();
+                let kind = self.name("a device kind (`keyboard`)")?;
+                let mut options = Vec::new();
+                if self.at(&TokenKind::LeftParen) {
+                    self.advance();
+                    while !self.at(&TokenKind::RightParen) {
+                        let key = self.name("a device option (`ring`, `semaphore`)")?;
+                        self.expect(TokenKind::Assign, "`=`")?;
+                        let value = self.expression()?;
+                        options.push(KernelEntry { key, value });
+                        if !self.at(&TokenKind::RightParen) {
+                            self.expect(TokenKind::Comma, "`,` or `)`")?;
+                        }
+                    }
+                    self.advance();
+                }
+                self.expect(TokenKind::LeftBrace, "`{`")?;
+                let mut inputs = Vec::new();
+                while !self.at(&TokenKind::RightBrace) {
+                    let start = self.peek().span;
+                    if !self.at_keyword("at") {
+                        return Err(self
+                            .unexpected("`at tick: \"text\";`")
+                            .with_help("a device block lists its input: `at 5: \"hi\\n\";`"));
+                    }
+                    self.advance();
+                    let at = self.expression()?;
+                    self.expect(TokenKind::Colon, "`:`")?;
+                    let text = match self.peek().kind.clone() {
+                        TokenKind::Text(text) => {
+                            self.advance();
+                            text
+                        }
+                        _ => return Err(self.unexpected("a string of typed characters")),
+                    };
+                    let end = self.expect(TokenKind::Semicolon, "`;`")?;
+                    inputs.push(DeviceInput {
+                        at,
+                        text,
+                        span: start.join(end.span),
+                    });
+                }
+                let close = self.advance();
+                Ok(Item::Device {
+                    kind,
+                    options,
+                    inputs,
+                    span: token.span.join(close.span),
+                })
+            }
             _ => Err(Diagnostic::at(
                 token.span,
                 format!("expected a declaration, found {}", token.kind.describe()),
                 "not a declaration",
             )
             .with_help(
-                "a scenario declares `const`, `kernel { }`, `mailbox`, `process` and `expect`; \
-                 statements go inside a `process { }` body",
+                "a scenario declares `const`, `kernel { }`, `mailbox`, `process`, `device` and \
+                 `expect`; statements go inside a `process { }` body",
             )),
         }
     }

@@ -563,6 +563,30 @@ fn event_lines(step: &Step, capacities: &Capacities, painter: &Painter, max: usi
             TraceEvent::Timer { process, kind } => {
                 (format!("timer: {process} {kind}"), Style::Running)
             }
+            TraceEvent::Interrupt {
+                device,
+                character,
+                queued,
+                capacity,
+                semaphore,
+            } => (
+                format!(
+                    "interrupt: {device} {character} -> ring {queued}/{capacity}, V({semaphore})"
+                ),
+                Style::Message,
+            ),
+            TraceEvent::Overrun {
+                device,
+                character,
+                capacity,
+                overruns,
+            } => (
+                format!(
+                    "interrupt: {device} {character} DROPPED: ring full {capacity}/{capacity} \
+                     (overrun {overruns})"
+                ),
+                Style::Bad,
+            ),
             TraceEvent::Mailbox { mailbox, action } => {
                 // A destroyed mailbox is already named `mailbox #n`.
                 let name = if mailbox.starts_with("mailbox ") {

@@ -1,0 +1,199 @@
+//! Devices in the scenario language: `device keyboard(ring = 4, semaphore = s) { at 5: "hi\n"; }`, its typed input as a schedule of interrupts, and `dev_read(keyboard)`.
+//!
+//! Chapter: `docs/scenario-language.md`, "Devices"; the kernel side is
+//! `kernel/src/keyboard.rs` (`docs/concurrency.md`, "Keyboard").
+//!
+//! - `ring = n`: the capacity of the interrupt ring (1 to
+//!   [`MAX_KEYBOARD_RING`]; default 16);
+//! - `semaphore = s`: the semaphore the interrupt handler raises once per
+//!   stored character (a semaphore the scenario declares, initial count 0);
+//! - `at t: "text";`: the characters of `text` are typed one per tick from
+//!   tick `t` on (one interrupt each). Input lines keep their order: a line
+//!   whose ticks overlap the previous one's continues after it.
+//!
+//! In a body, `dev_read(keyboard)` takes the oldest character out of the
+//! ring (the device thread's side; `EAGAIN` when the ring is empty).
+
+use ipclab_kernel::MAX_KEYBOARD_RING;
+
+use super::ast::{DeviceInput, ExpressionKind, KernelEntry, Name};
+use super::diagnostics::Diagnostic;
+use super::Span;
+
+/// The ring capacity a keyboard gets when its declaration names none.
+pub const DEFAULT_RING: usize = 16;
+
+/// A declared device, resolved.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DeviceDecl {
+    /// The device kind, which is also its name in bodies (`keyboard`).
+    pub name: String,
+    /// The ring's capacity.
+    pub ring: usize,
+    /// The name of the semaphore the handler raises.
+    pub semaphore: String,
+    /// Every typed character with the tick of its interrupt, in order.
+    pub inputs: Vec<(u64, u8)>,
+    /// The span of the declaration's kind.
+    pub span: Span,
+}
+
+/// Resolves a `device` declaration; `evaluate` computes a constant expression.
+pub(super) fn resolve(
+    kind: &Name,
+    options: &[KernelEntry],
+    inputs: &[DeviceInput],
+    evaluate: impl Fn(&super::ast::Expression) -> Result<i64, Diagnostic>,
+) -> Result<DeviceDecl, Diagnostic> {
+    if kind.text != "keyboard" {
+        return Err(Diagnostic::at(
+            kind.span,
+            format!("unknown device `{}`", kind.text),
+            "not a device",
+        )
+        .with_help("the one device so far is `keyboard`"));
+    }
+    let mut ring = DEFAULT_RING;
+    let mut semaphore = None;
+    for option in options {
+        match option.key.text.as_str() {
+            "ring" => {
+                let value = evaluate(&option.value)?;
+                ring = usize::try_from(value)
+                    .ok()
+                    .filter(|n| (1..=MAX_KEYBOARD_RING).contains(n))
+                    .ok_or_else(|| {
+                        Diagnostic::at(
+                            option.value.span,
+                            format!("a ring of {value} characters"),
+                            "out of range",
+                        )
+                        .with_help(format!(
+                            "the keyboard ring holds 1 to {MAX_KEYBOARD_RING} characters"
+                        ))
+                    })?;
+            }
+            "semaphore" => match &option.value.kind {
+                ExpressionKind::Name(name) => semaphore = Some(name.text.clone()),
+                _ => {
+                    return Err(Diagnostic::at(
+                        option.value.span,
+                        "a semaphore is named",
+                        "not a name",
+                    )
+                    .with_help("write `semaphore = chars` for a declared semaphore `chars`"))
+                }
+            },
+            other => {
+                return Err(Diagnostic::at(
+                    option.key.span,
+                    format!("unknown device option `{other}`"),
+                    "unknown option",
+                )
+                .with_help("a keyboard takes `ring = n` and `semaphore = s`"))
+            }
+        }
+    }
+    let semaphore = semaphore.ok_or_else(|| {
+        Diagnostic::at(
+            kind.span,
+            "a keyboard needs the semaphore its interrupt handler raises",
+            "no semaphore",
+        )
+        .with_help("declare one and name it: `device keyboard(semaphore = chars) { ... }`")
+    })?;
+    let mut schedule = Vec::new();
+    let mut next_free = 0u64;
+    for input in inputs {
+        let at = evaluate(&input.at)?;
+        let at = u64::try_from(at).map_err(|_| {
+            Diagnostic::at(input.at.span, format!("tick {at}"), "before tick 0")
+                .with_help("input is typed at tick 0 or later")
+        })?;
+        for byte in input.text.bytes() {
+            let tick = at.max(next_free);
+            schedule.push((tick, byte));
+            next_free = tick + 1;
+        }
+    }
+    Ok(DeviceDecl {
+        name: kind.text.clone(),
+        ring,
+        semaphore,
+        inputs: schedule,
+        span: kind.span,
+    })
+}
+
+/// A character as a timeline shows it: `'h'`, `'\n'`, `0x07`.
+pub fn character(byte: u8) -> String {
+    match byte {
+        b'\n' => "'\\n'".to_string(),
+        b'\t' => "'\\t'".to_string(),
+        b'\'' => "'\\''".to_string(),
+        0x20..=0x7e => format!("'{}'", byte as char),
+        _ => format!("0x{byte:02x}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile(source: &str) -> Result<crate::lang::Program, String> {
+        crate::lang::compile("t.ipc", source.as_bytes(), &[]).map_err(|e| format!("{e:?}"))
+    }
+
+    #[test]
+    fn typed_input_is_one_character_per_tick_and_lines_keep_their_order() {
+        let program = compile(
+            "const T = 5;\n\
+             device keyboard(ring = 4, semaphore = chars) { at T: \"hi\\n\"; at 6: \"x\"; }\n\
+             process P { }",
+        )
+        .unwrap();
+        let device = &program.devices[0];
+        assert_eq!((device.ring, device.semaphore.as_str()), (4, "chars"));
+        assert_eq!(
+            device.inputs,
+            [(5, b'h'), (6, b'i'), (7, b'\n'), (8, b'x')],
+            "the line at 6 continues after the one at 5"
+        );
+    }
+
+    #[test]
+    fn a_bad_device_declaration_says_what_is_wrong() {
+        let error = |source: &str| compile(source).unwrap_err();
+        assert!(error("device mouse(semaphore = s) { } process P { }").contains("unknown device"));
+        assert!(
+            error("device keyboard(ring = 0, semaphore = s) { } process P { }")
+                .contains("ring of 0")
+        );
+        assert!(
+            error("device keyboard { at 1: \"a\"; } process P { }").contains("needs the semaphore")
+        );
+        assert!(
+            error("device keyboard(semaphore = s) { at 1 \"a\"; } process P { }").contains("`:`")
+        );
+    }
+
+    #[test]
+    fn a_keyboard_whose_semaphore_is_not_declared_does_not_boot() {
+        let program = compile("device keyboard(semaphore = chars) { } process P { }").unwrap();
+        let error = crate::runner::World::boot(&program, crate::runner::RunOptions::default())
+            .err()
+            .expect("a boot error");
+        assert!(
+            error.0.contains("no semaphore named `chars`"),
+            "{}",
+            error.0
+        );
+    }
+
+    #[test]
+    fn characters_are_shown_printable_or_escaped() {
+        assert_eq!(character(b'h'), "'h'");
+        assert_eq!(character(b'\n'), "'\\n'");
+        assert_eq!(character(7), "0x07");
+    }
+}
