@@ -16,9 +16,10 @@
 //!
 //! Callers add their own bookkeeping (trace, clock, progress) around it.
 
-use ipclab_kernel::{Fault, Kernel, OwnedKind, TraceSink, TrapOutcome, UserMemory};
+use ipclab_kernel::{Fault, Kernel, Object, OwnedKind, TraceSink, TrapOutcome, UserMemory};
 use ipclab_syscalls::{Errno, Pid, Reply, RetRegs, Sysno};
 
+use crate::lang::ast::ObjectKind;
 use crate::lang::vm::{self, BufferGuard, ProcState, VmEvent};
 use crate::lang::{Program, Span};
 use crate::names::Names;
@@ -234,6 +235,7 @@ impl Machine {
                 })?;
             mailboxes.push(id);
         }
+        let objects = create_objects(&mut kernel, program)?;
         let mut procs = Vec::new();
         for (k, instance) in program.instances.iter().enumerate() {
             let state = ProcState::new(program, k);
@@ -253,6 +255,12 @@ impl Machine {
                     .grant_handle(pid, *id)
                     .map_err(|e| BootError(format!("cannot open mailboxes: {}", e.name())))?;
             }
+            // Object `i` is handle `mailboxes + i`, as the compiler assumed.
+            for object in &objects {
+                kernel.grant_object(pid, *object).map_err(|e| {
+                    BootError(format!("cannot open synchronisation objects: {}", e.name()))
+                })?;
+            }
             procs.push(state);
         }
         if program.uses_mpi {
@@ -269,6 +277,36 @@ impl Machine {
         }
         Ok(Machine { kernel, procs })
     }
+}
+
+/// Creates the declared semaphores, mutexes, condition variables and
+/// shared variables, in declaration order.
+fn create_objects(kernel: &mut Kernel, program: &Program) -> Result<Vec<Object>, BootError> {
+    program
+        .objects
+        .iter()
+        .map(|o| {
+            let created = match o.kind {
+                ObjectKind::Semaphore => kernel
+                    .create_semaphore(&o.name, u32::try_from(o.argument).unwrap_or(u32::MAX))
+                    .map(Object::Semaphore),
+                ObjectKind::Mutex => kernel.create_mutex(&o.name).map(Object::Mutex),
+                ObjectKind::Condvar => kernel.create_condvar(&o.name).map(Object::Condvar),
+                ObjectKind::Shared => kernel
+                    .create_shared(&o.name, o.argument as usize)
+                    .map(Object::Shared),
+            };
+            created.map_err(|e| {
+                BootError(format!(
+                    "{} {}: {} ({})",
+                    o.kind.keyword(),
+                    o.name,
+                    e.name(),
+                    e.description()
+                ))
+            })
+        })
+        .collect()
 }
 
 /// Puts the result of the call `k` blocked in, if it has one waiting, into

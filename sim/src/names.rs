@@ -226,6 +226,22 @@ impl Names {
                 .map(|o| self.object(kernel, o))
                 .unwrap_or_else(|| format!("handle {}", h.0))
         };
+        // `count` for a shared scalar, `buf[2]` for a word of a shared array.
+        let word = |h: ipclab_syscalls::Handle, index: u64| {
+            let scalar = kernel
+                .process(caller)
+                .and_then(|p| p.handles.object(h).ok())
+                .and_then(|o| match o {
+                    Object::Shared(id) => kernel.shared(id),
+                    _ => None,
+                })
+                .is_some_and(|s| s.words.len() == 1);
+            if scalar && index == 0 {
+                handle_name(h)
+            } else {
+                format!("{}[{index}]", handle_name(h))
+            }
+        };
         match *call {
             Syscall::Send { to, len, tag, .. } => {
                 format!("send({}, {len} bytes, tag {tag})", self.process(to))
@@ -329,13 +345,13 @@ impl Names {
                 SyncCall::Signal { condvar: h } => format!("signal({})", handle_name(h)),
                 SyncCall::Broadcast { condvar: h } => format!("broadcast({})", handle_name(h)),
                 SyncCall::SharedLoad { shared, index } => {
-                    format!("load {}[{index}]", handle_name(shared))
+                    format!("load {}", word(shared, index))
                 }
                 SyncCall::SharedStore {
                     shared,
                     index,
                     value,
-                } => format!("store {}[{index}] = {}", handle_name(shared), value as i64),
+                } => format!("store {} = {}", word(shared, index), value as i64),
             },
         }
     }

@@ -12,18 +12,18 @@ use core::fmt;
 ///
 /// | number | name | meaning |
 /// |---:|---|---|
-/// | 1 | `EPERM` | the caller may not do this to the object (destroying a mailbox it did not create) |
+/// | 1 | `EPERM` | the caller may not do this to the object (destroying a mailbox it did not create; `unlock` of a mutex, or `wait` with a mutex, that it does not hold) |
 /// | 2 | `ENOENT` | no mailbox has that name |
 /// | 3 | `ESRCH` | no such process: the pid never existed, or it is stale (its slot was reused) |
-/// | 9 | `EBADF` | the handle is not open in the caller's handle table |
+/// | 9 | `EBADF` | the handle is not open in the caller's handle table, or names an object of another kind (a mutex given to `P`) |
 /// | 11 | `EAGAIN` | the call would block and the caller asked it not to (`NONBLOCK`) |
 /// | 14 | `EFAULT` | an (address, length) pair does not lie inside the caller's memory |
 /// | 17 | `EEXIST` | a mailbox with that name already exists |
 /// | 19 | `ENODEV` | no such device (`dev_read` of a device the scenario does not declare) |
-/// | 22 | `EINVAL` | an argument is out of range (unknown flag bits, a tag above `u32::MAX`, a zero capacity where one is needed...) |
+/// | 22 | `EINVAL` | an argument is out of range (unknown flag bits, a tag above `u32::MAX`, a zero capacity where one is needed, a shared word beyond its segment, `V` of a semaphore at `u32::MAX`...) |
 /// | 24 | `EMFILE` | the caller's handle table is full |
 /// | 28 | `ENOSPC` | a kernel table (mailboxes, processes) is full |
-/// | 35 | `EDEADLK` | blocking would close a wait-for cycle and the kernel refuses deadlocking calls |
+/// | 35 | `EDEADLK` | blocking would close a wait-for cycle and the kernel refuses deadlocking calls; or `lock` of a mutex the caller already holds |
 /// | 36 | `ENAMETOOLONG` | a mailbox name is longer than [`crate::MAX_NAME_LEN`] or empty |
 /// | 38 | `ENOSYS` | no system call has that number |
 /// | 43 | `EIDRM` | the mailbox was destroyed (also to processes blocked on it) |
@@ -31,7 +31,7 @@ use core::fmt;
 /// | 90 | `EMSGSIZE` | the message does not fit: longer than [`crate::MAX_MESSAGE_LEN`] on send, or longer than the buffer on receive (the message stays queued and `r1` holds its length) |
 /// | 105 | `ENOBUFS` | `bsend`: the attached buffer has too little free space; `r1` = bytes needed, `r2` = bytes available (largest free run), or no buffer is attached (`r2` = 0) |
 /// | 110 | `ETIMEDOUT` | the call's timeout expired before it could complete |
-/// | 200 | `EDEADPEER` | the peer terminated (policy `notify` only) |
+/// | 200 | `EDEADPEER` | the peer terminated (policy `notify` only); for `lock`, the mutex's owner terminated holding it |
 /// | 201 | `ENORECV` | `rsend`: no matching receive is posted (a ready send is erroneous then; MPI leaves it undefined, ipclab reports it) |
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u16)]

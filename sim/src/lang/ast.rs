@@ -142,6 +142,27 @@ pub struct DeviceInput {
     pub span: Span,
 }
 
+/// The kind of a declared synchronisation object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ObjectKind {
+    Semaphore,
+    Mutex,
+    Condvar,
+    Shared,
+}
+
+impl ObjectKind {
+    /// The declaration keyword.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            ObjectKind::Semaphore => "semaphore",
+            ObjectKind::Mutex => "mutex",
+            ObjectKind::Condvar => "condvar",
+            ObjectKind::Shared => "shared",
+        }
+    }
+}
+
 /// A top-level declaration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Item {
@@ -156,6 +177,15 @@ pub enum Item {
     Mailbox {
         name: Name,
         capacity: Expression,
+    },
+    /// `semaphore s(initial = 0);`, `mutex m;`, `condvar c;`, `shared x;`,
+    /// `shared buf[4];` (`sim/src/lang/sync.rs`). `argument` is the initial
+    /// count or the number of words.
+    Object {
+        kind: ObjectKind,
+        name: Name,
+        argument: Option<Expression>,
+        span: Span,
     },
     Process {
         name: Name,

@@ -33,9 +33,11 @@ struct ProcessInfo {
     first: u32,
 }
 
-struct Globals {
+pub(super) struct Globals {
     constants: Vec<(String, i64)>,
     mailboxes: Vec<MailboxDecl>,
+    /// Semaphores, mutexes, condition variables, shared variables.
+    pub(super) objects: Vec<super::ObjectDecl>,
     processes: Vec<ProcessInfo>,
     instance_total: u32,
 }
@@ -56,14 +58,21 @@ impl Globals {
         self.processes.iter().find(|p| p.name == name)
     }
 
+    /// The declared object `name` and the handle every process holds it by.
+    pub(super) fn object(&self, name: &str) -> Option<(&super::ObjectDecl, i64)> {
+        let index = self.objects.iter().position(|o| o.name == name)?;
+        Some((&self.objects[index], (self.mailboxes.len() + index) as i64))
+    }
+
     fn is_global(&self, name: &str) -> bool {
         self.constant(name).is_some()
             || self.mailbox(name).is_some()
+            || self.object(name).is_some()
             || self.process(name).is_some()
     }
 
     /// Evaluates a constant expression with checked arithmetic.
-    fn evaluate(&self, expression: &Expression) -> Compiled<i64> {
+    pub(super) fn evaluate(&self, expression: &Expression) -> Compiled<i64> {
         let overflow = || {
             Diagnostic::at(
                 expression.span,
@@ -215,6 +224,7 @@ pub fn compile_items(
     let mut globals = Globals {
         constants: Vec::new(),
         mailboxes: Vec::new(),
+        objects: Vec::new(),
         processes: Vec::new(),
         instance_total: 0,
     };
@@ -404,8 +414,26 @@ pub fn compile_items(
                     expect_item = Some(item);
                 }
             }
+            Item::Object {
+                kind,
+                name,
+                argument,
+                span,
+            } => {
+                if !declare(name, &mut errors) {
+                    continue;
+                }
+                let decl = super::sync::declare(&globals, *kind, name, argument.as_ref(), *span);
+                match decl {
+                    Ok(decl) => globals.objects.push(decl),
+                    Err(error) => errors.push(error),
+                }
+            }
             Item::Const { .. } => {}
         }
+    }
+    if let Err(error) = super::sync::check_handle_count(&globals.mailboxes, &globals.objects) {
+        errors.push(error);
     }
     if globals.processes.is_empty() && errors.is_empty() {
         errors.push(
@@ -530,6 +558,7 @@ pub fn compile_items(
         source: source.to_string(),
         kernel,
         mailboxes: globals.mailboxes,
+        objects: globals.objects,
         processes,
         instances,
         expect,
@@ -804,7 +833,7 @@ pub(super) enum BufferAddress {
 }
 
 pub(super) struct BodyCompiler<'a> {
-    globals: &'a Globals,
+    pub(super) globals: &'a Globals,
     pub(super) variables: HashMap<String, Variable>,
     order: Vec<(String, u32, u32)>,
     instructions: Vec<Instruction>,
@@ -870,6 +899,8 @@ impl<'a> BodyCompiler<'a> {
             "a constant"
         } else if self.globals.mailbox(text).is_some() {
             "a mailbox"
+        } else if let Some((object, _)) = self.globals.object(text) {
+            object.kind.keyword()
         } else if self.globals.process(text).is_some() {
             "a process"
         } else if BUILTIN_VALUES.contains(&text)
@@ -974,6 +1005,9 @@ impl<'a> BodyCompiler<'a> {
                         self.order.push((name.text.clone(), address, words));
                     }
                 }
+            }
+            StatementKind::Assign(target, value) if self.is_shared_target(target) => {
+                self.shared_store(target, value)?
             }
             StatementKind::Assign(target, value) => match &target.kind {
                 ExpressionKind::Name(name) => {
@@ -1192,6 +1226,9 @@ impl<'a> BodyCompiler<'a> {
                 "strings appear in `print` and as mailbox names in `mbox_create`/`mbox_open`",
             )),
             ExpressionKind::Name(name) => self.name_value(name)?,
+            ExpressionKind::Index(name, index) if self.globals.object(&name.text).is_some() => {
+                self.shared_load(name, Some(index))?
+            }
             ExpressionKind::Index(name, index) => {
                 if let Some(process) = self.globals.process(&name.text) {
                     let (first, count) = (process.first, process.count);
@@ -1339,6 +1376,9 @@ impl<'a> BodyCompiler<'a> {
             self.emit(Instruction::Push(i64::from(process.first)), span);
             return Ok(());
         }
+        if self.globals.object(text).is_some() {
+            return self.shared_load(name, None);
+        }
         if self.globals.mailbox(text).is_some() {
             return Err(Diagnostic::at(
                 span,
@@ -1395,6 +1435,7 @@ impl<'a> BodyCompiler<'a> {
         let name = call.name.text.as_str();
         match name {
             "send" | "recv" | "mbox_send" | "mbox_recv" => self.message_call(call, form),
+            _ if super::sync::CALLS.contains(&name) => self.sync_call(call, form),
             _ if name.starts_with("MPI_") => self.mpi_call(call, form),
             "mbox_create" | "mbox_open" => {
                 let allowed: &[&str] = if name == "mbox_create" {
@@ -1489,7 +1530,7 @@ impl<'a> BodyCompiler<'a> {
             )
             .with_help(
                 "the calls are: send, recv, mbox_send, mbox_recv, mbox_create, mbox_open, \
-                 close, mbox_destroy, clock, getpid",
+                 close, mbox_destroy, clock, getpid, P, V, lock, unlock, wait, signal, broadcast",
             )),
         }
     }
@@ -1636,7 +1677,10 @@ impl<'a> BodyCompiler<'a> {
                     }),
                 }
             }
-            ExpressionKind::Index(name, index) if self.globals.process(&name.text).is_none() => {
+            ExpressionKind::Index(name, index)
+                if self.globals.process(&name.text).is_none()
+                    && self.globals.object(&name.text).is_none() =>
+            {
                 // The element's address is computed into a hidden word first.
                 let (base, length) = self.array(name)?;
                 let slot = self.allocate(1);

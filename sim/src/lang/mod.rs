@@ -23,6 +23,7 @@ pub mod diagnostics;
 mod lexer;
 mod mpi;
 mod parser;
+mod sync;
 pub mod vm;
 
 use ipclab_syscalls::Pid;
@@ -145,6 +146,19 @@ pub struct MailboxDecl {
     pub span: Span,
 }
 
+/// A declared semaphore, mutex, condition variable or shared variable.
+/// The runner creates them at boot, after the mailboxes, and every process
+/// holds object `i` as `Handle(mailboxes.len() + i)`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ObjectDecl {
+    pub kind: ast::ObjectKind,
+    pub name: String,
+    /// A semaphore's initial count; a shared variable's number of words
+    /// (1 for `shared x;`); 0 otherwise.
+    pub argument: u64,
+    pub span: Span,
+}
+
 /// A process declaration and its compiled body.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ProcessDecl {
@@ -196,6 +210,8 @@ pub struct Program {
     pub source: String,
     pub kernel: KernelOptions,
     pub mailboxes: Vec<MailboxDecl>,
+    /// Declared synchronisation objects, in declaration order.
+    pub objects: Vec<ObjectDecl>,
     pub processes: Vec<ProcessDecl>,
     /// Every instance; instance `k` runs as `Pid::new(k, 1)` in a fresh kernel.
     pub instances: Vec<Instance>,

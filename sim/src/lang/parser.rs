@@ -153,6 +153,40 @@ impl Parser<'_> {
         self.depth = self.depth.saturating_sub(1);
     }
 
+    /// `semaphore s(initial = 0);`, `mutex m;`, `condvar c;`, `shared x;`,
+    /// `shared buf[4];`.
+    fn object_item(&mut self, word: &str) -> Parsed<Item> {
+        let kind = match word {
+            "semaphore" => ObjectKind::Semaphore,
+            "mutex" => ObjectKind::Mutex,
+            "condvar" => ObjectKind::Condvar,
+            _ => ObjectKind::Shared,
+        };
+        let start = self.advance().span;
+        let name = self.name(&format!("a {} name", kind.keyword()))?;
+        let mut argument = None;
+        if kind == ObjectKind::Semaphore && self.at(&TokenKind::LeftParen) {
+            self.advance();
+            if self.at_keyword("initial") && self.peek_second() == &TokenKind::Assign {
+                self.advance();
+                self.advance();
+            }
+            argument = Some(self.expression()?);
+            self.expect(TokenKind::RightParen, "`)`")?;
+        } else if kind == ObjectKind::Shared && self.at(&TokenKind::LeftBracket) {
+            self.advance();
+            argument = Some(self.expression()?);
+            self.expect(TokenKind::RightBracket, "`]`")?;
+        }
+        let end = self.expect(TokenKind::Semicolon, "`;`")?;
+        Ok(Item::Object {
+            kind,
+            name,
+            argument,
+            span: start.join(end.span),
+        })
+    }
+
     fn item(&mut self) -> Parsed<Item> {
         let token = self.peek().clone();
         let TokenKind::Identifier(word) = &token.kind else {
@@ -184,6 +218,7 @@ impl Parser<'_> {
                     span: token.span.join(close.span),
                 })
             }
+            "semaphore" | "mutex" | "condvar" | "shared" => self.object_item(word),
             "mailbox" => {
                 self.advance();
                 let name = self.name("a mailbox name")?;
