@@ -85,7 +85,12 @@ impl<F: FnMut(&[u8])> Writer<'_, F> {
             buf[n] = byte | 0x80;
             n += 1;
         }
-        (self.out)(&buf[..n]);
+        // Fixed-size pieces for the common lengths (a pid takes 3 bytes).
+        match n {
+            2 => (self.out)(&buf[..2]),
+            3 => (self.out)(&buf[..3]),
+            _ => (self.out)(&buf[..n]),
+        }
     }
 
     fn bytes(&mut self, b: &[u8]) {

@@ -127,13 +127,6 @@ impl<'p> Model<'p> {
                 device.name
             )));
         }
-        if let Some(device) = program.devices.first() {
-            return Err(BootError(format!(
-                "the checker does not model typed input yet: run this scenario \
-                 (`ipclab run`) to see its `device {}` at work",
-                device.name
-            )));
-        }
         let Machine { kernel, procs } = Machine::boot(program, &mut NullSink)?;
         let mut initial = Vec::new();
         encode(&kernel, &procs, &mut initial);
@@ -275,6 +268,10 @@ impl<'p> Model<'p> {
             error: None,
         };
         let mut sink = NullSink;
+        let ran = match choice {
+            Choice::Run(k) => Some(k),
+            Choice::Timer(_) => None,
+        };
         let kernel_same = match choice {
             Choice::Timer(k) => {
                 result.kind = StepKind::Timer;
@@ -293,18 +290,25 @@ impl<'p> Model<'p> {
             }
         };
         scratch.kernel_dirty |= !kernel_same;
-        self.encode_successor(scratch, state, kernel_same, next);
+        // Only a trap or an exit lets the kernel write other processes'
+        // memories (a delivered message); a timer changes no VM state.
+        let others = ran.is_some() && result.kind == StepKind::Global;
+        self.encode_successor(scratch, state, kernel_same, ran, others, next);
         result
     }
 
     /// Encodes the scratch state after a step from the loaded `state`:
     /// the kernel afresh, each VM state copied from `state` when the step
     /// left it (and whether the process is alive) as it was.
+    /// `ran`: the instance that ran, if any; `others`: whether the kernel
+    /// may have written other instances' memories.
     fn encode_successor(
         &self,
         scratch: &mut Scratch,
         state: &[u8],
         kernel_same: bool,
+        ran: Option<usize>,
+        others: bool,
         out: &mut Vec<u8>,
     ) {
         out.clear();
@@ -324,7 +328,16 @@ impl<'p> Model<'p> {
         let dead = dead_mask(&scratch.kernel, self.instances);
         for (k, p) in scratch.procs.iter().enumerate() {
             let bit = 1u64 << k;
-            let same = *p == scratch.parent[k];
+            let parent = &scratch.parent[k];
+            let same = if ran == Some(k) {
+                *p == *parent
+            } else {
+                // Nothing but memory can change for an instance that did
+                // not run, and only through the kernel.
+                debug_assert!(others || *p == *parent);
+                !others || p.memory == parent.memory
+            };
+            debug_assert!(!same || *p == *parent);
             if !same {
                 scratch.procs_dirty |= bit;
             }
