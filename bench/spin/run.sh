@@ -18,12 +18,14 @@
 #
 # Usage: bench/spin/run.sh [MODEL ...]       (MODEL: e.g. direct-n3-b2)
 # Env:   REPEAT=3  KEEP=1 (keep the work directory)  OUT=FILE (also write
-#        the table to FILE)
+#        the table to FILE)  JOBS=1 (ipclab's workers: 1 searches
+#        depth-first, more search level by level in parallel; same states)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 repeat=${REPEAT:-3}
+jobs=${JOBS:-1}
 
 if ! command -v spin >/dev/null 2>&1; then
   echo "installing spin (Debian package)..." >&2
@@ -119,8 +121,8 @@ for m in "${models[@]}"; do
                 'BEGIN { if (t > 0) printf "%.0f", n / t; else print "-" }')
 
   # ipclab: fastest of REPEAT runs in one process; RSS of a single run
-  line=$("$bench" --tsv --repeat "$repeat" "$ipc")
-  /usr/bin/time -v "$bench" --tsv "$ipc" > /dev/null 2> "$d/ipclab-time.txt"
+  line=$("$bench" --tsv --repeat "$repeat" --jobs "$jobs" "$ipc")
+  /usr/bin/time -v "$bench" --tsv --jobs "$jobs" "$ipc" > /dev/null 2> "$d/ipclab-time.txt"
   IFS=$'\t' read -r _ ip_verdict ip_states ip_trans ip_time ip_rate ip_bps ip_est _ <<< "$line"
   ip_rss=$(max_rss "$d/ipclab-time.txt")
 
@@ -137,7 +139,7 @@ done
 
 {
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-  echo "spin: $(spin -V 2>&1 | head -1); gcc: $(gcc -dumpfullversion); ipclab: $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
+  echo "spin: $(spin -V 2>&1 | head -1); gcc: $(gcc -dumpfullversion); ipclab: $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?'), $jobs worker(s)"
   echo
   echo "| model | SPIN verdict (safety; non-progress) | ipclab verdict | states SPIN | states ipclab | transitions SPIN | transitions ipclab | time SPIN (s) | time ipclab (s) | states/s SPIN | states/s ipclab | SPIN total memory (MB) | SPIN max RSS (MB) | ipclab estimate (MB) | ipclab max RSS (MB) | B/state SPIN | B/state ipclab |"
   echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -12,7 +12,7 @@
 //! cargo bench -p ipclab-sim --bench check_vs_spin -- [options] [FILE.ipc ...]
 //!   --repeat R     run each check R times, report the fastest (default 1)
 //!   --bfs          breadth-first search (default depth-first)
-//!   --jobs J       workers for --bfs (default 1)
+//!   --jobs J       workers (default 1: depth-first; more: breadth-first, parallel)
 //!   --no-reduction no ample-set reduction
 //!   --no-starvation skip the starvation analysis (deadlocks and errors only)
 //!   --tsv          tab-separated lines for bench/spin/run.sh
