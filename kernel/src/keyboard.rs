@@ -43,6 +43,7 @@
 //! `dev_read`), but a driver that reads without `P` breaks it, and a user
 //! program must not be able to break a kernel invariant.
 
+pub use ipclab_syscalls::DeviceId;
 use ipclab_syscalls::{Errno, Pid};
 
 use crate::ring::Ring;
@@ -51,15 +52,6 @@ use crate::{Event, InvariantViolation, Kernel, TraceSink};
 
 /// Bytes the keyboard ring can hold at most; a scenario chooses 1 to this.
 pub const MAX_KEYBOARD_RING: usize = 64;
-
-/// A device number. The keyboard is device 0, the only one so far.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct DeviceId(pub u8);
-
-impl DeviceId {
-    /// The keyboard.
-    pub const KEYBOARD: DeviceId = DeviceId(0);
-}
 
 /// The keyboard's state: its ring, its semaphore, its counters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -365,6 +357,25 @@ mod tests {
             bare.k.interrupt(DeviceId::KEYBOARD, b'x', &mut bare.sink),
             Err(Errno::ENODEV)
         );
+    }
+
+    #[test]
+    fn dev_read_through_trap_answers_the_character_in_r1_or_the_errno() {
+        let (mut w, driver, _) = keyboard_world(4);
+        let read = |device| Syscall::DevRead { device };
+        assert_eq!(
+            failed(w.call(driver, read(DeviceId::KEYBOARD))),
+            Errno::EAGAIN
+        );
+        let _ = interrupt(&mut w, b'q');
+        assert_eq!(ok(p(&mut w, driver)), 0);
+        assert_eq!(
+            ok(w.call(driver, read(DeviceId::KEYBOARD))),
+            u64::from(b'q')
+        );
+        assert_eq!(failed(w.call(driver, read(DeviceId(3)))), Errno::ENODEV);
+        assert_eq!(w.k.keyboard().unwrap().read(), 1);
+        w.check();
     }
 
     #[test]

@@ -220,6 +220,9 @@ impl Kernel {
                 Ok(TrapOutcome::Yielded)
             }
             Syscall::Sync(call) => self.perform_sync(caller, call, sink),
+            Syscall::DevRead { device } => self
+                .dev_read(caller, device)
+                .map_or_else(|e| Err(err_regs(e)), |byte| value(u64::from(byte))),
             Syscall::GetPid => value(caller.to_raw()),
             Syscall::Clock => value(self.now),
             Syscall::CommRank { .. }

@@ -268,6 +268,10 @@ impl Names {
             Syscall::Yield => "yield".to_string(),
             Syscall::GetPid => "getpid".to_string(),
             Syscall::Clock => "clock".to_string(),
+            Syscall::DevRead { device } => match device {
+                ipclab_kernel::DeviceId::KEYBOARD => "dev_read(keyboard)".to_string(),
+                other => format!("dev_read(device {})", other.0),
+            },
             Syscall::CommRank { .. } => "MPI_Comm_rank".to_string(),
             Syscall::CommSize { .. } => "MPI_Comm_size".to_string(),
             Syscall::MpiSend {

@@ -9,12 +9,16 @@
 //! caller, it cannot help it). A `lock(m)` waits for `m`'s owner; a `P(s)`
 //! or a condition-variable `wait(c, m)` for every other live holder of `s`
 //! or `c` (any of them could `V` or `signal`), except those waiting in the
-//! same call on the same object. In a stuck world (no process can run and no
+//! same call on the same object; but a `P` on a device's semaphore (the
+//! keyboard's `chars`) waits for the device, not for a process: only its
+//! interrupt handler `V`s it, so it has no edges, and once no more input
+//! is scheduled it is blocked forever, never part of a deadlock (the
+//! `device` declaration says which semaphore is the device's). In a stuck world (no process can run and no
 //! timer is pending) a cycle among these edges is a deadlock; a process
 //! whose edges lead only to terminated processes, or nowhere, is blocked
 //! forever. Chapter: `docs/verdicts.md`.
 
-use ipclab_kernel::{BlockReason, Kernel, Object, ProcessState};
+use ipclab_kernel::{BlockReason, Kernel, Object, ProcessState, SemaphoreId};
 use ipclab_syscalls::{Pid, Source};
 
 use crate::names::Names;
@@ -56,11 +60,17 @@ pub fn waits_for(kernel: &Kernel, pid: Pid, reason: BlockReason) -> Vec<Pid> {
         // A mutex waits for its owner; a semaphore or a condition variable
         // for every other holder that could `V` or `signal` it.
         BlockReason::MutexLock { owner, .. } => vec![owner],
+        BlockReason::SemP { sem } if is_device_semaphore(kernel, sem) => Vec::new(),
         BlockReason::SemP { sem } => holders(kernel, pid, Object::Semaphore(sem), reason),
         BlockReason::CondWait { condvar, .. } => {
             holders(kernel, pid, Object::Condvar(condvar), reason)
         }
     }
+}
+
+/// Is `sem` the semaphore a device's interrupt handler raises?
+fn is_device_semaphore(kernel: &Kernel, sem: SemaphoreId) -> bool {
+    kernel.keyboard().is_some_and(|k| k.semaphore() == sem)
 }
 
 /// The live holders of `object` other than `pid` and its competitors.
@@ -174,6 +184,12 @@ pub fn analyse_stuck(kernel: &Kernel, names: &Names) -> Verdict {
 /// A block reason with why nobody can complete it.
 fn describe_dead_end(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) -> String {
     let what = names.reason(kernel, reason);
+    if let BlockReason::SemP { sem } = reason {
+        if is_device_semaphore(kernel, sem) {
+            // Stuck worlds are analysed only once no input is left to type.
+            return format!("{what}: waits for keyboard input (no more input scheduled)");
+        }
+    }
     let partners = waits_for(kernel, pid, reason);
     let live: Vec<String> = partners
         .iter()

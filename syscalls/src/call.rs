@@ -6,8 +6,8 @@
 
 use crate::ids::tag_from_raw;
 use crate::{
-    CommId, Errno, Handle, Pid, RankFilter, Regs, SendMode, Source, SyncCall, Tag, TagFilter,
-    Timeout, UserAddr, MAX_MESSAGE_LEN, MAX_NAME_LEN,
+    CommId, DeviceId, Errno, Handle, Pid, RankFilter, Regs, SendMode, Source, SyncCall, Tag,
+    TagFilter, Timeout, UserAddr, MAX_MESSAGE_LEN, MAX_NAME_LEN,
 };
 
 /// The fixed system call numbers.
@@ -58,6 +58,8 @@ pub enum Sysno {
     SharedLoad = 27,
     /// `shared_store(segment, index, value)`.
     SharedStore = 28,
+    /// `dev_read(device)`: the oldest character of the device's ring.
+    DevRead = 30,
     /// `comm_rank(comm)`: the caller's rank.
     CommRank = 40,
     /// `comm_size(comm)`.
@@ -88,7 +90,7 @@ pub enum Sysno {
 
 impl Sysno {
     /// Every call number, in order.
-    pub const ALL: [Sysno; 35] = [
+    pub const ALL: [Sysno; 36] = [
         Sysno::Send,
         Sysno::Recv,
         Sysno::MboxCreate,
@@ -111,6 +113,7 @@ impl Sysno {
         Sysno::Broadcast,
         Sysno::SharedLoad,
         Sysno::SharedStore,
+        Sysno::DevRead,
         Sysno::CommRank,
         Sysno::CommSize,
         Sysno::MpiSend,
@@ -160,6 +163,7 @@ impl Sysno {
             Sysno::Broadcast => "broadcast",
             Sysno::SharedLoad => "shared_load",
             Sysno::SharedStore => "shared_store",
+            Sysno::DevRead => "dev_read",
             Sysno::CommRank => "comm_rank",
             Sysno::CommSize => "comm_size",
             Sysno::MpiSend => "mpi_send",
@@ -383,6 +387,15 @@ pub enum Syscall {
     /// A semaphore, mutex, condition variable or shared-word call
     /// (`docs/kernel.md`, "Synchronisation objects"); see [`SyncCall`].
     Sync(SyncCall),
+    /// The device thread takes the oldest character out of `device`'s
+    /// interrupt ring: `r1` = the character. It calls this after `P` on the
+    /// device semaphore, which the interrupt handler raises once per
+    /// stored character (`docs/concurrency.md`, "Keyboard").
+    ///
+    /// # Errors
+    /// `ENODEV` (no such device), `EAGAIN` (the ring is empty: the caller
+    /// did not `P` first).
+    DevRead { device: DeviceId },
     /// [`Syscall::Probe`] without blocking: `r1` = 1 with the status, or 0.
     ///
     /// # Errors
@@ -423,6 +436,7 @@ impl Syscall {
             Syscall::GetPid => Sysno::GetPid,
             Syscall::Clock => Sysno::Clock,
             Syscall::Sync(call) => call.sysno(),
+            Syscall::DevRead { .. } => Sysno::DevRead,
             Syscall::CommRank { .. } => Sysno::CommRank,
             Syscall::CommSize { .. } => Sysno::CommSize,
             Syscall::MpiSend { .. } => Sysno::MpiSend,
@@ -576,6 +590,9 @@ impl Syscall {
                 size: a[1],
             },
             Sysno::BufferDetach => Syscall::BufferDetach,
+            Sysno::DevRead => Syscall::DevRead {
+                device: DeviceId::from_raw(a[0])?,
+            },
             Sysno::P
             | Sysno::V
             | Sysno::Lock
@@ -695,6 +712,7 @@ impl Syscall {
             }
             Syscall::BufferAttach { addr, size } => [addr, size, 0, 0, 0, 0],
             Syscall::Sync(call) => call.args(),
+            Syscall::DevRead { device } => [device.to_raw(), 0, 0, 0, 0, 0],
         };
         Regs { sysno, args }
     }

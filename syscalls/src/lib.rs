@@ -16,6 +16,8 @@
 //!   [`MpiStatus`]: the MPI-style calls' types (`docs/mpi.md`);
 //! - [`SyncCall`]: semaphores, mutexes, condition variables and shared
 //!   words (`docs/kernel.md`, "Synchronisation objects");
+//! - [`DeviceId`]: the device a `dev_read` reads (`docs/concurrency.md`,
+//!   "Keyboard");
 //! - [`user`]: typed wrappers a user program calls, which go through one
 //!   [`user::Trap`] hook that the embedder provides.
 //!
@@ -23,6 +25,7 @@
 #![no_std]
 
 mod call;
+mod device;
 mod errno;
 mod flags;
 mod ids;
@@ -33,6 +36,7 @@ mod sync;
 pub mod user;
 
 pub use call::{Syscall, Sysno};
+pub use device::DeviceId;
 pub use errno::Errno;
 pub use flags::{Flags, Timeout};
 pub use ids::{Handle, NodeId, Pid, Source, Tag, TagFilter};

@@ -40,6 +40,8 @@ pub(super) struct Globals {
     pub(super) objects: Vec<super::ObjectDecl>,
     processes: Vec<ProcessInfo>,
     instance_total: u32,
+    /// The declared devices' names (`keyboard`), for `dev_read`.
+    pub(super) devices: Vec<String>,
 }
 
 impl Globals {
@@ -227,6 +229,7 @@ pub fn compile_items(
         objects: Vec::new(),
         processes: Vec::new(),
         instance_total: 0,
+        devices: Vec::new(),
     };
     let mut names: HashMap<String, Span> = HashMap::new();
     let mut declare = |name: &Name, errors: &mut Vec<Diagnostic>| -> bool {
@@ -432,6 +435,7 @@ pub fn compile_items(
             Item::Const { .. } => {}
         }
     }
+    globals.devices = devices.iter().map(|d| d.name.clone()).collect();
     if let Err(error) = super::sync::check_handle_count(&globals.mailboxes, &globals.objects) {
         errors.push(error);
     }
@@ -1437,6 +1441,7 @@ impl<'a> BodyCompiler<'a> {
             "send" | "recv" | "mbox_send" | "mbox_recv" => self.message_call(call, form),
             _ if super::sync::CALLS.contains(&name) => self.sync_call(call, form),
             _ if name.starts_with("MPI_") => self.mpi_call(call, form),
+            "dev_read" => self.dev_read(call, form),
             "mbox_create" | "mbox_open" => {
                 let allowed: &[&str] = if name == "mbox_create" {
                     &["capacity"]
@@ -1530,7 +1535,8 @@ impl<'a> BodyCompiler<'a> {
             )
             .with_help(
                 "the calls are: send, recv, mbox_send, mbox_recv, mbox_create, mbox_open, \
-                 close, mbox_destroy, clock, getpid, P, V, lock, unlock, wait, signal, broadcast",
+                 close, mbox_destroy, clock, getpid, P, V, lock, unlock, wait, signal, broadcast, \
+                 dev_read",
             )),
         }
     }

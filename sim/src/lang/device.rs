@@ -12,11 +12,18 @@
 //!   whose ticks overlap the previous one's continues after it.
 //!
 //! In a body, `dev_read(keyboard)` takes the oldest character out of the
-//! ring (the device thread's side; `EAGAIN` when the ring is empty).
+//! ring (the device thread's side, after `P` on the device semaphore). In
+//! expression form (`let c = dev_read(keyboard);`) it gives the character,
+//! or the negated errno (`-EAGAIN` when the ring is empty), as
+//! `mbox_create` gives a handle or `-errno`; as a statement the character
+//! is dropped and an error is a program error.
 
-use ipclab_kernel::MAX_KEYBOARD_RING;
+use ipclab_kernel::{DeviceId, MAX_KEYBOARD_RING};
+use ipclab_syscalls::Sysno;
 
-use super::ast::{DeviceInput, ExpressionKind, KernelEntry, Name};
+use super::ast::{Call, DeviceInput, ExpressionKind, KernelEntry, Name};
+use super::code::{CallForm, Instruction};
+use super::compiler::{arity_error, split_arguments, BodyCompiler, Compiled};
 use super::diagnostics::Diagnostic;
 use super::Span;
 
@@ -125,6 +132,40 @@ pub(super) fn resolve(
     })
 }
 
+impl BodyCompiler<'_> {
+    /// `dev_read(keyboard)`: one `dev_read` system call on a declared device.
+    pub(super) fn dev_read(&mut self, call: &Call, form: CallForm) -> Compiled<()> {
+        let span = call.span;
+        let (positional, _) = split_arguments(call, &[])?;
+        if positional.len() != 1 {
+            return Err(arity_error(call, "dev_read(keyboard)"));
+        }
+        let argument = positional[0];
+        let hint = if self.globals.devices.is_empty() {
+            "no device is declared; declare one: \
+             `device keyboard(ring = 4, semaphore = chars) { at 5: \"hi\\n\"; }`"
+                .to_string()
+        } else {
+            format!("the devices declared: {}", self.globals.devices.join(", "))
+        };
+        match &argument.kind {
+            ExpressionKind::Name(name) if self.globals.devices.contains(&name.text) => {
+                // `keyboard` is the only device kind, device 0.
+                self.emit(
+                    Instruction::Push(i64::from(DeviceId::KEYBOARD.0)),
+                    argument.span,
+                );
+                self.syscall(Sysno::DevRead, 1, form, span);
+                Ok(())
+            }
+            _ => Err(
+                Diagnostic::at(argument.span, "expected a declared device", "not a device")
+                    .with_help(hint),
+            ),
+        }
+    }
+}
+
 /// A character as a timeline shows it: `'h'`, `'\n'`, `0x07`.
 pub fn character(byte: u8) -> String {
     match byte {
@@ -188,6 +229,18 @@ mod tests {
             "{}",
             error.0
         );
+    }
+
+    #[test]
+    fn dev_read_names_a_declared_device() {
+        let ok = "semaphore chars;\n\
+                  device keyboard(semaphore = chars) { }\n\
+                  process P { let c = dev_read(keyboard); }";
+        assert!(compile(ok).is_ok());
+        let none = compile("process P { let c = dev_read(keyboard); }").unwrap_err();
+        assert!(none.contains("no device is declared"), "{none}");
+        let wrong = compile(&ok.replace("dev_read(keyboard)", "dev_read(chars)")).unwrap_err();
+        assert!(wrong.contains("expected a declared device"), "{wrong}");
     }
 
     #[test]

@@ -283,7 +283,7 @@ pub fn complete_syscall(_program: &Program, _instance: usize, state: &mut ProcSt
         }
         CallForm::Expression => {
             let value = match call.sysno {
-                Sysno::MboxCreate | Sysno::MboxOpen => {
+                Sysno::MboxCreate | Sysno::MboxOpen | Sysno::DevRead => {
                     if ret[0] == 0 {
                         ret[1] as i64
                     } else {
