@@ -23,10 +23,10 @@
 //! its memory again (an exit cancels its pending call and requests), and
 //! nothing the checker reports reads it. It is encoded as one byte.
 
-use ipclab_kernel::{Kernel, NullSink, ProcessState};
+use ipclab_kernel::{Kernel, NullSink, OwnedKind, ProcessState};
 use ipclab_syscalls::{Errno, Reply, Sysno};
 
-use crate::lang::vm::{PendingCall, ProcState};
+use crate::lang::vm::{BufferGuard, PendingCall, ProcState};
 use crate::lang::{CallForm, Instruction, Program, Span};
 use crate::machine::{self, Effect, Machine};
 use crate::names::Names;
@@ -577,6 +577,7 @@ fn copy_proc(dst: &mut ProcState, src: &ProcState) {
         failed,
         finished,
         exit_code,
+        guards,
     } = src;
     dst.pc = *pc;
     dst.stack.clone_from(stack);
@@ -587,6 +588,7 @@ fn copy_proc(dst: &mut ProcState, src: &ProcState) {
     dst.failed = *failed;
     dst.finished = *finished;
     dst.exit_code = *exit_code;
+    dst.guards.clone_from(guards);
 }
 
 /// Appends one VM state: `0` for an exited process, else `1` and its fields.
@@ -634,6 +636,14 @@ fn encode_proc(p: &ProcState, dead: bool, out: &mut Vec<u8>) {
         }
         put(out, u64::from(p.finished));
         put(out, p.exit_code as u64);
+        put(out, p.guards.len() as u64);
+        for g in &p.guards {
+            put(out, g.request);
+            put(out, u64::from(g.pc));
+            put(out, g.addr);
+            put(out, g.len);
+            put(out, g.kind as u64);
+        }
     }
 }
 
@@ -709,6 +719,22 @@ fn decode_proc(p: &mut ProcState, bytes: &mut &[u8]) -> Option<()> {
     };
     p.finished = get(bytes)? != 0;
     p.exit_code = get(bytes)? as i64;
+    let guards = get(bytes)? as usize;
+    p.guards.clear();
+    for _ in 0..guards {
+        p.guards.push(BufferGuard {
+            request: get(bytes)?,
+            pc: u32::try_from(get(bytes)?).ok()?,
+            addr: get(bytes)?,
+            len: get(bytes)?,
+            kind: match get(bytes)? {
+                0 => OwnedKind::SendBuffer,
+                1 => OwnedKind::RecvBuffer,
+                2 => OwnedKind::Attached,
+                _ => return None,
+            },
+        });
+    }
     Some(())
 }
 
