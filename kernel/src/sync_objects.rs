@@ -472,7 +472,16 @@ impl Kernel {
         self.sync_block(caller, BlockReason::SemP { sem: id }, timeout, sink)
     }
 
-    pub(crate) fn sem_v(&mut self, id: SemaphoreId, sink: &mut impl TraceSink) -> Result<(), Errno> {
+    /// `V` on semaphore `id`: also what the keyboard's interrupt handler
+    /// does (`keyboard.rs`), which never blocks.
+    ///
+    /// # Errors
+    /// `EBADF` (no such semaphore), `EINVAL` (count at `u32::MAX`).
+    pub(crate) fn sem_v(
+        &mut self,
+        id: SemaphoreId,
+        sink: &mut impl TraceSink,
+    ) -> Result<(), Errno> {
         let oldest = self
             .sync_waiters(|r| r == BlockReason::SemP { sem: id })
             .first()
