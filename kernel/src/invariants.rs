@@ -48,14 +48,12 @@ impl Kernel {
                     + s.undeliverable,
             "accepted != delivered + buffered + undeliverable",
         )?;
-        for (i, m) in self.pool.iter().enumerate() {
+        // Arrival order, and every slot either holds a message or is free.
+        self.pool.check().map_err(InvariantViolation)?;
+        for m in &self.pool {
             ensure(
                 m.len() <= self.config.eager_limit as u64,
                 "a buffered message is longer than the eager limit",
-            )?;
-            ensure(
-                self.pool[..i].iter().all(|earlier| earlier.id < m.id),
-                "the pool is not in arrival order",
             )?;
             match m.dest {
                 Dest::Process(pid) => ensure(

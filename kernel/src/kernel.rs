@@ -12,10 +12,11 @@
 use heapless::{String, Vec};
 use ipclab_syscalls::{Errno, Pid, Reply, RetRegs};
 
-use crate::config::{MAX_MAILBOXES, MAX_PROCESS_NAME, MAX_PROCS, MAX_SLOTS, PRIORITY_LEVELS};
+use crate::config::{MAX_MAILBOXES, MAX_PROCESS_NAME, MAX_PROCS, PRIORITY_LEVELS};
+use crate::pool::Pool;
 use crate::process::Pending;
 use crate::{
-    BlockReason, Config, ConfigError, Dest, Event, HandleTable, Mailbox, MailboxId, Message, Pcb,
+    BlockReason, Config, ConfigError, Dest, Event, HandleTable, Mailbox, MailboxId, Messages, Pcb,
     ProcessState, TraceSink,
 };
 
@@ -60,7 +61,7 @@ pub struct Kernel {
     pub(crate) now: u64,
     pub(crate) procs: Vec<Pcb, MAX_PROCS>,
     /// Accepted messages not yet delivered, in arrival order.
-    pub(crate) pool: Vec<Message, MAX_SLOTS>,
+    pub(crate) pool: Pool,
     pub(crate) mailboxes: Vec<Option<Mailbox>, MAX_MAILBOXES>,
     /// Arrival order of messages and of blocked sends (one counter, so they
     /// can be compared: non-overtaking).
@@ -90,7 +91,7 @@ impl Kernel {
             config,
             now: 0,
             procs: Vec::new(),
-            pool: Vec::new(),
+            pool: Pool::default(),
             mailboxes: Vec::new(),
             arrivals: 0,
             queue_order: 0,
@@ -125,13 +126,14 @@ impl Kernel {
     }
 
     /// The process `pid` names, if it is current (not stale).
+    #[inline]
     pub fn process(&self, pid: Pid) -> Option<&Pcb> {
         self.procs.get(pid.index as usize).filter(|p| p.pid == pid)
     }
 
     /// Accepted messages waiting in kernel slots, in arrival order.
-    pub fn messages(&self) -> &[Message] {
-        &self.pool
+    pub fn messages(&self) -> Messages<'_> {
+        Messages(&self.pool)
     }
 
     /// The mailbox in slot `id`, if any.
@@ -156,6 +158,7 @@ impl Kernel {
     }
 
     /// Messages queued at `dest`.
+    #[inline]
     pub fn queued_at(&self, dest: Dest) -> usize {
         match dest {
             Dest::Process(pid) => self.process(pid).map_or(0, |p| p.queued as usize),
@@ -167,6 +170,7 @@ impl Kernel {
     }
 
     /// Counts one more (`+1`) or one fewer (`-1`) message queued at `dest`.
+    #[inline]
     pub(crate) fn count_queued(&mut self, dest: Dest, delta: i32) {
         let counter = match dest {
             Dest::Process(pid) => self.pcb_mut(pid).ok().map(|p| &mut p.queued),
@@ -178,6 +182,7 @@ impl Kernel {
     }
 
     /// Counts a pending operation starting (`+1`) or ending (`-1`).
+    #[inline]
     pub(crate) fn count_pending(&mut self, op: Option<Pending>, delta: i32) {
         match op {
             Some(Pending::Send { .. }) => {
@@ -192,6 +197,7 @@ impl Kernel {
 
     /// The number of messages `dest` may hold: the receiver quota for a
     /// process, the capacity for a mailbox (both within the pool size).
+    #[inline]
     pub fn quota_of(&self, dest: Dest) -> usize {
         let quota = match dest {
             Dest::Process(_) => self.config.receiver_quota,
@@ -298,6 +304,7 @@ impl Kernel {
 
     // ---- crate-internal helpers ----
 
+    #[inline]
     pub(crate) fn pcb_mut(&mut self, pid: Pid) -> Result<&mut Pcb, Errno> {
         self.procs
             .get_mut(pid.index as usize)
@@ -305,15 +312,18 @@ impl Kernel {
             .ok_or(Errno::ESRCH)
     }
 
+    #[inline]
     pub(crate) fn pcb_ref(&self, pid: Pid) -> Result<&Pcb, Errno> {
         self.process(pid).ok_or(Errno::ESRCH)
     }
 
+    #[inline]
     pub(crate) fn next_arrival(&mut self) -> u64 {
         self.arrivals += 1;
         self.arrivals
     }
 
+    #[inline]
     pub(crate) fn next_queue_order(&mut self) -> u64 {
         self.queue_order += 1;
         self.queue_order

@@ -34,6 +34,7 @@ mod keyboard;
 mod mailbox;
 mod message;
 mod mpi;
+mod pool;
 mod process;
 pub mod ring;
 mod sched;
@@ -57,6 +58,7 @@ pub use mpi::{
     Attached, Communicator, Holder, MpiCall, MpiMessage, MpiState, OwnedBuffer, OwnedKind, Request,
     RequestKind, RequestOp, RequestSlot, MAX_WAIT_COUNT,
 };
+pub use pool::{MessageIter, Messages};
 pub use process::{BlockReason, Pcb, ProcessState};
 pub use sched::TickReport;
 pub use sync_objects::{

@@ -35,11 +35,13 @@ pub struct Message {
 
 impl Message {
     /// Length in bytes.
+    #[inline]
     pub fn len(&self) -> u64 {
         self.data.len() as u64
     }
 
     /// Is it empty (a zero-length message)?
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.data.is_empty()
     }

@@ -67,7 +67,14 @@ impl Kernel {
             }
         };
         sink.event(self.now, &Event::Syscall { pid, call });
-        let outcome = match self.perform(pid, call, mem, sink) {
+        let performed = match call {
+            Syscall::Send { .. }
+            | Syscall::Recv { .. }
+            | Syscall::MboxSend { .. }
+            | Syscall::MboxRecv { .. } => self.perform(pid, call, mem, sink),
+            _ => self.perform_out_of_line(pid, call, mem, sink),
+        };
+        let outcome = match performed {
             Ok(outcome) => outcome,
             Err(regs) => TrapOutcome::Complete(regs),
         };
@@ -77,6 +84,10 @@ impl Kernel {
         Ok(outcome)
     }
 
+    // Always inlined, so that in `trap` only the message calls' arms are
+    // left (the rest go through `perform_out_of_line`) and their arguments
+    // stay in registers instead of a large stack frame.
+    #[inline(always)]
     fn perform(
         &mut self,
         caller: Pid,
@@ -245,6 +256,22 @@ impl Kernel {
                 outcome
             }
         }
+    }
+
+    /// [`Kernel::perform`] for every call but the four message calls, kept
+    /// out of line: the other calls' frames are large (`exit` collects up
+    /// to `MAX_PROCS` partners, MPI calls their requests), and inlined into
+    /// `trap` they would make every send and receive pay to set them up
+    /// (`docs/kernel.md`, "Size and speed").
+    #[inline(never)]
+    fn perform_out_of_line(
+        &mut self,
+        caller: Pid,
+        call: Syscall,
+        mem: &mut impl UserMemory,
+        sink: &mut impl TraceSink,
+    ) -> Result<TrapOutcome, RetRegs> {
+        self.perform(caller, call, mem, sink)
     }
 
     /// Copies a mailbox name out of the caller's memory.

@@ -130,6 +130,7 @@ impl Sysno {
     ];
 
     /// The call with number `n`, or `ENOSYS`.
+    #[inline]
     pub fn from_raw(n: u64) -> Result<Sysno, Errno> {
         Sysno::ALL
             .iter()
@@ -455,6 +456,7 @@ impl Syscall {
 
     /// Decodes registers. Never panics; every failure is the errno the
     /// kernel returns to the caller, and nothing has changed yet.
+    #[inline]
     pub fn decode(regs: &Regs) -> Result<Syscall, Errno> {
         let a = regs.args;
         let sysno = Sysno::from_raw(regs.sysno)?;
@@ -718,6 +720,7 @@ impl Syscall {
     }
 }
 
+#[inline]
 fn message_len(raw: u64) -> Result<u64, Errno> {
     if raw > MAX_MESSAGE_LEN {
         Err(Errno::EMSGSIZE)

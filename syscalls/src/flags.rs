@@ -23,6 +23,7 @@ impl Flags {
     const KNOWN: u64 = 0b11;
 
     /// Decodes a register.
+    #[inline]
     pub const fn from_raw(raw: u64) -> Result<Flags, Errno> {
         if raw & !Flags::KNOWN != 0 || raw == Flags::KNOWN {
             Err(Errno::EINVAL)
@@ -62,6 +63,7 @@ pub enum Timeout {
 
 impl Timeout {
     /// Decodes a (flags, timeout) register pair.
+    #[inline]
     pub const fn from_raw(flags: u64, ticks: u64) -> Result<Timeout, Errno> {
         match Flags::from_raw(flags) {
             Err(e) => Err(e),

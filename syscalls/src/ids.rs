@@ -52,6 +52,7 @@ impl Pid {
 
     /// Decodes a register. Bits above 48, or a generation of 0, are
     /// [`Errno::ESRCH`]: no process can have that id.
+    #[inline]
     pub const fn from_raw(raw: u64) -> Result<Pid, Errno> {
         if raw >> 48 != 0 {
             return Err(Errno::ESRCH);
@@ -97,6 +98,7 @@ impl Source {
     }
 
     /// Decodes a register: `u64::MAX` is `Any`, anything else must be a pid.
+    #[inline]
     pub const fn from_raw(raw: u64) -> Result<Source, Errno> {
         if raw == ANY {
             return Ok(Source::Any);
@@ -108,6 +110,7 @@ impl Source {
     }
 
     /// Does a message from `pid` satisfy this filter?
+    #[inline]
     pub fn accepts(self, pid: Pid) -> bool {
         match self {
             Source::Pid(want) => want == pid,
@@ -135,6 +138,7 @@ impl TagFilter {
     }
 
     /// Decodes a register: `u64::MAX` is `Any`; a tag must fit in 32 bits.
+    #[inline]
     pub const fn from_raw(raw: u64) -> Result<TagFilter, Errno> {
         if raw == ANY {
             Ok(TagFilter::Any)
@@ -146,6 +150,7 @@ impl TagFilter {
     }
 
     /// Does a message with tag `tag` satisfy this filter?
+    #[inline]
     pub fn accepts(self, tag: Tag) -> bool {
         match self {
             TagFilter::Tag(want) => want == tag,
@@ -155,6 +160,7 @@ impl TagFilter {
 }
 
 /// Decodes a send tag: it must fit in 32 bits (a send has no wildcard).
+#[inline]
 pub const fn tag_from_raw(raw: u64) -> Result<Tag, Errno> {
     if raw > u32::MAX as u64 {
         Err(Errno::EINVAL)
@@ -173,6 +179,7 @@ pub struct Handle(pub u32);
 
 impl Handle {
     /// Decodes a register; values above `u32::MAX` are [`Errno::EBADF`].
+    #[inline]
     pub const fn from_raw(raw: u64) -> Result<Handle, Errno> {
         if raw > u32::MAX as u64 {
             Err(Errno::EBADF)

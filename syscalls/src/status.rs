@@ -26,6 +26,7 @@ pub struct Reply {
 
 impl Reply {
     /// A reply carrying one value.
+    #[inline]
     pub const fn value(value: u64) -> Reply {
         Reply {
             value,
@@ -35,6 +36,7 @@ impl Reply {
     }
 
     /// The reply of a receive.
+    #[inline]
     pub const fn received(status: MessageStatus) -> Reply {
         Reply {
             value: status.len,
@@ -44,6 +46,7 @@ impl Reply {
     }
 
     /// Encodes a call result into result registers.
+    #[inline]
     pub const fn to_regs(result: Result<Reply, Errno>) -> RetRegs {
         match result {
             Ok(r) => [0, r.value, r.extra0, r.extra1],
@@ -53,6 +56,7 @@ impl Reply {
 
     /// Encodes an error that still reports a status (a receive's `EMSGSIZE`
     /// carries the real length, the source and the tag).
+    #[inline]
     pub const fn error_with_status(errno: Errno, status: MessageStatus) -> RetRegs {
         [
             errno.number(),
