@@ -181,7 +181,10 @@ fn credit_direct_producers_starve_producer_1_and_the_lasso_replays() {
     );
     assert!(text.contains("Producer[1]"), "{text}");
     assert!(text.contains("then a cycle of"), "{text}");
-    assert!(text.contains("starvation: a schedule runs forever"), "{text}");
+    assert!(
+        text.contains("starvation: a schedule runs forever"),
+        "{text}"
+    );
     assert!(
         text.contains("expected starvation(Producer[1]): a schedule shows it"),
         "{text}"
