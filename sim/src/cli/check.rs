@@ -25,7 +25,7 @@ use ipclab_sim::verdict::{expectation_text, Verdict};
 
 use ipclab_sim::render::style::{Painter, Style};
 
-use super::{compile, load, parse_define, write_stdout, ColorArg, Failure};
+use super::{compile, load, parse_define, write_stdout, ColorArg, Failure, OutputArgs};
 
 /// Exit code of `check --strict` when a bound ended the search before the
 /// answer was certain.
@@ -176,37 +176,8 @@ pub(super) struct ReplayArgs {
     #[arg(long, value_name = "N", default_value_t = 3)]
     repeat: usize,
 
-    /// Print only the verdict and whether it is the one expected.
-    #[arg(long, short, conflicts_with_all = ["json", "dot"])]
-    quiet: bool,
-
-    /// Print the trace as JSON lines (docs/trace-json.md).
-    #[arg(long, conflicts_with = "dot")]
-    json: bool,
-
-    /// Print the wait-for graph of the end of the replay as Graphviz DOT.
-    #[arg(long)]
-    dot: bool,
-
-    /// Show every step of the timeline (long runs are elided by default).
-    #[arg(long)]
-    full: bool,
-
-    /// Steps shown at the start of an elided timeline.
-    #[arg(long, value_name = "N", default_value_t = 24)]
-    head: usize,
-
-    /// Steps shown at the end of an elided timeline.
-    #[arg(long, value_name = "N", default_value_t = 8)]
-    tail: usize,
-
-    /// The width the timeline fits (more than four processes widen it).
-    #[arg(long, value_name = "COLUMNS", default_value_t = 80)]
-    width: usize,
-
-    /// When to use colour.
-    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
-    color: ColorArg,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -752,7 +723,7 @@ fn shows(verdict: &Verdict, kind: Kind) -> bool {
 /// `ipclab replay`.
 pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
     let loaded = load::load(&args.scenario)?;
-    let program = compile(&loaded, &args.define, args.color)?;
+    let program = compile(&loaded, &args.define, args.output.color)?;
     let given = read_schedule(&args.schedule)?;
     let schedule = &given.schedule;
     let result = check::replay(&program, schedule, args.repeat).map_err(|e| {
@@ -767,16 +738,16 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
             .next()
             .and_then(|n| n.parse::<usize>().ok())
     });
-    let color = args.color.enabled(std::io::stdout().is_terminal());
+    let color = args.output.color.enabled(std::io::stdout().is_terminal());
     let setup = RunSetup {
         options: RunOptions::default(),
     };
     let reproduced = kind.map(|k| shows(&result.verdict, k));
-    let mut text = if args.json {
+    let mut text = if args.output.json {
         render::json_lines(&program, &setup, &result)
-    } else if args.dot {
+    } else if args.output.dot {
         render::waitfor_dot(&result.verdict, &program.file_name)
-    } else if args.quiet {
+    } else if args.output.quiet {
         render::verdict_text(&result.verdict, program.expect.as_ref(), color, false)
     } else {
         let annotations = Annotations {
@@ -785,14 +756,14 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
         };
         let options = TimelineOptions {
             color,
-            width: args.width,
-            head: args.head,
-            tail: args.tail,
-            full: args.full,
+            width: args.output.width,
+            head: args.output.head,
+            tail: args.output.tail,
+            full: args.output.full,
         };
         render::timeline_annotated(&program, &setup, &result, &options, &annotations)
     };
-    if !args.json && !args.dot {
+    if !args.output.json && !args.output.dot {
         if let (Some(kind), Some(ok)) = (kind, reproduced) {
             let line = if ok {
                 format!("counterexample ({}): reproduced ✓", kind.word())

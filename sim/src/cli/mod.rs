@@ -133,37 +133,44 @@ struct RunArgs {
     #[arg(long, conflicts_with_all = ["json", "dot"])]
     threads: bool,
 
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+/// How `run` and `replay` print a run: the timeline, JSON lines, DOT, or the verdict only.
+#[derive(Debug, Args)]
+pub(super) struct OutputArgs {
     /// Print only the verdict and whether it matches `expect`.
     #[arg(long, short, conflicts_with_all = ["json", "dot"])]
-    quiet: bool,
+    pub(super) quiet: bool,
 
     /// Print the trace as JSON lines (docs/trace-json.md).
     #[arg(long, conflicts_with = "dot")]
-    json: bool,
+    pub(super) json: bool,
 
-    /// Print the wait-for graph of the end of the run as Graphviz DOT.
+    /// Print the wait-for graph at the end of the run as Graphviz DOT.
     #[arg(long)]
-    dot: bool,
+    pub(super) dot: bool,
 
     /// Show every step of the timeline (long runs are elided by default).
     #[arg(long)]
-    full: bool,
+    pub(super) full: bool,
 
     /// Steps shown at the start of an elided timeline.
     #[arg(long, value_name = "N", default_value_t = 24)]
-    head: usize,
+    pub(super) head: usize,
 
     /// Steps shown at the end of an elided timeline.
     #[arg(long, value_name = "N", default_value_t = 8)]
-    tail: usize,
+    pub(super) tail: usize,
 
     /// The width the timeline fits (more than four processes widen it).
     #[arg(long, value_name = "COLUMNS", default_value_t = 80)]
-    width: usize,
+    pub(super) width: usize,
 
     /// When to use colour.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
-    color: ColorArg,
+    pub(super) color: ColorArg,
 }
 
 #[derive(Debug, Args)]
@@ -194,7 +201,7 @@ enum ScheduleArg {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum ColorArg {
+pub(super) enum ColorArg {
     /// Colour when writing to a terminal and NO_COLOR is unset.
     Auto,
     /// Always colour.
@@ -288,7 +295,7 @@ fn compile(
 
 fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
     let loaded = load::load(&args.scenario)?;
-    let program = compile(&loaded, &args.define, args.color)?;
+    let program = compile(&loaded, &args.define, args.output.color)?;
     if args.threads {
         return run_threaded(args, &loaded.file_name, &program);
     }
@@ -300,27 +307,27 @@ fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
         },
         max_steps: args.steps,
         // Only the timeline and JSON draw the steps.
-        record: !args.quiet && !args.dot,
+        record: !args.output.quiet && !args.output.dot,
         cpus: args.cpus as usize,
         ..RunOptions::default()
     };
     let result = runner::run(&program, options)
         .map_err(|e| Failure::Message(format!("cannot boot {}: {e}", loaded.file_name)))?;
     let setup = RunSetup { options };
-    let color = args.color.enabled(std::io::stdout().is_terminal());
-    let text = if args.json {
+    let color = args.output.color.enabled(std::io::stdout().is_terminal());
+    let text = if args.output.json {
         render::json_lines(&program, &setup, &result)
-    } else if args.dot {
+    } else if args.output.dot {
         render::waitfor_dot(&result.verdict, &program.file_name)
-    } else if args.quiet {
+    } else if args.output.quiet {
         render::verdict_text(&result.verdict, program.expect.as_ref(), color, false)
     } else {
         let timeline = TimelineOptions {
             color,
-            width: args.width,
-            head: args.head,
-            tail: args.tail,
-            full: args.full,
+            width: args.output.width,
+            head: args.output.head,
+            tail: args.output.tail,
+            full: args.output.full,
         };
         render::timeline(&program, &setup, &result, &timeline)
     };
@@ -350,9 +357,9 @@ fn run_threaded(
     let result = ipclab_sim::threads::run_threaded(program, options)
         .map_err(|e| Failure::Message(format!("cannot boot {file_name}: {e}")))?;
     let elapsed = started.elapsed();
-    let color = args.color.enabled(std::io::stdout().is_terminal());
+    let color = args.output.color.enabled(std::io::stdout().is_terminal());
     let mut text = String::new();
-    if !args.quiet {
+    if !args.output.quiet {
         for line in &result.output {
             text.push_str(line);
             text.push('\n');
