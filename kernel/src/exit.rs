@@ -47,7 +47,11 @@ impl Kernel {
         for object in handles.into_iter().flatten() {
             self.release_object(object, sink);
         }
-        self.drop_messages_for(pid, sink);
+        self.drop_queued_at(
+            Dest::Process(pid),
+            UndeliverableReason::ReceiverExited,
+            sink,
+        );
         if self.config.policy == Policy::Notify {
             self.notify_partners(pid, sink);
         }
@@ -57,11 +61,19 @@ impl Kernel {
         Ok(())
     }
 
-    fn drop_messages_for(&mut self, pid: Pid, sink: &mut impl TraceSink) {
+    /// Reports every message queued at `dest` undeliverable for `reason`
+    /// and frees its slot: a message leaves the pool exactly once, and
+    /// never silently.
+    pub(crate) fn drop_queued_at(
+        &mut self,
+        dest: Dest,
+        reason: UndeliverableReason,
+        sink: &mut impl TraceSink,
+    ) {
         let now = self.now;
         let mut index = 0;
         while index < self.pool.len() {
-            if self.pool[index].dest == Dest::Process(pid) {
+            if self.pool[index].dest == dest {
                 let message = self.pool.remove(index);
                 self.count_queued(message.dest, -1);
                 self.stats.undeliverable += 1;
@@ -71,7 +83,7 @@ impl Kernel {
                         message: message.id,
                         from: message.from,
                         dest: message.dest,
-                        reason: UndeliverableReason::ReceiverExited,
+                        reason,
                     },
                 );
             } else {

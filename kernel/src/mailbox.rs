@@ -197,26 +197,11 @@ impl Kernel {
     }
 
     fn drop_mailbox_messages(&mut self, id: MailboxId, sink: &mut impl TraceSink) {
-        let now = self.now;
-        let mut index = 0;
-        while index < self.pool.len() {
-            if self.pool[index].dest == Dest::Mailbox(id) {
-                let message = self.pool.remove(index);
-                self.count_queued(message.dest, -1);
-                self.stats.undeliverable += 1;
-                sink.event(
-                    now,
-                    &Event::Undeliverable {
-                        message: message.id,
-                        from: message.from,
-                        dest: message.dest,
-                        reason: UndeliverableReason::MailboxDestroyed,
-                    },
-                );
-            } else {
-                index += 1;
-            }
-        }
+        self.drop_queued_at(
+            Dest::Mailbox(id),
+            UndeliverableReason::MailboxDestroyed,
+            sink,
+        );
     }
 }
 
