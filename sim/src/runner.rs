@@ -139,28 +139,53 @@ pub fn kernel_config(program: &Program) -> Result<Config, BootError> {
     Ok(config)
 }
 
-/// Collects the kernel's events of one step (none when the run does not
-/// record a trace: the throughput runs pay nothing for tracing).
+/// Where a step's kernel events go: a [`Recorder`] when the run records a
+/// trace, [`Discard`] when it does not (the step is then compiled with a
+/// sink that does nothing, so throughput runs pay nothing for tracing).
+trait StepLog: TraceSink {
+    /// Events recorded so far in this step.
+    fn recorded(&self) -> usize;
+    /// The step's events.
+    fn into_events(self) -> Vec<(u64, Event)>;
+}
+
+/// Collects the kernel's events of one step.
 #[derive(Default)]
 struct Recorder {
     events: Vec<(u64, Event)>,
-    enabled: bool,
-}
-
-impl Recorder {
-    fn new(enabled: bool) -> Recorder {
-        Recorder {
-            events: Vec::new(),
-            enabled,
-        }
-    }
 }
 
 impl TraceSink for Recorder {
     fn event(&mut self, now: u64, event: &Event) {
-        if self.enabled {
-            self.events.push((now, *event));
-        }
+        self.events.push((now, *event));
+    }
+}
+
+impl StepLog for Recorder {
+    fn recorded(&self) -> usize {
+        self.events.len()
+    }
+
+    fn into_events(self) -> Vec<(u64, Event)> {
+        self.events
+    }
+}
+
+/// Drops the kernel's events: a run that records no trace.
+struct Discard;
+
+impl TraceSink for Discard {
+    #[inline]
+    fn event(&mut self, _now: u64, _event: &Event) {}
+}
+
+impl StepLog for Discard {
+    fn recorded(&self) -> usize {
+        0
+    }
+
+    fn into_events(self) -> Vec<(u64, Event)> {
+        Vec::new()
     }
 }
 
@@ -252,7 +277,7 @@ impl<'p> World<'p> {
     }
 
     /// Chooses who runs this step; `None` when no process can run.
-    fn choose(&mut self, recorder: &mut Recorder) -> Option<usize> {
+    fn choose(&mut self, recorder: &mut impl TraceSink) -> Option<usize> {
         if self.cpu_slots.len() > 1 {
             return self.choose_among_cpus(recorder);
         }
@@ -293,7 +318,7 @@ impl<'p> World<'p> {
     /// Several CPUs: every free CPU takes a ready process (the scheduler's
     /// next, or a seeded random one), then one occupied CPU steps (the next
     /// after the last in round robin, or a seeded random one).
-    fn choose_among_cpus(&mut self, recorder: &mut Recorder) -> Option<usize> {
+    fn choose_among_cpus(&mut self, recorder: &mut impl TraceSink) -> Option<usize> {
         for slot in 0..self.cpu_slots.len() {
             // A process that blocked, exited or was preempted left its CPU.
             if let Some(k) = self.cpu_slots[slot] {
@@ -339,8 +364,16 @@ impl<'p> World<'p> {
 
     /// Runs one step; a verdict when the run is over.
     fn step_once(&mut self) -> Option<Verdict> {
+        if self.options.record {
+            self.step_with(Recorder::default())
+        } else {
+            self.step_with(Discard)
+        }
+    }
+
+    /// One step, its kernel events going to `recorder`.
+    fn step_with<S: StepLog>(&mut self, mut recorder: S) -> Option<Verdict> {
         let record = self.options.record;
-        let mut recorder = Recorder::new(record);
         let mut events = Vec::new();
         // At tick t the interrupt handlers of the input due at t run first.
         self.devices.fire_due(&mut self.kernel, &mut recorder);
@@ -377,7 +410,7 @@ impl<'p> World<'p> {
         };
         // Kernel events before this point (the dispatch) come before the
         // call in the step's record.
-        let before_call = recorder.events.len();
+        let before_call = recorder.recorded();
         let mut verdict = None;
         let mut extra_ticks = 0;
         let event = machine::run_to_event(&mut self.procs, self.program, k);
@@ -493,22 +526,23 @@ impl<'p> World<'p> {
     fn finish_step(
         &mut self,
         ran: Option<usize>,
-        recorder: Recorder,
+        recorder: impl StepLog,
         before_call: usize,
         mut vm_events: Vec<TraceEvent>,
     ) {
         if self.options.record {
-            let mut events = Vec::with_capacity(recorder.events.len() + vm_events.len());
+            let recorded = recorder.into_events();
+            let mut events = Vec::with_capacity(recorded.len() + vm_events.len());
             let translated = |e: &(u64, Event)| translate(&self.kernel, &self.names, &e.1);
             // The dispatch, then the call line, then what the kernel did,
             // then the VM's own events (produce, print...).
             let (calls, rest): (Vec<_>, Vec<_>) = vm_events
                 .drain(..)
                 .partition(|e| matches!(e, TraceEvent::Syscall { .. }));
-            let split = before_call.min(recorder.events.len());
-            events.extend(recorder.events[..split].iter().filter_map(translated));
+            let split = before_call.min(recorded.len());
+            events.extend(recorded[..split].iter().filter_map(translated));
             events.extend(calls);
-            events.extend(recorder.events[split..].iter().filter_map(translated));
+            events.extend(recorded[split..].iter().filter_map(translated));
             events.extend(rest);
             let states = self.views();
             self.trace.steps.push(Step {

@@ -68,6 +68,7 @@ impl Reply {
 
     /// Decodes result registers. An unknown error number decodes as
     /// [`Errno::EINVAL`] (it cannot come from the kernel).
+    #[inline]
     pub fn from_regs(regs: RetRegs) -> Result<Reply, Errno> {
         if regs[0] == 0 {
             Ok(Reply {
