@@ -111,16 +111,19 @@ impl Kernel {
     }
 
     /// The current tick.
+    #[inline]
     pub fn now(&self) -> u64 {
         self.now
     }
 
     /// The counters.
+    #[inline]
     pub fn stats(&self) -> &Stats {
         &self.stats
     }
 
     /// Every process slot ever used, in slot order (exited ones included).
+    #[inline]
     pub fn processes(&self) -> &[Pcb] {
         &self.procs
     }
@@ -208,6 +211,7 @@ impl Kernel {
 
     /// Takes the result of a blocking call that has completed, to put it in
     /// the process's registers. `None` if there is none (or `pid` is stale).
+    #[inline]
     pub fn take_completion(&mut self, pid: Pid) -> Option<RetRegs> {
         self.pcb_mut(pid).ok()?.completion.take()
     }

@@ -37,6 +37,7 @@ impl Kernel {
     }
 
     /// The process the scheduler would run next, if any is ready.
+    #[inline]
     pub fn pick_next(&self) -> Option<Pid> {
         self.procs
             .iter()
@@ -91,6 +92,7 @@ impl Kernel {
     }
 
     /// The earliest tick at which a timer fires, if any is set.
+    #[inline]
     pub fn next_timer(&self) -> Option<u64> {
         self.procs.iter().filter_map(|p| p.deadline).min()
     }

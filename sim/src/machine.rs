@@ -311,6 +311,7 @@ fn create_objects(kernel: &mut Kernel, program: &Program) -> Result<Vec<Object>,
 
 /// Puts the result of the call `k` blocked in, if it has one waiting, into
 /// its registers. Returns the result.
+#[inline]
 pub fn resume(
     kernel: &mut Kernel,
     procs: &mut [ProcState],
@@ -325,8 +326,12 @@ pub fn resume(
 
 /// Runs `k`'s bytecode to its next event, checking its loads and stores
 /// against the buffers the kernel owns ([`ProcState::guards`]).
+#[inline]
 pub fn run_to_event(procs: &mut [ProcState], program: &Program, k: usize) -> VmEvent {
     let state = &mut procs[k];
+    if state.guards.is_empty() {
+        return vm::run_guarded(program, k, state, VM_BUDGET, &[]);
+    }
     let guards = std::mem::take(&mut state.guards);
     let event = vm::run_guarded(program, k, state, VM_BUDGET, &guards);
     state.guards = guards;

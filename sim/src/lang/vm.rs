@@ -352,6 +352,7 @@ fn halt(state: &mut ProcState) -> VmEvent {
     VmEvent::Exited { code: 0 }
 }
 
+#[inline]
 fn pop(state: &mut ProcState) -> Result<i64, String> {
     state
         .stack
@@ -359,6 +360,7 @@ fn pop(state: &mut ProcState) -> Result<i64, String> {
         .ok_or_else(|| "operand stack underflow (a compiler bug)".to_string())
 }
 
+#[inline]
 fn push(state: &mut ProcState, value: i64) -> Result<(), String> {
     if state.stack.len() >= MAX_STACK {
         return Err(format!(
