@@ -503,7 +503,8 @@ impl Kernel {
         Ok(())
     }
 
-    fn count_copy_user_to_user(
+    /// Counts and traces a copy from one process's memory to another's.
+    pub(crate) fn count_copy_user_to_user(
         &mut self,
         from: Pid,
         from_addr: u64,

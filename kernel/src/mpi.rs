@@ -788,7 +788,7 @@ impl Kernel {
             return Err(no_room(largest));
         };
         copy_user_to_user(mem, caller, buf, caller, to, len).map_err(errno_regs)?;
-        self.count_copy(caller, buf, caller, to, len, sink);
+        self.count_copy_user_to_user(caller, buf, caller, to, len, sink);
         Ok(to)
     }
 
@@ -1151,7 +1151,7 @@ impl Kernel {
                     self.finish_request(recv, errno_regs(errno));
                     return;
                 }
-                self.count_copy(owner, from_buf, receiver, buf, len, sink);
+                self.count_copy_user_to_user(owner, from_buf, receiver, buf, len, sink);
                 if holder != Holder::Buffered {
                     // A buffered message was accepted when `bsend` returned.
                     self.stats.accepted += 1;
@@ -1175,33 +1175,6 @@ impl Kernel {
         );
         let status = self.status(comm, from, tag, len);
         self.finish_request(recv, status.to_regs(1));
-    }
-
-    fn count_copy(
-        &mut self,
-        from: Pid,
-        from_addr: u64,
-        to: Pid,
-        to_addr: u64,
-        len: u64,
-        sink: &mut impl TraceSink,
-    ) {
-        self.stats.copies_user_to_user += 1;
-        self.stats.bytes_copied += len;
-        sink.event(
-            self.now,
-            &Event::Copy {
-                from: CopyEnd::User {
-                    pid: from,
-                    addr: from_addr,
-                },
-                to: CopyEnd::User {
-                    pid: to,
-                    addr: to_addr,
-                },
-                bytes: len,
-            },
-        );
     }
 
     // ---- waiting ----

@@ -32,7 +32,7 @@ use std::thread::Thread;
 use crossbeam_utils::Backoff;
 use ipclab_kernel::sync::{CpuSet, SharedKernel, Work, MAX_CPUS};
 use ipclab_kernel::{Fault, Kernel, NullSink, Stats, TrapOutcome, UserMemory};
-use ipclab_syscalls::{Errno, Pid, Reply};
+use ipclab_syscalls::{Pid, Reply};
 
 use crate::lang::vm::{self, ProcState, VmEvent};
 use crate::lang::{Program, Span};
@@ -346,7 +346,12 @@ impl Machine<'_> {
                         .push(format!("{label}: {text}"));
                 }
                 VmEvent::SyscallFailed { errno, call, span } => {
-                    self.program_error(k, span, failed_call_message(call, errno), false);
+                    self.program_error(
+                        k,
+                        span,
+                        crate::machine::failed_call_message_with(call, errno, state.status),
+                        false,
+                    );
                     return;
                 }
                 VmEvent::RuntimeError { message, span } => {
@@ -477,13 +482,4 @@ impl Machine<'_> {
             dispatches,
         }
     }
-}
-
-/// The message of a statement-form call that failed (as the runner words it).
-fn failed_call_message(call: &str, errno: Errno) -> String {
-    format!(
-        "{call} failed with {} ({}) and the program does not check the result",
-        errno.name(),
-        errno.description()
-    )
 }
