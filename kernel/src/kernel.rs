@@ -129,7 +129,7 @@ impl Kernel {
     }
 
     /// The process `pid` names, if it is current (not stale).
-    #[inline]
+    #[inline(always)]
     pub fn process(&self, pid: Pid) -> Option<&Pcb> {
         self.procs.get(pid.index as usize).filter(|p| p.pid == pid)
     }

@@ -26,6 +26,7 @@ pub mod config;
 mod deadlock;
 mod exit;
 mod explore;
+mod fastpath;
 mod handle;
 mod invariants;
 mod ipc;

@@ -59,11 +59,25 @@ impl Pool {
         }
     }
 
+    /// The position in arrival order of the oldest message that satisfies
+    /// `matches`.
+    #[inline(always)]
+    pub fn position(&self, mut matches: impl FnMut(&Message) -> bool) -> Option<usize> {
+        let mut position = 0;
+        while position < self.order.len() {
+            if matches(&self.slots[self.order[position] as usize]) {
+                return Some(position);
+            }
+            position += 1;
+        }
+        None
+    }
+
     /// The message at `position` in arrival order.
     ///
     /// # Panics
     /// If `position` is not below [`Pool::len`] (a kernel bug).
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, position: usize) -> &Message {
         &self.slots[self.order[position] as usize]
     }
@@ -72,7 +86,7 @@ impl Pool {
     /// filled in place (they hold a stale message's bytes until then);
     /// `None` when all `MAX_SLOTS` are taken. Nothing changes until the
     /// commit: a vacant slot that is not committed stays free.
-    #[inline]
+    #[inline(always)]
     pub fn vacant(&mut self) -> Option<&mut Vec<u8, MAX_EAGER_LIMIT>> {
         if self.free.is_empty() {
             let slot = self.slots.len() as u8;
@@ -89,7 +103,7 @@ impl Pool {
     ///
     /// # Panics
     /// If no slot is vacant (a kernel bug: `vacant` was not called).
-    #[inline]
+    #[inline(always)]
     pub fn commit(&mut self, id: u64, from: Pid, dest: Dest, tag: Tag) {
         let slot = self.free.pop().expect("commit without a vacant slot");
         let message = &mut self.slots[slot as usize];
@@ -117,9 +131,15 @@ impl Pool {
     ///
     /// # Panics
     /// If `position` is not below [`Pool::len`] (a kernel bug).
-    #[inline]
+    #[inline(always)]
     pub fn remove(&mut self, position: usize) -> Envelope {
-        let slot = self.order.remove(position);
+        // The oldest message is the one usually taken, and often the only
+        // one: popping it is cheaper than the general shift.
+        let slot = if position + 1 == self.order.len() {
+            self.order.pop().expect("position below len")
+        } else {
+            self.order.remove(position)
+        };
         // Cannot fail: `free` has room for every slot.
         let _ = self.free.push(slot);
         let m = &self.slots[slot as usize];

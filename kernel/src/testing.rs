@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::vec::Vec;
 
 use ipclab_syscalls::{
-    Errno, Handle, Pid, Regs, Reply, RetRegs, Source, Syscall, Tag, TagFilter, Timeout,
+    Errno, Handle, Pid, Regs, Reply, RetRegs, Source, Syscall, Sysno, Tag, TagFilter, Timeout,
 };
 
 use crate::{Config, Event, Fault, Kernel, TraceSink, TrapOutcome, UserMemory};
@@ -22,7 +22,7 @@ pub const RECV_BUF: u64 = 2048;
 pub const NAME_BUF: u64 = 1024;
 
 /// Every process's memory.
-#[derive(Default)]
+#[derive(Clone, Default, PartialEq, Debug)]
 pub struct Memories(pub BTreeMap<Pid, Vec<u8>>);
 
 impl UserMemory for Memories {
@@ -98,12 +98,38 @@ impl World {
         }
     }
 
+    /// Traps `pid` (dispatched first if ready). A send or a receive is
+    /// also run on a copy of the world through the general path alone, and
+    /// must leave the same kernel, memories, result and events: the fast
+    /// path (`fastpath.rs`) is checked on every such call of every test.
     pub fn trap(&mut self, pid: Pid, regs: Regs) -> TrapOutcome {
         self.run(pid);
+        let fast_path_candidate =
+            regs.sysno == Sysno::Send as u64 || regs.sysno == Sysno::Recv as u64;
+        let shadow = fast_path_candidate.then(|| (self.k.clone(), self.mem.clone()));
+        let first_event = self.sink.0.len();
         let outcome = self
             .k
             .trap(pid, &regs, &mut self.mem, &mut self.sink)
             .expect("trap by a running process");
+        if let Some((mut k, mut mem)) = shadow {
+            let mut sink = Recorder::default();
+            let general = k.trap_without_fastpath(pid, &regs, &mut mem, &mut sink);
+            assert_eq!(
+                general,
+                Ok(outcome),
+                "fast and general paths differ on {regs:?}"
+            );
+            assert!(
+                k == self.k,
+                "fast and general paths leave different kernels"
+            );
+            assert!(
+                mem == self.mem,
+                "fast and general paths leave different memories"
+            );
+            assert_eq!(sink.0[..], self.sink.0[first_event..], "different events");
+        }
         self.check();
         outcome
     }

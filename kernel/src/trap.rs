@@ -51,7 +51,45 @@ impl Kernel {
         if pcb.state != ProcessState::Running {
             return Err(TrapError::NotRunning);
         }
+        let memory_size = pcb.memory_size;
         self.stats.syscalls += 1;
+        if let Some(outcome) = self.fastpath(pid, memory_size, regs, mem, sink) {
+            return Ok(outcome);
+        }
+        Ok(self.general_path(pid, regs, mem, sink))
+    }
+
+    /// [`Kernel::trap`] without the fast path (`fastpath.rs`): every call
+    /// decoded and performed by the general path. The same answer, the
+    /// same state and the same events as `trap`, more slowly; the fast
+    /// path's tests compare the two.
+    #[doc(hidden)]
+    pub fn trap_without_fastpath(
+        &mut self,
+        pid: Pid,
+        regs: &Regs,
+        mem: &mut impl UserMemory,
+        sink: &mut impl TraceSink,
+    ) -> Result<TrapOutcome, TrapError> {
+        let pcb = self.process(pid).ok_or(TrapError::NoSuchProcess)?;
+        if pcb.state != ProcessState::Running {
+            return Err(TrapError::NotRunning);
+        }
+        self.stats.syscalls += 1;
+        Ok(self.general_path(pid, regs, mem, sink))
+    }
+
+    /// Decodes `regs` from running `pid` (already counted) and performs the
+    /// call. Out of line, so that `trap` stays a small function around the
+    /// fast path instead of carrying the general path's large frame.
+    #[inline(never)]
+    fn general_path(
+        &mut self,
+        pid: Pid,
+        regs: &Regs,
+        mem: &mut impl UserMemory,
+        sink: &mut impl TraceSink,
+    ) -> TrapOutcome {
         let call = match Syscall::decode(regs) {
             Ok(call) => call,
             Err(errno) => {
@@ -63,7 +101,7 @@ impl Kernel {
                         errno,
                     },
                 );
-                return Ok(TrapOutcome::Complete(err_regs(errno)));
+                return TrapOutcome::Complete(err_regs(errno));
             }
         };
         sink.event(self.now, &Event::Syscall { pid, call });
@@ -81,7 +119,7 @@ impl Kernel {
         if let TrapOutcome::Complete(result) = outcome {
             sink.event(self.now, &Event::Return { pid, result });
         }
-        Ok(outcome)
+        outcome
     }
 
     // Always inlined, so that in `trap` only the message calls' arms are

@@ -39,7 +39,7 @@ pub use call::{Syscall, Sysno};
 pub use device::DeviceId;
 pub use errno::Errno;
 pub use flags::{Flags, Timeout};
-pub use ids::{Handle, NodeId, Pid, Source, Tag, TagFilter};
+pub use ids::{tag_from_raw, Handle, NodeId, Pid, Source, Tag, TagFilter};
 pub use mpi::{CommId, MpiStatus, Rank, RankFilter, RequestHandle, SendMode};
 pub use regs::{Regs, RetRegs};
 pub use status::{MessageStatus, Reply};

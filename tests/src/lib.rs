@@ -15,13 +15,13 @@ pub mod loom_cpu;
 use ipclab_kernel::{
     Config, Event, Fault, Kernel, ProcessState, TraceSink, TrapOutcome, UserMemory,
 };
-use ipclab_syscalls::{user, Errno, Pid, Regs, Reply, RetRegs, Syscall};
+use ipclab_syscalls::{user, Errno, Pid, Regs, Reply, RetRegs, Syscall, Sysno};
 
 /// Bytes of memory a process gets unless the test asks otherwise.
 pub const DEFAULT_MEMORY: u64 = 8192;
 
 /// Every process's memory, a `Vec<u8>` each.
-#[derive(Default, Debug)]
+#[derive(Clone, Default, Debug, PartialEq)]
 pub struct Memories(pub HashMap<Pid, Vec<u8>>);
 
 impl UserMemory for Memories {
@@ -161,12 +161,51 @@ impl Harness {
     }
 
     /// Traps `pid` (dispatched first if ready) with `regs`.
+    ///
+    /// A send or a receive is also run on a copy of the kernel and the
+    /// memories through the general path alone
+    /// ([`Kernel::trap_without_fastpath`]), and must leave the same kernel,
+    /// memories, result and events: every test that goes through the
+    /// harness checks the kernel's fast path against the general one.
     pub fn trap(&mut self, pid: Pid, regs: Regs) -> Outcome {
         self.run(pid);
+        let fast_path_candidate =
+            regs.sysno == Sysno::Send as u64 || regs.sysno == Sysno::Recv as u64;
+        let shadow = fast_path_candidate.then(|| (self.kernel.clone(), self.mem.clone()));
+        let first_event = self.sink.events.len();
+        // A muted recorder keeps this call's events until they are compared.
+        let muted = self.sink.muted;
+        self.sink.muted = muted && !fast_path_candidate;
         let outcome = self
             .kernel
             .trap(pid, &regs, &mut self.mem, &mut self.sink)
             .expect("a running process traps");
+        self.sink.muted = muted;
+        if let Some((mut kernel, mut mem)) = shadow {
+            let mut sink = Recorder::default();
+            let general = kernel.trap_without_fastpath(pid, &regs, &mut mem, &mut sink);
+            assert_eq!(
+                general,
+                Ok(outcome),
+                "fast and general paths differ on {regs:?}"
+            );
+            assert!(
+                kernel == self.kernel,
+                "fast and general paths leave different kernels"
+            );
+            assert!(
+                mem == self.mem,
+                "fast and general paths leave different memories"
+            );
+            assert_eq!(
+                sink.events[..],
+                self.sink.events[first_event..],
+                "fast and general paths trace different events"
+            );
+            if muted {
+                self.sink.events.truncate(first_event);
+            }
+        }
         self.check();
         match outcome {
             TrapOutcome::Complete(regs) => Outcome::Done(regs),
