@@ -1,28 +1,43 @@
-//! The fast path: a direct send into a free slot, and a direct receive from a slot, without the general decode.
+//! The fast path: a send into a free slot, and a receive from a slot, without the general decode.
 //!
-//! As in seL4's `fastpath.c`, the two commonest message calls are tried
-//! first by a short path that reads the registers itself and checks every
-//! condition under which the general path would do something else: a
-//! waiting receiver to hand the message to, a blocked sender that might be
-//! older, a full pool, a bad argument. When any check fails, nothing has
-//! changed and the call takes the general path ([`Kernel::trap`] falls
-//! through to the decoder). When all pass, the fast path does exactly what
-//! the general path would: the same state, the same result registers, the
-//! same trace events in the same order. `tests/tests/model.rs` and the
-//! unit tests below hold it to that by running every call both ways.
-//!
-//! What the general path costs and why this exists: `docs/kernel.md`,
-//! "Size and speed".
+//! As in seL4's `fastpath.c`, the commonest message calls (`send`, `recv`,
+//! `mbox_send`, `mbox_recv`) are tried first by a short path that reads
+//! the registers itself and checks every condition under which the general
+//! path would do something else: a waiting receiver to hand the message
+//! to, a blocked sender that might be older, a full pool, a bad argument.
+//! When any check fails, nothing has changed and the call takes the
+//! general path ([`Kernel::trap`] falls through to the decoder). When all
+//! pass, the fast path does exactly what the general path would: the same
+//! state, the same result registers, the same trace events in the same
+//! order. The test harnesses hold it to that by running every send and
+//! receive both ways (`docs/kernel.md`, "The fast path").
 
 use ipclab_syscalls::{
-    tag_from_raw, Errno, MessageStatus, Pid, Regs, Reply, Source, Syscall, Sysno, TagFilter,
-    Timeout, MAX_MESSAGE_LEN,
+    tag_from_raw, Errno, Handle, MessageStatus, Pid, Regs, Reply, RetRegs, Source, Syscall, Sysno,
+    Tag, TagFilter, Timeout, UserAddr, MAX_MESSAGE_LEN,
 };
 
 use crate::process::Pending;
 use crate::trace::CopyEnd;
 use crate::umem::in_bounds;
 use crate::{Dest, Event, Kernel, ProcessState, TraceSink, TrapOutcome, UserMemory};
+
+/// A send the fast path may take: decoded, in bounds, within the eager limit.
+struct FastSend {
+    buf: UserAddr,
+    len: u64,
+    tag: Tag,
+    call: Syscall,
+}
+
+/// A receive the fast path may take: decoded and in bounds.
+struct FastRecv {
+    from: Source,
+    tag: TagFilter,
+    buf: UserAddr,
+    cap: u64,
+    call: Syscall,
+}
 
 impl Kernel {
     /// Tries `regs` from `caller` (running, already counted, with
@@ -37,62 +52,187 @@ impl Kernel {
         mem: &mut impl UserMemory,
         sink: &mut impl TraceSink,
     ) -> Option<TrapOutcome> {
-        if regs.sysno == Sysno::Send as u64 {
-            self.fast_send(caller, caller_size, regs, mem, sink)
-        } else if regs.sysno == Sysno::Recv as u64 {
-            self.fast_recv(caller, caller_size, regs, mem, sink)
-        } else {
-            None
+        let [a0, a1, a2, a3, flags, ticks] = regs.args;
+        match regs.sysno {
+            n if n == Sysno::Send as u64 => {
+                let to = Pid::from_raw(a0).ok()?;
+                let send =
+                    self.fast_send_args(caller_size, a1, a2, a3, flags, ticks, |tag, t| {
+                        Syscall::Send {
+                            to,
+                            buf: a1,
+                            len: a2,
+                            tag,
+                            timeout: t,
+                        }
+                    })?;
+                let receiver = self.process(to)?;
+                // A receiver waiting in `recv` may take the message
+                // directly; an exited one makes the send an error or
+                // undeliverable.
+                if to == caller
+                    || matches!(receiver.pending, Some(Pending::Recv { .. }))
+                    || matches!(receiver.state, ProcessState::Exited(_))
+                {
+                    return None;
+                }
+                let room = self.config.receiver_quota.min(self.config.buffer_slots);
+                if receiver.queued as usize >= room {
+                    return None;
+                }
+                self.fast_enqueue(caller, Dest::Process(to), send, mem, sink)
+            }
+            n if n == Sysno::MboxSend as u64 => {
+                let handle = Handle::from_raw(a0).ok()?;
+                let send =
+                    self.fast_send_args(caller_size, a1, a2, a3, flags, ticks, |tag, t| {
+                        Syscall::MboxSend {
+                            handle,
+                            buf: a1,
+                            len: a2,
+                            tag,
+                            timeout: t,
+                        }
+                    })?;
+                // Any receiver waiting might wait at this mailbox.
+                if self.blocked_receivers != 0 {
+                    return None;
+                }
+                let dest = Dest::Mailbox(self.mailbox_of(caller, handle).ok()?);
+                if self.queued_at(dest) >= self.quota_of(dest) {
+                    return None;
+                }
+                self.fast_enqueue(caller, dest, send, mem, sink)
+            }
+            n if n == Sysno::Recv as u64 => {
+                let from = Source::from_raw(a0).ok()?;
+                let recv =
+                    self.fast_recv_args(caller_size, from, a1, a2, a3, flags, ticks, |tag, t| {
+                        Syscall::Recv {
+                            from,
+                            tag,
+                            buf: a2,
+                            cap: a3,
+                            timeout: t,
+                        }
+                    })?;
+                if let Source::Pid(from) = from {
+                    if from == caller || self.process(from).is_none() {
+                        return None;
+                    }
+                }
+                self.fast_dequeue(caller, Dest::Process(caller), recv, mem, sink)
+            }
+            n if n == Sysno::MboxRecv as u64 => {
+                let handle = Handle::from_raw(a0).ok()?;
+                let recv = self.fast_recv_args(
+                    caller_size,
+                    Source::Any,
+                    a1,
+                    a2,
+                    a3,
+                    flags,
+                    ticks,
+                    |tag, t| Syscall::MboxRecv {
+                        handle,
+                        tag,
+                        buf: a2,
+                        cap: a3,
+                        timeout: t,
+                    },
+                )?;
+                let at = Dest::Mailbox(self.mailbox_of(caller, handle).ok()?);
+                self.fast_dequeue(caller, at, recv, mem, sink)
+            }
+            _ => None,
         }
     }
 
-    /// `send(to, buf, len, tag)` when `to` is alive and not waiting in a
-    /// receive, and the message fits a free slot within `to`'s quota: the
-    /// message is copied into the slot and the send completes.
+    /// Decodes and checks a send's buffer, length, tag and timeout
+    /// registers; `call` builds the call for the trace.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn fast_send(
+    fn fast_send_args(
+        &self,
+        caller_size: u64,
+        buf: u64,
+        len: u64,
+        tag: u64,
+        flags: u64,
+        ticks: u64,
+        call: impl FnOnce(Tag, Timeout) -> Syscall,
+    ) -> Option<FastSend> {
+        let tag = tag_from_raw(tag).ok()?;
+        let timeout = Timeout::from_raw(flags, ticks).ok()?;
+        if len > MAX_MESSAGE_LEN
+            || len > self.config.eager_limit as u64
+            || !in_bounds(caller_size, buf, len)
+            || self.pool.len() + self.mpi.messages.len() >= self.config.buffer_slots
+        {
+            return None;
+        }
+        Some(FastSend {
+            buf,
+            len,
+            tag,
+            call: call(tag, timeout),
+        })
+    }
+
+    /// Decodes and checks a receive's tag, buffer, capacity and timeout
+    /// registers; `call` builds the call for the trace.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn fast_recv_args(
+        &self,
+        caller_size: u64,
+        from: Source,
+        tag: u64,
+        buf: u64,
+        cap: u64,
+        flags: u64,
+        ticks: u64,
+        call: impl FnOnce(TagFilter, Timeout) -> Syscall,
+    ) -> Option<FastRecv> {
+        // A blocked sender may hold a message older than any in a slot.
+        if self.blocked_senders != 0 {
+            return None;
+        }
+        let tag = TagFilter::from_raw(tag).ok()?;
+        let timeout = Timeout::from_raw(flags, ticks).ok()?;
+        if !in_bounds(caller_size, buf, cap) {
+            return None;
+        }
+        Some(FastRecv {
+            from,
+            tag,
+            buf,
+            cap,
+            call: call(tag, timeout),
+        })
+    }
+
+    /// Copies `send`'s message into a free slot for `dest`, which has room
+    /// and no receiver waiting for it, and completes the send.
+    #[inline(always)]
+    fn fast_enqueue(
         &mut self,
         caller: Pid,
-        caller_size: u64,
-        regs: &Regs,
+        dest: Dest,
+        send: FastSend,
         mem: &mut impl UserMemory,
         sink: &mut impl TraceSink,
     ) -> Option<TrapOutcome> {
-        let [to, buf, len, tag, flags, ticks] = regs.args;
-        let to = Pid::from_raw(to).ok()?;
-        let tag = tag_from_raw(tag).ok()?;
-        let timeout = Timeout::from_raw(flags, ticks).ok()?;
-        if len > MAX_MESSAGE_LEN || len > self.config.eager_limit as u64 || to == caller {
-            return None;
-        }
-        if !in_bounds(caller_size, buf, len) {
-            return None;
-        }
-        let receiver = self.process(to)?;
-        // A receiver waiting in `recv` may take the message directly; an
-        // exited one makes the send an error or undeliverable.
-        if matches!(receiver.pending, Some(Pending::Recv { .. }))
-            || matches!(receiver.state, ProcessState::Exited(_))
-        {
-            return None;
-        }
-        let quota = self.config.receiver_quota.min(self.config.buffer_slots);
-        if self.pool.len() + self.mpi.messages.len() >= self.config.buffer_slots
-            || receiver.queued as usize >= quota
-        {
-            return None;
-        }
+        let FastSend {
+            buf,
+            len,
+            tag,
+            call,
+        } = send;
         let now = self.now;
         // Cannot fail: fewer than `buffer_slots` (at most `MAX_SLOTS`) hold
         // a message.
         let data = self.pool.vacant()?;
-        let call = Syscall::Send {
-            to,
-            buf,
-            len,
-            tag,
-            timeout,
-        };
         sink.event(now, &Event::Syscall { pid: caller, call });
         // Cannot fail: `len` is within the eager limit, at most the slot size.
         let _ = data.resize(len as usize, 0);
@@ -115,15 +255,11 @@ impl Kernel {
                 bytes: len,
             },
         );
-        let dest = Dest::Process(to);
         self.pool.commit(id, caller, dest, tag);
-        let queued = match self.procs.get_mut(to.index as usize) {
-            Some(pcb) => {
-                pcb.queued += 1;
-                pcb.queued
-            }
-            None => 0,
-        };
+        let queued = self.queued_counter(dest).map_or(0, |n| {
+            *n += 1;
+            *n
+        });
         sink.event(
             now,
             &Event::Enqueue {
@@ -138,35 +274,25 @@ impl Kernel {
         Some(self.fast_return(caller, Reply::to_regs(Ok(Reply::value(0))), sink))
     }
 
-    /// `recv(from | ANY, tag | ANY, buf, cap)` when no sender is blocked
-    /// anywhere (so the oldest candidate is in a slot) and a slot holds a
-    /// matching message that fits: it is copied out and the receive
-    /// completes.
+    /// Takes the oldest message at `at` that `recv` accepts, when one is in
+    /// a slot and fits, and completes the receive. Only called when no
+    /// sender is blocked, so that message is the oldest candidate.
     #[inline(always)]
-    fn fast_recv(
+    fn fast_dequeue(
         &mut self,
         caller: Pid,
-        caller_size: u64,
-        regs: &Regs,
+        at: Dest,
+        recv: FastRecv,
         mem: &mut impl UserMemory,
         sink: &mut impl TraceSink,
     ) -> Option<TrapOutcome> {
-        if self.blocked_senders != 0 {
-            return None;
-        }
-        let [from, tag, buf, cap, flags, ticks] = regs.args;
-        let from = Source::from_raw(from).ok()?;
-        let tag = TagFilter::from_raw(tag).ok()?;
-        let timeout = Timeout::from_raw(flags, ticks).ok()?;
-        if let Source::Pid(from) = from {
-            if from == caller || self.process(from).is_none() {
-                return None;
-            }
-        }
-        if !in_bounds(caller_size, buf, cap) {
-            return None;
-        }
-        let at = Dest::Process(caller);
+        let FastRecv {
+            from,
+            tag,
+            buf,
+            cap,
+            call,
+        } = recv;
         let position = self
             .pool
             .position(|m| m.dest == at && from.accepts(m.from) && tag.accepts(m.tag))?;
@@ -180,20 +306,13 @@ impl Kernel {
             return None;
         }
         let now = self.now;
-        let call = Syscall::Recv {
-            from,
-            tag,
-            buf,
-            cap,
-            timeout,
-        };
         sink.event(now, &Event::Syscall { pid: caller, call });
         if mem.write(caller, buf, &message.data).is_err() {
             return Some(self.fast_return(caller, Reply::to_regs(Err(Errno::EFAULT)), sink));
         }
         let message = self.pool.remove(position);
-        if let Some(pcb) = self.procs.get_mut(caller.index as usize) {
-            pcb.queued = pcb.queued.wrapping_sub(1);
+        if let Some(n) = self.queued_counter(at) {
+            *n -= 1;
         }
         self.stats.delivered += 1;
         self.stats.copies_to_user += 1;
@@ -227,13 +346,21 @@ impl Kernel {
         Some(self.fast_return(caller, Reply::to_regs(Ok(Reply::received(status))), sink))
     }
 
+    /// The count of messages queued at `dest`, which the caller has
+    /// checked is a live process or mailbox (so the slot is enough).
     #[inline(always)]
-    fn fast_return(
-        &self,
-        caller: Pid,
-        result: ipclab_syscalls::RetRegs,
-        sink: &mut impl TraceSink,
-    ) -> TrapOutcome {
+    fn queued_counter(&mut self, dest: Dest) -> Option<&mut u32> {
+        match dest {
+            Dest::Process(pid) => self
+                .procs
+                .get_mut(pid.index as usize)
+                .map(|p| &mut p.queued),
+            Dest::Mailbox(m) => self.mailbox_queued.get_mut(m.0 as usize),
+        }
+    }
+
+    #[inline(always)]
+    fn fast_return(&self, caller: Pid, result: RetRegs, sink: &mut impl TraceSink) -> TrapOutcome {
         sink.event(
             self.now,
             &Event::Return {
@@ -247,7 +374,7 @@ impl Kernel {
 
 #[cfg(test)]
 mod tests {
-    use ipclab_syscalls::{Pid, Regs, Source, Syscall, TagFilter, Timeout};
+    use ipclab_syscalls::{Handle, Pid, Regs, Source, Syscall, TagFilter, Timeout};
 
     use crate::testing::*;
     use crate::{Config, TrapOutcome};
@@ -353,5 +480,70 @@ mod tests {
         // A blocked sender might hold an older message.
         blocked(w.send(t, r, b"later", 0, Timeout::Never));
         declines(&mut w, r, recv_regs(Source::Any, 64));
+    }
+
+    fn mbox_send_regs(handle: Handle, len: u64) -> Regs {
+        Syscall::MboxSend {
+            handle,
+            buf: SEND_BUF,
+            len,
+            tag: 3,
+            timeout: Timeout::Never,
+        }
+        .encode()
+    }
+
+    fn mbox_recv_regs(handle: Handle, tag: TagFilter) -> Regs {
+        Syscall::MboxRecv {
+            handle,
+            tag,
+            buf: RECV_BUF,
+            cap: 64,
+            timeout: Timeout::Never,
+        }
+        .encode()
+    }
+
+    fn handle(outcome: TrapOutcome) -> Handle {
+        Handle::from_raw(ok(outcome)).unwrap()
+    }
+
+    #[test]
+    fn a_mailbox_send_into_room_and_the_receive_that_takes_it_go_the_fast_path() {
+        let mut w = World::new(Config::default());
+        let (s, r) = (w.spawn(1), w.spawn(1));
+        let hs = handle(w.mbox_create(s, "box", 2));
+        let hr = handle(w.mbox_open(r, "box"));
+        w.write(s, SEND_BUF, b"via");
+        let sent = fast(&mut w, s, mbox_send_regs(hs, 3));
+        assert!(matches!(sent, Some(TrapOutcome::Complete([0, ..]))));
+        let got = fast(&mut w, r, mbox_recv_regs(hr, TagFilter::Tag(3)));
+        assert!(matches!(got, Some(TrapOutcome::Complete([0, 3, _, 3]))));
+        assert_eq!(w.read(r, RECV_BUF, 3), b"via");
+    }
+
+    #[test]
+    fn the_fast_path_declines_every_mailbox_call_the_general_path_treats_otherwise() {
+        let mut w = World::new(Config::default());
+        let (s, r) = (w.spawn(1), w.spawn(1));
+        let hs = handle(w.mbox_create(s, "box", 1));
+        let hr = handle(w.mbox_open(r, "box"));
+        let rendezvous = handle(w.mbox_create(s, "zero", 0));
+        // A handle that names nothing, and a mailbox of capacity 0.
+        declines(&mut w, s, mbox_send_regs(Handle::from_raw(9).unwrap(), 1));
+        declines(&mut w, s, mbox_send_regs(rendezvous, 1));
+        // Empty: the general path blocks the receiver, which then waits.
+        declines(&mut w, r, mbox_recv_regs(hr, TagFilter::Any));
+        blocked(w.mbox_recv(r, hr, 64));
+        declines(&mut w, s, mbox_send_regs(hs, 1));
+        ok(w.mbox_send(s, hs, b"a", 3));
+        w.completion(r);
+        // Full; a tag that matches nothing.
+        ok(w.mbox_send(s, hs, b"b", 3));
+        declines(&mut w, s, mbox_send_regs(hs, 1));
+        declines(&mut w, r, mbox_recv_regs(hr, TagFilter::Tag(4)));
+        // Destroyed.
+        ok(w.call(s, Syscall::MboxDestroy { handle: hs }));
+        declines(&mut w, r, mbox_recv_regs(hr, TagFilter::Any));
     }
 }

@@ -98,14 +98,16 @@ impl World {
         }
     }
 
-    /// Traps `pid` (dispatched first if ready). A send or a receive is
-    /// also run on a copy of the world through the general path alone, and
-    /// must leave the same kernel, memories, result and events: the fast
-    /// path (`fastpath.rs`) is checked on every such call of every test.
+    /// Traps `pid` (dispatched first if ready). A message call (send or
+    /// receive, direct or through a mailbox) is also run on a copy of the
+    /// world through the general path alone, and must leave the same
+    /// kernel, memories, result and events: the fast path (`fastpath.rs`)
+    /// is checked on every such call of every test.
     pub fn trap(&mut self, pid: Pid, regs: Regs) -> TrapOutcome {
         self.run(pid);
-        let fast_path_candidate =
-            regs.sysno == Sysno::Send as u64 || regs.sysno == Sysno::Recv as u64;
+        let fast_path_candidate = [Sysno::Send, Sysno::Recv, Sysno::MboxSend, Sysno::MboxRecv]
+            .iter()
+            .any(|&n| regs.sysno == n as u64);
         let shadow = fast_path_candidate.then(|| (self.k.clone(), self.mem.clone()));
         let first_event = self.sink.0.len();
         let outcome = self

@@ -162,15 +162,17 @@ impl Harness {
 
     /// Traps `pid` (dispatched first if ready) with `regs`.
     ///
-    /// A send or a receive is also run on a copy of the kernel and the
-    /// memories through the general path alone
-    /// ([`Kernel::trap_without_fastpath`]), and must leave the same kernel,
-    /// memories, result and events: every test that goes through the
-    /// harness checks the kernel's fast path against the general one.
+    /// A message call (send or receive, direct or through a mailbox) is
+    /// also run on a copy of the kernel and the memories through the
+    /// general path alone ([`Kernel::trap_without_fastpath`]), and must
+    /// leave the same kernel, memories, result and events: every test that
+    /// goes through the harness checks the kernel's fast path against the
+    /// general one.
     pub fn trap(&mut self, pid: Pid, regs: Regs) -> Outcome {
         self.run(pid);
-        let fast_path_candidate =
-            regs.sysno == Sysno::Send as u64 || regs.sysno == Sysno::Recv as u64;
+        let fast_path_candidate = [Sysno::Send, Sysno::Recv, Sysno::MboxSend, Sysno::MboxRecv]
+            .iter()
+            .any(|&n| regs.sysno == n as u64);
         let shadow = fast_path_candidate.then(|| (self.kernel.clone(), self.mem.clone()));
         let first_event = self.sink.events.len();
         // A muted recorder keeps this call's events until they are compared.
