@@ -389,7 +389,10 @@ fn sync_guards(kernel: &Kernel, state: &mut ProcState, pid: Pid) {
     });
 }
 
-/// Acts on `k`'s event: traps, terminates, or reports.
+/// Acts on `k`'s event: traps, terminates, or reports. The event is taken
+/// by reference (its text, if any, is moved out): moved by value, the
+/// event's narrow fields were read back wider than they were written, a
+/// store-forwarding stall on every step.
 #[allow(clippy::too_many_arguments)]
 pub fn handle(
     kernel: &mut Kernel,
@@ -397,15 +400,16 @@ pub fn handle(
     program: &Program,
     names: &Names,
     k: usize,
-    event: VmEvent,
+    event: &mut VmEvent,
     sink: &mut impl TraceSink,
 ) -> Effect {
     let pid = Program::pid_of(k);
     match event {
         VmEvent::Syscall { regs, span } => {
+            let span = *span;
             let call = procs[k].pending;
             let mut memories = Memories::new(procs);
-            match kernel.trap(pid, &regs, &mut memories, sink) {
+            match kernel.trap(pid, regs, &mut memories, sink) {
                 Ok(outcome) => {
                     match outcome {
                         TrapOutcome::Complete(result) => {
@@ -432,12 +436,13 @@ pub fn handle(
                 )),
             }
         }
-        VmEvent::Compute { ticks, .. } => Effect::Compute(ticks),
-        VmEvent::Produce { value, .. } => Effect::Produce(value),
-        VmEvent::Consume { value, .. } => Effect::Consume(value),
-        VmEvent::Print { text, .. } => Effect::Print(text),
+        VmEvent::Compute { ticks, .. } => Effect::Compute(*ticks),
+        VmEvent::Produce { value, .. } => Effect::Produce(*value),
+        VmEvent::Consume { value, .. } => Effect::Consume(*value),
+        VmEvent::Print { text, .. } => Effect::Print(core::mem::take(text)),
         VmEvent::Budget => Effect::Budget,
         VmEvent::Exited { code } => {
+            let code = *code;
             let mut memories = Memories::new(procs);
             let _ = kernel.terminate(pid, code, &mut memories, sink);
             procs[k].guards.clear();
@@ -447,8 +452,8 @@ pub fn handle(
             program,
             names,
             k,
-            span,
-            failed_call_message_with(call, errno, procs[k].status),
+            *span,
+            failed_call_message_with(call, *errno, procs[k].status),
         )),
         VmEvent::BufferRace {
             access_span,
@@ -460,25 +465,29 @@ pub fn handle(
             program,
             names,
             k,
-            access_span,
+            *access_span,
             buffer_race_message(
                 program,
                 k,
-                access_span,
-                request_span,
-                write,
-                address,
-                &guard,
+                *access_span,
+                *request_span,
+                *write,
+                *address,
+                guard,
             ),
         )),
-        VmEvent::RuntimeError { message, span } => {
-            Effect::Failed(program_error(program, names, k, span, message))
-        }
+        VmEvent::RuntimeError { message, span } => Effect::Failed(program_error(
+            program,
+            names,
+            k,
+            *span,
+            core::mem::take(message),
+        )),
         VmEvent::AssertFailed { span, text } => {
-            let (line, column) = program.line_col(span);
+            let (line, column) = program.line_col(*span);
             Effect::Failed(Verdict::AssertionFailed {
                 process: names.process(pid),
-                message: text,
+                message: core::mem::take(text),
                 line,
                 column,
             })

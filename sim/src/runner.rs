@@ -413,7 +413,7 @@ impl<'p> World<'p> {
         let before_call = recorder.recorded();
         let mut verdict = None;
         let mut extra_ticks = 0;
-        let event = machine::run_to_event(&mut self.procs, self.program, k);
+        let mut event = machine::run_to_event(&mut self.procs, self.program, k);
         if let (true, VmEvent::Syscall { regs, span }) = (record, &event) {
             if let Ok(call) = Syscall::decode(regs) {
                 events.push(TraceEvent::Syscall {
@@ -429,7 +429,7 @@ impl<'p> World<'p> {
             self.program,
             &self.names,
             k,
-            event,
+            &mut event,
             &mut recorder,
         );
         if effect.completed_ok() {

@@ -371,14 +371,14 @@ impl<'p> Model<'p> {
         if self.abstract_items {
             procs[k].produced = 0;
         }
-        let event = machine::run_to_event(procs, self.program, k);
+        let mut event = machine::run_to_event(procs, self.program, k);
         let effect = machine::handle(
             kernel,
             procs,
             self.program,
             &self.names,
             k,
-            event,
+            &mut event,
             &mut sink,
         );
         result.call_done |= effect.completed_ok();

@@ -98,7 +98,7 @@ pub fn replay(
                         progress[k].3 = Some(step as u64);
                     }
                 }
-                let event = machine::run_to_event(procs, program, k);
+                let mut event = machine::run_to_event(procs, program, k);
                 if let VmEvent::Syscall { regs, span } = &event {
                     if let Ok(call) = Syscall::decode(regs) {
                         events.push(TraceEvent::Syscall {
@@ -108,7 +108,8 @@ pub fn replay(
                         });
                     }
                 }
-                let effect = machine::handle(kernel, procs, program, names, k, event, &mut rec);
+                let effect =
+                    machine::handle(kernel, procs, program, names, k, &mut event, &mut rec);
                 if effect.completed_ok() {
                     progress[k].2 += 1;
                     progress[k].3 = Some(step as u64);
