@@ -50,7 +50,7 @@ use crate::mpi::{MpiBlock, MpiMessage, RequestOp, RequestSlot};
 use crate::process::Pending;
 use crate::trace::TimerKind;
 use crate::{Attached, Communicator, Holder, MpiCall, Request, RequestKind};
-use crate::{BlockReason, Dest, Event, Kernel, Mailbox, MailboxId, Message, ProcessState};
+use crate::{BlockReason, Dest, Event, Kernel, Mailbox, MailboxId, ProcessState};
 use crate::{CondvarId, MutexId, Object, SemaphoreId};
 use crate::{HandleTable, TraceSink};
 use ipclab_syscalls::{CommId, SendMode};
@@ -888,15 +888,9 @@ impl Kernel {
             let from = r.pid()?;
             let dest = r.dest()?;
             let tag = r.small()?;
-            let data = heapless::Vec::from_slice(r.bytes()?).map_err(|_| DecodeError)?;
+            let bytes = r.bytes()?;
             self.pool
-                .push(Message {
-                    id,
-                    from,
-                    dest,
-                    tag,
-                    data,
-                })
+                .push(id, from, dest, tag, bytes)
                 .map_err(|_| DecodeError)?;
         }
         self.mailboxes.clear();

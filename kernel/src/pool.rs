@@ -115,14 +115,25 @@ impl Pool {
         let _ = self.order.push(slot);
     }
 
-    /// Appends `message` as the newest (restoring a saved state).
+    /// Appends a message with `bytes` as the newest (restoring a saved
+    /// state). Only the bytes are copied, straight into the slot, not a
+    /// whole slot-sized buffer.
     ///
     /// # Errors
-    /// [`Full`] when all `MAX_SLOTS` hold a message.
-    pub fn push(&mut self, message: Message) -> Result<(), Full> {
+    /// [`Full`] when all `MAX_SLOTS` hold a message, or `bytes` are longer
+    /// than a slot; nothing changes then.
+    pub fn push(
+        &mut self,
+        id: u64,
+        from: Pid,
+        dest: Dest,
+        tag: Tag,
+        bytes: &[u8],
+    ) -> Result<(), Full> {
         let data = self.vacant().ok_or(Full)?;
-        *data = message.data;
-        self.commit(message.id, message.from, message.dest, message.tag);
+        data.clear();
+        data.extend_from_slice(bytes).map_err(|_| Full)?;
+        self.commit(id, from, dest, tag);
         Ok(())
     }
 
