@@ -149,7 +149,8 @@ impl Kernel {
     }
 
     /// Decodes and checks a send's buffer, length, tag and timeout
-    /// registers; `call` builds the call for the trace.
+    /// registers, and that the pool has a free slot; `call` builds the
+    /// call for the trace.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn fast_send_args(
@@ -180,7 +181,8 @@ impl Kernel {
     }
 
     /// Decodes and checks a receive's tag, buffer, capacity and timeout
-    /// registers; `call` builds the call for the trace.
+    /// registers, when no sender is blocked; `call` builds the call for
+    /// the trace.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn fast_recv_args(
@@ -257,7 +259,7 @@ impl Kernel {
         );
         self.pool.commit(id, caller, dest, tag);
         let queued = self.queued_counter(dest).map_or(0, |n| {
-            *n += 1;
+            *n = n.wrapping_add(1);
             *n
         });
         sink.event(
@@ -312,7 +314,7 @@ impl Kernel {
         }
         let message = self.pool.remove(position);
         if let Some(n) = self.queued_counter(at) {
-            *n -= 1;
+            *n = n.wrapping_sub(1);
         }
         self.stats.delivered += 1;
         self.stats.copies_to_user += 1;
