@@ -22,6 +22,13 @@ use crate::trace::CopyEnd;
 use crate::umem::in_bounds;
 use crate::{Dest, Event, Kernel, ProcessState, TraceSink, TrapOutcome, UserMemory};
 
+/// The calls the fast path may take; every other call goes straight to
+/// the general path. The test harnesses check these calls against the
+/// general path.
+#[doc(hidden)]
+pub const FAST_PATH_CALLS: [Sysno; 4] =
+    [Sysno::Send, Sysno::Recv, Sysno::MboxSend, Sysno::MboxRecv];
+
 /// A send the fast path may take: decoded, in bounds, within the eager limit.
 struct FastSend {
     buf: UserAddr,
@@ -76,8 +83,7 @@ impl Kernel {
                 {
                     return None;
                 }
-                let room = self.config.receiver_quota.min(self.config.buffer_slots);
-                if receiver.queued as usize >= room {
+                if receiver.queued as usize >= self.quota_of(Dest::Process(to)) {
                     return None;
                 }
                 self.fast_enqueue(caller, Dest::Process(to), send, mem, sink)
@@ -547,5 +553,24 @@ mod tests {
         // Destroyed.
         ok(w.call(s, Syscall::MboxDestroy { handle: hs }));
         declines(&mut w, r, mbox_recv_regs(hr, TagFilter::Any));
+    }
+
+    #[test]
+    fn only_the_calls_the_harnesses_check_can_take_the_fast_path() {
+        let mut w = World::new(Config::default());
+        let (s, r) = (w.spawn(1), w.spawn(1));
+        let h = handle(w.mbox_create(s, "box", 2));
+        ok(w.send(s, r, b"queued", 3, Timeout::Never));
+        // Arguments that a message call would accept on the fast path.
+        let args = [r.to_raw(), SEND_BUF, 4, 3, 0, 0];
+        for sysno in ipclab_syscalls::Sysno::ALL {
+            if super::FAST_PATH_CALLS.contains(&sysno) {
+                continue;
+            }
+            let mut regs = Regs::new(sysno as u64, args);
+            declines(&mut w, s, regs);
+            regs.args[0] = h.to_raw();
+            declines(&mut w, s, regs);
+        }
     }
 }

@@ -49,6 +49,8 @@ mod umem;
 
 pub use config::{Config, ConfigError, Policy};
 pub use explore::DecodeError;
+#[doc(hidden)]
+pub use fastpath::FAST_PATH_CALLS;
 pub use handle::{HandleTable, Object};
 pub use invariants::InvariantViolation;
 pub use kernel::{Kernel, SpawnError, Stats};

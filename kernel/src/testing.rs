@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::vec::Vec;
 
 use ipclab_syscalls::{
-    Errno, Handle, Pid, Regs, Reply, RetRegs, Source, Syscall, Sysno, Tag, TagFilter, Timeout,
+    Errno, Handle, Pid, Regs, Reply, RetRegs, Source, Syscall, Tag, TagFilter, Timeout,
 };
 
 use crate::{Config, Event, Fault, Kernel, TraceSink, TrapOutcome, UserMemory};
@@ -105,7 +105,7 @@ impl World {
     /// is checked on every such call of every test.
     pub fn trap(&mut self, pid: Pid, regs: Regs) -> TrapOutcome {
         self.run(pid);
-        let fast_path_candidate = [Sysno::Send, Sysno::Recv, Sysno::MboxSend, Sysno::MboxRecv]
+        let fast_path_candidate = crate::FAST_PATH_CALLS
             .iter()
             .any(|&n| regs.sysno == n as u64);
         let shadow = fast_path_candidate.then(|| (self.k.clone(), self.mem.clone()));

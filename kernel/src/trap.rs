@@ -47,12 +47,7 @@ impl Kernel {
         mem: &mut impl UserMemory,
         sink: &mut impl TraceSink,
     ) -> Result<TrapOutcome, TrapError> {
-        let pcb = self.process(pid).ok_or(TrapError::NoSuchProcess)?;
-        if pcb.state != ProcessState::Running {
-            return Err(TrapError::NotRunning);
-        }
-        let memory_size = pcb.memory_size;
-        self.stats.syscalls += 1;
+        let memory_size = self.enter(pid)?;
         if let Some(outcome) = self.fastpath(pid, memory_size, regs, mem, sink) {
             return Ok(outcome);
         }
@@ -71,12 +66,21 @@ impl Kernel {
         mem: &mut impl UserMemory,
         sink: &mut impl TraceSink,
     ) -> Result<TrapOutcome, TrapError> {
+        self.enter(pid)?;
+        Ok(self.general_path(pid, regs, mem, sink))
+    }
+
+    /// Admits a trap by `pid`, which must be running, and counts it; the
+    /// caller's memory size, for the fast path's bounds checks.
+    #[inline(always)]
+    fn enter(&mut self, pid: Pid) -> Result<u64, TrapError> {
         let pcb = self.process(pid).ok_or(TrapError::NoSuchProcess)?;
         if pcb.state != ProcessState::Running {
             return Err(TrapError::NotRunning);
         }
+        let memory_size = pcb.memory_size;
         self.stats.syscalls += 1;
-        Ok(self.general_path(pid, regs, mem, sink))
+        Ok(memory_size)
     }
 
     /// Decodes `regs` from running `pid` (already counted) and performs the

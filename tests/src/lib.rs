@@ -15,7 +15,7 @@ pub mod loom_cpu;
 use ipclab_kernel::{
     Config, Event, Fault, Kernel, ProcessState, TraceSink, TrapOutcome, UserMemory,
 };
-use ipclab_syscalls::{user, Errno, Pid, Regs, Reply, RetRegs, Syscall, Sysno};
+use ipclab_syscalls::{user, Errno, Pid, Regs, Reply, RetRegs, Syscall};
 
 /// Bytes of memory a process gets unless the test asks otherwise.
 pub const DEFAULT_MEMORY: u64 = 8192;
@@ -170,7 +170,7 @@ impl Harness {
     /// general one.
     pub fn trap(&mut self, pid: Pid, regs: Regs) -> Outcome {
         self.run(pid);
-        let fast_path_candidate = [Sysno::Send, Sysno::Recv, Sysno::MboxSend, Sysno::MboxRecv]
+        let fast_path_candidate = ipclab_kernel::FAST_PATH_CALLS
             .iter()
             .any(|&n| regs.sysno == n as u64);
         let shadow = fast_path_candidate.then(|| (self.kernel.clone(), self.mem.clone()));
