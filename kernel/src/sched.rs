@@ -30,7 +30,7 @@ impl Kernel {
         let mut ready: heapless::Vec<&Pcb, { crate::config::MAX_PROCS }> = self
             .procs
             .iter()
-            .filter(|p| p.state == ProcessState::Ready)
+            .filter(|p| matches!(p.state, ProcessState::Ready))
             .collect();
         ready.sort_unstable_by_key(|p| (core::cmp::Reverse(p.priority), p.ready_seq));
         ready.into_iter().map(|p| p.pid)
@@ -41,7 +41,7 @@ impl Kernel {
     pub fn pick_next(&self) -> Option<Pid> {
         self.procs
             .iter()
-            .filter(|p| p.state == ProcessState::Ready)
+            .filter(|p| matches!(p.state, ProcessState::Ready))
             .min_by_key(|p| (core::cmp::Reverse(p.priority), p.ready_seq))
             .map(|p| p.pid)
     }
@@ -53,7 +53,7 @@ impl Kernel {
     pub fn dispatch(&mut self, pid: Pid, sink: &mut impl TraceSink) -> Result<(), Errno> {
         let quantum = self.config.quantum;
         let pcb = self.pcb_mut(pid)?;
-        if pcb.state != ProcessState::Ready {
+        if !matches!(pcb.state, ProcessState::Ready) {
             return Err(Errno::EINVAL);
         }
         pcb.state = ProcessState::Running;
@@ -76,7 +76,7 @@ impl Kernel {
     pub fn preempt(&mut self, pid: Pid, sink: &mut impl TraceSink) -> Result<(), Errno> {
         let order = self.next_queue_order();
         let pcb = self.pcb_mut(pid)?;
-        if pcb.state != ProcessState::Running {
+        if !matches!(pcb.state, ProcessState::Running) {
             return Err(Errno::EINVAL);
         }
         pcb.state = ProcessState::Ready;
@@ -103,23 +103,24 @@ impl Kernel {
     /// or that a higher-priority ready process outranks.
     pub fn tick(&mut self, sink: &mut impl TraceSink) -> TickReport {
         self.now += 1;
-        let mut report = TickReport {
-            preempted: 0,
-            timers_fired: self.fire_timers(sink),
-        };
+        let mut report = TickReport::default();
+        // Every tick runs this (the simulator ticks once a step), so it makes
+        // two passes over the table whatever the number of CPUs: one for the
+        // timers due and the best ready priority, one for the running.
+        let (mut due, mut best_waiting) = self.due_and_best_ready();
+        if due {
+            report.timers_fired = self.fire_timers(sink);
+            // Woken processes are ready now.
+            (due, best_waiting) = self.due_and_best_ready();
+            debug_assert!(!due, "every timer due has fired");
+        }
         for index in 0..self.procs.len() {
             let pcb = &mut self.procs[index];
-            if pcb.state != ProcessState::Running {
+            if !matches!(pcb.state, ProcessState::Running) {
                 continue;
             }
             pcb.quantum_left = pcb.quantum_left.saturating_sub(1);
             let (pid, priority, used_up) = (pcb.pid, pcb.priority, pcb.quantum_left == 0);
-            let best_waiting = self
-                .procs
-                .iter()
-                .filter(|p| p.state == ProcessState::Ready)
-                .map(|p| p.priority)
-                .max();
             let preempt = match best_waiting {
                 Some(best) => best > priority || (used_up && best >= priority),
                 None => false,
@@ -127,11 +128,27 @@ impl Kernel {
             if preempt {
                 let _ = self.preempt(pid, sink);
                 report.preempted += 1;
+                // It waits now too, for the running processes after it.
+                best_waiting = best_waiting.max(Some(priority));
             } else if used_up {
                 self.procs[index].quantum_left = self.config.quantum;
             }
         }
         report
+    }
+
+    /// Is some timer due now, and the highest priority among ready processes.
+    #[inline]
+    fn due_and_best_ready(&self) -> (bool, Option<u8>) {
+        let mut due = false;
+        let mut best = None;
+        for pcb in &self.procs {
+            due |= pcb.deadline.is_some_and(|deadline| deadline <= self.now);
+            if matches!(pcb.state, ProcessState::Ready) {
+                best = best.max(Some(pcb.priority));
+            }
+        }
+        (due, best)
     }
 
     fn fire_timers(&mut self, sink: &mut impl TraceSink) -> u32 {

@@ -75,7 +75,7 @@ impl Kernel {
     #[inline(always)]
     fn enter(&mut self, pid: Pid) -> Result<u64, TrapError> {
         let pcb = self.process(pid).ok_or(TrapError::NoSuchProcess)?;
-        if pcb.state != ProcessState::Running {
+        if !matches!(pcb.state, ProcessState::Running) {
             return Err(TrapError::NotRunning);
         }
         let memory_size = pcb.memory_size;
