@@ -340,6 +340,7 @@ pub fn run_to_event(procs: &mut [ProcState], program: &Program, k: usize) -> VmE
 
 /// Records the buffer a successful `isend`, `irecv` or `buffer_attach`
 /// (`call`, answered with `result`) gave to the kernel, with the call's place.
+#[inline]
 fn guard_new_buffer(state: &mut ProcState, call: Option<vm::PendingCall>, result: RetRegs) {
     let Some(call) = call else {
         return;
@@ -394,6 +395,7 @@ fn sync_guards(kernel: &Kernel, state: &mut ProcState, pid: Pid) {
 /// event's narrow fields were read back wider than they were written, a
 /// store-forwarding stall on every step.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 pub fn handle(
     kernel: &mut Kernel,
     procs: &mut [ProcState],

@@ -273,7 +273,7 @@ impl<'p> World<'p> {
         self.kernel
             .processes()
             .iter()
-            .position(|p| p.state == ProcessState::Running)
+            .position(|p| matches!(p.state, ProcessState::Running))
     }
 
     /// Chooses who runs this step; `None` when no process can run.
@@ -322,7 +322,7 @@ impl<'p> World<'p> {
         for slot in 0..self.cpu_slots.len() {
             // A process that blocked, exited or was preempted left its CPU.
             if let Some(k) = self.cpu_slots[slot] {
-                if self.kernel.processes()[k].state != ProcessState::Running {
+                if !matches!(self.kernel.processes()[k].state, ProcessState::Running) {
                     self.cpu_slots[slot] = None;
                 }
             }
@@ -523,6 +523,7 @@ impl<'p> World<'p> {
 
     /// Records a step: the kernel's events in scenario words, the VM's
     /// events, and every process's state.
+    #[inline]
     fn finish_step(
         &mut self,
         ran: Option<usize>,

@@ -118,10 +118,56 @@ fn constants_can_size_instances_and_mailboxes() {
 fn process_references_compile_to_the_pids_of_a_fresh_kernel() {
     let program =
         compile_ok("process A[2] { send(B, index); }\nprocess B { recv(A[1], x); recv(ANY, x); }");
-    let b = &program.processes[1].code.instructions;
-    assert!(b.contains(&Instruction::Push(Pid::new(1, 1).to_raw() as i64)));
-    let a = &program.processes[0].code.instructions;
-    assert!(a.contains(&Instruction::Push(Pid::new(2, 1).to_raw() as i64)));
+    // The pid is the call's first argument: pushed, or fused into the call.
+    let passes = |decl: usize, pid: Pid| {
+        program.processes[decl]
+            .code
+            .instructions
+            .iter()
+            .any(|i| match i {
+                Instruction::Push(value) => *value == pid.to_raw() as i64,
+                Instruction::CallWith { args, .. } => args[0] == pid.to_raw() as i64,
+                _ => false,
+            })
+    };
+    assert!(passes(1, Pid::new(1, 1)));
+    assert!(passes(0, Pid::new(2, 1)));
+}
+
+#[test]
+fn a_call_with_constant_arguments_is_fused_in_place() {
+    let program = compile_ok("process A { send(A, 7); }\nprocess B { recv(A, x); }");
+    let code = &program.processes[1].code.instructions;
+    // recv(A, x): source, tag, buffer, capacity, timeout, flags, all constant.
+    let Instruction::CallWith { sysno, args, .. } = &code[0] else {
+        panic!("expected a fused call first, got {:?}", code[0]);
+    };
+    assert_eq!(*sysno, Sysno::Recv);
+    assert_eq!(args[0], Pid::new(0, 1).to_raw() as i64);
+    // The pushes after the first and the syscall stay where they were.
+    assert!(code[1..6].iter().all(|i| matches!(i, Instruction::Push(_))));
+    assert!(matches!(
+        code[6],
+        Instruction::Syscall {
+            sysno: Sysno::Recv,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_call_with_a_computed_argument_is_not_fused() {
+    let program = compile_ok("process A[2] { send(A[1 - index], index); recv(ANY, x); }");
+    let code = &program.processes[0].code.instructions;
+    let fused: Vec<Sysno> = code
+        .iter()
+        .filter_map(|i| match i {
+            Instruction::CallWith { sysno, .. } => Some(*sysno),
+            _ => None,
+        })
+        .collect();
+    // The send's pid and value are computed; the receive's arguments are not.
+    assert_eq!(fused, [Sysno::Recv]);
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use ipclab_sim::lang::{compile, Program};
+use ipclab_sim::lang::{compile, Instruction, Program};
 use ipclab_sim::runner::{run, RunOptions, RunResult, Schedule};
 use ipclab_sim::verdict::expectation_text;
 
@@ -220,4 +220,56 @@ fn seeded_random_schedules_are_pinned() {
     let (verdict, ran) = fingerprint("credit-indirect-overflow", 3, 40);
     assert_eq!(verdict, "deadlock");
     assert_eq!(compact(&ran), "1010011011001001000001010");
+}
+
+/// `program` as the compiler wrote it before fusing calls: each fused call
+/// back to the push it overwrote (the other five pushes and the syscall
+/// are still in place).
+fn unfused(program: &Program) -> Program {
+    let mut plain = program.clone();
+    for process in &mut plain.processes {
+        for instruction in &mut process.code.instructions {
+            if let Instruction::CallWith { args, .. } = instruction {
+                *instruction = Instruction::Push(args[0]);
+            }
+        }
+    }
+    plain
+}
+
+#[test]
+fn fused_calls_run_exactly_as_the_pushes_and_syscall_they_replace() {
+    let mut fused_anywhere = 0;
+    for path in scenario_files() {
+        let program = compile_file(&path);
+        let plain = unfused(&program);
+        if plain.processes != program.processes {
+            fused_anywhere += 1;
+        }
+        for options in [
+            RunOptions::default(),
+            RunOptions {
+                schedule: Schedule::Random,
+                seed: 7,
+                ..RunOptions::default()
+            },
+        ] {
+            let fused = run(&program, options).expect("boots");
+            let reference = run(&plain, options).expect("boots");
+            let name = path.display();
+            assert_eq!(fused.verdict, reference.verdict, "{name}");
+            assert_eq!(fused.trace, reference.trace, "{name}");
+            assert_eq!(fused.stats, reference.stats, "{name}");
+            assert_eq!(
+                (fused.steps, fused.ticks),
+                (reference.steps, reference.ticks),
+                "{name}"
+            );
+            assert_eq!(fused.output, reference.output, "{name}");
+        }
+    }
+    assert!(
+        fused_anywhere > 20,
+        "only {fused_anywhere} scenarios have a fused call"
+    );
 }

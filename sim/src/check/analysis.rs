@@ -337,6 +337,6 @@ pub fn can_progress(program: &crate::lang::Program, k: usize, progress: Progress
             ProgressKind::Items => matches!(i, Instruction::Produce(_) | Instruction::Consume),
             ProgressKind::Produce => matches!(i, Instruction::Produce(_)),
             ProgressKind::Consume => matches!(i, Instruction::Consume),
-            ProgressKind::AnyCall => matches!(i, Instruction::Syscall { .. }),
+            ProgressKind::AnyCall => i.traps_with().is_some(),
         })
 }

@@ -417,7 +417,7 @@ impl<'p> Model<'p> {
 /// on a cycle are those in a strongly connected component with an edge.
 pub fn local_loops(code: &[Instruction]) -> Vec<bool> {
     let n = code.len();
-    let blocks = |i: usize| matches!(code[i], Instruction::Syscall { .. } | Instruction::Halt);
+    let blocks = |i: usize| code[i].traps_with().is_some() || matches!(code[i], Instruction::Halt);
     let succs = |i: usize| -> [Option<usize>; 2] {
         if blocks(i) {
             return [None, None];

@@ -548,9 +548,10 @@ pub fn compile_items(
         }
     }
     let uses_mpi = processes.iter().any(|p| {
-        p.code.instructions.iter().any(
-            |i| matches!(i, Instruction::Syscall { sysno, .. } if *sysno as u64 >= Sysno::CommRank as u64),
-        )
+        p.code.instructions.iter().any(|i| {
+            i.traps_with()
+                .is_some_and(|sysno| sysno as u64 >= Sysno::CommRank as u64)
+        })
     });
     let mem_words = processes
         .iter()
@@ -864,7 +865,8 @@ impl<'a> BodyCompiler<'a> {
         }
     }
 
-    fn finish(self) -> Code {
+    fn finish(mut self) -> Code {
+        super::code::fuse_calls(&mut self.instructions);
         Code {
             instructions: self.instructions,
             spans: self.spans,

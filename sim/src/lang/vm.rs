@@ -25,7 +25,7 @@ use ipclab_kernel::OwnedKind;
 use ipclab_syscalls::{Errno, Pid, Regs, RetRegs, Sysno};
 
 use super::ast::BinaryOperator;
-use super::code::{CallForm, Instruction, PrintPart, StatusField};
+use super::code::{CallForm, Instruction, PrintPart, StatusField, CALL_ARGUMENTS};
 use super::{Program, Span};
 
 /// The deepest operand stack a process may build (expressions are shallow; this bounds memory).
@@ -208,39 +208,16 @@ pub fn run_guarded(
     budget: u32,
     guards: &[BufferGuard],
 ) -> VmEvent {
-    if state.finished {
-        return VmEvent::Exited {
-            code: state.exit_code,
-        };
+    // One test for the four rare cases, so an ordinary step pays one branch.
+    if state.finished || state.failed.is_some() || state.pending.is_some() {
+        return cannot_continue(program, instance, state);
     }
-    let Some(decl) = program.instances.get(instance).map(|i| i.decl) else {
+    let Some((decl, process)) = program
+        .instances
+        .get(instance)
+        .and_then(|i| Some((i.decl, program.processes.get(i.decl)?)))
+    else {
         return fail(state, format!("no instance {instance}"), Span::default());
-    };
-    if let Some((errno, call)) = state.failed.take() {
-        let span = program.span_of(decl, call.pc);
-        return VmEvent::SyscallFailed {
-            errno,
-            // `MPI_Wait` rather than `waitall`; the result registers stay in `status`.
-            call: super::mpi::call_written_at(&program.source, span).unwrap_or(call.sysno.name()),
-            span,
-        };
-    }
-    if let Some(call) = state.pending {
-        return fail(
-            state,
-            format!(
-                "the process was run while its `{}` call is still pending",
-                call.sysno.name()
-            ),
-            program.span_of(decl, call.pc),
-        );
-    }
-    let Some(process) = program.processes.get(decl) else {
-        return fail(
-            state,
-            format!("no process declaration {decl}"),
-            Span::default(),
-        );
     };
     let code = &process.code;
     for _ in 0..budget {
@@ -264,11 +241,42 @@ pub fn run_guarded(
     VmEvent::Budget
 }
 
+/// Why `state` cannot run on: it finished, a statement-form call failed
+/// (reported now), or a call is still pending (a bug of the caller).
+#[cold]
+fn cannot_continue(program: &Program, instance: usize, state: &mut ProcState) -> VmEvent {
+    if state.finished {
+        return VmEvent::Exited {
+            code: state.exit_code,
+        };
+    }
+    let decl = program.instances.get(instance).map_or(0, |i| i.decl);
+    if let Some((errno, call)) = state.failed.take() {
+        let span = program.span_of(decl, call.pc);
+        return VmEvent::SyscallFailed {
+            errno,
+            // `MPI_Wait` rather than `waitall`; the result registers stay in `status`.
+            call: super::mpi::call_written_at(&program.source, span).unwrap_or(call.sysno.name()),
+            span,
+        };
+    }
+    let pending = state.pending.map_or("?", |call| call.sysno.name());
+    let span = state
+        .pending
+        .map_or(Span::default(), |call| program.span_of(decl, call.pc));
+    fail(
+        state,
+        format!("the process was run while its `{pending}` call is still pending"),
+        span,
+    )
+}
+
 /// Delivers the result registers of the pending system call.
 ///
 /// An expression-form call pushes its value; a statement-form call that
 /// failed makes the next [`run`] report [`VmEvent::SyscallFailed`]. Without
 /// a pending call this does nothing.
+#[inline]
 pub fn complete_syscall(_program: &Program, _instance: usize, state: &mut ProcState, ret: RetRegs) {
     let Some(call) = state.pending.take() else {
         return;
@@ -503,6 +511,25 @@ fn step(
             });
             return Ok(Some(VmEvent::Syscall {
                 regs: Regs::new(*sysno as u64, args),
+                span,
+            }));
+        }
+        Instruction::CallWith { sysno, form, args } => {
+            // The six pushes would have had to fit on the stack.
+            if state.stack.len() + CALL_ARGUMENTS as usize > MAX_STACK {
+                return Err(format!(
+                    "operand stack overflow (more than {MAX_STACK} values)"
+                ));
+            }
+            let syscall_pc = pc.wrapping_add(CALL_ARGUMENTS);
+            state.pc = syscall_pc.wrapping_add(1);
+            state.pending = Some(PendingCall {
+                sysno: *sysno,
+                form: *form,
+                pc: syscall_pc,
+            });
+            return Ok(Some(VmEvent::Syscall {
+                regs: Regs::new(*sysno as u64, args.map(|a| a as u64)),
                 span,
             }));
         }
