@@ -208,7 +208,7 @@ pub fn run_guarded(
     budget: u32,
     guards: &[BufferGuard],
 ) -> VmEvent {
-    // One test for the four rare cases, so an ordinary step pays one branch.
+    // One test for the three rare cases, so an ordinary step pays one branch.
     if state.finished || state.failed.is_some() || state.pending.is_some() {
         return cannot_continue(program, instance, state);
     }
