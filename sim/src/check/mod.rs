@@ -9,6 +9,7 @@
 //! Chapter: `docs/checking.md`.
 
 pub mod analysis;
+pub mod items;
 pub mod model;
 pub mod replay;
 pub mod schedule;
@@ -217,7 +218,11 @@ pub struct CheckReport {
     /// The same search without reduction, when asked.
     pub unreduced: Option<SearchStats>,
     pub findings: Vec<Finding>,
+    /// Items kept their values (asked for, or needed: see the next field).
     pub exact_items: bool,
+    /// The line where the program uses an item's value beyond consuming or
+    /// printing it, which made the checker keep exact items (`items.rs`).
+    pub items_exact_because: Option<usize>,
 }
 
 impl CheckReport {
@@ -280,7 +285,14 @@ fn stats_of(searched: &search::Searched) -> SearchStats {
 /// The scenario cannot be booted (its options exceed the kernel's maxima),
 /// or it has more than [`model::MAX_CHECK_INSTANCES`] processes.
 pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, CheckError> {
-    let model = model::Model::new(program, !options.exact_items)?;
+    // The item abstraction only where it is exact (`items.rs`).
+    let item_use = if options.exact_items {
+        None
+    } else {
+        items::item_use(program)
+    };
+    let exact_items = options.exact_items || item_use.is_some();
+    let model = model::Model::new(program, !exact_items)?;
     let searched = search::search(&model, options);
     let stats = stats_of(&searched);
     let unreduced = if options.compare_reduction && options.reduction {
@@ -410,7 +422,8 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
         stats,
         unreduced,
         findings,
-        exact_items: options.exact_items,
+        exact_items,
+        items_exact_because: item_use.map(|u| program.line_col(program.span_of(u.decl, u.pc)).0),
     })
 }
 
@@ -495,10 +508,17 @@ impl fmt::Display for CheckReport {
                 u.states, u.transitions
             )?;
         }
-        if !self.exact_items {
+        if let Some(line) = self.items_exact_because {
             writeln!(
                 f,
-                "  items are abstract: every produce gives 1 (--exact-items to keep values)"
+                "  items kept exact: line {line} uses an item's value beyond consume and print, \
+                 so making every produce give 1 could change the answer"
+            )?;
+        } else if !self.exact_items {
+            writeln!(
+                f,
+                "  items are abstract: every produce gives 1 (exact here: no item value reaches a \
+                 branch, an assertion or a call; --exact-items to keep values anyway)"
             )?;
         }
         for x in &self.findings {
