@@ -312,3 +312,43 @@ fn the_buffer_sweep_finds_the_smallest_safe_buffer() {
         "{report}"
     );
 }
+
+#[test]
+fn a_sweep_with_a_gap_claims_no_bound_it_did_not_check() {
+    let source = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/credit-indirect.ipc"
+    ))
+    .expect("bundled scenario");
+    let sweep = |values: &[u64]| {
+        let values: Vec<_> = values
+            .iter()
+            .map(|&v| check::SweepValue::Value(v))
+            .collect();
+        check::sweep(
+            &source,
+            "credit-indirect.ipc",
+            &[],
+            check::SweepKey::Buffer,
+            &values,
+            &options(),
+        )
+        .unwrap()
+    };
+    // 3 is safe: without it the table cannot say where the bound lies.
+    let gap = sweep(&[4, 2, 1, 0]);
+    assert_eq!(
+        gap.summary,
+        "deadlocks at 2 and below, safe at 4 and above; 3 not checked (sweep it for the exact bound)"
+    );
+    let rows: Vec<String> = gap.rows.iter().map(|r| r.value.to_string()).collect();
+    assert_eq!(
+        rows,
+        ["0", "1", "2", "4"],
+        "the table runs from the smallest setting up"
+    );
+    assert_eq!(
+        sweep(&[0, 1, 2, 3, 4]).summary,
+        "deadlocks only when the kernel buffer holds fewer than 3 messages"
+    );
+}

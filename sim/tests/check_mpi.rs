@@ -91,7 +91,7 @@ fn the_fixes_are_safe() {
 #[test]
 fn the_eager_sweep_says_deadlock_only_below_the_message_size() {
     // The exchange sends WORDS = 8 words of 8 bytes: 64 bytes.
-    let values: Vec<SweepValue> = [0, 8, 32, 64]
+    let values: Vec<SweepValue> = [0, 8, 63, 64]
         .map(SweepValue::Value)
         .into_iter()
         .chain([SweepValue::Infinite])

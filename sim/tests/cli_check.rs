@@ -281,7 +281,7 @@ fn the_mpi_head_to_head_exchange_deadlocks_only_below_the_eager_limit() {
             "check",
             "mpi-exchange-eager",
             "--sweep",
-            "eager=0,32,64,inf",
+            "eager=0,32,63,64,inf",
         ],
     );
     let text = stdout(&out);
@@ -527,4 +527,49 @@ fn no_progress_bar_when_stderr_is_not_a_terminal() {
     let out = ipclab_in(&dir, &["check", "credit-indirect"]);
     assert_eq!(code(&out), 0, "{}", both(&out));
     assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn an_expected_starvation_is_not_checked_without_the_analysis() {
+    let dir = scratch("no-starvation");
+    std::fs::write(
+        dir.join("s.ipc"),
+        "semaphore s(initial = 1);\n\
+         process W[2] { loop { if P(s, nonblocking) == OK { produce x; V(s); } } }\n\
+         expect starvation(W[1]);\n",
+    )
+    .unwrap();
+    let checked = ipclab_in(&dir, &["check", "s.ipc", "--jobs", "1", "--no-save"]);
+    assert_eq!(code(&checked), 0);
+    let off = ipclab_in(
+        &dir,
+        &[
+            "check",
+            "s.ipc",
+            "--jobs",
+            "1",
+            "--no-save",
+            "--no-starvation",
+        ],
+    );
+    let text = String::from_utf8_lossy(&off.stdout);
+    assert!(text.contains("not checked (--no-starvation)"), "{text}");
+    assert!(!text.contains("does not match"), "{text}");
+    let strict = ipclab_in(
+        &dir,
+        &[
+            "check",
+            "s.ipc",
+            "--jobs",
+            "1",
+            "--no-save",
+            "--no-starvation",
+            "--strict",
+        ],
+    );
+    assert_eq!(
+        code(&strict),
+        3,
+        "no answer either way: inconclusive under --strict"
+    );
 }

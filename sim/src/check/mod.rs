@@ -24,7 +24,7 @@ pub use replay::{replay, ReplayError};
 pub use schedule::{Choice, Schedule};
 pub use sweep::{sweep, SweepKey, SweepReport, SweepRow, SweepValue};
 
-use crate::lang::Program;
+use crate::lang::{Expectation, Program};
 use crate::runner::BootError;
 use crate::verdict::{Stuck, Verdict};
 
@@ -223,6 +223,11 @@ pub struct CheckReport {
     /// The line where the program uses an item's value beyond consuming or
     /// printing it, which made the checker keep exact items (`items.rs`).
     pub items_exact_because: Option<usize>,
+    /// Was starvation looked for (`CheckOptions::starvation`)?
+    pub starvation_checked: bool,
+    /// Processes that can be starved too, each by a schedule of its own
+    /// (the starvation finding's lasso starves the processes it lists).
+    pub also_starving: Vec<String>,
 }
 
 impl CheckReport {
@@ -340,23 +345,47 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
             saved_to: None,
         });
     }
+    let mut also_starving = Vec::new();
     if options.starvation {
-        let mut starving = Vec::new();
+        let mut lassos = Vec::new();
         for k in 0..model.instances {
             if !analysis::can_progress(program, k, options.progress) {
                 continue;
             }
             if let Some(lasso) = analysis::starvation(graph, k, options.progress) {
-                starving.push(lasso);
+                lassos.push(lasso);
             }
         }
-        if let Some(first) = starving.first() {
-            let prefix = analysis::choices(&first.prefix);
-            let why = starving
+        // One schedule is saved: the lasso of the process `expect` names, if
+        // it can starve, so that replaying it shows what the line expects.
+        let expected = match &program.expect {
+            Some(Expectation::Starvation { instance, .. }) => {
+                lassos.iter().position(|l| l.process == *instance)
+            }
+            _ => None,
+        };
+        if !lassos.is_empty() {
+            let first = lassos.remove(expected.unwrap_or(0));
+            // The processes this one lasso starves: alive at its entry and
+            // never progressing on its cycle. The others starve on
+            // schedules of their own.
+            let (starved, others): (Vec<_>, Vec<_>) = lassos.into_iter().partition(|l| {
+                graph.nodes[first.entry as usize].alive & (1 << l.process) != 0
+                    && !first
+                        .cycle
+                        .iter()
+                        .any(|&label| analysis::is_progress(label, l.process, options.progress))
+            });
+            also_starving = others
                 .iter()
+                .map(|l| model.names.process(Program::pid_of(l.process)))
+                .collect();
+            let prefix = analysis::choices(&first.prefix);
+            let why = std::iter::once(&first)
+                .chain(&starved)
                 .map(|l| Stuck {
                     process: model.names.process(Program::pid_of(l.process)),
-                    why: waits_at(&model, &analysis::choices(&l.prefix), l.process),
+                    why: waits_at(&model, &prefix, l.process),
                 })
                 .collect();
             findings.push(Finding {
@@ -424,6 +453,8 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
         findings,
         exact_items,
         items_exact_because: item_use.map(|u| program.line_col(program.span_of(u.decl, u.pc)).0),
+        starvation_checked: options.starvation,
+        also_starving,
     })
 }
 
@@ -479,9 +510,14 @@ impl fmt::Display for CheckReport {
             }
         )?;
         match self.bound {
-            None if self.findings.is_empty() => writeln!(
+            None if self.findings.is_empty() && self.starvation_checked => writeln!(
                 f,
                 "  space exhausted: no schedule deadlocks, blocks forever, errs or starves (a proof)"
+            )?,
+            None if self.findings.is_empty() => writeln!(
+                f,
+                "  space exhausted: no schedule deadlocks, blocks forever or errs (a proof; \
+                 starvation was not looked for)"
             )?,
             None => writeln!(f, "  space exhausted: every reachable state was explored")?,
             Some(b) => writeln!(
@@ -570,6 +606,14 @@ impl fmt::Display for CheckReport {
             }
             if let Some(p) = &x.saved_to {
                 writeln!(f, "  saved to {}", p.display())?;
+            }
+            if x.kind == Kind::Starvation && !self.also_starving.is_empty() {
+                writeln!(
+                    f,
+                    "  can be starved too, each by another schedule: {} (`expect starvation(P)` \
+                     makes the saved schedule P's)",
+                    self.also_starving.join(", ")
+                )?;
             }
         }
         Ok(())

@@ -56,8 +56,10 @@ pub struct SweepReport {
     pub summary: String,
 }
 
+/// The row's answer in one word: `safe` only for a proof.
 fn answer(row: &SweepRow) -> String {
     match &row.report {
+        Ok(r) if r.findings.is_empty() && r.bound.is_some() => "no answer".into(),
         Ok(r) => r.answer().to_string(),
         Err(_) => "error".into(),
     }
@@ -76,6 +78,14 @@ pub fn sweep(
     options: &CheckOptions,
 ) -> Result<SweepReport, String> {
     let base = compile(file, source, overrides).map_err(|d| d.to_string())?;
+    // In increasing order, each once: the summary reads the table from the
+    // smallest setting up, whatever order they were given in.
+    let mut values = values.to_vec();
+    values.sort_by_key(|v| match v {
+        SweepValue::Value(n) => (0, *n),
+        SweepValue::Infinite => (1, 0),
+    });
+    values.dedup();
     let rows: Vec<SweepRow> = values
         .iter()
         .map(|&value| SweepRow {
@@ -101,11 +111,25 @@ pub fn sweep(
     } else if let Some(first_safe) = answers.iter().position(|a| a == "safe") {
         let unsafe_below = answers[..first_safe].iter().all(|a| a != "safe")
             && answers[first_safe..].iter().all(|a| a == "safe");
-        match (unsafe_below, rows[first_safe].value) {
-            (true, SweepValue::Value(v)) => {
+        let last_unsafe = first_safe.checked_sub(1).map(|i| rows[i].value);
+        match (unsafe_below, last_unsafe, rows[first_safe].value) {
+            // Adjacent settings: the bound is exact.
+            (true, Some(SweepValue::Value(below)), SweepValue::Value(v)) if below + 1 == v => {
                 format!("{} only when {what} {v} {}", verb(&answers[0]), unit(v))
             }
-            (true, SweepValue::Infinite) => {
+            // A gap: say only what was checked.
+            (true, Some(SweepValue::Value(below)), SweepValue::Value(v)) => format!(
+                "{} at {below} and below, safe at {v} and above; {} not checked \
+                 (sweep {} for the exact bound)",
+                verb(&answers[0]),
+                if below + 2 == v {
+                    format!("{}", below + 1)
+                } else {
+                    format!("{} to {}", below + 1, v - 1)
+                },
+                if below + 2 == v { "it" } else { "them" }
+            ),
+            (true, _, SweepValue::Infinite) => {
                 format!("{} at every finite setting tried", verb(&answers[0]))
             }
             _ => "depends on the setting (see the table)".to_string(),
@@ -166,7 +190,7 @@ impl fmt::Display for SweepReport {
                     f,
                     "{:>8}  {:<18} {:>10}  {}",
                     row.value.to_string(),
-                    r.answer(),
+                    answer(row),
                     r.stats.states,
                     match r.bound {
                         None => "space exhausted".to_string(),

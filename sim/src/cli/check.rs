@@ -282,7 +282,8 @@ enum Agreement {
     /// Certain: a counterexample of another kind, or a proof that the
     /// expected violation cannot happen.
     Disagrees,
-    /// A bound stopped the search first.
+    /// A bound stopped the search first, or the expected kind of
+    /// violation was not looked for (`--no-starvation`).
     Unknown,
 }
 
@@ -316,6 +317,10 @@ fn agreement(report: &CheckReport, expect: &Expectation) -> (Agreement, String) 
                 )
             }
         }
+        Expectation::Starvation { .. } if !report.starvation_checked => (
+            Agreement::Unknown,
+            format!("expected {wanted}: not checked (--no-starvation): no answer either way"),
+        ),
         _ => {
             if report.findings.iter().any(|f| f.verdict.matches(expect)) {
                 (
@@ -344,7 +349,12 @@ fn agreement(report: &CheckReport, expect: &Expectation) -> (Agreement, String) 
 /// The one-line answer.
 fn answer_line(report: &CheckReport) -> String {
     match (report.findings.is_empty(), report.bound) {
-        (true, None) => "answer: safe (space exhausted: a proof)".to_string(),
+        (true, None) if report.starvation_checked => {
+            "answer: safe (space exhausted: a proof)".to_string()
+        }
+        (true, None) => {
+            "answer: safe (space exhausted: a proof; starvation was not looked for)".to_string()
+        }
         (true, Some(bound)) => format!(
             "answer: no violation found, but bound reached: no proof (the search stopped at \
              --{bound}; raise it, or use --bfs for breadth)"
