@@ -328,7 +328,8 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
         let doomed = analysis::doomed(graph, code);
         let critical_step = nodes.iter().position(|v| doomed[*v as usize]);
         // The verdict of the nearest such state, not the first found.
-        let verdict = if *nodes.last().unwrap_or(&node) == node {
+        // (A `not_empty` step is not a stuck state: its verdict says why.)
+        let verdict = if *nodes.last().unwrap_or(&node) == node || kind == Kind::NotEmpty {
             verdict
         } else {
             verdict_at(&model, &analysis::choices(&labels)).unwrap_or(verdict)
@@ -559,7 +560,16 @@ impl fmt::Display for CheckReport {
         }
         for x in &self.findings {
             writeln!(f)?;
-            for (i, line) in x.verdict.explain().iter().enumerate() {
+            if let (Kind::NotEmpty, Verdict::BlockedForever { stuck }) = (x.kind, &x.verdict) {
+                for s in stuck {
+                    writeln!(f, "  not empty: {}", s.why)?;
+                }
+            }
+            let explained = match x.kind {
+                Kind::NotEmpty => Vec::new(),
+                _ => x.verdict.explain(),
+            };
+            for (i, line) in explained.iter().enumerate() {
                 // A run's "still live at the step limit" says nothing here:
                 // the lasso runs forever.
                 if i == 0 && x.kind == Kind::Starvation {

@@ -137,6 +137,23 @@ struct Expansion {
     reduced: bool,
 }
 
+/// The `not_empty` finding: `count` messages were still buffered when
+/// they became undeliverable.
+fn left_undelivered(count: u64) -> Verdict {
+    Verdict::BlockedForever {
+        stuck: vec![crate::verdict::Stuck {
+            process: "kernel buffer".into(),
+            why: format!(
+                "{count} message{} still buffered when {} receiver exited or {} mailbox went \
+                 away (undeliverable: never received)",
+                if count == 1 { " was" } else { "s were" },
+                if count == 1 { "its" } else { "their" },
+                if count == 1 { "its" } else { "their" },
+            ),
+        }],
+    }
+}
+
 /// Expands `state`: its enabled sets, and its successors (an ample set
 /// when the reduction allows). `known` says whether a fingerprint is
 /// certainly visited already (its encoding is then not kept).
@@ -203,13 +220,19 @@ fn expand(
         if result.call_done {
             label |= LABEL_CALL;
         }
-        let error = result.error.map(|v| {
+        let mut error = result.error.map(|v| {
             let kind = match v {
                 Verdict::AssertionFailed { .. } => Kind::AssertionFailed,
                 _ => Kind::Error,
             };
             (kind, v)
         });
+        if options.require_empty && error.is_none() && result.undeliverable > 0 {
+            // A message left in a buffer when its receiver exited (or its
+            // mailbox went away) can never be received: the run ends with
+            // it undelivered, whatever happens next.
+            error = Some((Kind::NotEmpty, left_undelivered(result.undeliverable)));
+        }
         let mut fp = fingerprint(buf);
         if let Some((kind, _)) = &error {
             // An error state is never the same as a running one.
@@ -478,7 +501,18 @@ fn dfs(model: &Model, options: &CheckOptions) -> Searched {
             let depth = stack.len() as u32;
             max_depth = max_depth.max(depth);
             if depth as u64 >= options.max_depth {
-                bound.get_or_insert(Bound::Depth);
+                // Nothing past the bound is explored, but a state at it may
+                // be stuck: `--max-depth N` finds a deadlock N steps away.
+                let expansion = {
+                    let visited = &graph.visited;
+                    let known = |fp: u128| visited.contains_key(&fp);
+                    expand(model, &mut scratch, &mut buf, &state, options, &known)
+                };
+                if expansion.succs.is_empty() {
+                    graph.record(id, expansion);
+                } else {
+                    bound.get_or_insert(Bound::Depth);
+                }
             } else {
                 if let Some(b) = limits.tick(&graph, depth, options) {
                     bound = Some(b);
@@ -523,9 +557,25 @@ fn bfs(model: &Model, options: &CheckOptions) -> Searched {
     let mut frontier: Vec<(u32, Vec<u8>)> = vec![(root, model.initial().to_vec())];
     let mut bound = None;
     let mut depth = 0u32;
+    // The level of the last frontier: the distance of the farthest state.
+    let mut deepest = 0u32;
     'levels: while !frontier.is_empty() {
+        deepest = depth;
         if u64::from(depth) >= options.max_depth {
-            bound = Some(Bound::Depth);
+            // As depth-first: a state at the bound may still be stuck.
+            let (scratch, buf) = &mut scratches[0];
+            for (id, state) in &frontier {
+                let expansion = {
+                    let visited = &graph.visited;
+                    let known = |fp: u128| visited.contains_key(&fp);
+                    expand(model, scratch, buf, state, options, &known)
+                };
+                if expansion.succs.is_empty() {
+                    graph.record(*id, expansion);
+                } else {
+                    bound = Some(Bound::Depth);
+                }
+            }
             break;
         }
         let expansions: Vec<Expansion> = {
@@ -596,7 +646,7 @@ fn bfs(model: &Model, options: &CheckOptions) -> Searched {
     Searched {
         graph,
         bound,
-        max_depth: depth,
+        max_depth: deepest,
         elapsed: limits.start.elapsed(),
     }
 }

@@ -20,7 +20,7 @@ use ipclab_sim::check::{
 };
 use ipclab_sim::lang::{Expectation, Program};
 use ipclab_sim::render::{self, Annotations, Marker, RunSetup, TimelineOptions};
-use ipclab_sim::runner::RunOptions;
+use ipclab_sim::runner::{RunOptions, RunResult};
 use ipclab_sim::verdict::{expectation_text, Verdict};
 
 use ipclab_sim::render::style::{Painter, Style};
@@ -721,12 +721,15 @@ fn comment<'a>(schedule: &'a Schedule, prefix: &str) -> Option<&'a str> {
         .map(str::trim)
 }
 
-/// Is `verdict` the violation `kind`? (`not_empty`: the run completes; the
-/// buffered messages are in the totals.)
-fn shows(verdict: &Verdict, kind: Kind) -> bool {
+/// Does the replayed run show the violation `kind`? (`not_empty`: a
+/// message was reported undeliverable, or the run completes with messages
+/// buffered; both are in the totals.)
+fn shows(result: &RunResult, kind: Kind) -> bool {
     match kind {
-        Kind::NotEmpty => matches!(verdict, Verdict::Completes),
-        _ => Kind::of(verdict) == Some(kind),
+        Kind::NotEmpty => {
+            result.stats.undeliverable > 0 || matches!(result.verdict, Verdict::Completes)
+        }
+        _ => Kind::of(&result.verdict) == Some(kind),
     }
 }
 
@@ -752,7 +755,7 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
     let setup = RunSetup {
         options: RunOptions::default(),
     };
-    let reproduced = kind.map(|k| shows(&result.verdict, k));
+    let reproduced = kind.map(|k| shows(&result, k));
     let mut text = if args.output.json {
         render::json_lines(&program, &setup, &result)
     } else if args.output.dot {
