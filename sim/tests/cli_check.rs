@@ -573,3 +573,32 @@ fn an_expected_starvation_is_not_checked_without_the_analysis() {
         "no answer either way: inconclusive under --strict"
     );
 }
+
+#[test]
+fn a_hand_edited_schedule_gets_notes_for_the_comments_it_cannot_use() {
+    let dir = scratch("hand-edited");
+    std::fs::write(dir.join("h2h.ipc"), HEAD_TO_HEAD).unwrap();
+    std::fs::write(
+        dir.join("bogus.schedule"),
+        "ipclab-schedule 1\n# kind: frobnicate\n# critical step: 99\n0 1\n",
+    )
+    .unwrap();
+    let out = ipclab_in(&dir, &["replay", "h2h.ipc", "--schedule", "bogus.schedule"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("`# kind: frobnicate` names no kind of violation"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`# critical step: 99` lies past its 2 steps"),
+        "{text}"
+    );
+    let out = ipclab_in(&dir, &["replay", "h2h.ipc", "--schedule", "5"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("there is no instance 5 (the scenario has 2: 0 to 1)"),
+        "{}",
+        both(&out)
+    );
+}

@@ -85,7 +85,15 @@ pub fn replay(
             Choice::Run(k) => {
                 ran = Some(k);
                 let pid = Program::pid_of(k);
-                if k >= procs.len() || kernel.dispatch(pid, &mut rec).is_err() {
+                if k >= procs.len() {
+                    return Err(ReplayError(format!(
+                        "step {}: there is no instance {k} (the scenario has {}: 0 to {})",
+                        step + 1,
+                        procs.len(),
+                        procs.len().saturating_sub(1)
+                    )));
+                }
+                if kernel.dispatch(pid, &mut rec).is_err() {
                     return Err(ReplayError(format!(
                         "step {}: instance {k} is not ready",
                         step + 1

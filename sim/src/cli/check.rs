@@ -199,8 +199,11 @@ struct Sweep {
     values: Vec<SweepValue>,
 }
 
-/// `2`, `0.5`: seconds, more than zero.
+/// `2`, `0.5`: seconds, more than zero; `inf`: no limit.
 fn parse_seconds(text: &str) -> Result<Duration, String> {
+    if matches!(text.trim(), "inf" | "none") {
+        return Ok(Duration::MAX);
+    }
     let seconds: f64 = text
         .trim()
         .parse()
@@ -357,7 +360,12 @@ fn answer_line(report: &CheckReport) -> String {
         }
         (true, Some(bound)) => format!(
             "answer: no violation found, but bound reached: no proof (the search stopped at \
-             --{bound}; raise it, or use --bfs for breadth)"
+             --{bound}; raise it{})",
+            if report.order == SearchOrder::DepthFirst && bound == check::Bound::Depth {
+                ", or use --bfs for breadth"
+            } else {
+                ""
+            }
         ),
         (false, _) => {
             let kinds: Vec<&str> = report.findings.iter().map(|f| f.kind.word()).collect();
@@ -751,6 +759,29 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
             .next()
             .and_then(|n| n.parse::<usize>().ok())
     });
+    // A hand-edited schedule: say what of its comments is not used.
+    let mut notes = Vec::new();
+    if let Some(word) = comment(schedule, "kind:").filter(|_| kind.is_none()) {
+        notes.push(format!(
+            "note: the schedule's `# kind: {word}` names no kind of violation: not checked"
+        ));
+    }
+    let critical = match (critical, comment(schedule, "critical step:")) {
+        (Some(n), _) if n > result.steps as usize => {
+            notes.push(format!(
+                "note: the schedule's `# critical step: {n}` lies past its {} steps: not drawn",
+                result.steps
+            ));
+            None
+        }
+        (None, Some(text)) => {
+            notes.push(format!(
+                "note: the schedule's `# critical step: {text}` is not a step number: not drawn"
+            ));
+            None
+        }
+        (critical, _) => critical,
+    };
     let color = args.output.color.enabled(std::io::stdout().is_terminal());
     let setup = RunSetup {
         options: RunOptions::default(),
@@ -777,6 +808,10 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
         render::timeline_annotated(&program, &setup, &result, &options, &annotations)
     };
     if !args.output.json && !args.output.dot {
+        for note in &notes {
+            text.push_str(note);
+            text.push('\n');
+        }
         if let (Some(kind), Some(ok)) = (kind, reproduced) {
             let line = if ok {
                 format!("counterexample ({}): reproduced ✓", kind.word())
@@ -834,6 +869,7 @@ mod tests {
         assert!(parse_seconds("0").is_err());
         assert!(parse_seconds("-1").is_err());
         assert!(parse_seconds("soon").is_err());
+        assert_eq!(parse_seconds("inf"), Ok(Duration::MAX));
     }
 
     #[test]
