@@ -419,3 +419,49 @@ fn a_very_long_sleep_ends_at_the_tick_limit_instead_of_ticking_forever() {
     assert_eq!(result.verdict.keyword(), "runs");
     assert_eq!(result.ticks, 10_000);
 }
+
+/// Every reason a process blocked with in the run, in order.
+fn block_reasons(result: &RunResult, process: &str) -> Vec<String> {
+    result
+        .trace
+        .steps
+        .iter()
+        .flat_map(|s| &s.events)
+        .filter_map(|e| match e {
+            ipclab_sim::trace::TraceEvent::Block { process: p, reason } if p == process => {
+                Some(reason.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_tag_filtered_recv_says_what_is_queued_and_not_taken() {
+    let result = run_source(
+        "mailbox m(capacity = 2);\n\
+         process S { send(m, 1, tag = 1); send(R2, 2, tag = 1); }\n\
+         process R { recv(m, x, tag = 2); }\n\
+         process R2 { compute 5; recv(S, x, tag = 2); }",
+    );
+    assert_eq!(
+        block_reasons(&result, "R"),
+        ["recv(m, tag 2) [1 queued, none with tag 2]"]
+    );
+    // The sender is gone: that, with the filter, is the whole story.
+    assert!(
+        text(&result).contains("R2 waits in recv(S, tag 2) [S has terminated]"),
+        "{}",
+        text(&result)
+    );
+
+    let result = run_source(
+        "process S { send(R, 1, tag = 1); recv(R, y); }\n\
+         process R { recv(S, x, tag = 2); }",
+    );
+    assert_eq!(
+        block_reasons(&result, "R"),
+        ["recv(S, tag 2) [1 queued, none from S with tag 2]"]
+    );
+    assert_eq!(block_reasons(&result, "S"), ["recv(R) [nothing queued]"]);
+}
