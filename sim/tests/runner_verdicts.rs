@@ -420,6 +420,37 @@ fn a_very_long_sleep_ends_at_the_tick_limit_instead_of_ticking_forever() {
     assert_eq!(result.ticks, 10_000);
 }
 
+#[test]
+fn a_busy_waiting_process_runs_but_makes_no_progress() {
+    let result = run_source(
+        "process A { loop { let r = recv(B, x, nonblocking); } }\n\
+         process B { loop { produce x; } }",
+    );
+    let Verdict::Runs { starving, .. } = &result.verdict else {
+        panic!("{}", text(&result));
+    };
+    assert_eq!(starving.len(), 1, "{}", text(&result));
+    assert_eq!(starving[0].process, "A");
+    assert_eq!(
+        starving[0].why,
+        "runs, but makes no progress: its calls keep failing with EAGAIN"
+    );
+}
+
+#[test]
+fn a_process_kept_off_the_cpu_is_ready_but_not_scheduled() {
+    let result = run_source(
+        "process Low { loop { produce x; } }\n\
+         process High priority 3 { loop { produce y; } }",
+    );
+    let Verdict::Runs { starving, .. } = &result.verdict else {
+        panic!("{}", text(&result));
+    };
+    assert_eq!(starving.len(), 1, "{}", text(&result));
+    assert_eq!(starving[0].process, "Low");
+    assert_eq!(starving[0].why, "ready but not scheduled");
+}
+
 /// Every reason a process blocked with in the run, in order.
 fn block_reasons(result: &RunResult, process: &str) -> Vec<String> {
     result
