@@ -25,7 +25,7 @@ use crate::machine::{self, Effect, Machine};
 use crate::names::Names;
 use crate::trace::{ProcView, Step, Trace, TraceEvent};
 use crate::translate::translate;
-use crate::verdict::{Progress, Stuck, Verdict};
+use crate::verdict::{Limit, Progress, Stuck, Verdict};
 use crate::waitfor::analyse_stuck;
 
 /// How the runner picks the next process.
@@ -97,6 +97,25 @@ pub struct RunResult {
     pub ticks: u64,
     /// Lines the processes printed, in order.
     pub output: Vec<String>,
+}
+
+impl RunResult {
+    /// The limit that ended a `runs` verdict of a run made with `options`;
+    /// `None` for any other verdict, or a run cut short otherwise (a
+    /// replayed counterexample).
+    pub fn limit(&self, options: &RunOptions) -> Option<Limit> {
+        if !matches!(self.verdict, Verdict::Runs { .. }) {
+            return None;
+        }
+        // The order `World::run` checks them in.
+        if self.steps >= options.max_steps {
+            Some(Limit::Steps(options.max_steps))
+        } else if self.ticks >= options.max_ticks {
+            Some(Limit::Ticks(options.max_ticks))
+        } else {
+            None
+        }
+    }
 }
 
 /// The kernel's configuration for a scenario's `kernel { }` block.

@@ -421,6 +421,36 @@ fn a_very_long_sleep_ends_at_the_tick_limit_instead_of_ticking_forever() {
 }
 
 #[test]
+fn runs_at_the_tick_limit_says_the_tick_limit() {
+    let options = RunOptions::default();
+    let result = run(
+        &program("process A { sleep 1000000000; print \"woke\"; }"),
+        options,
+    )
+    .expect("boots");
+    assert_eq!(result.ticks, options.max_ticks);
+    assert!(result.steps < options.max_steps);
+    let lines = result.verdict.explain_at(result.limit(&options));
+    assert_eq!(
+        lines[0],
+        "runs: still live at the tick limit (100000 ticks)"
+    );
+}
+
+#[test]
+fn runs_at_the_step_limit_says_the_step_limit() {
+    let options = RunOptions::default();
+    let result = run(&program("process A { loop { compute 1; } }"), options).expect("boots");
+    let lines = result.verdict.explain_at(result.limit(&options));
+    assert_eq!(lines[0], "runs: still live at the step limit (1000 steps)");
+    // Without the run's options nobody can tell which limit it was.
+    assert_eq!(
+        text(&result).lines().next(),
+        Some("runs: still live when the run stopped")
+    );
+}
+
+#[test]
 fn a_busy_waiting_process_runs_but_makes_no_progress() {
     let result = run_source(
         "process A { loop { let r = recv(B, x, nonblocking); } }\n\
