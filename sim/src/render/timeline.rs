@@ -32,7 +32,7 @@ use crate::verdict::{expectation_text, Verdict};
 
 use super::style::{escape_controls, pad, truncate, width, Painter, Style};
 use super::waitfor::waitfor_lines;
-use super::wrap::{wrap, wrap_words};
+use super::wrap::{wrap, wrap_fields, wrap_words};
 use super::RunSetup;
 use crate::verdict::Limit;
 
@@ -138,7 +138,10 @@ pub fn timeline_annotated(
             header.push_str(&format!(" · limit {} steps", setup.options.max_steps));
         }
     }
-    for (i, line) in wrap(&header, options.width, "  ").iter().enumerate() {
+    for (i, line) in wrap_fields(&header, " · ", options.width, "  ")
+        .iter()
+        .enumerate()
+    {
         // The name starts the first line.
         match line.strip_prefix(name.as_str()).filter(|_| i == 0) {
             Some(rest) => {

@@ -64,6 +64,36 @@ pub fn wrap(text: &str, max: usize, hang: &str) -> Vec<String> {
         .collect()
 }
 
+/// `text` made of fields joined by `separator` (` · ` in the header), as
+/// lines of at most `max` columns broken between fields where it can, so a
+/// field (`schedule from x.schedule`) stays whole: a broken line ends in the
+/// separator's mark, the next starts with `hang`. A field wider than a line
+/// is broken at spaces like [`wrap`].
+pub fn wrap_fields(text: &str, separator: &str, max: usize, hang: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for (i, field) in text.split(separator).enumerate() {
+        if i == 0 {
+            line.push_str(field);
+        } else if width(&line) + width(separator) + width(field) <= max {
+            line.push_str(separator);
+            line.push_str(field);
+        } else {
+            line.push_str(separator.trim_end());
+            lines.push(std::mem::replace(&mut line, format!("{hang}{field}")));
+        }
+    }
+    lines.push(line);
+    lines
+        .iter()
+        .flat_map(|line| {
+            let lead = line.len() - line.trim_start_matches(' ').len();
+            // A field broken inside goes on deeper than the field starts.
+            wrap(line, max, &" ".repeat(width(hang).max(lead + 2)))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +124,24 @@ mod tests {
             wrap_words("Producer  send(m)", 78, 4, 80),
             vec!["Producer", "send(m)"]
         );
+    }
+
+    #[test]
+    fn fields_stay_whole_when_a_line_breaks_between_them() {
+        let lines = wrap_fields(
+            "x.ipc: 2 processes · schedule from a/b.schedule · 3 choices",
+            " · ",
+            40,
+            "  ",
+        );
+        assert_eq!(
+            lines,
+            vec![
+                "x.ipc: 2 processes ·",
+                "  schedule from a/b.schedule · 3 choices"
+            ]
+        );
+        assert_eq!(wrap_fields("a · b", " · ", 80, "  "), vec!["a · b"]);
     }
 
     #[test]
