@@ -1,6 +1,8 @@
 //! Naming kernel things as the scenario names them: pids as `Producer[1]`, mailboxes by name, block reasons in words.
 
-use ipclab_kernel::{BlockReason, Dest, Kernel, MailboxId, MpiCall, Object, RequestKind};
+use ipclab_kernel::{
+    BlockReason, Dest, Kernel, MailboxId, MpiCall, Object, ProcessState, RequestKind,
+};
 use ipclab_syscalls::{
     CommId, Errno, Pid, RankFilter, Reply, RetRegs, SendMode, Source, SyncCall, Syscall, TagFilter,
 };
@@ -82,21 +84,34 @@ impl Names {
             BlockReason::Recv { from, tag } => {
                 let from_text = match from {
                     Source::Any => "ANY".to_string(),
-                    Source::Pid(pid) => {
-                        let name = self.process(pid);
-                        if kernel.process(pid).is_none_or(|p| p.is_exited()) {
-                            return format!("recv({name}) [{name} has terminated]");
-                        }
-                        name
-                    }
+                    Source::Pid(pid) => self.process(pid),
                 };
-                format!("recv({from_text}{}) [nothing queued]", tag_text(tag))
+                if let Source::Pid(pid) = from {
+                    if kernel.process(pid).is_none_or(|p| p.is_exited()) {
+                        return format!(
+                            "recv({from_text}{}) [{from_text} has terminated]",
+                            tag_text(tag)
+                        );
+                    }
+                }
+                let sender = matches!(from, Source::Pid(_)).then_some(from_text.as_str());
+                let detail = match queued_for(kernel, reason) {
+                    Some(queued) => passed_over(queued, sender, tag, "nothing queued"),
+                    // Receivers with this same reason see different queues.
+                    None if sender.is_none() && tag == TagFilter::Any => "nothing queued".into(),
+                    None => format!("nothing{} queued", filter_text(sender, tag)),
+                };
+                format!("recv({from_text}{}) [{detail}]", tag_text(tag))
             }
-            BlockReason::MboxRecv { mailbox, tag } => format!(
-                "recv({}{}) [empty]",
-                self.mailbox(kernel, mailbox),
-                tag_text(tag)
-            ),
+            BlockReason::MboxRecv { mailbox, tag } => {
+                let queued = kernel.queued_at(Dest::Mailbox(mailbox));
+                format!(
+                    "recv({}{}) [{}]",
+                    self.mailbox(kernel, mailbox),
+                    tag_text(tag),
+                    passed_over(queued, None, tag, "empty")
+                )
+            }
             BlockReason::Sleep { until } => format!("sleep [until tick {until}]"),
             BlockReason::Mpi {
                 call,
@@ -358,6 +373,39 @@ impl Names {
                 } => format!("store {} = {}", word(shared, index), value as i64),
             },
         }
+    }
+}
+
+/// Messages queued for the process blocked with `reason` (a direct
+/// `recv`), found by its state: a reason does not name its own process.
+/// `None` when no process, or several with different queues, wait so.
+fn queued_for(kernel: &Kernel, reason: BlockReason) -> Option<usize> {
+    let mut counts = kernel
+        .processes()
+        .iter()
+        .filter(|p| p.state == ProcessState::Blocked(reason))
+        .map(|p| kernel.queued_at(Dest::Process(p.pid)));
+    let first = counts.next()?;
+    counts.all(|n| n == first).then_some(first)
+}
+
+/// What a blocked receive waits past: `1 queued, none with tag 2`, or
+/// `empty` when nothing is queued. A receive that accepts everything only
+/// blocks on an empty queue, so a count there comes with a filter.
+fn passed_over(queued: usize, sender: Option<&str>, tag: TagFilter, empty: &str) -> String {
+    if queued == 0 {
+        return empty.to_string();
+    }
+    format!("{queued} queued, none{}", filter_text(sender, tag))
+}
+
+/// ` from S with tag 2`, ` from S`, ` with tag 2`, or ` it accepts`.
+fn filter_text(sender: Option<&str>, tag: TagFilter) -> String {
+    match (sender, tag) {
+        (Some(sender), TagFilter::Tag(t)) => format!(" from {sender} with tag {t}"),
+        (Some(sender), TagFilter::Any) => format!(" from {sender}"),
+        (None, TagFilter::Tag(t)) => format!(" with tag {t}"),
+        (None, TagFilter::Any) => " it accepts".to_string(),
     }
 }
 

@@ -12,8 +12,9 @@
 
 use ipclab_kernel::{
     Config, Event, Kernel, NullSink, Policy as KernelPolicy, ProcessState, Stats, TraceSink,
+    TrapOutcome,
 };
-use ipclab_syscalls::{Pid, Reply, Syscall};
+use ipclab_syscalls::{Errno, Pid, Reply, RetRegs, Syscall};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -24,7 +25,7 @@ use crate::machine::{self, Effect, Machine};
 use crate::names::Names;
 use crate::trace::{ProcView, Step, Trace, TraceEvent};
 use crate::translate::translate;
-use crate::verdict::{Progress, Stuck, Verdict};
+use crate::verdict::{Limit, Progress, Stuck, Verdict};
 use crate::waitfor::analyse_stuck;
 
 /// How the runner picks the next process.
@@ -96,6 +97,25 @@ pub struct RunResult {
     pub ticks: u64,
     /// Lines the processes printed, in order.
     pub output: Vec<String>,
+}
+
+impl RunResult {
+    /// The limit that ended a `runs` verdict of a run made with `options`;
+    /// `None` for any other verdict, or a run cut short otherwise (a
+    /// replayed counterexample).
+    pub fn limit(&self, options: &RunOptions) -> Option<Limit> {
+        if !matches!(self.verdict, Verdict::Runs { .. }) {
+            return None;
+        }
+        // The order `World::run` checks them in.
+        if self.steps >= options.max_steps {
+            Some(Limit::Steps(options.max_steps))
+        } else if self.ticks >= options.max_ticks {
+            Some(Limit::Ticks(options.max_ticks))
+        } else {
+            None
+        }
+    }
 }
 
 /// The kernel's configuration for a scenario's `kernel { }` block.
@@ -195,6 +215,11 @@ struct Counters {
     consumed: u64,
     calls: u64,
     last_progress: Option<u64>,
+    /// The last step the process ran: a starving process that ran lately
+    /// is not "not scheduled", it busy-waits.
+    last_ran: Option<u64>,
+    /// The last call that failed, and its step.
+    last_failure: Option<(Errno, u64)>,
 }
 
 /// A booted scenario: the kernel, every process's VM state, the clock of steps.
@@ -397,10 +422,9 @@ impl<'p> World<'p> {
             };
         };
         let pid = Program::pid_of(k);
+        self.counters[k].last_ran = Some(self.step);
         if let Some(result) = machine::resume(&mut self.kernel, &mut self.procs, self.program, k) {
-            if Reply::from_regs(result).is_ok() {
-                self.progress(k, false);
-            }
+            self.call_completed(k, result);
         }
         // Names cost an allocation: only a recorded run needs them per step.
         let label = if record {
@@ -432,8 +456,8 @@ impl<'p> World<'p> {
             &mut event,
             &mut recorder,
         );
-        if effect.completed_ok() {
-            self.progress(k, false);
+        if let Effect::Trapped(TrapOutcome::Complete(result)) = effect {
+            self.call_completed(k, result);
         }
         match effect {
             Effect::Trapped(_) | Effect::Exited(_) | Effect::Budget => {}
@@ -511,6 +535,14 @@ impl<'p> World<'p> {
         }
         self.finish_step(Some(k), recorder, before_call, events);
         None
+    }
+
+    /// Counts a completed call: progress when it succeeded.
+    fn call_completed(&mut self, k: usize, result: RetRegs) {
+        match Reply::from_regs(result) {
+            Ok(_) => self.progress(k, false),
+            Err(errno) => self.counters[k].last_failure = Some((errno, self.step)),
+        }
     }
 
     fn progress(&mut self, k: usize, item: bool) {
@@ -608,16 +640,30 @@ impl<'p> World<'p> {
             })
             .map(|(k, p)| Stuck {
                 process: self.names.process(Program::pid_of(k)),
-                why: match p.state {
-                    ProcessState::Blocked(r) => {
-                        format!("waits in {}", self.names.reason(&self.kernel, r))
-                    }
-                    ProcessState::Ready => "ready but not scheduled".to_string(),
-                    _ => "runs without making progress".to_string(),
-                },
+                why: self.starving_reason(k, p.state, half),
             })
             .collect();
         Verdict::Runs { progress, starving }
+    }
+
+    /// Why a process made no progress since step `half`: it waits, it was
+    /// not given the CPU, or it ran and got nowhere (a busy-wait on calls
+    /// that keep failing looks like starvation but is scheduled all along).
+    fn starving_reason(&self, k: usize, state: ProcessState, half: u64) -> String {
+        let counters = &self.counters[k];
+        if let ProcessState::Blocked(reason) = state {
+            return format!("waits in {}", self.names.reason(&self.kernel, reason));
+        }
+        if counters.last_ran.is_none_or(|s| s < half) {
+            return "ready but not scheduled".to_string();
+        }
+        match counters.last_failure {
+            Some((errno, at)) if at >= half => format!(
+                "runs, but makes no progress: its calls keep failing with {}",
+                errno.name()
+            ),
+            _ => "runs, but makes no progress".to_string(),
+        }
     }
 }
 

@@ -30,6 +30,15 @@ pub struct Stuck {
     pub why: String,
 }
 
+/// The limit that ended a live run (the `runs` verdict).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// The step limit, this many steps (`--steps`).
+    Steps(u64),
+    /// The tick limit, this many ticks of the simulated clock.
+    Ticks(u64),
+}
+
 /// The outcome of a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
@@ -46,7 +55,8 @@ pub enum Verdict {
     /// Processes wait on a terminated peer, or on an object no live process
     /// can ever satisfy; there is no cycle.
     BlockedForever { stuck: Vec<Stuck> },
-    /// Still live at the step limit.
+    /// Still live at the step or the tick limit (which one is not part of
+    /// the verdict: [`Verdict::explain_at`] takes it from the run).
     Runs {
         progress: Vec<Progress>,
         /// Processes that made no progress for most of the run while others did.
@@ -99,8 +109,15 @@ impl Verdict {
         }
     }
 
-    /// The verdict and its explanation, as lines for people.
+    /// The verdict and its explanation, as lines for people. A `runs`
+    /// verdict does not know which limit ended its run; see [`Verdict::explain_at`].
     pub fn explain(&self) -> Vec<String> {
+        self.explain_at(None)
+    }
+
+    /// [`Verdict::explain`], a `runs` verdict saying which limit ended the
+    /// run when `limit` tells.
+    pub fn explain_at(&self, limit: Option<Limit>) -> Vec<String> {
         let mut lines = Vec::new();
         match self {
             Verdict::Completes => lines.push("completes: every process exited".to_string()),
@@ -125,7 +142,15 @@ impl Verdict {
                 }
             }
             Verdict::Runs { progress, starving } => {
-                lines.push("runs: still live at the step limit".into());
+                lines.push(match limit {
+                    Some(Limit::Steps(steps)) => {
+                        format!("runs: still live at the step limit ({steps} steps)")
+                    }
+                    Some(Limit::Ticks(ticks)) => {
+                        format!("runs: still live at the tick limit ({ticks} ticks)")
+                    }
+                    None => "runs: still live when the run stopped".into(),
+                });
                 for p in progress {
                     lines.push(format!(
                         "  {:<14} produced {:>4}  consumed {:>4}  calls {:>5}",

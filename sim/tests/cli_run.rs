@@ -255,3 +255,19 @@ fn help_works_on_every_command() {
         assert!(stdout(&out).contains("Examples:"), "{args:?}");
     }
 }
+
+#[test]
+fn run_wraps_every_line_to_the_width_option() {
+    let out = ipclab(&[
+        "run",
+        "dead-sender-notify",
+        "--width",
+        "60",
+        "--color",
+        "never",
+    ]);
+    let text = stdout(&out);
+    let wide: Vec<&str> = text.lines().filter(|l| l.chars().count() > 60).collect();
+    assert!(wide.is_empty(), "wider than 60: {wide:#?}\n{text}");
+    assert!(text.contains("EDEADPEER"), "{text}");
+}

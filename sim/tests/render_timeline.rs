@@ -120,3 +120,137 @@ expect deadlock;
     let result = runner::run(&program, options).unwrap();
     insta::assert_snapshot!(render::json_lines(&program, &RunSetup { options }, &result));
 }
+
+/// Every bundled scenario (`scenarios/*.ipc`), compiled, with its file name.
+fn bundled_scenarios() -> Vec<(String, lang::Program)> {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .expect("the scenarios directory exists")
+        .map(|entry| entry.expect("a readable directory entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "ipc"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|path| {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let source = std::fs::read(path).expect("a readable scenario");
+            let program = lang::compile(&name, &source, &[])
+                .unwrap_or_else(|d| panic!("{name}: {}", d.render(false)));
+            (name, program)
+        })
+        .collect()
+}
+
+/// The lines of `text` wider than `max` characters.
+fn wider_than(text: &str, max: usize) -> Vec<&str> {
+    text.lines().filter(|l| l.chars().count() > max).collect()
+}
+
+/// A row of the process table (or its heading or rule): what more than
+/// four processes may widen past the terminal.
+fn is_table_line(line: &str) -> bool {
+    let mut words = line.split_whitespace();
+    let numbers = |w: Option<&str>| w.is_some_and(|w| w.bytes().all(|b| b.is_ascii_digit()));
+    line.starts_with(" step")
+        || line.starts_with('─')
+        || (numbers(words.next()) && numbers(words.next()))
+}
+
+#[test]
+fn every_bundled_scenario_fits_eighty_columns() {
+    let mut wide = Vec::new();
+    let scenarios = bundled_scenarios();
+    assert!(scenarios.len() > 40, "{} scenarios", scenarios.len());
+    for (name, program) in &scenarios {
+        let options = RunOptions::default();
+        let result = runner::run(program, options).unwrap();
+        let text = render::timeline(program, &RunSetup { options }, &result, &plain());
+        // The spec promises the table for up to four processes.
+        let table_may_widen = result.trace.labels.len() > 4;
+        for line in wider_than(&text, 80) {
+            if !(table_may_widen && is_table_line(line)) {
+                wide.push(format!("{name}: {line}"));
+            }
+        }
+    }
+    assert!(wide.is_empty(), "lines wider than 80:\n{}", wide.join("\n"));
+}
+
+#[test]
+fn long_lines_wrap_to_the_width_under_a_hanging_indent() {
+    let (_, program) = bundled_scenarios()
+        .into_iter()
+        .find(|(name, _)| name == "mpi-exchange-ssend.ipc")
+        .expect("the scenario is bundled");
+    let options = RunOptions::default();
+    let result = runner::run(&program, options).unwrap();
+    let timeline = TimelineOptions {
+        width: 60,
+        ..plain()
+    };
+    let text = render::timeline(&program, &RunSetup { options }, &result, &timeline);
+    assert_eq!(wider_than(&text, 60), Vec::<&str>::new(), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    let blocks = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("-> blocks: MPI_Ssend"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    // The continuation starts deeper than the line it continues.
+    assert!(indent(lines[blocks + 1]) > indent(lines[blocks]), "{text}");
+    assert!(text.contains("no matching recv posted"), "{text}");
+}
+
+#[test]
+fn a_six_digit_tick_widens_the_tick_column() {
+    let text = render(
+        "process A { sleep 1000000000; }\nexpect completes;\n",
+        RunOptions::default(),
+        plain(),
+    );
+    let heading = text.lines().find(|l| l.starts_with(" step")).unwrap();
+    let row = text
+        .lines()
+        .find(|l| l.contains(" 100000 "))
+        .unwrap_or_else(|| panic!("{text}"));
+    // The tick column ends where its heading does; the cell starts under the name.
+    assert_eq!(row.find(" BLK"), heading.find(" A"), "{text}");
+    assert!(row.starts_with("    1 100000 BLK"), "{text}");
+}
+
+#[test]
+fn control_characters_in_print_text_are_written_out() {
+    let text = render(
+        "process A { print \"red \x1b[31mX\\tY\\nZ\x07\"; }\nexpect completes;\n",
+        RunOptions::default(),
+        plain(),
+    );
+    assert!(
+        text.contains("A prints: red \\e[31mX\\tY\\nZ\\x07\n"),
+        "{text}"
+    );
+    assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");
+}
+
+#[test]
+fn the_footer_counts_one_of_a_thing_in_the_singular() {
+    let text = render(
+        "process B { recv(A, x); }\nprocess A { send(B, 1); }\nexpect completes;\n",
+        RunOptions {
+            max_steps: 1,
+            ..RunOptions::default()
+        },
+        plain(),
+    );
+    assert!(text.contains("\n1 step, 1 tick · 1 call · "), "{text}");
+    let text = render(
+        "process B { recv(A, x); }\nprocess A { send(B, 1); }\nexpect completes;\n",
+        RunOptions::default(),
+        plain(),
+    );
+    assert!(
+        text.contains(" · 1 message delivered · 1 copy, 8 B\n"),
+        "{text}"
+    );
+}

@@ -419,3 +419,110 @@ fn a_very_long_sleep_ends_at_the_tick_limit_instead_of_ticking_forever() {
     assert_eq!(result.verdict.keyword(), "runs");
     assert_eq!(result.ticks, 10_000);
 }
+
+#[test]
+fn runs_at_the_tick_limit_says_the_tick_limit() {
+    let options = RunOptions::default();
+    let result = run(
+        &program("process A { sleep 1000000000; print \"woke\"; }"),
+        options,
+    )
+    .expect("boots");
+    assert_eq!(result.ticks, options.max_ticks);
+    assert!(result.steps < options.max_steps);
+    let lines = result.verdict.explain_at(result.limit(&options));
+    assert_eq!(
+        lines[0],
+        "runs: still live at the tick limit (100000 ticks)"
+    );
+}
+
+#[test]
+fn runs_at_the_step_limit_says_the_step_limit() {
+    let options = RunOptions::default();
+    let result = run(&program("process A { loop { compute 1; } }"), options).expect("boots");
+    let lines = result.verdict.explain_at(result.limit(&options));
+    assert_eq!(lines[0], "runs: still live at the step limit (1000 steps)");
+    // Without the run's options nobody can tell which limit it was.
+    assert_eq!(
+        text(&result).lines().next(),
+        Some("runs: still live when the run stopped")
+    );
+}
+
+#[test]
+fn a_busy_waiting_process_runs_but_makes_no_progress() {
+    let result = run_source(
+        "process A { loop { let r = recv(B, x, nonblocking); } }\n\
+         process B { loop { produce x; } }",
+    );
+    let Verdict::Runs { starving, .. } = &result.verdict else {
+        panic!("{}", text(&result));
+    };
+    assert_eq!(starving.len(), 1, "{}", text(&result));
+    assert_eq!(starving[0].process, "A");
+    assert_eq!(
+        starving[0].why,
+        "runs, but makes no progress: its calls keep failing with EAGAIN"
+    );
+}
+
+#[test]
+fn a_process_kept_off_the_cpu_is_ready_but_not_scheduled() {
+    let result = run_source(
+        "process Low { loop { produce x; } }\n\
+         process High priority 3 { loop { produce y; } }",
+    );
+    let Verdict::Runs { starving, .. } = &result.verdict else {
+        panic!("{}", text(&result));
+    };
+    assert_eq!(starving.len(), 1, "{}", text(&result));
+    assert_eq!(starving[0].process, "Low");
+    assert_eq!(starving[0].why, "ready but not scheduled");
+}
+
+/// Every reason a process blocked with in the run, in order.
+fn block_reasons(result: &RunResult, process: &str) -> Vec<String> {
+    result
+        .trace
+        .steps
+        .iter()
+        .flat_map(|s| &s.events)
+        .filter_map(|e| match e {
+            ipclab_sim::trace::TraceEvent::Block { process: p, reason } if p == process => {
+                Some(reason.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_tag_filtered_recv_says_what_is_queued_and_not_taken() {
+    let result = run_source(
+        "mailbox m(capacity = 2);\n\
+         process S { send(m, 1, tag = 1); send(R2, 2, tag = 1); }\n\
+         process R { recv(m, x, tag = 2); }\n\
+         process R2 { compute 5; recv(S, x, tag = 2); }",
+    );
+    assert_eq!(
+        block_reasons(&result, "R"),
+        ["recv(m, tag 2) [1 queued, none with tag 2]"]
+    );
+    // The sender is gone: that, with the filter, is the whole story.
+    assert!(
+        text(&result).contains("R2 waits in recv(S, tag 2) [S has terminated]"),
+        "{}",
+        text(&result)
+    );
+
+    let result = run_source(
+        "process S { send(R, 1, tag = 1); recv(R, y); }\n\
+         process R { recv(S, x, tag = 2); }",
+    );
+    assert_eq!(
+        block_reasons(&result, "R"),
+        ["recv(S, tag 2) [1 queued, none from S with tag 2]"]
+    );
+    assert_eq!(block_reasons(&result, "S"), ["recv(R) [nothing queued]"]);
+}

@@ -10,6 +10,9 @@
 //! - [`json`]: the trace as JSON lines (schema: `docs/trace-json.md`).
 //! - [`waitfor`]: the wait-for cycle of a deadlock, as text or Graphviz DOT.
 //!
+//! Every line of the text renderings fits the terminal width: long lines
+//! wrap at spaces under a hanging indent (`wrap`).
+//!
 //! [`Program`]: crate::lang::Program
 //! [`RunResult`]: crate::runner::RunResult
 
@@ -17,10 +20,12 @@ pub mod json;
 pub mod style;
 pub mod timeline;
 pub mod waitfor;
+mod wrap;
 
 pub use json::json_lines;
 pub use timeline::{
-    timeline, timeline_annotated, verdict_text, Annotations, Marker, TimelineOptions,
+    timeline, timeline_annotated, verdict_text, verdict_text_with, Annotations, Marker,
+    TimelineOptions, VerdictOptions,
 };
 pub use waitfor::{waitfor_dot, waitfor_text};
 

@@ -82,6 +82,29 @@ pub fn truncate(text: &str, max: usize) -> String {
     out
 }
 
+/// `text` with its control characters written out (`\e`, `\n`, `\t`,
+/// `\r`, `\x07`): a process's `print` text must neither send escape
+/// sequences to the terminal nor break the timeline's lines. Everything
+/// else, backslashes included, is left as it is.
+pub fn escape_controls(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\x1b' => out.push_str("\\e"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            // Every other control character (C0, DEL, C1) is below U+0100.
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// `text` padded with spaces to `cells` characters (never cut).
 pub fn pad(text: &str, cells: usize) -> String {
     let mut out = text.to_string();
@@ -100,6 +123,15 @@ mod tests {
         assert_eq!(truncate("send(consMbox)", 8), "send(co…");
         assert_eq!(truncate("short", 8), "short");
         assert_eq!(truncate("x", 0), "");
+    }
+
+    #[test]
+    fn control_characters_are_written_out() {
+        assert_eq!(
+            escape_controls("a\x1b[31mb\nc\td\x07\u{9b}"),
+            "a\\e[31mb\\nc\\td\\x07\\x9b"
+        );
+        assert_eq!(escape_controls("plain \\ text"), "plain \\ text");
     }
 
     #[test]

@@ -30,12 +30,17 @@ use crate::runner::{kernel_config, RunResult};
 use crate::trace::{ProcView, Step, TraceEvent};
 use crate::verdict::{expectation_text, Verdict};
 
-use super::style::{pad, truncate, width, Painter, Style};
-use super::waitfor::waitfor_text;
+use super::style::{escape_controls, pad, truncate, width, Painter, Style};
+use super::waitfor::waitfor_lines;
+use super::wrap::{wrap, wrap_fields, wrap_words};
 use super::RunSetup;
+use crate::verdict::Limit;
 
-/// Width of the `step tick ` prefix of a row.
-const PREFIX: usize = 12;
+/// The narrowest the step and tick columns get; a run with more digits
+/// widens them ([`Layout`]).
+const NUMBER_COLUMN: usize = 5;
+/// How much deeper than its line a wrapped continuation starts.
+const HANG: usize = 4;
 /// The narrowest a process column gets.
 const MIN_COLUMN: usize = 14;
 /// The widest a process column gets.
@@ -111,29 +116,41 @@ pub fn timeline_annotated(
         color: options.color,
     };
     let labels = &result.trace.labels;
-    let column = column_width(labels.len(), options.width);
+    let layout = Layout::of(result, options.width);
+    let column = layout.column;
     let capacities = Capacities::of(program);
     let mut out = String::new();
 
     // Header: what ran, and how.
-    out.push_str(&painter.paint(Style::Heading, &program.file_name));
-    out.push_str(&format!(
-        ": {} process{} · ",
+    let name = escape_controls(&program.file_name);
+    let mut header = format!(
+        "{name}: {} process{} · ",
         labels.len(),
         if labels.len() == 1 { "" } else { "es" },
-    ));
+    );
     match &annotations.schedule {
-        Some(schedule) => {
-            out.push_str(schedule);
-            out.push('\n');
-        }
+        Some(schedule) => header.push_str(schedule),
         None => {
-            out.push_str(&format!("schedule {}", setup.schedule_name()));
+            header.push_str(&format!("schedule {}", setup.schedule_name()));
             if setup.options.schedule == crate::runner::Schedule::Random {
-                out.push_str(&format!(", seed {}", setup.options.seed));
+                header.push_str(&format!(", seed {}", setup.options.seed));
             }
-            out.push_str(&format!(" · limit {} steps\n", setup.options.max_steps));
+            header.push_str(&format!(" · limit {} steps", setup.options.max_steps));
         }
+    }
+    for (i, line) in wrap_fields(&header, " · ", options.width, "  ")
+        .iter()
+        .enumerate()
+    {
+        // The name starts the first line.
+        match line.strip_prefix(name.as_str()).filter(|_| i == 0) {
+            Some(rest) => {
+                out.push_str(&painter.paint(Style::Heading, &name));
+                out.push_str(rest);
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
     }
     if !program.mailboxes.is_empty() {
         let boxes: Vec<String> = program
@@ -141,17 +158,26 @@ pub fn timeline_annotated(
             .iter()
             .map(|m| format!("{} (capacity {})", m.name, m.capacity))
             .collect();
-        out.push_str(&wrap(
-            &format!("mailboxes: {}", boxes.join(", ")),
-            options.width,
-            "  ",
-        ));
+        push_lines(
+            &mut out,
+            wrap(
+                &format!("mailboxes: {}", boxes.join(", ")),
+                options.width,
+                "  ",
+            ),
+        );
     }
     out.push('\n');
 
     // Column headings.
-    let mut heading = format!("{:>5} {:>5} ", "step", "tick");
-    let mut rule = format!("{} {} ", "─".repeat(5), "─".repeat(5));
+    let mut heading = format!(
+        "{:>step$} {:>tick$} ",
+        "step",
+        "tick",
+        step = layout.step,
+        tick = layout.tick
+    );
+    let mut rule = format!("{} {} ", "─".repeat(layout.step), "─".repeat(layout.tick));
     for label in labels {
         heading.push_str(&pad(&truncate(label, column), column + 1));
         rule.push_str(&"─".repeat(column));
@@ -174,10 +200,10 @@ pub fn timeline_annotated(
         for (m, &at) in annotations.markers.iter().zip(&marked) {
             if at == after {
                 let arrow = if after == 0 { "▼" } else { "▲" };
-                out.push_str(
-                    &painter.paint(Style::Bad, &marker_line(arrow, &m.text, options.width)),
-                );
-                out.push('\n');
+                for line in marker_lines_of(arrow, &m.text, &layout) {
+                    out.push_str(&painter.paint(Style::Bad, &line));
+                    out.push('\n');
+                }
             }
         }
     };
@@ -185,11 +211,11 @@ pub fn timeline_annotated(
     for (i, range) in shown.iter().enumerate() {
         if i > 0 {
             let gap = shown[i - 1].end..range.start;
-            out.push_str(&elision(&steps[gap], labels, &painter, options.width));
+            out.push_str(&elision(&steps[gap], labels, &painter, &layout));
         }
         for (index, step) in steps[range.clone()].iter().enumerate() {
-            out.push_str(&row(step, column, &painter));
-            for line in event_lines(step, &capacities, &painter, options.width) {
+            out.push_str(&row(step, &layout, &painter));
+            for line in event_lines(step, &capacities, &painter, &layout) {
                 out.push_str(&line);
                 out.push('\n');
             }
@@ -197,7 +223,10 @@ pub fn timeline_annotated(
         }
     }
     if steps.is_empty() {
-        out.push_str(&painter.paint(Style::Detail, "            (no steps)"));
+        out.push_str(&painter.paint(
+            Style::Detail,
+            &format!("{}(no steps)", " ".repeat(layout.prefix())),
+        ));
         out.push('\n');
     }
 
@@ -205,16 +234,19 @@ pub fn timeline_annotated(
     let stats = &result.stats;
     out.push('\n');
     let totals = format!(
-        "{} steps, {} ticks · {} calls · {} messages delivered · {} copies, {} B",
-        result.steps,
-        result.ticks,
-        stats.syscalls,
-        stats.delivered,
-        stats.copies_to_kernel + stats.copies_to_user + stats.copies_user_to_user,
+        "{}, {} · {} · {} delivered · {}, {} B",
+        plural(result.steps, "step"),
+        plural(result.ticks, "tick"),
+        plural(stats.syscalls, "call"),
+        plural(stats.delivered, "message"),
+        match stats.copies_to_kernel + stats.copies_to_user + stats.copies_user_to_user {
+            1 => "1 copy".to_string(),
+            copies => format!("{copies} copies"),
+        },
         stats.bytes_copied
     );
-    for line in wrap(&totals, options.width, "").lines() {
-        out.push_str(&painter.paint(Style::Detail, line));
+    for line in wrap(&totals, options.width, "  ") {
+        out.push_str(&painter.paint(Style::Detail, &line));
         out.push('\n');
     }
     out.push('\n');
@@ -226,31 +258,86 @@ pub fn timeline_annotated(
         ),
     ));
     out.push('\n');
-    out.push_str(&verdict_text(
+    out.push_str(&verdict_text_with(
         &result.verdict,
         program.expect.as_ref(),
-        options.color,
-        true,
+        &VerdictOptions {
+            color: options.color,
+            graph: true,
+            width: options.width,
+            limit: result.limit(&setup.options),
+        },
     ));
     out
 }
 
+/// How to draw the verdict block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerdictOptions {
+    /// Emit ANSI colours.
+    pub color: bool,
+    /// Draw a deadlock's wait-for cycle in place of its one-line chain.
+    pub graph: bool,
+    /// The terminal width to wrap to.
+    pub width: usize,
+    /// The limit that ended a `runs` verdict's run, if known
+    /// ([`RunResult::limit`](crate::runner::RunResult::limit)).
+    pub limit: Option<Limit>,
+}
+
+impl Default for VerdictOptions {
+    fn default() -> VerdictOptions {
+        VerdictOptions {
+            color: false,
+            graph: false,
+            width: TimelineOptions::default().width,
+            limit: None,
+        }
+    }
+}
+
 /// The verdict block: the explanation, the wait-for drawing of a deadlock
 /// (when `graph`, in place of the one-line chain), and whether the `expect`
-/// line matched. `--quiet` prints this alone, without the graph.
+/// line matched, wrapped to 80 columns. `--quiet` prints this alone,
+/// without the graph; [`verdict_text_with`] also takes the width and the
+/// limit that ended a `runs` verdict.
 pub fn verdict_text(
     verdict: &Verdict,
     expect: Option<&Expectation>,
     color: bool,
     graph: bool,
 ) -> String {
-    let painter = Painter { color };
+    verdict_text_with(
+        verdict,
+        expect,
+        &VerdictOptions {
+            color,
+            graph,
+            ..VerdictOptions::default()
+        },
+    )
+}
+
+/// [`verdict_text`] with every option.
+pub fn verdict_text_with(
+    verdict: &Verdict,
+    expect: Option<&Expectation>,
+    options: &VerdictOptions,
+) -> String {
+    let painter = Painter {
+        color: options.color,
+    };
+    let max = options.width;
     let mut out = String::new();
-    let lines = verdict.explain();
-    let drawing = if graph {
-        waitfor_text(verdict)
+    let lines: Vec<String> = verdict
+        .explain_at(options.limit)
+        .iter()
+        .map(|line| escape_controls(line))
+        .collect();
+    let drawing = if options.graph {
+        waitfor_lines(verdict, max)
     } else {
-        String::new()
+        Vec::new()
     };
     // The explanation's second line of a deadlock is the cycle on one
     // line; the drawing says the same, better, so it replaces it.
@@ -263,52 +350,109 @@ pub fn verdict_text(
         _ => None,
     };
     for (i, line) in lines.iter().enumerate() {
-        if i == 0 {
-            let style = match verdict {
-                Verdict::Completes | Verdict::Runs { .. } => Style::Heading,
-                _ => Style::Bad,
-            };
-            out.push_str(&painter.paint(style, line));
-            out.push('\n');
-            if chain_line.is_none() {
-                out.push_str(&drawing);
-            }
-            continue;
-        }
         if Some(i) == chain_line {
-            out.push_str(&drawing);
+            push_lines(&mut out, drawing.clone());
             continue;
         }
-        out.push_str(line);
+        let style = match verdict {
+            _ if i > 0 => Style::Ready,
+            Verdict::Completes | Verdict::Runs { .. } => Style::Heading,
+            _ => Style::Bad,
+        };
+        for piece in verdict_wrap(line, max) {
+            out.push_str(&painter.paint(style, &piece));
+            out.push('\n');
+        }
+        if i == 0 && chain_line.is_none() {
+            push_lines(&mut out, drawing.clone());
+        }
+    }
+    for piece in verdict_wrap(&expect_line(verdict, expect), max) {
+        out.push_str(&painter.paint(expect_style(verdict, expect), &piece));
         out.push('\n');
     }
-    out.push_str(&expect_line(verdict, expect, &painter));
-    out.push('\n');
     out
 }
 
-/// `expected deadlock: matches`, or what went wrong, or that there is no `expect` line.
-fn expect_line(verdict: &Verdict, expect: Option<&Expectation>, painter: &Painter) -> String {
+/// A verdict line wrapped, continuing two columns deeper than it starts.
+fn verdict_wrap(line: &str, max: usize) -> Vec<String> {
+    let lead = line.len() - line.trim_start_matches(' ').len();
+    wrap(line, max, &" ".repeat(lead + 2))
+}
+
+fn expect_style(verdict: &Verdict, expect: Option<&Expectation>) -> Style {
     match expect {
-        None => painter.paint(Style::Detail, "no expect line: nothing to check"),
-        Some(e) if verdict.matches(e) => painter.paint(
-            Style::Good,
-            &format!("expected {}: matches ✓", expectation_text(e)),
-        ),
-        Some(e) => painter.paint(
-            Style::Bad,
-            &format!(
-                "expected {}: got {}, does not match ✗",
-                expectation_text(e),
-                verdict.keyword()
-            ),
+        None => Style::Detail,
+        Some(e) if verdict.matches(e) => Style::Good,
+        Some(_) => Style::Bad,
+    }
+}
+
+/// `expected deadlock: matches`, or what went wrong, or that there is no `expect` line.
+fn expect_line(verdict: &Verdict, expect: Option<&Expectation>) -> String {
+    match expect {
+        None => "no expect line: nothing to check".to_string(),
+        Some(e) if verdict.matches(e) => format!("expected {}: matches ✓", expectation_text(e)),
+        Some(e) => format!(
+            "expected {}: got {}, does not match ✗",
+            expectation_text(e),
+            verdict.keyword()
         ),
     }
 }
 
-/// The width of each process column for `count` processes.
-fn column_width(count: usize, total: usize) -> usize {
-    let available = total.saturating_sub(PREFIX);
+/// Where things go on a line: the `step tick ` prefix, its two columns as
+/// wide as the largest number in them, and the process columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Layout {
+    /// Width of the step column.
+    step: usize,
+    /// Width of the tick column.
+    tick: usize,
+    /// Width of each process column.
+    column: usize,
+    /// The terminal width to fit.
+    width: usize,
+}
+
+impl Layout {
+    fn of(result: &RunResult, width: usize) -> Layout {
+        // Steps and ticks only grow: the last step has the largest of both.
+        let last = result.trace.steps.last();
+        let digits = |n: u64| n.checked_ilog10().map_or(1, |d| d as usize + 1);
+        let step = digits(last.map_or(0, |s| s.step)).max(NUMBER_COLUMN);
+        let tick = digits(last.map_or(0, |s| s.tick).max(result.ticks)).max(NUMBER_COLUMN);
+        Layout {
+            step,
+            tick,
+            column: column_width(result.trace.labels.len(), width, step + tick + 2),
+            width,
+        }
+    }
+
+    /// Width of the `step tick ` prefix.
+    fn prefix(&self) -> usize {
+        self.step + self.tick + 2
+    }
+
+    /// `text` right-aligned under the step and tick (`  line 9 `).
+    fn in_prefix(&self, text: &str) -> String {
+        format!("{text:>w$} ", w = self.prefix() - 1)
+    }
+}
+
+/// Appends `lines`, each ending in `\n`.
+fn push_lines(out: &mut String, lines: Vec<String>) {
+    for line in lines {
+        out.push_str(&line);
+        out.push('\n');
+    }
+}
+
+/// The width of each process column for `count` processes after a prefix
+/// of `prefix` columns.
+fn column_width(count: usize, total: usize, prefix: usize) -> usize {
+    let available = total.saturating_sub(prefix);
     (available / count.max(1))
         .saturating_sub(1)
         .clamp(MIN_COLUMN, MAX_COLUMN)
@@ -351,16 +495,47 @@ fn with_marked(
     merged
 }
 
-/// `  ▲ text ───` across the width, under the marked row (`▼` above the first).
-fn marker_line(arrow: &str, text: &str, max: usize) -> String {
-    let head = format!("{arrow:>11} {text} ");
-    let rest = max.clamp(20, 200).saturating_sub(width(&head));
-    format!("{head}{}", "─".repeat(rest)).trim_end().to_string()
+/// `  ▲ text ───` across the width, under the marked row (`▼` above the
+/// first); a long text wraps under itself, the rule ends its last line.
+fn marker_lines_of(arrow: &str, text: &str, layout: &Layout) -> Vec<String> {
+    let max = layout.width.clamp(20, 200);
+    let pieces = wrap_words(
+        &escape_controls(text),
+        layout.prefix(),
+        layout.prefix(),
+        max,
+    );
+    let last = pieces.len() - 1;
+    pieces
+        .iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            let head = if i == 0 {
+                format!("{}{piece}", layout.in_prefix(arrow))
+            } else {
+                format!("{}{piece}", " ".repeat(layout.prefix()))
+            };
+            if i < last {
+                return head;
+            }
+            let rest = max.saturating_sub(width(&head) + 1);
+            format!("{head} {}", "─".repeat(rest))
+                .trim_end()
+                .to_string()
+        })
+        .collect()
 }
 
 /// One row: step, tick, and every process's state.
-fn row(step: &Step, column: usize, painter: &Painter) -> String {
-    let mut line = format!("{:>5} {:>5} ", step.step, step.tick);
+fn row(step: &Step, layout: &Layout, painter: &Painter) -> String {
+    let column = layout.column;
+    let mut line = format!(
+        "{:>step$} {:>tick$} ",
+        step.step,
+        step.tick,
+        step = layout.step,
+        tick = layout.tick
+    );
     let last = step.states.len().saturating_sub(1);
     for (k, state) in step.states.iter().enumerate() {
         let (text, style) = cell(state, column);
@@ -431,13 +606,22 @@ impl Capacities {
 /// The lines under a row: what happened in the step, in words. A system
 /// call is one line with its outcome; what the kernel did because of it
 /// (copies, messages, wake-ups) is indented under it.
-fn event_lines(step: &Step, capacities: &Capacities, painter: &Painter, max: usize) -> Vec<String> {
+///
+/// A line wider than the terminal wraps at spaces; its continuation lines
+/// start [`HANG`] columns deeper, so they never look like the next event.
+fn event_lines(
+    step: &Step,
+    capacities: &Capacities,
+    painter: &Painter,
+    layout: &Layout,
+) -> Vec<String> {
     let events = &step.events;
+    let max = layout.width;
     let mut used = vec![false; events.len()];
     let mut lines = Vec::new();
     let mut in_call = false;
-    let base = " ".repeat(PREFIX);
-    let nested = " ".repeat(PREFIX + 2);
+    let base = " ".repeat(layout.prefix());
+    let nested = " ".repeat(layout.prefix() + 2);
     for (i, event) in events.iter().enumerate() {
         if used[i] {
             continue;
@@ -467,20 +651,43 @@ fn event_lines(step: &Step, capacities: &Capacities, painter: &Painter, max: usi
                     });
                 // The scenario line sits in the row prefix, under step and tick.
                 let place =
-                    painter.paint(Style::Detail, &format!("{:>11} ", format!("line {line}")));
-                let head = format!("{}  {call}", painter.paint(Style::Actor, process));
-                let head_width = width(process) + 2 + width(call);
+                    painter.paint(Style::Detail, &layout.in_prefix(&format!("line {line}")));
+                let process = escape_controls(process);
+                let call = escape_controls(call);
+                let head_width = width(&process) + 2 + width(&call);
+                let outcome = outcome.map(|(j, text, style)| {
+                    used[j] = true;
+                    (escape_controls(&text), style)
+                });
+                let fits = |text: &str| layout.prefix() + head_width + 1 + width(text) <= max;
                 match outcome {
-                    Some((j, text, style)) => {
-                        used[j] = true;
-                        if PREFIX + head_width + 1 + width(&text) <= max {
-                            lines.push(format!("{place}{head} {}", painter.paint(style, &text)));
-                        } else {
-                            lines.push(format!("{place}{head}"));
-                            lines.push(format!("{nested}{}", painter.paint(style, &text)));
+                    Some((text, style)) if fits(&text) => lines.push(format!(
+                        "{place}{}  {call} {}",
+                        painter.paint(Style::Actor, &process),
+                        painter.paint(style, &text)
+                    )),
+                    outcome => {
+                        // The call's head, wrapped; the process is the first
+                        // word of its first piece.
+                        let head = format!("{process}  {call}");
+                        let hang = layout.prefix() + HANG;
+                        for (i, piece) in wrap_words(&head, layout.prefix(), hang, max)
+                            .iter()
+                            .enumerate()
+                        {
+                            lines.push(match piece.strip_prefix(process.as_str()) {
+                                Some(rest) if i == 0 => format!(
+                                    "{place}{}{rest}",
+                                    painter.paint(Style::Actor, &process)
+                                ),
+                                _ if i == 0 => format!("{place}{piece}"),
+                                _ => format!("{}{piece}", " ".repeat(hang)),
+                            });
+                        }
+                        if let Some((text, style)) = outcome {
+                            lines.extend(painted_wrap(&nested, &text, style, painter, max));
                         }
                     }
-                    None => lines.push(format!("{place}{head}")),
                 }
                 continue;
             }
@@ -622,21 +829,46 @@ fn event_lines(step: &Step, capacities: &Capacities, painter: &Painter, max: usi
                 Style::Bad,
             ),
         };
-        lines.push(format!("{indent}{}", painter.paint(style, &text)));
-    }
-    if step.ran.is_none() && lines.is_empty() {
-        lines.push(format!(
-            "{base}{}",
-            painter.paint(
-                Style::Detail,
-                &format!(
-                    "(no process can run: the clock advances to tick {})",
-                    step.tick
-                )
-            )
+        lines.extend(painted_wrap(
+            indent,
+            &escape_controls(&text),
+            style,
+            painter,
+            max,
         ));
     }
+    if step.ran.is_none() && lines.is_empty() {
+        let text = format!(
+            "(no process can run: the clock advances to tick {})",
+            step.tick
+        );
+        lines.extend(painted_wrap(&base, &text, Style::Detail, painter, max));
+    }
     lines
+}
+
+/// `text` after `indent`, wrapped to `max` with continuation lines
+/// [`HANG`] columns deeper, every piece painted in `style`.
+fn painted_wrap(
+    indent: &str,
+    text: &str,
+    style: Style,
+    painter: &Painter,
+    max: usize,
+) -> Vec<String> {
+    let hang = width(indent) + HANG;
+    wrap_words(text, width(indent), hang, max)
+        .iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            let lead = if i == 0 {
+                indent.to_string()
+            } else {
+                " ".repeat(hang)
+            };
+            format!("{lead}{}", painter.paint(style, piece))
+        })
+        .collect()
 }
 
 /// `-> blocks [full 4/4]` when the reason repeats the call
@@ -674,7 +906,7 @@ fn tag_text(tag: u32) -> String {
 }
 
 /// The `···` line for steps not shown, with what happened in them.
-fn elision(steps: &[Step], labels: &[String], painter: &Painter, width: usize) -> String {
+fn elision(steps: &[Step], labels: &[String], painter: &Painter, layout: &Layout) -> String {
     let (Some(first), Some(last)) = (steps.first(), steps.last()) else {
         return String::new();
     };
@@ -702,21 +934,21 @@ fn elision(steps: &[Step], labels: &[String], painter: &Painter, width: usize) -
             _ => {}
         }
     }
-    let indent = " ".repeat(PREFIX);
+    let indent = " ".repeat(layout.prefix());
     let mut out = String::new();
-    out.push_str(&painter.paint(
-        Style::Elided,
-        &format!(
-            "{:>11} {} steps not shown: steps {}–{}, ticks {}–{}",
-            "···",
-            steps.len(),
-            first.step,
-            last.step,
-            first.tick,
-            last.tick
-        ),
-    ));
-    out.push('\n');
+    let shown = format!(
+        "{}{} steps not shown: steps {}–{}, ticks {}–{}",
+        layout.in_prefix("···"),
+        steps.len(),
+        first.step,
+        last.step,
+        first.tick,
+        last.tick
+    );
+    for line in wrap(&shown, layout.width, &indent) {
+        out.push_str(&painter.paint(Style::Elided, &line));
+        out.push('\n');
+    }
     let mut summary = format!(
         "{indent}in them: {}, {} delivered, {}",
         plural(calls, "call"),
@@ -737,11 +969,11 @@ fn elision(steps: &[Step], labels: &[String], painter: &Painter, width: usize) -
         summary.push_str("; ");
         summary.push_str(&items.join(", "));
     }
-    for line in wrap(&summary, width, &indent).lines() {
-        out.push_str(&painter.paint(Style::Elided, line));
+    for line in wrap(&summary, layout.width, &indent) {
+        out.push_str(&painter.paint(Style::Elided, &line));
         out.push('\n');
     }
-    out.push_str(&painter.paint(Style::Elided, &format!("{:>11}", "···")));
+    out.push_str(&painter.paint(Style::Elided, layout.in_prefix("···").trim_end()));
     out.push('\n');
     out
 }
@@ -755,50 +987,23 @@ fn plural(count: u64, noun: &str) -> String {
     }
 }
 
-/// Wraps `text` at spaces to `max` columns; continuation lines start with `indent`.
-fn wrap(text: &str, max: usize, indent: &str) -> String {
-    let mut out = String::new();
-    // The first line keeps the text's own leading spaces.
-    let lead = text.len() - text.trim_start().len();
-    let mut line = text[..lead].to_string();
-    let mut line_width = width(&line);
-    let mut empty = true;
-    for word in text.split_whitespace() {
-        let word_width = width(word);
-        if !empty && line_width + 1 + word_width > max {
-            out.push_str(&line);
-            out.push('\n');
-            line = indent.to_string();
-            line_width = width(indent);
-            empty = true;
-        }
-        if !empty {
-            line.push(' ');
-            line_width += 1;
-        }
-        line.push_str(word);
-        line_width += word_width;
-        empty = false;
-    }
-    out.push_str(&line);
-    out.push('\n');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The `step tick ` prefix of a run of at most five-digit numbers.
+    const PREFIX: usize = 2 * NUMBER_COLUMN + 2;
+
     #[test]
     fn four_processes_fit_eighty_columns() {
-        let column = column_width(4, 80);
+        let column = column_width(4, 80, PREFIX);
         assert!(PREFIX + 4 * (column + 1) <= 81, "column {column}");
         assert!(column >= MIN_COLUMN);
     }
 
     #[test]
     fn many_processes_widen_rather_than_vanish() {
-        assert_eq!(column_width(12, 80), MIN_COLUMN);
+        assert_eq!(column_width(12, 80, PREFIX), MIN_COLUMN);
     }
 
     #[test]
@@ -839,14 +1044,6 @@ mod tests {
         assert_eq!(copy_end("Producer[0]@8"), "Producer[0]");
         assert_eq!(copy_end("kernel slot (message 4)"), "kernel slot");
         assert_eq!(copy_end("odd@name"), "odd@name");
-    }
-
-    #[test]
-    fn wrap_keeps_lines_within_width() {
-        let text = "one two three four five six seven eight nine ten";
-        for line in wrap(text, 12, "  ").lines() {
-            assert!(line.chars().count() <= 12, "{line:?}");
-        }
     }
 
     #[test]

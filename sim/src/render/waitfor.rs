@@ -16,24 +16,45 @@
 
 use crate::verdict::Verdict;
 
+use super::style::{escape_controls, width};
+use super::wrap::wrap_words;
+
 /// The drawing of a deadlock's cycle; empty for any other verdict.
 pub fn waitfor_text(verdict: &Verdict) -> String {
-    let Verdict::Deadlock { cycle, .. } = verdict else {
-        return String::new();
-    };
     let mut out = String::new();
+    for line in waitfor_lines(verdict, usize::MAX) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// The lines of [`waitfor_text`], a long reason wrapped to `max` columns
+/// under itself, inside the drawing.
+pub fn waitfor_lines(verdict: &Verdict, max: usize) -> Vec<String> {
+    let Verdict::Deadlock { cycle, .. } = verdict else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
     for (i, stuck) in cycle.iter().enumerate() {
         let arrow = if i == 0 { "  ╭─▶ " } else { "  │   " };
-        out.push_str(&format!("{arrow}{}\n", stuck.process));
-        out.push_str(&format!("  │     │ {}\n", stuck.why));
+        lines.push(format!("{arrow}{}", escape_controls(&stuck.process)));
+        let lead = "  │     │ ";
+        let hang = "  │     │   ";
+        for (k, piece) in wrap_words(&escape_controls(&stuck.why), width(lead), width(hang), max)
+            .into_iter()
+            .enumerate()
+        {
+            lines.push(format!("{}{piece}", if k == 0 { lead } else { hang }));
+        }
         if i + 1 < cycle.len() {
-            out.push_str("  │     ▼\n");
+            lines.push("  │     ▼".to_string());
         }
     }
     if !cycle.is_empty() {
-        out.push_str("  ╰─────╯\n");
+        lines.push("  ╰─────╯".to_string());
     }
-    out
+    lines
 }
 
 /// The wait-for graph as a Graphviz `digraph`: the cycle's edges labelled
