@@ -37,6 +37,8 @@ pub enum Limit {
     Steps(u64),
     /// The tick limit, this many ticks of the simulated clock.
     Ticks(u64),
+    /// A replayed schedule ran out after this many steps.
+    Schedule(u64),
 }
 
 /// The outcome of a run.
@@ -149,6 +151,11 @@ impl Verdict {
                     Some(Limit::Ticks(ticks)) => {
                         format!("runs: still live at the tick limit ({ticks} ticks)")
                     }
+                    Some(Limit::Schedule(steps)) => format!(
+                        "runs: the schedule ends after {steps} step{}, with processes still \
+                         able to go on",
+                        if steps == 1 { "" } else { "s" }
+                    ),
                     None => "runs: still live when the run stopped".into(),
                 });
                 for p in progress {

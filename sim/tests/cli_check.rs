@@ -602,3 +602,16 @@ fn a_hand_edited_schedule_gets_notes_for_the_comments_it_cannot_use() {
         both(&out)
     );
 }
+
+#[test]
+fn a_schedule_that_runs_out_early_says_so_rather_than_blaming_a_limit() {
+    let dir = scratch("runs-out");
+    std::fs::write(dir.join("h2h.ipc"), HEAD_TO_HEAD).unwrap();
+    let out = ipclab_in(&dir, &["replay", "h2h.ipc", "--schedule", "0", "-q"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("runs: the schedule ends after 1 step, with processes still able to go on"),
+        "{text}"
+    );
+    assert!(!text.contains("limit"), "{text}");
+}

@@ -11,7 +11,15 @@ fn render(source: &str, options: RunOptions, timeline: TimelineOptions) -> Strin
     let program = lang::compile("scenario.ipc", source.as_bytes(), &[])
         .unwrap_or_else(|d| panic!("{}", d.render(false)));
     let result = runner::run(&program, options).unwrap();
-    render::timeline(&program, &RunSetup { options }, &result, &timeline)
+    render::timeline(
+        &program,
+        &RunSetup {
+            options,
+            replayed: false,
+        },
+        &result,
+        &timeline,
+    )
 }
 
 fn plain() -> TimelineOptions {
@@ -118,7 +126,14 @@ expect deadlock;
     let program = lang::compile("deadlock.ipc", source.as_bytes(), &[]).unwrap();
     let options = RunOptions::default();
     let result = runner::run(&program, options).unwrap();
-    insta::assert_snapshot!(render::json_lines(&program, &RunSetup { options }, &result));
+    insta::assert_snapshot!(render::json_lines(
+        &program,
+        &RunSetup {
+            options,
+            replayed: false,
+        },
+        &result
+    ));
 }
 
 /// Every bundled scenario (`scenarios/*.ipc`), compiled, with its file name.
@@ -165,7 +180,15 @@ fn every_bundled_scenario_fits_eighty_columns() {
     for (name, program) in &scenarios {
         let options = RunOptions::default();
         let result = runner::run(program, options).unwrap();
-        let text = render::timeline(program, &RunSetup { options }, &result, &plain());
+        let text = render::timeline(
+            program,
+            &RunSetup {
+                options,
+                replayed: false,
+            },
+            &result,
+            &plain(),
+        );
         // The spec promises the table for up to four processes.
         let table_may_widen = result.trace.labels.len() > 4;
         for line in wider_than(&text, 80) {
@@ -189,7 +212,15 @@ fn long_lines_wrap_to_the_width_under_a_hanging_indent() {
         width: 60,
         ..plain()
     };
-    let text = render::timeline(&program, &RunSetup { options }, &result, &timeline);
+    let text = render::timeline(
+        &program,
+        &RunSetup {
+            options,
+            replayed: false,
+        },
+        &result,
+        &timeline,
+    );
     assert_eq!(wider_than(&text, 60), Vec::<&str>::new(), "{text}");
     let lines: Vec<&str> = text.lines().collect();
     let blocks = lines

@@ -237,7 +237,7 @@ impl<'p> Model<'p> {
         match kernel.process(Program::pid_of(k)).map(|p| p.state) {
             Some(ProcessState::Blocked(r)) => format!("waits in {}", self.names.reason(kernel, r)),
             Some(ProcessState::Exited(c)) => format!("exited with {c}"),
-            _ => "ready, but never makes progress".into(),
+            _ => "runs, but makes no progress".into(),
         }
     }
 

@@ -224,7 +224,7 @@ pub fn replay(
                     process: names.process(Program::pid_of(k)),
                     why: match p.state {
                         ProcessState::Blocked(r) => format!("waits in {}", names.reason(kernel, r)),
-                        _ => "runs without making progress".to_string(),
+                        _ => "runs, but makes no progress".to_string(),
                     },
                 })
                 .collect();

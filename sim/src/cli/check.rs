@@ -19,7 +19,7 @@ use ipclab_sim::check::{
     Schedule, SearchOrder, SweepKey, SweepValue,
 };
 use ipclab_sim::lang::{Expectation, Program};
-use ipclab_sim::render::{self, Annotations, Marker, RunSetup, TimelineOptions};
+use ipclab_sim::render::{self, Annotations, Marker, RunSetup, TimelineOptions, VerdictOptions};
 use ipclab_sim::runner::{RunOptions, RunResult};
 use ipclab_sim::verdict::{expectation_text, Verdict};
 
@@ -607,6 +607,7 @@ fn counterexample_timeline(
     };
     let setup = RunSetup {
         options: RunOptions::default(),
+        replayed: true,
     };
     let options = TimelineOptions {
         color,
@@ -785,6 +786,7 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
     let color = args.output.color.enabled(std::io::stdout().is_terminal());
     let setup = RunSetup {
         options: RunOptions::default(),
+        replayed: true,
     };
     let reproduced = kind.map(|k| shows(&result, k));
     let mut text = if args.output.json {
@@ -792,7 +794,16 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
     } else if args.output.dot {
         render::waitfor_dot(&result.verdict, &program.file_name)
     } else if args.output.quiet {
-        render::verdict_text(&result.verdict, program.expect.as_ref(), color, false)
+        render::verdict_text_with(
+            &result.verdict,
+            program.expect.as_ref(),
+            &VerdictOptions {
+                color,
+                graph: false,
+                width: args.output.width,
+                limit: setup.limit_of(&result),
+            },
+        )
     } else {
         let annotations = Annotations {
             schedule: Some(schedule_label(&given.label, schedule, args.repeat)),

@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use ipclab_sim::lang;
-use ipclab_sim::render::{self, RunSetup, TimelineOptions};
+use ipclab_sim::render::{self, RunSetup, TimelineOptions, VerdictOptions};
 use ipclab_sim::runner::{self, RunOptions, Schedule};
 
 use crate::bundled;
@@ -313,14 +313,26 @@ fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
     };
     let result = runner::run(&program, options)
         .map_err(|e| Failure::Message(format!("cannot boot {}: {e}", loaded.file_name)))?;
-    let setup = RunSetup { options };
+    let setup = RunSetup {
+        options,
+        replayed: false,
+    };
     let color = args.output.color.enabled(std::io::stdout().is_terminal());
     let text = if args.output.json {
         render::json_lines(&program, &setup, &result)
     } else if args.output.dot {
         render::waitfor_dot(&result.verdict, &program.file_name)
     } else if args.output.quiet {
-        render::verdict_text(&result.verdict, program.expect.as_ref(), color, false)
+        render::verdict_text_with(
+            &result.verdict,
+            program.expect.as_ref(),
+            &VerdictOptions {
+                color,
+                graph: false,
+                width: args.output.width,
+                limit: setup.limit_of(&result),
+            },
+        )
     } else {
         let timeline = TimelineOptions {
             color,

@@ -64,7 +64,7 @@ pub fn json_lines(program: &Program, setup: &RunSetup, result: &RunResult) -> St
     let verdict = &result.verdict;
     let expected = program.expect.as_ref();
     let extra = json!({
-        "explanation": verdict.explain_at(result.limit(&setup.options)),
+        "explanation": verdict.explain_at(setup.limit_of(result)),
         "expected": expected.map(expectation_text),
         "matches": expected.is_none_or(|e| verdict.matches(e)),
         "steps": result.steps,

@@ -34,9 +34,23 @@ pub use waitfor::{waitfor_dot, waitfor_text};
 pub struct RunSetup {
     /// The runner's options.
     pub options: crate::runner::RunOptions,
+    /// The run followed a schedule (`replay`): a `runs` verdict means the
+    /// schedule ran out, not that a limit was reached.
+    pub replayed: bool,
 }
 
 impl RunSetup {
+    /// What ended a `runs` verdict's run: a limit, or the end of a replayed
+    /// schedule.
+    pub fn limit_of(&self, result: &crate::runner::RunResult) -> Option<crate::verdict::Limit> {
+        match (&result.verdict, self.replayed) {
+            (crate::verdict::Verdict::Runs { .. }, true) => {
+                Some(crate::verdict::Limit::Schedule(result.steps))
+            }
+            _ => result.limit(&self.options),
+        }
+    }
+
     /// `rr` or `random`, as the CLI spells it.
     pub fn schedule_name(&self) -> &'static str {
         match self.options.schedule {

@@ -265,7 +265,7 @@ pub fn timeline_annotated(
             color: options.color,
             graph: true,
             width: options.width,
-            limit: result.limit(&setup.options),
+            limit: setup.limit_of(result),
         },
     ));
     out
