@@ -21,6 +21,7 @@ mod compiler;
 pub mod device;
 pub mod diagnostics;
 mod lexer;
+mod limits;
 mod mpi;
 mod parser;
 mod sync;
