@@ -417,3 +417,21 @@ fn an_error_on_a_very_long_line_is_shown_around_its_caret() {
     assert!(rendered.contains('…'), "{rendered}");
     assert!(rendered.len() < 4_000, "{rendered}");
 }
+
+#[test]
+fn sending_to_self_is_a_compile_error_with_a_hint() {
+    assert_error(
+        "process A { send(self, 5); }",
+        1,
+        18,
+        "a process cannot send to itself",
+        "mailbox",
+    );
+    assert_error(
+        "process A {\n  recv(self, x);\n}",
+        2,
+        8,
+        "a process cannot receive from itself",
+        "recv(ANY, x)",
+    );
+}

@@ -1793,6 +1793,24 @@ impl<'a> BodyCompiler<'a> {
                     self.emit(Instruction::Push(-1), span);
                     return Ok(Sysno::Recv);
                 }
+                if text == "self" {
+                    // The kernel would answer EINVAL at run time; the name
+                    // alone says it, so say it here with a place.
+                    let (message, help) = if is_send {
+                        (
+                            "a process cannot send to itself",
+                            "name another process or a mailbox; to keep a message for later, \
+                             send it to a mailbox and receive it from there",
+                        )
+                    } else {
+                        (
+                            "a process cannot receive from itself",
+                            "name the sending process or a mailbox, or write `recv(ANY, x)` \
+                             to receive from any process",
+                        )
+                    };
+                    return Err(Diagnostic::at(span, message, "this process").with_help(help));
+                }
                 if let Some(mailbox) = self.globals.mailbox(text) {
                     self.emit(Instruction::Push(mailbox as i64), span);
                     return Ok(if is_send {
