@@ -270,3 +270,13 @@ expect completes;
 "#,
     );
 }
+
+#[test]
+fn a_leading_byte_order_mark_is_skipped_and_columns_stay_right() {
+    let program = compile("bom.ipc", b"\xef\xbb\xbfprocess A { }", &[]).unwrap();
+    assert_eq!(program.processes[0].name, "A");
+    let errors = compile("bom.ipc", b"\xef\xbb\xbfprocess A { x = ; }", &[]).unwrap_err();
+    assert_eq!((errors.errors[0].line, errors.errors[0].column), (1, 17));
+    // Only at the start: elsewhere it is still a stray character.
+    assert!(compile("bom.ipc", "process A { }\n\u{feff}".as_bytes(), &[]).is_err());
+}
