@@ -280,3 +280,12 @@ fn a_leading_byte_order_mark_is_skipped_and_columns_stay_right() {
     // Only at the start: elsewhere it is still a stray character.
     assert!(compile("bom.ipc", "process A { }\n\u{feff}".as_bytes(), &[]).is_err());
 }
+
+#[test]
+fn override_values_read_like_literals() {
+    use ipclab_sim::lang::integer_literal;
+    assert_eq!(integer_literal("0x10"), Ok(16));
+    assert_eq!(integer_literal("1_0"), Ok(10));
+    assert_eq!(integer_literal("-3"), Ok(-3));
+    assert!(integer_literal("three").is_err());
+}

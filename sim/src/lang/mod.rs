@@ -31,6 +31,7 @@ use ipclab_syscalls::Pid;
 
 pub use code::{CallForm, Code, Instruction, PrintPart, StatusField};
 pub use diagnostics::{Diagnostic, Diagnostics};
+pub use lexer::integer_literal;
 pub(crate) use mpi::call_written_at as mpi_call_written_at;
 pub use parser::MAX_NESTING;
 pub use vm::{complete_syscall, run, ProcState, VmEvent};
