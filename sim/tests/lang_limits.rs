@@ -51,6 +51,7 @@ fn a_process_name_longer_than_the_kernel_keeps_is_an_error_at_the_name() {
 fn a_counted_process_name_counts_its_instance_index() {
     let error = only_error("\nprocess abcdefghijklmnopqrstuvwx[2] { }");
     assert_place(&error, 2, 9, "too long", "24 bytes");
+    assert_eq!(error.label, "27 bytes with `[1]`");
     let help = error.help.unwrap();
     assert!(help.contains("`abcdefghijklmnopqrstuvwx[1]`"), "{help}");
     assert!(help.contains("at most 21 bytes"), "{help}");

@@ -43,7 +43,11 @@ pub(super) fn process_name(name: &Name, count: u32) -> Option<Diagnostic> {
         Diagnostic::at(
             name.span,
             format!("process name `{}` is too long", name.text),
-            format!("{label} bytes"),
+            if count == 1 {
+                format!("{label} bytes")
+            } else {
+                format!("{label} bytes with `{suffix}`")
+            },
         )
         .with_help(help),
     )
