@@ -162,7 +162,8 @@ mod tests {
 
     #[test]
     fn a_process_name_that_fits_with_its_longest_index_passes() {
-        let exact = "a".repeat(MAX_PROCESS_NAME - 4);
+        // With 10 instances the longest label ends in `[9]`, with 11 in `[10]`.
+        let exact = "a".repeat(MAX_PROCESS_NAME - 3);
         assert!(process_name(&name(&exact), 10).is_none());
         assert!(process_name(&name(&exact), 11).is_some());
         assert!(process_name(&name(&"a".repeat(MAX_PROCESS_NAME)), 1).is_none());
