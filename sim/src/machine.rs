@@ -16,7 +16,9 @@
 //!
 //! Callers add their own bookkeeping (trace, clock, progress) around it.
 
-use ipclab_kernel::{Fault, Kernel, Object, OwnedKind, TraceSink, TrapOutcome, UserMemory};
+use ipclab_kernel::{
+    Fault, Kernel, Object, OwnedKind, SpawnError, TraceSink, TrapOutcome, UserMemory,
+};
 use ipclab_syscalls::{Errno, Pid, Reply, RetRegs, Sysno};
 
 use crate::lang::ast::ObjectKind;
@@ -225,12 +227,24 @@ impl Machine {
             let id = kernel
                 .create_mailbox(&mailbox.name, capacity, sink)
                 .map_err(|e| {
+                    // The compiler checks these first; this is the backstop,
+                    // so it still says which limit and what it is.
+                    let why = match e {
+                        Errno::ENAMETOOLONG => format!(
+                            "the name is empty or longer than {} bytes",
+                            ipclab_syscalls::MAX_NAME_LEN
+                        ),
+                        Errno::EINVAL => format!(
+                            "the capacity is above the kernel's mailbox_quota {}",
+                            kernel.config().mailbox_quota
+                        ),
+                        other => other.description().to_string(),
+                    };
                     BootError(format!(
-                        "mailbox {}(capacity = {}): {} (the kernel's mailbox_quota is {})",
+                        "cannot create mailbox {}(capacity = {}): {} ({why})",
                         mailbox.name,
                         mailbox.capacity,
-                        e.name(),
-                        kernel.config().mailbox_quota
+                        e.name()
                     ))
                 })?;
             mailboxes.push(id);
@@ -248,7 +262,23 @@ impl Machine {
             };
             let pid = kernel
                 .spawn(&instance.label, priority, state.memory.len() as u64, sink)
-                .map_err(|e| BootError(format!("cannot spawn {}: {e:?}", instance.label)))?;
+                .map_err(|e| {
+                    let why = match e {
+                        SpawnError::NameTooLong => format!(
+                            "the name is longer than the kernel's {} bytes",
+                            ipclab_kernel::config::MAX_PROCESS_NAME
+                        ),
+                        SpawnError::TableFull => format!(
+                            "the process table is full ({} processes)",
+                            ipclab_kernel::config::MAX_PROCS
+                        ),
+                        SpawnError::BadPriority => format!(
+                            "the priority is not below {}",
+                            ipclab_kernel::config::PRIORITY_LEVELS
+                        ),
+                    };
+                    BootError(format!("cannot spawn {}: {why}", instance.label))
+                })?;
             debug_assert_eq!(pid, Program::pid_of(k));
             for id in &mailboxes {
                 kernel

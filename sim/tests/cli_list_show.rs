@@ -74,3 +74,30 @@ fn show_of_an_unknown_name_exits_2() {
     let out = ipclab(&["show", "no-such-scenario-anywhere"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A device that never ends (`/dev/zero`) is refused at its first byte, in
+/// well under the time it would take to fill memory.
+#[cfg(unix)]
+#[test]
+fn show_refuses_an_endless_device_at_once() {
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ipclab"))
+        .args(["show", "/dev/zero"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("ipclab show /dev/zero still reading after 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("binary file"), "{stderr}");
+}

@@ -417,3 +417,54 @@ fn an_error_on_a_very_long_line_is_shown_around_its_caret() {
     assert!(rendered.contains('…'), "{rendered}");
     assert!(rendered.len() < 4_000, "{rendered}");
 }
+
+#[test]
+fn sending_to_self_is_a_compile_error_with_a_hint() {
+    assert_error(
+        "process A { send(self, 5); }",
+        1,
+        18,
+        "a process cannot send to itself",
+        "mailbox",
+    );
+    assert_error(
+        "process A {\n  recv(self, x);\n}",
+        2,
+        8,
+        "a process cannot receive from itself",
+        "recv(ANY, x)",
+    );
+}
+
+#[test]
+fn a_long_else_if_chain_is_too_deep_nesting_not_a_long_expression() {
+    let mut source = String::from("process P {\n  if x == 0 { }\n");
+    for k in 1..100 {
+        source.push_str(&format!("  else if x == {k} {{ }}\n"));
+    }
+    source.push('}');
+    let error = first_error(&source);
+    assert!(error.message.contains("nesting too deep"), "{error:?}");
+    assert!(error.help.unwrap().contains("`else if`"));
+}
+
+#[test]
+fn nested_ifs_nest_as_deep_as_loops() {
+    let nested = |opener: &str, depth: usize| {
+        format!(
+            "process P {{\n{}{}}}",
+            format!("{opener} {{\n").repeat(depth),
+            "}\n".repeat(depth)
+        )
+    };
+    // The body is the first of the 64 levels.
+    for opener in ["if 1", "loop"] {
+        assert!(
+            compile("t.ipc", nested(opener, 63).as_bytes(), &[]).is_ok(),
+            "{opener}"
+        );
+        let error = first_error(&nested(opener, 64));
+        assert_eq!(error.line, 65, "{opener}: {error:?}");
+        assert!(error.message.contains("nesting too deep"), "{error:?}");
+    }
+}

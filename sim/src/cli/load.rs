@@ -2,10 +2,22 @@
 //!
 //! Resolution order: an existing path wins; otherwise a bundled scenario
 //! named with or without `.ipc`; otherwise an error that lists close names.
+//! Reading stops at [`MAX_SOURCE_BYTES`] and at the first NUL byte, so a
+//! device that never ends (`/dev/zero`) is refused at once instead of
+//! filling memory.
 
+use std::io::Read;
 use std::path::Path;
 
 use crate::bundled;
+
+/// The largest scenario file read: far above any hand-written or generated
+/// scenario (tens of megabytes still compile), far below what would
+/// exhaust memory.
+pub const MAX_SOURCE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Bytes read at a time; each chunk is checked for NUL before the next.
+const CHUNK_BYTES: usize = 64 * 1024;
 
 /// A scenario's bytes and the name its diagnostics show.
 #[derive(Clone, Debug)]
@@ -28,7 +40,8 @@ pub fn load(name: &str) -> Result<Loaded, String> {
         if path.is_dir() {
             return Err(format!("{name} is a directory, not a scenario file"));
         }
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {name}: {e}"))?;
+        let file = std::fs::File::open(path).map_err(|e| format!("cannot read {name}: {e}"))?;
+        let bytes = read_capped(name, file, MAX_SOURCE_BYTES)?;
         let source = check_text(name, bytes)?;
         return Ok(Loaded {
             file_name: name.to_string(),
@@ -50,14 +63,53 @@ pub fn load(name: &str) -> Result<Loaded, String> {
     Err(message)
 }
 
-/// The bytes as text, or why they are not a scenario.
-fn check_text(name: &str, bytes: Vec<u8>) -> Result<String, String> {
+/// Reads at most `limit` bytes of `reader`, stopping at the first NUL byte.
+///
+/// # Errors
+/// The reader fails, the input is longer than `limit` (nothing beyond
+/// `limit + 1` bytes is read), or it contains a NUL byte (a binary file).
+fn read_capped(name: &str, mut reader: impl Read, limit: usize) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0; CHUNK_BYTES];
+    loop {
+        // One byte past the limit tells "exactly the limit" from "more".
+        let wanted = CHUNK_BYTES.min(limit + 1 - bytes.len());
+        let read = match reader.read(&mut chunk[..wanted]) {
+            Ok(0) => return Ok(bytes),
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("cannot read {name}: {e}")),
+        };
+        let start = bytes.len();
+        bytes.extend_from_slice(&chunk[..read]);
+        if let Some(at) = chunk[..read].iter().position(|b| *b == 0) {
+            return Err(binary_file(name, &bytes, start + at));
+        }
+        if bytes.len() > limit {
+            return Err(format!(
+                "{name} is too large: a scenario has at most {} MiB",
+                limit / (1024 * 1024)
+            ));
+        }
+    }
+}
+
+fn binary_file(name: &str, bytes: &[u8], at: usize) -> String {
+    let (line, column) = place(bytes, at);
+    format!(
+        "{name} looks like a binary file (a NUL byte at line {line}, column {column}); \
+         a scenario is UTF-8 text"
+    )
+}
+
+/// The bytes as text, or why they are not a scenario. A leading byte-order
+/// mark is dropped, so columns count from the first character after it.
+fn check_text(name: &str, mut bytes: Vec<u8>) -> Result<String, String> {
+    if bytes.starts_with(ipclab_sim::lang::BYTE_ORDER_MARK) {
+        bytes.drain(..ipclab_sim::lang::BYTE_ORDER_MARK.len());
+    }
     if let Some(at) = bytes.iter().position(|b| *b == 0) {
-        let (line, column) = place(&bytes, at);
-        return Err(format!(
-            "{name} looks like a binary file (a NUL byte at line {line}, column {column}); \
-             a scenario is UTF-8 text"
-        ));
+        return Err(binary_file(name, &bytes, at));
     }
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
@@ -101,6 +153,40 @@ mod tests {
     fn nul_bytes_mean_binary() {
         let error = check_text("x.bin", b"ab\0cd".to_vec()).unwrap_err();
         assert!(error.contains("binary"), "{error}");
+    }
+
+    #[test]
+    fn an_endless_stream_of_nul_bytes_is_refused_as_binary_at_once() {
+        let error = read_capped("zero", std::io::repeat(0), MAX_SOURCE_BYTES).unwrap_err();
+        assert!(
+            error.contains("binary") && error.contains("line 1, column 1"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_endless_stream_of_text_stops_at_the_size_limit() {
+        let limit = 3 * 1024 * 1024;
+        let error = read_capped("yes", std::io::repeat(b'y'), limit).unwrap_err();
+        assert!(
+            error.contains("too large") && error.contains("3 MiB"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_file_of_exactly_the_limit_is_read_whole() {
+        let text = vec![b'a'; 2 * CHUNK_BYTES + 3];
+        let read = read_capped("a", &text[..], text.len()).unwrap();
+        assert_eq!(read, text);
+        assert!(read_capped("a", &text[..], text.len() - 1).is_err());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped_and_columns_count_after_it() {
+        assert_eq!(check_text("x", b"\xef\xbb\xbfok".to_vec()).unwrap(), "ok");
+        let error = check_text("x", b"\xef\xbb\xbf\xff".to_vec()).unwrap_err();
+        assert!(error.contains("line 1, column 1"), "{error}");
     }
 
     #[test]

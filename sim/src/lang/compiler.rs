@@ -296,6 +296,14 @@ pub fn compile_items(
     // Mailboxes and process counts, so that bodies can name any of them.
     let mut kernel = KernelOptions::default();
     let mut kernel_seen = false;
+    // A `kernel { }` block with an error leaves options at their defaults;
+    // checking capacities against those would only echo that error.
+    let mut kernel_ok = true;
+    // Parallel to `globals.mailboxes`: where each capacity is written.
+    let mut capacity_spans: Vec<Span> = Vec::new();
+    // Every declaration's instances, also those beyond the limit, for one error that gives the total.
+    let mut instances_asked: u64 = 0;
+    let mut too_many_instances: Option<usize> = None;
     let mut expect_item = None;
     let mut devices: Vec<super::device::DeviceDecl> = Vec::new();
     for item in items {
@@ -324,6 +332,8 @@ pub fn compile_items(
                 if !declare(name, &mut errors) {
                     continue;
                 }
+                errors.extend(super::limits::object_name(name, "mailbox"));
+                capacity_spans.push(capacity.span);
                 let capacity = match globals.evaluate(capacity) {
                     Ok(value) => match u32::try_from(value) {
                         Ok(value) => u64::from(value),
@@ -379,22 +389,27 @@ pub fn compile_items(
                         }
                     },
                 };
-                if globals.instance_total + count > MAX_INSTANCES {
-                    errors.push(
-                        Diagnostic::at(name.span, "too many process instances", "one too many")
-                            .with_help(format!(
-                                "a scenario runs at most {MAX_INSTANCES} instances in total"
-                            )),
-                    );
-                    continue;
+                errors.extend(super::limits::process_name(name, count));
+                instances_asked += u64::from(count);
+                if instances_asked > u64::from(MAX_INSTANCES) && too_many_instances.is_none() {
+                    // One error for the first declaration beyond the limit;
+                    // its hint gets the total once every declaration is counted.
+                    too_many_instances = Some(errors.len());
+                    errors.push(Diagnostic::at(
+                        name.span,
+                        "too many process instances",
+                        "beyond the limit from here",
+                    ));
                 }
+                // Declared even beyond the limit, so that bodies naming it
+                // do not add "unknown process" errors to the one above.
                 globals.processes.push(ProcessInfo {
                     name: name.text.clone(),
                     span: name.span,
                     count,
                     first: globals.instance_total,
                 });
-                globals.instance_total += count;
+                globals.instance_total = globals.instance_total.saturating_add(count);
             }
             Item::Kernel { entries, span } => {
                 if kernel_seen {
@@ -405,7 +420,9 @@ pub fn compile_items(
                     continue;
                 }
                 kernel_seen = true;
+                let before = errors.len();
                 kernel_options(&globals, entries, &mut kernel, &mut errors);
+                kernel_ok = errors.len() == before;
             }
             Item::Expect { span, .. } => {
                 if expect_item.is_some() {
@@ -426,16 +443,42 @@ pub fn compile_items(
                 if !declare(name, &mut errors) {
                     continue;
                 }
+                let what = match kind {
+                    ObjectKind::Shared => "shared variable",
+                    _ => kind.keyword(),
+                };
+                errors.extend(super::limits::object_name(name, what));
                 let decl = super::sync::declare(&globals, *kind, name, argument.as_ref(), *span);
                 match decl {
                     Ok(decl) => globals.objects.push(decl),
-                    Err(error) => errors.push(error),
+                    Err(error) => {
+                        errors.push(error);
+                        // Declared anyway, so that its uses do not add
+                        // "unknown semaphore" errors to the one above.
+                        globals.objects.push(super::ObjectDecl {
+                            kind: *kind,
+                            name: name.text.clone(),
+                            argument: u64::from(*kind == ObjectKind::Shared),
+                            span: *span,
+                        });
+                    }
                 }
             }
             Item::Const { .. } => {}
         }
     }
     globals.devices = devices.iter().map(|d| d.name.clone()).collect();
+    if let Some(at) = too_many_instances {
+        errors[at] = errors[at].clone().with_help(format!(
+            "a scenario runs at most {MAX_INSTANCES} instances in total; \
+             its declarations ask for {instances_asked}"
+        ));
+    }
+    if kernel_ok {
+        for (mailbox, span) in globals.mailboxes.iter().zip(&capacity_spans) {
+            errors.extend(super::limits::mailbox_capacity(mailbox, *span, &kernel));
+        }
+    }
     if let Err(error) = super::sync::check_handle_count(&globals.mailboxes, &globals.objects) {
         errors.push(error);
     }
@@ -665,6 +708,19 @@ fn kernel_options(
                     );
                     continue;
                 };
+                if let Some((maximum, why)) = super::limits::option_maximum(key) {
+                    if value > maximum {
+                        errors.push(
+                            Diagnostic::at(
+                                entry.value.span,
+                                format!("`{key}` = {value} is above the maximum {maximum}"),
+                                "too large",
+                            )
+                            .with_help(why),
+                        );
+                        continue;
+                    }
+                }
                 if key == "quantum" && value == 0 {
                     errors.push(
                         Diagnostic::at(entry.value.span, "`quantum` must be at least 1", "zero")
@@ -1736,6 +1792,24 @@ impl<'a> BodyCompiler<'a> {
                     }
                     self.emit(Instruction::Push(-1), span);
                     return Ok(Sysno::Recv);
+                }
+                if text == "self" {
+                    // The kernel would answer EINVAL at run time; the name
+                    // alone says it, so say it here with a place.
+                    let (message, help) = if is_send {
+                        (
+                            "a process cannot send to itself",
+                            "name another process or a mailbox; to keep a message for later, \
+                             send it to a mailbox and receive it from there",
+                        )
+                    } else {
+                        (
+                            "a process cannot receive from itself",
+                            "name the sending process or a mailbox, or write `recv(ANY, x)` \
+                             to receive from any process",
+                        )
+                    };
+                    return Err(Diagnostic::at(span, message, "this process").with_help(help));
                 }
                 if let Some(mailbox) = self.globals.mailbox(text) {
                     self.emit(Instruction::Push(mailbox as i64), span);

@@ -155,11 +155,7 @@ pub fn tokenize(source: &str) -> Result<Vec<Token>, Diagnostic> {
                 position += 1;
             }
             let span = Span::new(start, position);
-            let text: String = source[start..position]
-                .chars()
-                .filter(|c| *c != '_')
-                .collect();
-            let value = parse_integer(&text).map_err(|why| {
+            let value = integer_literal(&source[start..position]).map_err(|why| {
                 Diagnostic::at(span, why, "here").with_help(format!(
                     "numbers are 64-bit signed integers: at most {}",
                     i64::MAX
@@ -290,16 +286,35 @@ pub fn tokenize(source: &str) -> Result<Vec<Token>, Diagnostic> {
     Ok(tokens)
 }
 
-fn parse_integer(text: &str) -> Result<i64, String> {
-    let (digits, radix) = if let Some(hex) = text.strip_prefix("0x").or(text.strip_prefix("0X")) {
-        (hex, 16)
-    } else {
-        (text, 10)
+/// The value of an integer literal as the language writes it: decimal or
+/// `0x` hexadecimal, with every `_` ignored (`1_000`, `0x2a`). A leading
+/// `-` negates it, so that the command line's `-D N=-0x10` reads as the
+/// source's `-0x10` does.
+///
+/// # Errors
+/// Why the text is not such a literal, or that it does not fit an `i64`.
+pub fn integer_literal(text: &str) -> Result<i64, String> {
+    let (negative, magnitude) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let not_a_number = || format!("`{text}` is not a number");
+    if !magnitude.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(not_a_number());
+    }
+    let digits: String = magnitude.chars().filter(|c| *c != '_').collect();
+    let (digits, radix) = match digits.strip_prefix("0x").or(digits.strip_prefix("0X")) {
+        Some(hex) => (hex, 16),
+        None => (digits.as_str(), 10),
     };
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return Err(format!("`{text}` is not a number"));
+        return Err(not_a_number());
     }
-    i64::from_str_radix(digits, radix).map_err(|_| format!("number `{text}` is too large"))
+    let too_large = || format!("number `{text}` is too large");
+    // In i128 first, so that -9223372036854775808 (i64::MIN) fits.
+    let value = i128::from_str_radix(digits, radix).map_err(|_| too_large())?;
+    let value = if negative { -value } else { value };
+    i64::try_from(value).map_err(|_| too_large())
 }
 
 #[cfg(test)]
@@ -316,6 +331,19 @@ mod tests {
     fn huge_numbers_are_a_diagnostic() {
         let error = tokenize("x = 99999999999999999999;").unwrap_err();
         assert!(error.message.contains("too large"));
+    }
+
+    #[test]
+    fn literals_read_alone_as_in_the_source() {
+        assert_eq!(integer_literal("0x10"), Ok(16));
+        assert_eq!(integer_literal("1_0"), Ok(10));
+        assert_eq!(integer_literal("-0x10"), Ok(-16));
+        assert_eq!(integer_literal("-9223372036854775808"), Ok(i64::MIN));
+        assert!(integer_literal("9223372036854775808").is_err());
+        assert!(integer_literal("ten").is_err());
+        assert!(integer_literal("0x").is_err());
+        assert!(integer_literal("_1").is_err());
+        assert!(integer_literal("").is_err());
     }
 
     #[test]

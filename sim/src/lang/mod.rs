@@ -21,6 +21,7 @@ mod compiler;
 pub mod device;
 pub mod diagnostics;
 mod lexer;
+mod limits;
 mod mpi;
 mod parser;
 mod sync;
@@ -30,6 +31,7 @@ use ipclab_syscalls::Pid;
 
 pub use code::{CallForm, Code, Instruction, PrintPart, StatusField};
 pub use diagnostics::{Diagnostic, Diagnostics};
+pub use lexer::integer_literal;
 pub(crate) use mpi::call_written_at as mpi_call_written_at;
 pub use parser::MAX_NESTING;
 pub use vm::{complete_syscall, run, ProcState, VmEvent};
@@ -270,6 +272,9 @@ pub fn disassemble(program: &Program, decl: usize) -> String {
     }
 }
 
+/// The UTF-8 encoding of U+FEFF, which some editors put at the start of a file.
+pub const BYTE_ORDER_MARK: &[u8] = b"\xef\xbb\xbf";
+
 /// Compiles a scenario. `overrides` replace `const` values (`-D N=3`).
 ///
 /// # Errors
@@ -281,6 +286,9 @@ pub fn compile(
     source: &[u8],
     overrides: &[(String, i64)],
 ) -> Result<Program, Diagnostics> {
+    // A byte-order mark (as Windows Notepad saves UTF-8) is not part of the
+    // text; dropping it before anything else keeps every column right.
+    let source = source.strip_prefix(BYTE_ORDER_MARK).unwrap_or(source);
     let text = String::from_utf8_lossy(source).into_owned();
     let items = lexer::tokenize(&text)
         .and_then(|tokens| parser::parse(&text, tokens))

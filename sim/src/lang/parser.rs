@@ -141,8 +141,8 @@ impl Parser<'_> {
         if self.depth > MAX_NESTING {
             return Err(
                 Diagnostic::at(span, "nesting too deep", "too deep here").with_help(format!(
-                    "blocks and expressions may nest at most {MAX_NESTING} levels; \
-                     split the work into simpler statements"
+                    "blocks, `else if` branches, parentheses and operators together may \
+                     nest at most {MAX_NESTING} levels; split the work into simpler statements"
                 )),
             );
         }
@@ -151,6 +151,24 @@ impl Parser<'_> {
 
     fn leave(&mut self) {
         self.depth = self.depth.saturating_sub(1);
+    }
+
+    /// The error for an operator chain `depth` deep that does not fit in the
+    /// nesting around it. The blame goes to whichever is larger: a short
+    /// condition deep in an `else if` chain is a nesting problem, not a long
+    /// expression.
+    fn too_deep_at_operator(&self, span: Span, depth: usize) -> Diagnostic {
+        if self.depth > depth {
+            Diagnostic::at(span, "nesting too deep", "too deep here").with_help(format!(
+                "blocks, `else if` branches, parentheses and operators together may \
+                 nest at most {MAX_NESTING} levels; split the work into simpler statements"
+            ))
+        } else {
+            Diagnostic::at(span, "expression too long", "too many operators").with_help(format!(
+                "an expression and the blocks around it may nest at most {MAX_NESTING} levels, \
+                 and each operator in a chain is one level; use `let` to compute it in steps"
+            ))
+        }
     }
 
     /// `semaphore s(initial = 0);`, `mutex m;`, `condvar c;`, `shared x;`,
@@ -476,19 +494,22 @@ impl Parser<'_> {
             }
             "if" => {
                 self.advance();
-                self.enter(start)?;
                 let condition = self.expression()?;
                 let then = self.block()?;
                 let mut otherwise = Vec::new();
                 if self.at_keyword("else") {
-                    self.advance();
+                    let else_span = self.advance().span;
                     if self.at_keyword("if") {
+                        // `else if` nests an `if` without a block: it counts
+                        // as one level, as a block does, so that a long
+                        // chain cannot recurse without bound.
+                        self.enter(else_span)?;
                         otherwise.push(self.statement()?);
+                        self.leave();
                     } else {
                         otherwise = self.block()?;
                     }
                 }
-                self.leave();
                 Ok(Statement {
                     kind: StatementKind::If(condition, then, otherwise),
                     span: start.join(Span::at(self.previous_end())),
@@ -562,15 +583,7 @@ impl Parser<'_> {
             let (right, right_depth) = self.binary(precedence + 1)?;
             depth = depth.max(right_depth) + 1;
             if depth + self.depth > MAX_NESTING {
-                return Err(Diagnostic::at(
-                    operator_span,
-                    "expression too long",
-                    "too many operators",
-                )
-                .with_help(format!(
-                    "an expression may chain at most {MAX_NESTING} operators; \
-                     use `let` to compute it in steps"
-                )));
+                return Err(self.too_deep_at_operator(operator_span, depth));
             }
             let span = left.span.join(right.span);
             left = Expression {
