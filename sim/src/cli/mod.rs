@@ -233,8 +233,9 @@ fn parse_define(text: &str) -> Result<(String, i64), String> {
         return Err(format!("`{text}` has no name before `=`"));
     }
     let value = value.trim();
-    let number = value
-        .parse::<i64>()
+    // The language's literal syntax (`0x10`, `1_000`, `-3`), so a value
+    // reads the same on the command line as in the source.
+    let number = ipclab_sim::lang::integer_literal(value)
         .map_err(|_| format!("`{value}` is not an integer (in -D {text})"))?;
     Ok((name.to_string(), number))
 }
@@ -478,5 +479,8 @@ mod tests {
         assert!(parse_define("N").is_err());
         assert!(parse_define("=3").is_err());
         assert!(parse_define("N=x").is_err());
+        // As the language writes numbers.
+        assert_eq!(parse_define("N=0x10"), Ok(("N".to_string(), 16)));
+        assert_eq!(parse_define("N=1_000"), Ok(("N".to_string(), 1000)));
     }
 }
