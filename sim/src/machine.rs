@@ -142,6 +142,7 @@ pub fn failed_call_message_with(call: &str, errno: Errno, ret: RetRegs) -> Strin
 
 /// The message of a buffer race: the access and the call that owns the
 /// buffer, each with its line (`docs/mpi.md`, "Buffer races").
+#[allow(clippy::too_many_arguments)]
 pub fn buffer_race_message(
     program: &Program,
     k: usize,
@@ -150,6 +151,7 @@ pub fn buffer_race_message(
     write: bool,
     address: u32,
     guard: &BufferGuard,
+    by_call: Option<&str>,
 ) -> String {
     let (access_line, _) = program.line_col(access_span);
     let (request_line, _) = program.line_col(request_span);
@@ -172,7 +174,12 @@ pub fn buffer_race_message(
                 }
             },
         );
-    let access = if write { "writes" } else { "reads" };
+    let access = match (by_call, write) {
+        (Some(call), true) => format!("'s {call} writes into"),
+        (Some(call), false) => format!("'s {call} reads"),
+        (None, true) => " writes".to_string(),
+        (None, false) => " reads".to_string(),
+    };
     let fallback = match guard.kind {
         OwnedKind::SendBuffer => "MPI_Isend",
         OwnedKind::RecvBuffer => "MPI_Irecv",
@@ -184,7 +191,7 @@ pub fn buffer_race_message(
         _ => "a request's buffer belongs to the kernel until MPI_Wait or a successful MPI_Test",
     };
     format!(
-        "buffer race: line {access_line} {access} {variable} while the {call} at line {request_line} still owns it ({until})"
+        "buffer race: line {access_line}{access} {variable} while the {call} at line {request_line} still owns it ({until})"
     )
 }
 
@@ -420,6 +427,69 @@ fn sync_guards(kernel: &Kernel, state: &mut ProcState, pid: Pid) {
     });
 }
 
+/// The user buffer a call reads or writes: (address, length, writes?).
+/// The kernel copies out of a send buffer and into a receive buffer (or
+/// takes an attached buffer for itself), so a call handed a buffer that a
+/// pending request owns races with the kernel as a load or store would.
+fn call_buffer(regs: &ipclab_syscalls::Regs) -> Option<(u64, u64, bool)> {
+    use ipclab_syscalls::Syscall;
+    match Syscall::decode(regs).ok()? {
+        Syscall::Send { buf, len, .. }
+        | Syscall::MboxSend { buf, len, .. }
+        | Syscall::MpiSend { buf, len, .. }
+        | Syscall::Isend { buf, len, .. } => Some((buf, len, false)),
+        Syscall::MboxCreate { name, name_len, .. } | Syscall::MboxOpen { name, name_len } => {
+            Some((name, name_len, false))
+        }
+        Syscall::Recv { buf, cap, .. }
+        | Syscall::MboxRecv { buf, cap, .. }
+        | Syscall::MpiRecv { buf, cap, .. }
+        | Syscall::Irecv { buf, cap, .. } => Some((buf, cap, true)),
+        Syscall::BufferAttach { addr, size } => Some((addr, size, true)),
+        _ => None,
+    }
+}
+
+/// The buffer race `k`'s call with `regs` would cause (`docs/mpi.md`,
+/// "Buffer races"): the call is not made, and the process is finished.
+fn call_race(
+    program: &Program,
+    names: &Names,
+    k: usize,
+    state: &mut ProcState,
+    regs: &ipclab_syscalls::Regs,
+    span: Span,
+) -> Option<Effect> {
+    let (start, len, write) = call_buffer(regs)?;
+    let end = start.saturating_add(len);
+    let guard = *state.guards.iter().find(|g| {
+        let overlaps = start < g.addr.saturating_add(g.len) && g.addr < end;
+        overlaps && (write || g.kind != OwnedKind::SendBuffer)
+    })?;
+    let first = start.max(guard.addr);
+    let address = u32::try_from(first - first % 8).unwrap_or(u32::MAX);
+    let decl = program.instances.get(k).map_or(0, |i| i.decl);
+    let request_span = program.span_of(decl, guard.pc);
+    let call_name = crate::lang::mpi_call_written_at(&program.source, span)
+        .unwrap_or_else(|| state.pending.map_or("call", |c| c.sysno.name()));
+    let message = buffer_race_message(
+        program,
+        k,
+        span,
+        request_span,
+        write,
+        address,
+        &guard,
+        Some(call_name),
+    );
+    state.pending = None;
+    state.finished = true;
+    state.exit_code = -1;
+    Some(Effect::Failed(program_error(
+        program, names, k, span, message,
+    )))
+}
+
 /// Acts on `k`'s event: traps, terminates, or reports. The event is taken
 /// by reference (its text, if any, is moved out): moved by value, the
 /// event's narrow fields were read back wider than they were written, a
@@ -439,6 +509,11 @@ pub fn handle(
     match event {
         VmEvent::Syscall { regs, span } => {
             let span = *span;
+            if !procs[k].guards.is_empty() {
+                if let Some(failed) = call_race(program, names, k, &mut procs[k], regs, span) {
+                    return failed;
+                }
+            }
             let call = procs[k].pending;
             let mut memories = Memories::new(procs);
             match kernel.trap(pid, regs, &mut memories, sink) {
@@ -506,6 +581,7 @@ pub fn handle(
                 *write,
                 *address,
                 guard,
+                None,
             ),
         )),
         VmEvent::RuntimeError { message, span } => Effect::Failed(program_error(

@@ -1,7 +1,7 @@
 //! Naming kernel things as the scenario names them: pids as `Producer[1]`, mailboxes by name, block reasons in words.
 
 use ipclab_kernel::{
-    BlockReason, Dest, Kernel, MailboxId, MpiCall, Object, ProcessState, RequestKind,
+    BlockReason, Dest, Holder, Kernel, MailboxId, MpiCall, Object, ProcessState, RequestKind,
 };
 use ipclab_syscalls::{
     CommId, Errno, Pid, RankFilter, Reply, RetRegs, SendMode, Source, SyncCall, Syscall, TagFilter,
@@ -159,6 +159,19 @@ impl Names {
         peer: Source,
         tag: TagFilter,
     ) -> String {
+        if call == MpiCall::Waitany {
+            if let Some(text) = self.waitany_reason(
+                kernel,
+                BlockReason::Mpi {
+                    call,
+                    request,
+                    peer,
+                    tag,
+                },
+            ) {
+                return text;
+            }
+        }
         let peer_text = match peer {
             Source::Any => "MPI_ANY_SOURCE".to_string(),
             Source::Pid(pid) => self.process(pid),
@@ -201,6 +214,41 @@ impl Names {
             (_, None) => what,
         };
         format!("{name}({inner}) [{detail}]")
+    }
+
+    /// An `MPI_Waitany` waits for any one of its requests: `MPI_Waitany(MPI_Irecv
+    /// from Rank[1] [terminated], MPI_Irecv from Rank[2]) [none complete]`.
+    /// The block reason names one request; the others are the blocked
+    /// process's pending requests (found by its reason).
+    fn waitany_reason(&self, kernel: &Kernel, reason: BlockReason) -> Option<String> {
+        let owner = kernel
+            .processes()
+            .iter()
+            .find(|p| p.state == ProcessState::Blocked(reason))?
+            .pid;
+        let pending: Vec<String> = kernel
+            .requests()
+            .filter(|(_, r)| r.owner == owner && r.done.is_none() && r.holder == Holder::User)
+            .map(|(_, r)| {
+                let (name, direction) = match r.kind() {
+                    RequestKind::Send(mode) => (mode.mpi_immediate_name(), "to"),
+                    RequestKind::Recv => ("MPI_Irecv", "from"),
+                };
+                let (peer, dead) = match r.peer() {
+                    Source::Any => ("MPI_ANY_SOURCE".to_string(), false),
+                    Source::Pid(pid) => (
+                        self.process(pid),
+                        kernel.process(pid).is_none_or(|p| p.is_exited()),
+                    ),
+                };
+                format!(
+                    "{name} {direction} {peer}{}{}",
+                    tag_text(r.tag()),
+                    if dead { " [terminated]" } else { "" }
+                )
+            })
+            .collect();
+        (pending.len() > 1).then(|| format!("MPI_Waitany({}) [none complete]", pending.join(", ")))
     }
 
     /// Rank `rank` of `comm` as the scenario names it.

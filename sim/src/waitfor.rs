@@ -18,7 +18,7 @@
 //! whose edges lead only to terminated processes, or nowhere, is blocked
 //! forever. Chapter: `docs/verdicts.md`.
 
-use ipclab_kernel::{BlockReason, Kernel, Object, ProcessState, SemaphoreId};
+use ipclab_kernel::{BlockReason, Holder, Kernel, MpiCall, Object, ProcessState, SemaphoreId};
 use ipclab_syscalls::{Pid, Source};
 
 use crate::names::Names;
@@ -48,7 +48,29 @@ pub fn waits_for(kernel: &Kernel, pid: Pid, reason: BlockReason) -> Vec<Pid> {
             .filter(|q| *q != pid && !is_competitor(kernel, *q, reason))
             .collect(),
         BlockReason::Sleep { .. } => Vec::new(),
-        // An MPI wait names the partner of the first request it still
+        // Any one of its requests completes an `MPI_Waitany`: it waits for
+        // the partners of all of them. (Which handles it passed lies in its
+        // memory; the process's pending requests are a superset, and a
+        // lecture's `MPI_Waitany` waits on all of them.)
+        BlockReason::Mpi {
+            call: MpiCall::Waitany,
+            ..
+        } => {
+            let mut peers = Vec::new();
+            for (_, request) in kernel.requests() {
+                if request.owner != pid || request.done.is_some() || request.holder != Holder::User
+                {
+                    continue;
+                }
+                match request.peer() {
+                    Source::Pid(peer) if !peers.contains(&peer) => peers.push(peer),
+                    Source::Pid(_) => {}
+                    Source::Any => return live_others(),
+                }
+            }
+            peers
+        }
+        // Another MPI wait names the partner of the first request it still
         // waits for; `MPI_ANY_SOURCE` waits for anyone alive.
         BlockReason::Mpi {
             peer: Source::Pid(peer),

@@ -280,3 +280,98 @@ fn the_checker_proves_the_overlap_safe_and_finds_the_race_in_every_schedule() {
         );
     }
 }
+
+/// Rank 0 receives into the buffer its pending `MPI_Isend` still owns; with
+/// `MODE = 1` it sends from its pending `MPI_Irecv`'s buffer instead.
+const CALL_RACE: &str = "const MODE = 0;\n\
+    kernel { eager_limit = 0; }\n\
+    process Rank[2] {\n\
+        let buf[1];\n\
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+        if rank == 0 {\n\
+            if MODE == 0 { MPI_Isend(buf, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &req); }\n\
+            else { MPI_Irecv(buf, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &req); }\n\
+            if MODE == 0 { MPI_Recv(buf, 1, MPI_INT, 1, 1, MPI_COMM_WORLD, &st); }\n\
+            else { MPI_Send(buf, 1, MPI_INT, 1, 1, MPI_COMM_WORLD); }\n\
+            MPI_Wait(&req, &st);\n\
+        } else {\n\
+            MPI_Recv(buf, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+            MPI_Send(buf, 1, MPI_INT, 0, 1, MPI_COMM_WORLD);\n\
+        }\n\
+    }";
+
+#[test]
+fn handing_a_pending_request_s_buffer_to_another_call_is_a_race_naming_both_lines() {
+    for (mode, call, request, verb) in [
+        (0, "MPI_Recv", "MPI_Isend", "writes into"),
+        (1, "MPI_Send", "MPI_Irecv", "reads"),
+    ] {
+        let program = compile("t.ipc", CALL_RACE.as_bytes(), &[("MODE".to_string(), mode)])
+            .expect("compiles");
+        let result = run(&program, RunOptions::default()).expect("boots");
+        let (message, line) = error_of(&result);
+        assert_eq!(
+            line,
+            line_of(CALL_RACE, &format!("{{ {call}(buf")),
+            "{message}"
+        );
+        let request_line = line_of(CALL_RACE, &format!("{request}(buf"));
+        assert!(
+            message.contains(&format!(
+                "line {line}'s {call} {verb} `buf` while the {request} at line {request_line}"
+            )),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn two_pending_sends_may_share_a_buffer() {
+    // Reading a send buffer twice is allowed: only writes race with a send.
+    let source = "process Rank[2] {\n\
+        let buf[1];\n\
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+        if rank == 0 {\n\
+            MPI_Isend(buf, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &a);\n\
+            MPI_Isend(buf, 1, MPI_INT, 1, 1, MPI_COMM_WORLD, &b);\n\
+            MPI_Wait(&a, &st); MPI_Wait(&b, &st);\n\
+        } else {\n\
+            MPI_Recv(buf, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+            MPI_Recv(buf, 1, MPI_INT, 0, 1, MPI_COMM_WORLD, &st);\n\
+        }\n\
+    }\nexpect completes;";
+    let result = run(&compile_ok(source), RunOptions::default()).expect("boots");
+    assert_eq!(result.verdict, Verdict::Completes, "{:?}", result.verdict);
+}
+
+#[test]
+fn a_waitany_that_another_rank_could_complete_is_part_of_a_deadlock() {
+    // Rank 1 exits at once; Rank 2 could complete Rank 0's MPI_Waitany, and
+    // waits for Rank 0 itself: a cycle, not a wait on the dead Rank 1.
+    let source = "kernel { eager_limit = 0; }\n\
+        process Rank[3] {\n\
+            let x = 0; let y = 0; let reqs[2];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                MPI_Irecv(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &r0);\n\
+                MPI_Irecv(y, 1, MPI_INT, 2, 0, MPI_COMM_WORLD, &r1);\n\
+                reqs[0] = r0; reqs[1] = r1;\n\
+                MPI_Waitany(2, reqs, &idx, &st);\n\
+                MPI_Send(x, 1, MPI_INT, 2, 5, MPI_COMM_WORLD);\n\
+            } else { if rank == 2 {\n\
+                MPI_Recv(y, 1, MPI_INT, 0, 5, MPI_COMM_WORLD, &st);\n\
+                MPI_Send(y, 1, MPI_INT, 0, 0, MPI_COMM_WORLD);\n\
+            } }\n\
+        }\nexpect deadlock;";
+    let result = run(&compile_ok(source), RunOptions::default()).expect("boots");
+    let Verdict::Deadlock { cycle, .. } = &result.verdict else {
+        panic!("expected a deadlock, got {:?}", result.verdict);
+    };
+    let names: Vec<&str> = cycle.iter().map(|s| s.process.as_str()).collect();
+    assert_eq!(names, ["Rank[0]", "Rank[2]"]);
+    assert!(
+        cycle[0].why.contains("MPI_Irecv from Rank[2]"),
+        "{}",
+        cycle[0].why
+    );
+}
