@@ -615,3 +615,39 @@ fn a_schedule_that_runs_out_early_says_so_rather_than_blaming_a_limit() {
     );
     assert!(!text.contains("limit"), "{text}");
 }
+
+#[test]
+fn a_schedule_records_its_overrides_and_replay_notes_a_mismatch() {
+    let dir = scratch("overrides");
+    std::fs::write(dir.join("ssr.ipc"), SEND_SEND_RECV).unwrap();
+    let out = ipclab_in(&dir, &["check", "ssr.ipc", "-D", "SLOTS=1", "--jobs", "1"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    let saved = dir.join("ipclab-counterexamples/ssr-deadlock.schedule");
+    let text = std::fs::read_to_string(&saved).unwrap();
+    assert!(text.contains("# overrides: -D SLOTS=1"), "{text}");
+    let path = saved.display().to_string();
+    let with = ipclab_in(
+        &dir,
+        &[
+            "replay",
+            "ssr.ipc",
+            "-D",
+            "SLOTS=1",
+            "--schedule",
+            &path,
+            "-q",
+        ],
+    );
+    assert!(
+        !stdout(&with).contains("note: the schedule was made with"),
+        "{}",
+        both(&with)
+    );
+    let without = ipclab_in(&dir, &["replay", "ssr.ipc", "--schedule", &path, "-q"]);
+    assert!(
+        stdout(&without)
+            .contains("note: the schedule was made with -D SLOTS=1 and is replayed with no -D"),
+        "{}",
+        both(&without)
+    );
+}

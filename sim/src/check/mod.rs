@@ -93,6 +93,10 @@ pub struct CheckOptions {
     /// A progress bar on a terminal.
     pub progress_bar: bool,
     pub output: Output,
+    /// The `-D` overrides the program was compiled with: saved schedules
+    /// record them, so that a replay without them can say it replays
+    /// another scenario.
+    pub overrides: Vec<(String, i64)>,
 }
 
 impl Default for CheckOptions {
@@ -111,6 +115,7 @@ impl Default for CheckOptions {
             exact_items: false,
             progress_bar: true,
             output: Output::Dir(PathBuf::from("ipclab-counterexamples")),
+            overrides: Vec::new(),
         }
     }
 }
@@ -416,6 +421,12 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
             format!("scenario: {}", program.file_name),
             format!("kind: {}", f.kind.word()),
         ];
+        if !options.overrides.is_empty() {
+            f.schedule.comments.push(format!(
+                "overrides: {}",
+                schedule::overrides_text(&options.overrides)
+            ));
+        }
         if let Some(n) = f.critical_step {
             // `ipclab replay` marks this step on the timeline.
             f.schedule.comments.push(format!(
@@ -602,7 +613,8 @@ impl fmt::Display for CheckReport {
                 )?,
                 Some(n) => writeln!(
                     f,
-                    "  critical step: after step {n} ({}), every schedule {}",
+                    "  critical step: after step {n} (row {} of the replayed timeline: {}), every schedule {}",
+                    n - 1,
                     match x.schedule.prefix[n - 1] {
                         Choice::Run(k) => format!("instance {k} runs"),
                         Choice::Timer(k) => format!("instance {k}'s timer fires"),

@@ -47,6 +47,16 @@ pub struct Schedule {
 /// The first line of every schedule file.
 pub const HEADER: &str = "ipclab-schedule 1";
 
+/// `-D N=3 -D M=1`: the overrides a schedule was made with, as its
+/// `# overrides:` comment writes them (and `replay` compares them).
+pub fn overrides_text(overrides: &[(String, i64)]) -> String {
+    overrides
+        .iter()
+        .map(|(name, value)| format!("-D {name}={value}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Text that is not a schedule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError(pub String);

@@ -274,6 +274,7 @@ fn check_options(args: &CheckArgs) -> CheckOptions {
         // On a terminal only: a piped or redirected stderr stays clean.
         progress_bar: !args.quiet && std::io::stderr().is_terminal(),
         output,
+        overrides: args.define.clone(),
     }
 }
 
@@ -762,6 +763,24 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
     });
     // A hand-edited schedule: say what of its comments is not used.
     let mut notes = Vec::new();
+    let made_with = comment(schedule, "overrides:").unwrap_or("");
+    let given_now = check::schedule::overrides_text(&args.define);
+    if made_with != given_now {
+        notes.push(format!(
+            "note: the schedule was made with {} and is replayed with {}: another scenario, \
+             so it may not reproduce",
+            if made_with.is_empty() {
+                "no -D"
+            } else {
+                made_with
+            },
+            if given_now.is_empty() {
+                "no -D"
+            } else {
+                given_now.as_str()
+            }
+        ));
+    }
     if let Some(word) = comment(schedule, "kind:").filter(|_| kind.is_none()) {
         notes.push(format!(
             "note: the schedule's `# kind: {word}` names no kind of violation: not checked"
