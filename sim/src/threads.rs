@@ -404,12 +404,19 @@ impl Machine<'_> {
 
     /// Halts the machine and puts `pid` back to ready (so that the end
     /// state shows no process on a CPU).
+    ///
+    /// Both in one lock acquisition: `pid` stopped in the middle of a call
+    /// (at the step limit, or at the call after another CPU halted), so its
+    /// VM still waits for that call's result, which the kernel never made.
+    /// Put back to ready before the halt, another CPU looking for work in
+    /// between would dispatch it and run it with its call still pending.
     fn halt_and_leave(&self, pid: Pid) {
         self.stopping.store(true, Ordering::Relaxed);
-        self.kernel.with(|kernel| {
+        let wake = self.kernel.with_cpus(|kernel, cpus| {
             let _ = kernel.preempt(pid, &mut NullSink);
+            cpus.halted = true;
+            cpus.idle.take_all()
         });
-        let wake = self.kernel.halt();
         self.unpark(wake);
     }
 
