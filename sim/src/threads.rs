@@ -11,12 +11,16 @@
 //! that completes it makes it ready again, and some CPU (an idle one is
 //! unparked) picks it up and hands it its result from the PCB.
 //!
-//! Memory: each process's VM state sits behind its own mutex, held by the
-//! CPU that runs it. During a trap the kernel copies only to and from the
-//! caller (whose state the CPU already holds) and blocked processes (whose
-//! states no CPU is using, or is about to release without needing the
-//! kernel lock): so the lock order is "own process, kernel, blocked
-//! process" and never the reverse.
+//! Memory: each process's VM state sits behind its own mutex. The CPU that
+//! runs a process locks it to run the VM to its next event, holding no
+//! other lock, and again inside the kernel lock for a trap. During a trap
+//! the kernel may copy to and from any process: the caller, a blocked
+//! partner, and also a rank that is running (MPI copies out of an attached
+//! `MPI_Bsend` buffer or a pending `MPI_Isend`'s buffer, and into a pending
+//! `MPI_Irecv`'s, while their owner runs). So the lock order is "kernel,
+//! then process states", and a CPU never waits for the kernel lock while
+//! holding a state: a trap that waits for a running process's state waits
+//! at most one VM run.
 //!
 //! Time: the virtual clock advances only when no process can run and a
 //! timer is set (the CPUs run for real, so per-step ticks would mean
@@ -270,18 +274,30 @@ impl Machine<'_> {
 
     /// Runs `pid` (now `Running` on this CPU) until it blocks, exits, yields
     /// or leaves the CPU for another process.
+    ///
+    /// The lock order (module comment): the process's state is locked only
+    /// to run its VM, holding nothing else, or inside the kernel lock; never
+    /// held while waiting for the kernel. (Held across the trap, as it once
+    /// was, it deadlocked MPI: the kernel copies from and to a *running*
+    /// rank's buffers, an attached `MPI_Bsend` buffer or a pending
+    /// `MPI_Isend`'s, so a trap holding the kernel lock waited for the state
+    /// of a rank whose CPU held it and spun for the kernel lock.)
     fn run_process(&self, pid: Pid) {
         let k = pid.index as usize;
-        let mut state = self.procs[k].lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(result) = self.kernel.with(|kernel| kernel.take_completion(pid)) {
-            if Reply::from_regs(result).is_ok() {
-                self.progress(k, false);
-            }
-            vm::complete_syscall(self.program, k, &mut state, result);
+        // The result of the call it blocked in, handed to the VM under the
+        // lock under which the partner set it and the CPU dispatched it.
+        let resumed = self.kernel.with(|kernel| {
+            let result = kernel.take_completion(pid)?;
+            vm::complete_syscall(self.program, k, &mut self.state(k), result);
+            Some(result)
+        });
+        if resumed.is_some_and(|result| Reply::from_regs(result).is_ok()) {
+            self.progress(k, false);
         }
         let mut calls = 0u64;
         loop {
-            match vm::run(self.program, k, &mut state, VM_BUDGET) {
+            let event = vm::run(self.program, k, &mut self.state(k), VM_BUDGET);
+            match event {
                 VmEvent::Syscall { regs, span } => {
                     if self.stopping.load(Ordering::Relaxed) {
                         self.halt_and_leave(pid);
@@ -294,12 +310,24 @@ impl Machine<'_> {
                         return;
                     }
                     let (outcome, wake) = self.kernel.with_cpus(|kernel, cpus| {
+                        let mut state = self.state(k);
                         let mut memories = TrapMemories {
                             caller: k,
                             state: &mut state,
                             procs: &self.procs,
                         };
                         let outcome = kernel.trap(pid, &regs, &mut memories, &mut NullSink);
+                        // The result goes into the VM before the lock is
+                        // released: a yielded process is ready at once, and
+                        // another CPU may dispatch it as soon as we unlock.
+                        let result = match outcome {
+                            Ok(TrapOutcome::Complete(result)) => Some(result),
+                            Ok(TrapOutcome::Yielded) => Some(Reply::to_regs(Ok(Reply::value(0)))),
+                            _ => None,
+                        };
+                        if let Some(result) = result {
+                            vm::complete_syscall(self.program, k, &mut state, result);
+                        }
                         (outcome, ipclab_kernel::sync::take_for_ready(kernel, cpus))
                     });
                     self.unpark(wake);
@@ -308,20 +336,14 @@ impl Machine<'_> {
                             if Reply::from_regs(result).is_ok() {
                                 self.progress(k, false);
                             }
-                            vm::complete_syscall(self.program, k, &mut state, result);
                             calls += 1;
                             if calls >= CALLS_PER_TURN && self.leave_if_others_wait(pid) {
                                 return;
                             }
                         }
-                        Ok(TrapOutcome::Yielded) => {
-                            let zero = Reply::to_regs(Ok(Reply::value(0)));
-                            vm::complete_syscall(self.program, k, &mut state, zero);
-                            return;
-                        }
-                        // Off the CPU: drop the state without taking the
-                        // kernel lock again (the lock order).
-                        Ok(TrapOutcome::Blocked(_)) | Ok(TrapOutcome::Exited(_)) => return,
+                        Ok(TrapOutcome::Yielded)
+                        | Ok(TrapOutcome::Blocked(_))
+                        | Ok(TrapOutcome::Exited(_)) => return,
                         Err(e) => {
                             let message = format!("kernel refused the trap: {e:?}");
                             self.program_error(k, span, message, false);
@@ -346,12 +368,10 @@ impl Machine<'_> {
                         .push(format!("{label}: {text}"));
                 }
                 VmEvent::SyscallFailed { errno, call, span } => {
-                    self.program_error(
-                        k,
-                        span,
-                        crate::machine::failed_call_message_with(call, errno, state.status),
-                        false,
-                    );
+                    // Out of the state first: the halt takes the kernel lock.
+                    let status = self.state(k).status;
+                    let message = crate::machine::failed_call_message_with(call, errno, status);
+                    self.program_error(k, span, message, false);
                     return;
                 }
                 VmEvent::RuntimeError { message, span } => {
@@ -369,6 +389,7 @@ impl Machine<'_> {
                 }
                 VmEvent::Exited { code } => {
                     let wake = self.kernel.with_cpus(|kernel, cpus| {
+                        let mut state = self.state(k);
                         let mut memories = TrapMemories {
                             caller: k,
                             state: &mut state,
@@ -418,6 +439,12 @@ impl Machine<'_> {
             cpus.idle.take_all()
         });
         self.unpark(wake);
+    }
+
+    /// Process `k`'s VM state. Lock it only with no other lock held, or
+    /// inside the kernel lock (the lock order in the module comment).
+    fn state(&self, k: usize) -> std::sync::MutexGuard<'_, ProcState> {
+        self.procs[k].lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn counter(&self, k: usize) -> std::sync::MutexGuard<'_, Progress> {
