@@ -53,12 +53,28 @@ const VM_BUDGET: u32 = 10_000;
 /// is ready and no CPU is idle (round robin, in calls rather than ticks).
 const CALLS_PER_TURN: u64 = 64;
 
+/// Does `event` count as a step? A call or a local event, as in the
+/// deterministic runner; an exit or a program error ends the process
+/// instead, past any limit.
+fn is_step(event: &VmEvent) -> bool {
+    matches!(
+        event,
+        VmEvent::Syscall { .. }
+            | VmEvent::Compute { .. }
+            | VmEvent::Produce { .. }
+            | VmEvent::Consume { .. }
+            | VmEvent::Print { .. }
+            | VmEvent::Budget
+    )
+}
+
 /// Options of a threaded run.
 #[derive(Clone, Copy, Debug)]
 pub struct ThreadOptions {
     /// Host threads, one per CPU (1 to [`MAX_CPUS`]).
     pub cpus: usize,
-    /// System calls after which a live run halts with `runs`.
+    /// Steps (calls and local events: see [`ThreadedResult::steps`]) after
+    /// which a live run halts with `runs`.
     pub max_steps: u64,
 }
 
@@ -69,7 +85,9 @@ pub struct ThreadedResult {
     pub verdict: Verdict,
     /// The kernel's counters at the end.
     pub stats: Stats,
-    /// System calls made (the steps of a threaded run).
+    /// Steps made: system calls and local events (compute, produce,
+    /// consume, print, a used-up VM budget), counted as the deterministic
+    /// runner counts them.
     pub steps: u64,
     /// The clock at the end.
     pub ticks: u64,
@@ -297,18 +315,11 @@ impl Machine<'_> {
         let mut calls = 0u64;
         loop {
             let event = vm::run(self.program, k, &mut self.state(k), VM_BUDGET);
+            if is_step(&event) && !self.take_step(pid) {
+                return;
+            }
             match event {
                 VmEvent::Syscall { regs, span } => {
-                    if self.stopping.load(Ordering::Relaxed) {
-                        self.halt_and_leave(pid);
-                        return;
-                    }
-                    let step = self.steps.fetch_add(1, Ordering::Relaxed) + 1;
-                    if step > self.max_steps {
-                        self.at_limit.store(true, Ordering::Relaxed);
-                        self.halt_and_leave(pid);
-                        return;
-                    }
                     let (outcome, wake) = self.kernel.with_cpus(|kernel, cpus| {
                         let mut state = self.state(k);
                         let mut memories = TrapMemories {
@@ -408,6 +419,27 @@ impl Machine<'_> {
                 }
             }
         }
+    }
+
+    /// Counts one step for `pid`'s event. False when the run is over: the
+    /// step is past the limit, or another CPU halted the machine; `pid` is
+    /// then back to ready and the machine halted.
+    ///
+    /// Every event counts, not only calls: a process that loops without a
+    /// call (a busy-wait, `compute` in a loop) would otherwise never reach
+    /// the limit nor see the halt, and its CPU would spin for ever.
+    fn take_step(&self, pid: Pid) -> bool {
+        if self.stopping.load(Ordering::Relaxed) {
+            self.halt_and_leave(pid);
+            return false;
+        }
+        let step = self.steps.fetch_add(1, Ordering::Relaxed) + 1;
+        if step > self.max_steps {
+            self.at_limit.store(true, Ordering::Relaxed);
+            self.halt_and_leave(pid);
+            return false;
+        }
+        true
     }
 
     /// Takes `pid` off this CPU when another process is ready and no CPU

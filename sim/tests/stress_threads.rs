@@ -310,3 +310,20 @@ fn mpi_scenarios_whose_kernel_copies_a_running_ranks_buffer_finish_on_two_cpus()
         }
     }
 }
+
+#[test]
+fn a_threaded_run_of_processes_that_never_call_stops_at_the_step_limit() {
+    // Only calls counted as steps once: a busy loop never reached the
+    // limit nor saw the halt, and the run never ended.
+    let source = r#"
+        process Spin { let x = 0; loop { x = x + 1; } }
+        process Work { loop { compute 1; } }
+        expect runs;
+    "#;
+    let program = program(source, &[]);
+    let Some(result) = run_with_watchdog(&program, 2000, std::time::Duration::from_secs(5)) else {
+        panic!("no verdict within 5 s");
+    };
+    assert_eq!(result.verdict.keyword(), "runs", "{:?}", result.verdict);
+    assert_eq!(result.steps, 2000);
+}
