@@ -35,14 +35,14 @@ use std::thread::Thread;
 
 use crossbeam_utils::Backoff;
 use ipclab_kernel::sync::{CpuSet, SharedKernel, Work, MAX_CPUS};
-use ipclab_kernel::{Fault, Kernel, NullSink, Stats, TrapOutcome, UserMemory};
+use ipclab_kernel::{Fault, Kernel, NullSink, ProcessState, Stats, TrapOutcome, UserMemory};
 use ipclab_syscalls::{Pid, Reply};
 
 use crate::lang::vm::{self, ProcState, VmEvent};
 use crate::lang::{Program, Span};
 use crate::names::Names;
 use crate::runner::{BootError, RunOptions, World};
-use crate::verdict::{Progress, Verdict};
+use crate::verdict::{Progress, Stuck, Verdict};
 use crate::waitfor::analyse_stuck;
 
 /// Instructions a process may run without an event before its CPU checks
@@ -105,6 +105,9 @@ struct Machine<'p> {
     kernel: SharedKernel,
     procs: Vec<Mutex<ProcState>>,
     counters: Vec<Mutex<Progress>>,
+    /// The last step each process took (0: none yet), to tell a starving
+    /// process that was not scheduled from one that ran to no avail.
+    last_ran: Vec<AtomicU64>,
     output: Mutex<Vec<String>>,
     /// The first program error or failed assertion; it halts the machine.
     error: Mutex<Option<Verdict>>,
@@ -210,11 +213,13 @@ pub fn run_threaded(
             })
         })
         .collect();
+    let last_ran = (0..world.procs.len()).map(|_| AtomicU64::new(0)).collect();
     let machine = Machine {
         program,
         kernel: SharedKernel::new(*world.kernel),
         procs: world.procs.into_iter().map(Mutex::new).collect(),
         counters,
+        last_ran,
         output: Mutex::new(Vec::new()),
         error: Mutex::new(None),
         steps: AtomicU64::new(0),
@@ -315,7 +320,7 @@ impl Machine<'_> {
         let mut calls = 0u64;
         loop {
             let event = vm::run(self.program, k, &mut self.state(k), VM_BUDGET);
-            if is_step(&event) && !self.take_step(pid) {
+            if is_step(&event) && !self.take_step(k) {
                 return;
             }
             match event {
@@ -428,7 +433,8 @@ impl Machine<'_> {
     /// Every event counts, not only calls: a process that loops without a
     /// call (a busy-wait, `compute` in a loop) would otherwise never reach
     /// the limit nor see the halt, and its CPU would spin for ever.
-    fn take_step(&self, pid: Pid) -> bool {
+    fn take_step(&self, k: usize) -> bool {
+        let pid = Program::pid_of(k);
         if self.stopping.load(Ordering::Relaxed) {
             self.halt_and_leave(pid);
             return false;
@@ -439,6 +445,7 @@ impl Machine<'_> {
             self.halt_and_leave(pid);
             return false;
         }
+        self.last_ran[k].store(step, Ordering::Relaxed);
         true
     }
 
@@ -520,19 +527,25 @@ impl Machine<'_> {
     fn finish(self, dispatches: Vec<u64>) -> ThreadedResult {
         let error = self.error.into_inner().unwrap_or_else(|e| e.into_inner());
         let at_limit = self.at_limit.load(Ordering::Relaxed);
-        let progress = self
+        let steps = self.steps.load(Ordering::Relaxed).min(self.max_steps);
+        let progress: Vec<Progress> = self
             .counters
             .into_iter()
             .map(|c| c.into_inner().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let last_ran: Vec<u64> = self
+            .last_ran
+            .iter()
+            .map(|s| s.load(Ordering::Relaxed))
             .collect();
         let names = &self.names;
         let (verdict, stats, ticks, invariants) = self.kernel.with(|kernel: &mut Kernel| {
             let verdict = match error {
                 Some(verdict) => verdict,
-                None if at_limit => Verdict::Runs {
-                    progress,
-                    starving: Vec::new(),
-                },
+                None if at_limit => {
+                    let starving = starving(kernel, names, &progress, &last_ran, steps);
+                    Verdict::Runs { progress, starving }
+                }
                 None => analyse_stuck(kernel, names),
             };
             let invariants = kernel.check_invariants().map_err(|v| format!("{v:?}"));
@@ -541,11 +554,53 @@ impl Machine<'_> {
         ThreadedResult {
             verdict,
             stats,
-            steps: self.steps.load(Ordering::Relaxed).min(self.max_steps),
+            steps,
             ticks,
             output: self.output.into_inner().unwrap_or_else(|e| e.into_inner()),
             invariants,
             dispatches,
         }
     }
+}
+
+/// The live processes that made no progress in the second half of a run of
+/// `steps` steps while another did: the deterministic runner's rule
+/// (`runner.rs`, `runs_verdict`), on the step numbers the CPUs recorded.
+///
+/// The CPUs count steps into one counter, so "the second half" is the same
+/// stretch of the run for every process; which steps were whose depends on
+/// the host's scheduling, so a run may name a starving process that
+/// another run of the same scenario does not.
+fn starving(
+    kernel: &Kernel,
+    names: &Names,
+    progress: &[Progress],
+    last_ran: &[u64],
+    steps: u64,
+) -> Vec<Stuck> {
+    let half = steps / 2;
+    let progressed = |p: &Progress| p.last_progress_step.is_some_and(|s| s >= half);
+    kernel
+        .processes()
+        .iter()
+        .zip(progress)
+        .enumerate()
+        .filter(|(k, (pcb, p))| {
+            let others = progress
+                .iter()
+                .enumerate()
+                .any(|(j, q)| j != *k && progressed(q));
+            !pcb.is_exited() && !progressed(p) && others
+        })
+        .map(|(k, (pcb, p))| Stuck {
+            process: p.process.clone(),
+            why: match pcb.state {
+                ProcessState::Blocked(reason) => {
+                    format!("waits in {}", names.reason(kernel, reason))
+                }
+                _ if last_ran[k] < half => "ready but not scheduled".to_string(),
+                _ => "runs, but makes no progress".to_string(),
+            },
+        })
+        .collect()
 }

@@ -327,3 +327,31 @@ fn a_threaded_run_of_processes_that_never_call_stops_at_the_step_limit() {
     assert_eq!(result.verdict.keyword(), "runs", "{:?}", result.verdict);
     assert_eq!(result.steps, 2000);
 }
+
+#[test]
+fn a_threaded_run_names_the_producer_the_lecture_code_starves() {
+    // The threaded mode once reported no starving process at all, so
+    // `expect starvation(Producer[1])` never matched.
+    let program = bundled("credit-direct-producers");
+    let expected = program.expect.clone().expect("an expect line");
+    for cpus in [1, 2] {
+        for round in 0..10 {
+            let result = run_threaded(
+                &program,
+                ThreadOptions {
+                    cpus,
+                    max_steps: 1000,
+                },
+            )
+            .unwrap();
+            let Verdict::Runs { starving, .. } = &result.verdict else {
+                panic!("{cpus} CPUs, round {round}: {:?}", result.verdict);
+            };
+            assert!(
+                result.verdict.matches(&expected),
+                "{cpus} CPUs, round {round}: starving {starving:?}"
+            );
+            assert_eq!(starving[0].why, "waits in recv(Consumer) [nothing queued]");
+        }
+    }
+}
