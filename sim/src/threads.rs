@@ -307,8 +307,10 @@ impl Machine<'_> {
     /// of a rank whose CPU held it and spun for the kernel lock.)
     fn run_process(&self, pid: Pid) {
         let k = pid.index as usize;
-        // The result of the call it blocked in, handed to the VM under the
-        // lock under which the partner set it and the CPU dispatched it.
+        // The result of the call it blocked in (set by the partner under the
+        // kernel lock), into the VM under the kernel lock too. The process is
+        // `Running` on this CPU since the dispatch, so no other CPU runs it
+        // or takes its result in between.
         let resumed = self.kernel.with(|kernel| {
             let result = kernel.take_completion(pid)?;
             vm::complete_syscall(self.program, k, &mut self.state(k), result);
