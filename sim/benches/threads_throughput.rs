@@ -49,7 +49,8 @@ fn best_of(runs: usize, mut f: impl FnMut() -> Sample) -> Sample {
 }
 
 /// The credit scenario on `cpus` host threads until `messages` messages
-/// (4 calls per item: recv credit, send item, recv item, send credit).
+/// (4 calls per item: recv credit, send item, recv item, send credit; with
+/// `produce` and `consume`, 6 steps for the item's 2 messages).
 fn ipclab_threaded(cpus: usize, messages: u64) -> Sample {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -63,7 +64,7 @@ fn ipclab_threaded(cpus: usize, messages: u64) -> Sample {
         &program,
         ThreadOptions {
             cpus,
-            max_steps: messages * 2,
+            max_steps: messages * 3,
         },
     )
     .expect("scenario boots");

@@ -11,12 +11,16 @@
 //! that completes it makes it ready again, and some CPU (an idle one is
 //! unparked) picks it up and hands it its result from the PCB.
 //!
-//! Memory: each process's VM state sits behind its own mutex, held by the
-//! CPU that runs it. During a trap the kernel copies only to and from the
-//! caller (whose state the CPU already holds) and blocked processes (whose
-//! states no CPU is using, or is about to release without needing the
-//! kernel lock): so the lock order is "own process, kernel, blocked
-//! process" and never the reverse.
+//! Memory: each process's VM state sits behind its own mutex. The CPU that
+//! runs a process locks it to run the VM to its next event, holding no
+//! other lock, and again inside the kernel lock for a trap. During a trap
+//! the kernel may copy to and from any process: the caller, a blocked
+//! partner, and also a rank that is running (MPI copies out of an attached
+//! `MPI_Bsend` buffer or a pending `MPI_Isend`'s buffer, and into a pending
+//! `MPI_Irecv`'s, while their owner runs). So the lock order is "kernel,
+//! then process states", and a CPU never waits for the kernel lock while
+//! holding a state: a trap that waits for a running process's state waits
+//! at most one VM run.
 //!
 //! Time: the virtual clock advances only when no process can run and a
 //! timer is set (the CPUs run for real, so per-step ticks would mean
@@ -31,14 +35,14 @@ use std::thread::Thread;
 
 use crossbeam_utils::Backoff;
 use ipclab_kernel::sync::{CpuSet, SharedKernel, Work, MAX_CPUS};
-use ipclab_kernel::{Fault, Kernel, NullSink, Stats, TrapOutcome, UserMemory};
+use ipclab_kernel::{Fault, Kernel, NullSink, ProcessState, Stats, TrapOutcome, UserMemory};
 use ipclab_syscalls::{Pid, Reply};
 
 use crate::lang::vm::{self, ProcState, VmEvent};
 use crate::lang::{Program, Span};
 use crate::names::Names;
 use crate::runner::{BootError, RunOptions, World};
-use crate::verdict::{Progress, Verdict};
+use crate::verdict::{Progress, Stuck, Verdict};
 use crate::waitfor::analyse_stuck;
 
 /// Instructions a process may run without an event before its CPU checks
@@ -49,12 +53,28 @@ const VM_BUDGET: u32 = 10_000;
 /// is ready and no CPU is idle (round robin, in calls rather than ticks).
 const CALLS_PER_TURN: u64 = 64;
 
+/// Does `event` count as a step? A call or a local event, as in the
+/// deterministic runner; an exit or a program error ends the process
+/// instead, past any limit.
+fn is_step(event: &VmEvent) -> bool {
+    matches!(
+        event,
+        VmEvent::Syscall { .. }
+            | VmEvent::Compute { .. }
+            | VmEvent::Produce { .. }
+            | VmEvent::Consume { .. }
+            | VmEvent::Print { .. }
+            | VmEvent::Budget
+    )
+}
+
 /// Options of a threaded run.
 #[derive(Clone, Copy, Debug)]
 pub struct ThreadOptions {
     /// Host threads, one per CPU (1 to [`MAX_CPUS`]).
     pub cpus: usize,
-    /// System calls after which a live run halts with `runs`.
+    /// Steps (calls and local events: see [`ThreadedResult::steps`]) after
+    /// which a live run halts with `runs`.
     pub max_steps: u64,
 }
 
@@ -65,7 +85,9 @@ pub struct ThreadedResult {
     pub verdict: Verdict,
     /// The kernel's counters at the end.
     pub stats: Stats,
-    /// System calls made (the steps of a threaded run).
+    /// Steps made: system calls and local events (compute, produce,
+    /// consume, print, a used-up VM budget), counted as the deterministic
+    /// runner counts them.
     pub steps: u64,
     /// The clock at the end.
     pub ticks: u64,
@@ -83,6 +105,9 @@ struct Machine<'p> {
     kernel: SharedKernel,
     procs: Vec<Mutex<ProcState>>,
     counters: Vec<Mutex<Progress>>,
+    /// The last step each process took (0: none yet), to tell a starving
+    /// process that was not scheduled from one that ran to no avail.
+    last_ran: Vec<AtomicU64>,
     output: Mutex<Vec<String>>,
     /// The first program error or failed assertion; it halts the machine.
     error: Mutex<Option<Verdict>>,
@@ -188,11 +213,13 @@ pub fn run_threaded(
             })
         })
         .collect();
+    let last_ran = (0..world.procs.len()).map(|_| AtomicU64::new(0)).collect();
     let machine = Machine {
         program,
         kernel: SharedKernel::new(*world.kernel),
         procs: world.procs.into_iter().map(Mutex::new).collect(),
         counters,
+        last_ran,
         output: Mutex::new(Vec::new()),
         error: Mutex::new(None),
         steps: AtomicU64::new(0),
@@ -270,36 +297,55 @@ impl Machine<'_> {
 
     /// Runs `pid` (now `Running` on this CPU) until it blocks, exits, yields
     /// or leaves the CPU for another process.
+    ///
+    /// The lock order (module comment): the process's state is locked only
+    /// to run its VM, holding nothing else, or inside the kernel lock; never
+    /// held while waiting for the kernel. (Held across the trap, as it once
+    /// was, it deadlocked MPI: the kernel copies from and to a *running*
+    /// rank's buffers, an attached `MPI_Bsend` buffer or a pending
+    /// `MPI_Isend`'s, so a trap holding the kernel lock waited for the state
+    /// of a rank whose CPU held it and spun for the kernel lock.)
     fn run_process(&self, pid: Pid) {
         let k = pid.index as usize;
-        let mut state = self.procs[k].lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(result) = self.kernel.with(|kernel| kernel.take_completion(pid)) {
-            if Reply::from_regs(result).is_ok() {
-                self.progress(k, false);
-            }
-            vm::complete_syscall(self.program, k, &mut state, result);
+        // The result of the call it blocked in (set by the partner under the
+        // kernel lock), into the VM under the kernel lock too. The process is
+        // `Running` on this CPU since the dispatch, so no other CPU runs it
+        // or takes its result in between.
+        let resumed = self.kernel.with(|kernel| {
+            let result = kernel.take_completion(pid)?;
+            vm::complete_syscall(self.program, k, &mut self.state(k), result);
+            Some(result)
+        });
+        if resumed.is_some_and(|result| Reply::from_regs(result).is_ok()) {
+            self.progress(k, false);
         }
         let mut calls = 0u64;
         loop {
-            match vm::run(self.program, k, &mut state, VM_BUDGET) {
+            let event = vm::run(self.program, k, &mut self.state(k), VM_BUDGET);
+            if is_step(&event) && !self.take_step(k) {
+                return;
+            }
+            match event {
                 VmEvent::Syscall { regs, span } => {
-                    if self.stopping.load(Ordering::Relaxed) {
-                        self.halt_and_leave(pid);
-                        return;
-                    }
-                    let step = self.steps.fetch_add(1, Ordering::Relaxed) + 1;
-                    if step > self.max_steps {
-                        self.at_limit.store(true, Ordering::Relaxed);
-                        self.halt_and_leave(pid);
-                        return;
-                    }
                     let (outcome, wake) = self.kernel.with_cpus(|kernel, cpus| {
+                        let mut state = self.state(k);
                         let mut memories = TrapMemories {
                             caller: k,
                             state: &mut state,
                             procs: &self.procs,
                         };
                         let outcome = kernel.trap(pid, &regs, &mut memories, &mut NullSink);
+                        // The result goes into the VM before the lock is
+                        // released: a yielded process is ready at once, and
+                        // another CPU may dispatch it as soon as we unlock.
+                        let result = match outcome {
+                            Ok(TrapOutcome::Complete(result)) => Some(result),
+                            Ok(TrapOutcome::Yielded) => Some(Reply::to_regs(Ok(Reply::value(0)))),
+                            _ => None,
+                        };
+                        if let Some(result) = result {
+                            vm::complete_syscall(self.program, k, &mut state, result);
+                        }
                         (outcome, ipclab_kernel::sync::take_for_ready(kernel, cpus))
                     });
                     self.unpark(wake);
@@ -308,20 +354,14 @@ impl Machine<'_> {
                             if Reply::from_regs(result).is_ok() {
                                 self.progress(k, false);
                             }
-                            vm::complete_syscall(self.program, k, &mut state, result);
                             calls += 1;
                             if calls >= CALLS_PER_TURN && self.leave_if_others_wait(pid) {
                                 return;
                             }
                         }
-                        Ok(TrapOutcome::Yielded) => {
-                            let zero = Reply::to_regs(Ok(Reply::value(0)));
-                            vm::complete_syscall(self.program, k, &mut state, zero);
-                            return;
-                        }
-                        // Off the CPU: drop the state without taking the
-                        // kernel lock again (the lock order).
-                        Ok(TrapOutcome::Blocked(_)) | Ok(TrapOutcome::Exited(_)) => return,
+                        Ok(TrapOutcome::Yielded)
+                        | Ok(TrapOutcome::Blocked(_))
+                        | Ok(TrapOutcome::Exited(_)) => return,
                         Err(e) => {
                             let message = format!("kernel refused the trap: {e:?}");
                             self.program_error(k, span, message, false);
@@ -346,12 +386,10 @@ impl Machine<'_> {
                         .push(format!("{label}: {text}"));
                 }
                 VmEvent::SyscallFailed { errno, call, span } => {
-                    self.program_error(
-                        k,
-                        span,
-                        crate::machine::failed_call_message_with(call, errno, state.status),
-                        false,
-                    );
+                    // Out of the state first: the halt takes the kernel lock.
+                    let status = self.state(k).status;
+                    let message = crate::machine::failed_call_message_with(call, errno, status);
+                    self.program_error(k, span, message, false);
                     return;
                 }
                 VmEvent::RuntimeError { message, span } => {
@@ -369,6 +407,7 @@ impl Machine<'_> {
                 }
                 VmEvent::Exited { code } => {
                     let wake = self.kernel.with_cpus(|kernel, cpus| {
+                        let mut state = self.state(k);
                         let mut memories = TrapMemories {
                             caller: k,
                             state: &mut state,
@@ -389,6 +428,29 @@ impl Machine<'_> {
         }
     }
 
+    /// Counts one step for `pid`'s event. False when the run is over: the
+    /// step is past the limit, or another CPU halted the machine; `pid` is
+    /// then back to ready and the machine halted.
+    ///
+    /// Every event counts, not only calls: a process that loops without a
+    /// call (a busy-wait, `compute` in a loop) would otherwise never reach
+    /// the limit nor see the halt, and its CPU would spin for ever.
+    fn take_step(&self, k: usize) -> bool {
+        let pid = Program::pid_of(k);
+        if self.stopping.load(Ordering::Relaxed) {
+            self.halt_and_leave(pid);
+            return false;
+        }
+        let step = self.steps.fetch_add(1, Ordering::Relaxed) + 1;
+        if step > self.max_steps {
+            self.at_limit.store(true, Ordering::Relaxed);
+            self.halt_and_leave(pid);
+            return false;
+        }
+        self.last_ran[k].store(step, Ordering::Relaxed);
+        true
+    }
+
     /// Takes `pid` off this CPU when another process is ready and no CPU
     /// is idle to run it.
     fn leave_if_others_wait(&self, pid: Pid) -> bool {
@@ -404,13 +466,26 @@ impl Machine<'_> {
 
     /// Halts the machine and puts `pid` back to ready (so that the end
     /// state shows no process on a CPU).
+    ///
+    /// Both in one lock acquisition: `pid` stopped in the middle of a call
+    /// (at the step limit, or at the call after another CPU halted), so its
+    /// VM still waits for that call's result, which the kernel never made.
+    /// Put back to ready before the halt, another CPU looking for work in
+    /// between would dispatch it and run it with its call still pending.
     fn halt_and_leave(&self, pid: Pid) {
         self.stopping.store(true, Ordering::Relaxed);
-        self.kernel.with(|kernel| {
+        let wake = self.kernel.with_cpus(|kernel, cpus| {
             let _ = kernel.preempt(pid, &mut NullSink);
+            cpus.halted = true;
+            cpus.idle.take_all()
         });
-        let wake = self.kernel.halt();
         self.unpark(wake);
+    }
+
+    /// Process `k`'s VM state. Lock it only with no other lock held, or
+    /// inside the kernel lock (the lock order in the module comment).
+    fn state(&self, k: usize) -> std::sync::MutexGuard<'_, ProcState> {
+        self.procs[k].lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn counter(&self, k: usize) -> std::sync::MutexGuard<'_, Progress> {
@@ -454,19 +529,25 @@ impl Machine<'_> {
     fn finish(self, dispatches: Vec<u64>) -> ThreadedResult {
         let error = self.error.into_inner().unwrap_or_else(|e| e.into_inner());
         let at_limit = self.at_limit.load(Ordering::Relaxed);
-        let progress = self
+        let steps = self.steps.load(Ordering::Relaxed).min(self.max_steps);
+        let progress: Vec<Progress> = self
             .counters
             .into_iter()
             .map(|c| c.into_inner().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let last_ran: Vec<u64> = self
+            .last_ran
+            .iter()
+            .map(|s| s.load(Ordering::Relaxed))
             .collect();
         let names = &self.names;
         let (verdict, stats, ticks, invariants) = self.kernel.with(|kernel: &mut Kernel| {
             let verdict = match error {
                 Some(verdict) => verdict,
-                None if at_limit => Verdict::Runs {
-                    progress,
-                    starving: Vec::new(),
-                },
+                None if at_limit => {
+                    let starving = starving(kernel, names, &progress, &last_ran, steps);
+                    Verdict::Runs { progress, starving }
+                }
                 None => analyse_stuck(kernel, names),
             };
             let invariants = kernel.check_invariants().map_err(|v| format!("{v:?}"));
@@ -475,11 +556,53 @@ impl Machine<'_> {
         ThreadedResult {
             verdict,
             stats,
-            steps: self.steps.load(Ordering::Relaxed).min(self.max_steps),
+            steps,
             ticks,
             output: self.output.into_inner().unwrap_or_else(|e| e.into_inner()),
             invariants,
             dispatches,
         }
     }
+}
+
+/// The live processes that made no progress in the second half of a run of
+/// `steps` steps while another did: the deterministic runner's rule
+/// (`runner.rs`, `runs_verdict`), on the step numbers the CPUs recorded.
+///
+/// The CPUs count steps into one counter, so "the second half" is the same
+/// stretch of the run for every process; which steps were whose depends on
+/// the host's scheduling, so a run may name a starving process that
+/// another run of the same scenario does not.
+fn starving(
+    kernel: &Kernel,
+    names: &Names,
+    progress: &[Progress],
+    last_ran: &[u64],
+    steps: u64,
+) -> Vec<Stuck> {
+    let half = steps / 2;
+    let progressed = |p: &Progress| p.last_progress_step.is_some_and(|s| s >= half);
+    kernel
+        .processes()
+        .iter()
+        .zip(progress)
+        .enumerate()
+        .filter(|(k, (pcb, p))| {
+            let others = progress
+                .iter()
+                .enumerate()
+                .any(|(j, q)| j != *k && progressed(q));
+            !pcb.is_exited() && !progressed(p) && others
+        })
+        .map(|(k, (pcb, p))| Stuck {
+            process: p.process.clone(),
+            why: match pcb.state {
+                ProcessState::Blocked(reason) => {
+                    format!("waits in {}", names.reason(kernel, reason))
+                }
+                _ if last_ran[k] < half => "ready but not scheduled".to_string(),
+                _ => "runs, but makes no progress".to_string(),
+            },
+        })
+        .collect()
 }

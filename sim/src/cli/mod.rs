@@ -380,7 +380,7 @@ fn run_threaded(
         let s = &result.stats;
         let buffered = s.accepted - s.delivered - s.undeliverable;
         text.push_str(&format!(
-            "{} CPUs (host threads), {} calls in {:.3} s, {} ticks; dispatches per CPU: {:?}\n\
+            "{} CPUs (host threads), {} steps in {:.3} s, {} ticks; dispatches per CPU: {:?}\n\
              messages: {} accepted = {} delivered + {} buffered + {} undeliverable\n\
              invariants: {}\n",
             options.cpus,
