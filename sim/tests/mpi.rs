@@ -496,3 +496,117 @@ fn a_count_past_the_end_of_the_array_names_the_buffer_from_its_element() {
         "{message}"
     );
 }
+
+/// Every event of a recorded run.
+fn events(result: &RunResult) -> impl Iterator<Item = &ipclab_sim::trace::TraceEvent> {
+    result.trace.steps.iter().flat_map(|s| &s.events)
+}
+
+#[test]
+fn the_timeline_names_mpi_wait_as_written_and_counts_requests_in_words() {
+    use ipclab_sim::trace::TraceEvent;
+    let source = "process Rank[2] {\n\
+            let x = 0; let reqs[1];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                MPI_Irecv(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &request);\n\
+                MPI_Wait(&request, &st);\n\
+                MPI_Irecv(x, 1, MPI_INT, 1, 1, MPI_COMM_WORLD, &reqs[0]);\n\
+                MPI_Waitall(1, reqs, MPI_STATUSES_IGNORE);\n\
+            } else {\n\
+                MPI_Send(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD);\n\
+                MPI_Send(x, 1, MPI_INT, 0, 1, MPI_COMM_WORLD);\n\
+            }\n\
+        }";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    assert_eq!(result.verdict, Verdict::Completes, "{:?}", result.verdict);
+    let calls: Vec<(&str, usize)> = events(&result)
+        .filter_map(|e| match e {
+            TraceEvent::Syscall { call, line, .. } if call.starts_with("MPI_Wait") => {
+                Some((call.as_str(), *line))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls, [("MPI_Wait", 6), ("MPI_Waitall(1 request)", 8)]);
+}
+
+#[test]
+fn a_blocked_buffer_detach_names_the_buffered_message_not_mpi_ibsend() {
+    use ipclab_sim::trace::TraceEvent;
+    let source = "kernel { eager_limit = 0; }\n\
+        process Rank[2] {\n\
+            let x = 0; let pool[4];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                MPI_Buffer_attach(pool, 32);\n\
+                MPI_Bsend(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+                MPI_Buffer_detach(&pool, &size);\n\
+            } else {\n\
+                sleep 5;\n\
+                MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+            }\n\
+        }";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    assert_eq!(result.verdict, Verdict::Completes, "{:?}", result.verdict);
+    let reasons: Vec<&str> = events(&result)
+        .filter_map(|e| match e {
+            TraceEvent::Block { process, reason } if process == "Rank[0]" => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        ["MPI_Buffer_detach(buffered message to Rank[1], tag 0) [not yet received]"]
+    );
+}
+
+#[test]
+fn a_receive_into_too_small_a_buffer_names_the_message_s_size() {
+    let source = "process Rank[2] {\n\
+            let big[3]; let small = 0;\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                MPI_Send(big, 3, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+            } else {\n\
+                MPI_Recv(small, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+            }\n\
+        }";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    let (message, line) = error_of(&result);
+    assert_eq!(line, 7);
+    assert!(
+        message.starts_with(
+            "MPI_Recv failed with EMSGSIZE (message too long for the buffer): the message is 24 bytes"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_isend_past_the_per_process_limit_says_the_request_table_is_full() {
+    let source = "process Rank[2] {\n\
+            let x = 0; let reqs[17];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                let i = 0;\n\
+                while i < 17 {\n\
+                    MPI_Isend(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &reqs[i]);\n\
+                    i = i + 1;\n\
+                }\n\
+            }\n\
+        }";
+    let options = RunOptions {
+        record: false,
+        ..RunOptions::default()
+    };
+    let result = run(&compile_ok(source), options).unwrap();
+    let (message, line) = error_of(&result);
+    assert_eq!(line, 7);
+    assert!(
+        message.starts_with(
+            "MPI_Isend failed with EMFILE (request table full): a process may have 16 requests pending"
+        ),
+        "{message}"
+    );
+}

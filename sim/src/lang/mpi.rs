@@ -6,7 +6,8 @@
 //! names the builtin `status` of the last call; requests are words holding
 //! kernel request handles.
 
-use ipclab_syscalls::{SendMode, Sysno};
+use ipclab_kernel::config::{MAX_REQUESTS, MAX_REQUESTS_PER_PROCESS};
+use ipclab_syscalls::{Errno, RetRegs, SendMode, Sysno};
 
 use super::ast::{BinaryOperator, Call, Expression, ExpressionKind, UnaryOperator};
 use super::code::{CallForm, ElementStart, Instruction, StatusField};
@@ -70,6 +71,49 @@ pub(crate) fn call_written_at(source: &str, span: super::Span) -> Option<&'stati
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .unwrap_or(text.len());
     CALLS.iter().copied().find(|name| *name == &text[..end])
+}
+
+/// The message of a statement-form MPI call `call` that failed with
+/// `errno`, when the result registers `ret` say more than the errno's
+/// name: the sizes of `ENOBUFS` (`r1` needed, `r2` available) and
+/// `EMSGSIZE` (`r2`: the message's length), and which table a full one is
+/// (`EMFILE` and `ENOSPC` name the kernel's handle tables in general).
+pub(crate) fn failure_message(call: &str, errno: Errno, ret: RetRegs) -> Option<String> {
+    if !call.starts_with("MPI_") {
+        return None;
+    }
+    let (what, detail) = match errno {
+        Errno::ENOBUFS => (
+            errno.description(),
+            format!(
+                "needs {} bytes of attached buffer, {} available",
+                ret[1], ret[2]
+            ),
+        ),
+        Errno::EMSGSIZE => (
+            errno.description(),
+            format!(
+                "the message is {} bytes, more than count × datatype size",
+                ret[2]
+            ),
+        ),
+        Errno::EMFILE => (
+            "request table full",
+            format!(
+                "a process may have {MAX_REQUESTS_PER_PROCESS} requests pending \
+                 (MPI_Wait or a successful MPI_Test frees one)"
+            ),
+        ),
+        Errno::ENOSPC if call != "MPI_Buffer_attach" => (
+            "request table full",
+            format!("the kernel's {MAX_REQUESTS} requests are all in use"),
+        ),
+        _ => return None,
+    };
+    Some(format!(
+        "{call} failed with {} ({what}): {detail}, and the program does not check the result",
+        errno.name()
+    ))
 }
 
 /// The word of a status variable that holds `field`.
@@ -228,7 +272,7 @@ impl BodyCompiler<'_> {
             }
             "MPI_Wait" => {
                 arity(2)?;
-                self.push_word_address(args[0])?;
+                self.push_word_address(args[0], span)?;
                 self.emit(Instruction::Push(1), span);
                 self.syscall(Sysno::Waitall, 2, form, span);
                 self.store_mpi_status(args[1])
@@ -236,7 +280,7 @@ impl BodyCompiler<'_> {
             "MPI_Test" => {
                 arity(3)?;
                 let flag = self.out_target(args[1])?;
-                self.push_word_address(args[0])?;
+                self.push_word_address(args[0], span)?;
                 self.syscall(Sysno::Test, 1, form, span);
                 self.store_out(&flag, StatusField::MpiValue, span);
                 self.store_mpi_status(args[2])
@@ -508,11 +552,13 @@ impl BodyCompiler<'_> {
 
     /// Pushes the address of the request word `&x` or `&array[i]` (bounds
     /// checked at run time).
-    fn push_word_address(&mut self, e: &Expression) -> Compiled<()> {
+    /// The push has the call's `span`: a fused call reports the span of its
+    /// first push, which must name the call as written.
+    fn push_word_address(&mut self, e: &Expression, span: super::Span) -> Compiled<()> {
         match &strip(e).kind {
             ExpressionKind::Name(n) => {
                 let address = self.scalar(n)?;
-                self.emit(Instruction::Push(i64::from(address)), e.span);
+                self.emit(Instruction::Push(i64::from(address)), span);
             }
             ExpressionKind::Index(array, index) if self.is_array(array) => {
                 let (base, length) = self.array(array)?;
