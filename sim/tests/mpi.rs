@@ -480,7 +480,10 @@ fn a_buffer_from_an_element_on_is_the_rest_of_the_array() {
             }\n\
         }",
     );
-    assert!(output.iter().any(|l| l.contains("got 0 7 8 0")), "{output:?}");
+    assert!(
+        output.iter().any(|l| l.contains("got 0 7 8 0")),
+        "{output:?}"
+    );
 }
 
 #[test]
