@@ -125,19 +125,11 @@ pub fn failed_call_message(call: &str, errno: Errno) -> String {
     )
 }
 
-/// [`failed_call_message`] with the call's result registers: `ENOBUFS`
-/// from an MPI call names the sizes (`r1` needed, `r2` available).
+/// [`failed_call_message`] with the call's result registers: an MPI call
+/// names the sizes or the table they report (`lang::mpi::failure_message`).
 pub fn failed_call_message_with(call: &str, errno: Errno, ret: RetRegs) -> String {
-    if errno == Errno::ENOBUFS && call.starts_with("MPI_") {
-        return format!(
-            "{call} failed with {} ({}): needs {} bytes of attached buffer, {} available, and the program does not check the result",
-            errno.name(),
-            errno.description(),
-            ret[1],
-            ret[2]
-        );
-    }
-    failed_call_message(call, errno)
+    crate::lang::mpi_failure_message(call, errno, ret)
+        .unwrap_or_else(|| failed_call_message(call, errno))
 }
 
 /// The message of a buffer race: the access and the call that owns the

@@ -191,9 +191,7 @@ impl Names {
                 Some(RequestKind::Send(SendMode::Synchronous)) => {
                     "synchronous: no matching recv posted".to_string()
                 }
-                Some(RequestKind::Send(SendMode::Buffered)) => {
-                    "buffered message not yet received".to_string()
-                }
+                Some(RequestKind::Send(SendMode::Buffered)) => "not yet received".to_string(),
                 Some(RequestKind::Send(_)) => "rendezvous: no matching recv posted".to_string(),
                 Some(RequestKind::Recv) | None => "nothing matching arrived".to_string(),
             }
@@ -209,6 +207,9 @@ impl Names {
         };
         let inner = match (call, request) {
             (MpiCall::Send(_) | MpiCall::Recv | MpiCall::Probe, _) => what,
+            // The kernel keeps no record of whether MPI_Bsend or MPI_Ibsend
+            // buffered the message: name neither.
+            (MpiCall::BufferDetach, _) => format!("buffered message {what}"),
             (_, Some(RequestKind::Send(mode))) => format!("{} {what}", mode.mpi_immediate_name()),
             (_, Some(RequestKind::Recv)) => format!("MPI_Irecv {what}"),
             (_, None) => what,
@@ -277,6 +278,22 @@ impl Names {
             format!("full {queued}/{quota}")
         } else {
             format!("kernel buffer full {pool}/{slots}")
+        }
+    }
+
+    /// [`Names::call`] for a call the scenario wrote as `written` (the MPI
+    /// call at its line, if any): `MPI_Wait` traps as a one-request
+    /// `waitall` but is shown as written.
+    pub fn call_as_written(
+        &self,
+        kernel: &Kernel,
+        caller: Pid,
+        call: &Syscall,
+        written: Option<&str>,
+    ) -> String {
+        match (call, written) {
+            (Syscall::Waitall { .. }, Some("MPI_Wait")) => "MPI_Wait".to_string(),
+            _ => self.call(kernel, caller, call),
         }
     }
 
@@ -384,8 +401,8 @@ impl Names {
                 self.rank_filter(kernel, comm, source),
                 tag_text(tag)
             ),
-            Syscall::Waitall { count, .. } => format!("MPI_Waitall({count} requests)"),
-            Syscall::Waitany { count, .. } => format!("MPI_Waitany({count} requests)"),
+            Syscall::Waitall { count, .. } => format!("MPI_Waitall({})", requests(count)),
+            Syscall::Waitany { count, .. } => format!("MPI_Waitany({})", requests(count)),
             Syscall::Test { .. } => "MPI_Test".to_string(),
             Syscall::Probe { source, tag, comm } | Syscall::Iprobe { source, tag, comm } => {
                 format!(
@@ -455,6 +472,11 @@ fn filter_text(sender: Option<&str>, tag: TagFilter) -> String {
         (None, TagFilter::Tag(t)) => format!(" with tag {t}"),
         (None, TagFilter::Any) => " it accepts".to_string(),
     }
+}
+
+/// `1 request`, `2 requests`.
+fn requests(count: u64) -> String {
+    format!("{count} request{}", if count == 1 { "" } else { "s" })
 }
 
 fn tag_text(tag: TagFilter) -> String {

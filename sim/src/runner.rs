@@ -442,7 +442,12 @@ impl<'p> World<'p> {
             if let Ok(call) = Syscall::decode(regs) {
                 events.push(TraceEvent::Syscall {
                     process: label.clone(),
-                    call: self.names.call(&self.kernel, pid, &call),
+                    call: self.names.call_as_written(
+                        &self.kernel,
+                        pid,
+                        &call,
+                        crate::lang::mpi_call_written_at(&self.program.source, *span),
+                    ),
                     line: self.program.line_col(*span).0,
                 });
             }

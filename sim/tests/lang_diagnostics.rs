@@ -468,3 +468,14 @@ fn nested_ifs_nest_as_deep_as_loops() {
         assert!(error.message.contains("nesting too deep"), "{error:?}");
     }
 }
+
+#[test]
+fn an_array_element_as_an_mpi_status_is_an_error_naming_the_alternatives() {
+    assert_error(
+        "process Rank[1] {\n    let reqs[2]; let sts[8];\n    MPI_Wait(&reqs[0], &sts[0]);\n}",
+        3,
+        24,
+        "an array element cannot hold an MPI status",
+        "use a status variable per call",
+    );
+}

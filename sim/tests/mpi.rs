@@ -375,3 +375,241 @@ fn a_waitany_that_another_rank_could_complete_is_part_of_a_deadlock() {
         cycle[0].why
     );
 }
+
+/// The lines printed by a run of `source` that must complete.
+fn output_of_completed(source: &str) -> Vec<String> {
+    let result = run(&compile_ok(source), RunOptions::default()).expect("boots");
+    assert_eq!(result.verdict, Verdict::Completes, "{:?}", result.verdict);
+    result.output
+}
+
+#[test]
+fn get_count_of_a_length_that_is_not_a_whole_number_of_elements_is_mpi_undefined() {
+    let output = output_of_completed(
+        "process Rank[2] {\n\
+            let data[2]; let inb[2];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                MPI_Send(data, 12, MPI_BYTE, 1, 0, MPI_COMM_WORLD);\n\
+            } else {\n\
+                MPI_Probe(0, 0, MPI_COMM_WORLD, &st);\n\
+                MPI_Get_count(&st, MPI_INT, &n);\n\
+                MPI_Get_count(&st, MPI_BYTE, &bytes);\n\
+                print \"ints\", n, n == MPI_UNDEFINED, \"bytes\", bytes;\n\
+                MPI_Recv(inb, bytes, MPI_BYTE, 0, 0, MPI_COMM_WORLD, &st);\n\
+            }\n\
+        }",
+    );
+    assert!(
+        output.iter().any(|l| l.contains("ints -32766 1 bytes 12")),
+        "{output:?}"
+    );
+}
+
+#[test]
+fn waitany_over_only_null_requests_gives_mpi_undefined() {
+    let output = output_of_completed(
+        "process Rank[1] {\n\
+            let reqs[2];\n\
+            reqs[0] = MPI_REQUEST_NULL; reqs[1] = MPI_REQUEST_NULL;\n\
+            MPI_Waitany(2, reqs, &idx, &st);\n\
+            print \"index\", idx == MPI_UNDEFINED;\n\
+        }",
+    );
+    assert!(output.iter().any(|l| l.contains("index 1")), "{output:?}");
+}
+
+#[test]
+fn array_elements_are_accepted_as_requests_and_out_parameters() {
+    let output = output_of_completed(
+        "process Rank[2] {\n\
+            let reqs[2]; let a = 0; let b = 0; let out[4]; let flags[2];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &out[3]);\n\
+            let rank = out[3];\n\
+            if rank == 0 {\n\
+                let i = 1;\n\
+                MPI_Irecv(a, 1, MPI_INT, 1, 5, MPI_COMM_WORLD, &reqs[0]);\n\
+                MPI_Irecv(b, 1, MPI_INT, 1, 6, MPI_COMM_WORLD, &reqs[i]);\n\
+                MPI_Wait(&reqs[0], &st);\n\
+                MPI_Get_count(&st, MPI_INT, &out[0]);\n\
+                MPI_Test(&reqs[i], &flags[0], MPI_STATUS_IGNORE);\n\
+                while flags[0] == 0 { MPI_Test(&reqs[i], &flags[0], MPI_STATUS_IGNORE); }\n\
+                print \"got\", a, b, \"count\", out[0], \"nulled\", reqs[0] == MPI_REQUEST_NULL, reqs[1] == MPI_REQUEST_NULL;\n\
+            } else {\n\
+                let x = 41; let y = 42;\n\
+                MPI_Send(x, 1, MPI_INT, 0, 5, MPI_COMM_WORLD);\n\
+                MPI_Send(y, 1, MPI_INT, 0, 6, MPI_COMM_WORLD);\n\
+            }\n\
+        }",
+    );
+    assert!(
+        output
+            .iter()
+            .any(|l| l.contains("got 41 42 count 1 nulled 1 1")),
+        "{output:?}"
+    );
+}
+
+#[test]
+fn an_out_parameter_element_outside_its_array_is_a_runtime_error() {
+    let source = "process Rank[1] {\n\
+            let reqs[2]; let x = 0; let i = 2;\n\
+            MPI_Irecv(x, 1, MPI_INT, 0, 5, MPI_COMM_WORLD, &reqs[i]);\n\
+        }";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    let (message, line) = error_of(&result);
+    assert_eq!(line, 3);
+    assert!(
+        message.contains("index 2 is out of range for an array of 2 words"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_buffer_from_an_element_on_is_the_rest_of_the_array() {
+    let output = output_of_completed(
+        "process Rank[2] {\n\
+            let buf[4]; let got[2];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                buf[2] = 7; buf[3] = 8;\n\
+                MPI_Send(&buf[2], 2, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+            } else {\n\
+                MPI_Recv(&buf[1], 2, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+                print \"got\", buf[0], buf[1], buf[2], buf[3];\n\
+            }\n\
+        }",
+    );
+    assert!(
+        output.iter().any(|l| l.contains("got 0 7 8 0")),
+        "{output:?}"
+    );
+}
+
+#[test]
+fn a_count_past_the_end_of_the_array_names_the_buffer_from_its_element() {
+    let source = "process Rank[2] {\n\
+            let buf[4]; let k = 2;\n\
+            MPI_Send(&buf[k], 3, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+        }";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    let (message, _) = error_of(&result);
+    assert!(
+        message.contains("the message is 24 bytes (count × datatype size) but `buf[2..]` holds 16"),
+        "{message}"
+    );
+}
+
+/// Every event of a recorded run.
+fn events(result: &RunResult) -> impl Iterator<Item = &ipclab_sim::trace::TraceEvent> {
+    result.trace.steps.iter().flat_map(|s| &s.events)
+}
+
+#[test]
+fn the_timeline_names_mpi_wait_as_written_and_counts_requests_in_words() {
+    use ipclab_sim::trace::TraceEvent;
+    let source = "process Rank[2] {\n\
+            let x = 0; let reqs[1];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                MPI_Irecv(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &request);\n\
+                MPI_Wait(&request, &st);\n\
+                MPI_Irecv(x, 1, MPI_INT, 1, 1, MPI_COMM_WORLD, &reqs[0]);\n\
+                MPI_Waitall(1, reqs, MPI_STATUSES_IGNORE);\n\
+            } else {\n\
+                MPI_Send(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD);\n\
+                MPI_Send(x, 1, MPI_INT, 0, 1, MPI_COMM_WORLD);\n\
+            }\n\
+        }";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    assert_eq!(result.verdict, Verdict::Completes, "{:?}", result.verdict);
+    let calls: Vec<(&str, usize)> = events(&result)
+        .filter_map(|e| match e {
+            TraceEvent::Syscall { call, line, .. } if call.starts_with("MPI_Wait") => {
+                Some((call.as_str(), *line))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls, [("MPI_Wait", 6), ("MPI_Waitall(1 request)", 8)]);
+}
+
+#[test]
+fn a_blocked_buffer_detach_names_the_buffered_message_not_mpi_ibsend() {
+    use ipclab_sim::trace::TraceEvent;
+    let source = "kernel { eager_limit = 0; }\n\
+        process Rank[2] {\n\
+            let x = 0; let pool[4];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                MPI_Buffer_attach(pool, 32);\n\
+                MPI_Bsend(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+                MPI_Buffer_detach(&pool, &size);\n\
+            } else {\n\
+                sleep 5;\n\
+                MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+            }\n\
+        }";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    assert_eq!(result.verdict, Verdict::Completes, "{:?}", result.verdict);
+    let reasons: Vec<&str> = events(&result)
+        .filter_map(|e| match e {
+            TraceEvent::Block { process, reason } if process == "Rank[0]" => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        ["MPI_Buffer_detach(buffered message to Rank[1], tag 0) [not yet received]"]
+    );
+}
+
+#[test]
+fn a_receive_into_too_small_a_buffer_names_the_message_s_size() {
+    let source = "process Rank[2] {\n\
+            let big[3]; let small = 0;\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                MPI_Send(big, 3, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+            } else {\n\
+                MPI_Recv(small, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+            }\n\
+        }";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    let (message, line) = error_of(&result);
+    assert_eq!(line, 7);
+    assert!(
+        message.starts_with(
+            "MPI_Recv failed with EMSGSIZE (message too long for the buffer): the message is 24 bytes"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_isend_past_the_per_process_limit_says_the_request_table_is_full() {
+    let source = "process Rank[2] {\n\
+            let x = 0; let reqs[17];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                let i = 0;\n\
+                while i < 17 {\n\
+                    MPI_Isend(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &reqs[i]);\n\
+                    i = i + 1;\n\
+                }\n\
+            }\n\
+        }";
+    let options = RunOptions {
+        record: false,
+        ..RunOptions::default()
+    };
+    let result = run(&compile_ok(source), options).unwrap();
+    let (message, line) = error_of(&result);
+    assert_eq!(line, 7);
+    assert!(
+        message.starts_with(
+            "MPI_Isend failed with EMFILE (request table full): a process may have 16 requests pending"
+        ),
+        "{message}"
+    );
+}

@@ -273,3 +273,32 @@ fn fused_calls_run_exactly_as_the_pushes_and_syscall_they_replace() {
         "only {fused_anywhere} scenarios have a fused call"
     );
 }
+
+#[test]
+fn the_rendezvous_lesson_holds_on_two_cpus_and_under_random_schedules() {
+    let program = load("mailbox-rendezvous");
+    let mut schedules = vec![RunOptions {
+        cpus: 2,
+        ..RunOptions::default()
+    }];
+    for seed in 0..20 {
+        for cpus in [1, 2] {
+            schedules.push(RunOptions {
+                seed,
+                cpus,
+                schedule: Schedule::Random,
+                record: false,
+                ..RunOptions::default()
+            });
+        }
+    }
+    for options in schedules {
+        let result = run(&program, options).unwrap();
+        assert_eq!(
+            result.verdict.keyword(),
+            "completes",
+            "{options:?}: {:?}",
+            result.verdict
+        );
+    }
+}

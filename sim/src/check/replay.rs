@@ -111,7 +111,12 @@ pub fn replay(
                     if let Ok(call) = Syscall::decode(regs) {
                         events.push(TraceEvent::Syscall {
                             process: label.clone(),
-                            call: names.call(kernel, pid, &call),
+                            call: names.call_as_written(
+                                kernel,
+                                pid,
+                                &call,
+                                crate::lang::mpi_call_written_at(&program.source, *span),
+                            ),
                             line: program.line_col(*span).0,
                         });
                     }

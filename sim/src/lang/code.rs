@@ -66,6 +66,16 @@ pub enum PrintPart {
     Value,
 }
 
+/// Where a buffer that starts at an array element begins
+/// ([`Instruction::RequireFits`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ElementStart {
+    /// The hidden word holding the element's byte address.
+    pub slot: u32,
+    /// The byte address of the array's first element.
+    pub base: u32,
+}
+
 /// One instruction. Operands come from the operand stack; results go back on it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Instruction {
@@ -138,7 +148,17 @@ pub enum Instruction {
     RequireNonNegative(&'static str),
     /// Fail when the top of the stack (an MPI message length in bytes) is
     /// negative or above `limit` (the buffer's size).
-    RequireFits { limit: i64, buffer: String },
+    ///
+    /// `from` is set for a buffer that starts at an array element
+    /// (`&buf[k]`): the hidden word holding the element's address and the
+    /// array's base. The element's offset is known only at run time, so the
+    /// VM subtracts it from `limit` (the whole array) and names the buffer
+    /// `buf[k..]`, as C's pointer to the rest of the array.
+    RequireFits {
+        limit: i64,
+        buffer: String,
+        from: Option<ElementStart>,
+    },
     /// The end of the body: the process exits with code 0.
     Halt,
 }

@@ -938,11 +938,11 @@ impl<'a> BodyCompiler<'a> {
         self.instructions.len() - 1
     }
 
-    fn here(&self) -> u32 {
+    pub(super) fn here(&self) -> u32 {
         u32::try_from(self.instructions.len()).unwrap_or(u32::MAX)
     }
 
-    fn patch(&mut self, at: usize, target: u32) {
+    pub(super) fn patch(&mut self, at: usize, target: u32) {
         match &mut self.instructions[at] {
             Instruction::Jump(old) | Instruction::JumpIfFalse(old) => *old = target,
             _ => {}

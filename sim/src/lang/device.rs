@@ -177,9 +177,46 @@ pub fn character(byte: u8) -> String {
     }
 }
 
+/// The character [`character`] shows, as itself (`'\\n'` is a newline): the
+/// JSON trace gives the character, not its picture. A byte outside ASCII
+/// (`0x80` and up) is U+0080..U+00FF.
+pub fn character_shown(shown: &str) -> String {
+    let unquoted = match shown {
+        "'\\n'" => Some('\n'),
+        "'\\t'" => Some('\t'),
+        "'\\''" => Some('\''),
+        _ => shown
+            .strip_prefix('\'')
+            .and_then(|s| s.strip_suffix('\''))
+            .filter(|s| s.chars().count() == 1)
+            .and_then(|s| s.chars().next()),
+    };
+    let byte = || {
+        shown
+            .strip_prefix("0x")
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            .map(char::from)
+    };
+    match unquoted.or_else(byte) {
+        Some(c) => c.to_string(),
+        None => shown.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_byte_shown_reads_back_as_itself() {
+        for byte in 0..=u8::MAX {
+            assert_eq!(
+                character_shown(&character(byte)),
+                char::from(byte).to_string(),
+                "byte {byte:#04x}"
+            );
+        }
+    }
 
     fn compile(source: &str) -> Result<crate::lang::Program, String> {
         crate::lang::compile("t.ipc", source.as_bytes(), &[]).map_err(|e| format!("{e:?}"))

@@ -33,6 +33,7 @@ pub use code::{CallForm, Code, Instruction, PrintPart, StatusField};
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use lexer::integer_literal;
 pub(crate) use mpi::call_written_at as mpi_call_written_at;
+pub(crate) use mpi::failure_message as mpi_failure_message;
 pub use parser::MAX_NESTING;
 pub use vm::{complete_syscall, run, ProcState, VmEvent};
 

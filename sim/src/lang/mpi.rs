@@ -6,17 +6,24 @@
 //! names the builtin `status` of the last call; requests are words holding
 //! kernel request handles.
 
-use ipclab_syscalls::{SendMode, Sysno};
+use ipclab_kernel::config::{MAX_REQUESTS, MAX_REQUESTS_PER_PROCESS};
+use ipclab_syscalls::{Errno, RetRegs, SendMode, Sysno};
 
-use super::ast::{Call, Expression, ExpressionKind, UnaryOperator};
-use super::code::{CallForm, Instruction, StatusField};
+use super::ast::{BinaryOperator, Call, Expression, ExpressionKind, UnaryOperator};
+use super::code::{CallForm, ElementStart, Instruction, StatusField};
 use super::compiler::{arity_error, split_arguments, BodyCompiler, BufferAddress, Compiled};
 use super::diagnostics::Diagnostic;
+
+/// `MPI_UNDEFINED`: MPI_Get_count of a length that is not a whole number of
+/// elements, MPI_Waitany's index when every request is null. MPICH's value,
+/// so a number printed from a scenario reads the same as from a C program.
+pub(super) const MPI_UNDEFINED: i64 = -32766;
 
 /// The MPI constants a body may name.
 pub(super) fn constant(name: &str) -> Option<i64> {
     Some(match name {
         "MPI_COMM_WORLD" => 1,
+        "MPI_UNDEFINED" => MPI_UNDEFINED,
         "MPI_ANY_SOURCE" | "MPI_ANY_TAG" => -1,
         "MPI_INT" | "MPI_LONG" | "MPI_DOUBLE" => 8,
         "MPI_BYTE" | "MPI_CHAR" => 1,
@@ -66,6 +73,49 @@ pub(crate) fn call_written_at(source: &str, span: super::Span) -> Option<&'stati
     CALLS.iter().copied().find(|name| *name == &text[..end])
 }
 
+/// The message of a statement-form MPI call `call` that failed with
+/// `errno`, when the result registers `ret` say more than the errno's
+/// name: the sizes of `ENOBUFS` (`r1` needed, `r2` available) and
+/// `EMSGSIZE` (`r2`: the message's length), and which table a full one is
+/// (`EMFILE` and `ENOSPC` name the kernel's handle tables in general).
+pub(crate) fn failure_message(call: &str, errno: Errno, ret: RetRegs) -> Option<String> {
+    if !call.starts_with("MPI_") {
+        return None;
+    }
+    let (what, detail) = match errno {
+        Errno::ENOBUFS => (
+            errno.description(),
+            format!(
+                "needs {} bytes of attached buffer, {} available",
+                ret[1], ret[2]
+            ),
+        ),
+        Errno::EMSGSIZE => (
+            errno.description(),
+            format!(
+                "the message is {} bytes, more than count × datatype size",
+                ret[2]
+            ),
+        ),
+        Errno::EMFILE => (
+            "request table full",
+            format!(
+                "a process may have {MAX_REQUESTS_PER_PROCESS} requests pending \
+                 (MPI_Wait or a successful MPI_Test frees one)"
+            ),
+        ),
+        Errno::ENOSPC if call != "MPI_Buffer_attach" => (
+            "request table full",
+            format!("the kernel's {MAX_REQUESTS} requests are all in use"),
+        ),
+        _ => return None,
+    };
+    Some(format!(
+        "{call} failed with {} ({what}): {detail}, and the program does not check the result",
+        errno.name()
+    ))
+}
+
 /// The word of a status variable that holds `field`.
 pub(super) fn status_field(field: &str) -> Option<u32> {
     Some(match field {
@@ -74,6 +124,21 @@ pub(super) fn status_field(field: &str) -> Option<u32> {
         "MPI_ERROR" => 3,
         _ => return None,
     })
+}
+
+/// Where a call's out-parameter goes.
+enum OutTarget {
+    /// `MPI_STATUS_IGNORE` and the like: nowhere.
+    Ignore,
+    /// The scalar variable at this address.
+    Word(u32),
+    /// An element of the array at `base`; its index is in the hidden word `slot`.
+    Element { base: u32, length: u32, slot: u32 },
+}
+
+fn not_a_variable(e: &Expression) -> Diagnostic {
+    Diagnostic::at(e.span, "a variable is needed here", "not a variable")
+        .with_help("write `&x` for a variable `x`, or `&a[i]` for an element of an array `a`")
 }
 
 fn strip(e: &Expression) -> &Expression {
@@ -160,6 +225,11 @@ impl BodyCompiler<'_> {
         if let Some(mode) = send_mode {
             let immediate = name.starts_with("MPI_I");
             arity(if immediate { 7 } else { 6 })?;
+            let request = if immediate {
+                self.out_target(args[6])?
+            } else {
+                OutTarget::Ignore
+            };
             self.emit(Instruction::Push(mode as i64), span);
             self.mpi_buffer(args[0], args[1], args[2], true)?;
             for a in &args[3..6] {
@@ -171,15 +241,18 @@ impl BodyCompiler<'_> {
                 Sysno::MpiSend
             };
             self.emit(Instruction::Syscall { sysno, form }, span);
-            if immediate {
-                self.store_status(args[6], StatusField::MpiValue)?;
-            }
+            self.store_out(&request, StatusField::MpiValue, span);
             return Ok(());
         }
         match name {
             "MPI_Init" | "MPI_Finalize" => self.no_call(form, span),
             "MPI_Recv" | "MPI_Irecv" => {
                 arity(7)?;
+                let request = if name == "MPI_Irecv" {
+                    self.out_target(args[6])?
+                } else {
+                    OutTarget::Ignore
+                };
                 self.mpi_buffer(args[0], args[1], args[2], false)?;
                 for a in &args[3..6] {
                     self.value(a)?;
@@ -193,29 +266,34 @@ impl BodyCompiler<'_> {
                 if name == "MPI_Recv" {
                     self.store_mpi_status(args[6])
                 } else {
-                    self.store_status(args[6], StatusField::MpiValue)
+                    self.store_out(&request, StatusField::MpiValue, span);
+                    Ok(())
                 }
             }
             "MPI_Wait" => {
                 arity(2)?;
-                let address = self.word_address(args[0])?;
-                self.emit(Instruction::Push(i64::from(address)), span);
+                self.push_word_address(args[0], span)?;
                 self.emit(Instruction::Push(1), span);
                 self.syscall(Sysno::Waitall, 2, form, span);
                 self.store_mpi_status(args[1])
             }
             "MPI_Test" => {
                 arity(3)?;
-                let address = self.word_address(args[0])?;
-                self.emit(Instruction::Push(i64::from(address)), span);
+                let flag = self.out_target(args[1])?;
+                self.push_word_address(args[0], span)?;
                 self.syscall(Sysno::Test, 1, form, span);
-                self.store_status(args[1], StatusField::MpiValue)?;
+                self.store_out(&flag, StatusField::MpiValue, span);
                 self.store_mpi_status(args[2])
             }
             "MPI_Waitall" | "MPI_Waitany" => {
                 arity(if name == "MPI_Waitall" { 3 } else { 4 })?;
                 let ExpressionKind::Name(array) = &strip(args[1]).kind else {
                     return Err(arity_error(call, &shape(name)));
+                };
+                let index = if name == "MPI_Waitany" {
+                    self.out_target(args[2])?
+                } else {
+                    OutTarget::Ignore
                 };
                 let (base, length) = self.array(array)?;
                 self.emit(Instruction::Push(i64::from(base)), span);
@@ -224,6 +302,7 @@ impl BodyCompiler<'_> {
                     Instruction::RequireFits {
                         limit: i64::from(length),
                         buffer: array.text.clone(),
+                        from: None,
                     },
                     args[0].span,
                 );
@@ -232,12 +311,17 @@ impl BodyCompiler<'_> {
                     Ok(())
                 } else {
                     self.syscall(Sysno::Waitany, 2, form, span);
-                    self.store_status(args[2], StatusField::MpiValue)?;
+                    self.waitany_index(&index, span);
                     self.store_mpi_status(args[3])
                 }
             }
             "MPI_Probe" | "MPI_Iprobe" => {
                 arity(if name == "MPI_Probe" { 4 } else { 5 })?;
+                let flag = if name == "MPI_Iprobe" {
+                    self.out_target(args[3])?
+                } else {
+                    OutTarget::Ignore
+                };
                 for a in &args[0..3] {
                     self.value(a)?;
                 }
@@ -246,12 +330,14 @@ impl BodyCompiler<'_> {
                     self.store_mpi_status(args[3])
                 } else {
                     self.syscall(Sysno::Iprobe, 3, form, span);
-                    self.store_status(args[3], StatusField::MpiValue)?;
+                    self.store_out(&flag, StatusField::MpiValue, span);
                     self.store_mpi_status(args[4])
                 }
             }
             "MPI_Get_count" => {
                 arity(3)?;
+                let count = self.out_target(args[2])?;
+                let length = self.allocate(1);
                 match &strip(args[0]).kind {
                     ExpressionKind::Name(n) if n.text == "status" => {
                         self.emit(Instruction::Status(StatusField::MpiLength), span);
@@ -262,17 +348,16 @@ impl BodyCompiler<'_> {
                     }
                     _ => return Err(arity_error(call, &shape(name))),
                 }
+                self.emit(Instruction::Store(length), span);
+                let size = self.allocate(1);
                 self.value(args[1])?;
-                self.emit(
-                    Instruction::Binary(super::ast::BinaryOperator::Divide),
-                    span,
-                );
-                let target = self.word_address(args[2])?;
-                self.emit(Instruction::Store(target), span);
+                self.emit(Instruction::Store(size), span);
+                self.get_count(&count, length, size, span);
                 self.no_call(form, span)
             }
             "MPI_Comm_rank" | "MPI_Comm_size" => {
                 arity(2)?;
+                let target = self.out_target(args[1])?;
                 self.value(args[0])?;
                 let sysno = if name == "MPI_Comm_rank" {
                     Sysno::CommRank
@@ -280,7 +365,8 @@ impl BodyCompiler<'_> {
                     Sysno::CommSize
                 };
                 self.syscall(sysno, 1, form, span);
-                self.store_status(args[1], StatusField::MpiValue)
+                self.store_out(&target, StatusField::MpiValue, span);
+                Ok(())
             }
             "MPI_Buffer_attach" => {
                 arity(2)?;
@@ -291,6 +377,7 @@ impl BodyCompiler<'_> {
                     Instruction::RequireFits {
                         limit: buffer.length as i64,
                         buffer: "the attached buffer".to_string(),
+                        from: None,
                     },
                     args[1].span,
                 );
@@ -332,6 +419,10 @@ impl BodyCompiler<'_> {
     }
 
     /// Pushes `buf` and `count × datatype` (checked against the buffer's size).
+    ///
+    /// `&buf[k]` (or `buf[k]`) is C's pointer into the array: the buffer
+    /// runs from element `k` to the array's end, so `MPI_Send(&buf[2], 2,
+    /// ...)` sends elements 2 and 3.
     fn mpi_buffer(
         &mut self,
         buf: &Expression,
@@ -341,51 +432,141 @@ impl BodyCompiler<'_> {
     ) -> Compiled<()> {
         let span = buf.span;
         let buffer = self.buffer(strip(buf), is_send)?;
+        let (limit, text, from) = match (&strip(buf).kind, &buffer.address) {
+            (ExpressionKind::Index(array, _), BufferAddress::Computed(slot)) => {
+                let (base, length) = self.array(array)?;
+                let start = ElementStart { slot: *slot, base };
+                (i64::from(length) * 8, array.text.clone(), Some(start))
+            }
+            (ExpressionKind::Name(n), _) => (buffer.length as i64, n.text.clone(), None),
+            _ => (buffer.length as i64, "the value sent".to_string(), None),
+        };
         self.push_address(&buffer.address, span);
         self.value(count)?;
         self.value(datatype)?;
-        self.emit(
-            Instruction::Binary(super::ast::BinaryOperator::Multiply),
-            count.span,
-        );
-        let text = match &strip(buf).kind {
-            ExpressionKind::Name(n) => n.text.clone(),
-            _ => "the buffer".to_string(),
-        };
+        self.emit(Instruction::Binary(BinaryOperator::Multiply), count.span);
         self.emit(
             Instruction::RequireFits {
-                limit: buffer.length as i64,
+                limit,
                 buffer: text,
+                from,
             },
             count.span,
         );
         Ok(())
     }
 
-    /// The address of a scalar variable named by `&x` or `x`.
-    fn word_address(&mut self, e: &Expression) -> Compiled<u32> {
+    /// Where an out-parameter (`&x`, `&array[i]`) of a call is stored.
+    /// Emitted before the call's arguments: an element's index is evaluated
+    /// and bounds-checked before the call, as C computes `&array[i]` then.
+    fn out_target(&mut self, e: &Expression) -> Compiled<OutTarget> {
+        let span = e.span;
         match &strip(e).kind {
-            ExpressionKind::Name(n) => self.scalar(n),
-            _ => Err(
-                Diagnostic::at(e.span, "a variable is needed here", "not a variable")
-                    .with_help("write `&x` for a variable `x`"),
-            ),
+            ExpressionKind::Integer(0) => Ok(OutTarget::Ignore),
+            // MPI_STATUS_IGNORE and friends
+            ExpressionKind::Name(n) if constant(&n.text).is_some() => Ok(OutTarget::Ignore),
+            ExpressionKind::Name(n) => Ok(OutTarget::Word(self.scalar(n)?)),
+            ExpressionKind::Index(array, index) if self.is_array(array) => {
+                let (base, length) = self.array(array)?;
+                let slot = self.allocate(1);
+                self.value(index)?;
+                self.emit(Instruction::Store(slot), span);
+                self.emit(Instruction::Load(slot), span);
+                self.emit(Instruction::ElementAddress { base, length }, span);
+                self.emit(Instruction::Pop, span);
+                Ok(OutTarget::Element { base, length, slot })
+            }
+            _ => Err(not_a_variable(e)),
         }
     }
 
-    /// Stores a field of the call's result into the variable `&x`.
-    fn store_status(&mut self, target: &Expression, field: StatusField) -> Compiled<()> {
-        if let ExpressionKind::Integer(0) = strip(target).kind {
-            return Ok(()); // MPI_STATUS_IGNORE and friends
-        }
-        if let ExpressionKind::Name(n) = &strip(target).kind {
-            if super::mpi::constant(&n.text).is_some() {
-                return Ok(());
+    fn is_array(&self, name: &super::ast::Name) -> bool {
+        self.variables
+            .get(&name.text)
+            .is_some_and(|v| v.array.is_some())
+    }
+
+    /// Stores the value in the word at `value` (or a field of the call's
+    /// result) into `target`.
+    fn store_into(&mut self, target: &OutTarget, value: Instruction, span: super::Span) {
+        match *target {
+            OutTarget::Ignore => {}
+            OutTarget::Word(address) => {
+                self.emit(value, span);
+                self.emit(Instruction::Store(address), span);
+            }
+            OutTarget::Element { base, length, slot } => {
+                self.emit(Instruction::Load(slot), span);
+                self.emit(value, span);
+                self.emit(Instruction::StoreElement { base, length }, span);
             }
         }
-        let address = self.word_address(target)?;
-        self.emit(Instruction::Status(field), target.span);
-        self.emit(Instruction::Store(address), target.span);
+    }
+
+    /// Stores a field of the call's result into `target`.
+    fn store_out(&mut self, target: &OutTarget, field: StatusField, span: super::Span) {
+        self.store_into(target, Instruction::Status(field), span);
+    }
+
+    /// Stores MPI_Waitany's index: the kernel's `u64::MAX` (every request
+    /// null) is MPI_UNDEFINED.
+    fn waitany_index(&mut self, target: &OutTarget, span: super::Span) {
+        if matches!(target, OutTarget::Ignore) {
+            return;
+        }
+        let index = self.allocate(1);
+        self.emit(Instruction::Status(StatusField::MpiValue), span);
+        self.emit(Instruction::Store(index), span);
+        self.emit(Instruction::Load(index), span);
+        self.emit(Instruction::Push(-1), span);
+        self.emit(Instruction::Binary(BinaryOperator::Equal), span);
+        let defined = self.emit(Instruction::JumpIfFalse(0), span);
+        self.emit(Instruction::Push(MPI_UNDEFINED), span);
+        self.emit(Instruction::Store(index), span);
+        let end = self.here();
+        self.patch(defined, end);
+        self.store_into(target, Instruction::Load(index), span);
+    }
+
+    /// Stores `length / size` into `target`, or MPI_UNDEFINED when the
+    /// length (bytes, in the word at `length`) is not a whole number of
+    /// elements of `size` bytes: rounding down would give a count whose
+    /// receive is too small for the message (EMSGSIZE).
+    fn get_count(&mut self, target: &OutTarget, length: u32, size: u32, span: super::Span) {
+        let count = self.allocate(1);
+        self.emit(Instruction::Push(MPI_UNDEFINED), span);
+        self.emit(Instruction::Store(count), span);
+        self.emit(Instruction::Load(length), span);
+        self.emit(Instruction::Load(size), span);
+        self.emit(Instruction::Binary(BinaryOperator::Remainder), span);
+        self.emit(Instruction::Not, span);
+        let uneven = self.emit(Instruction::JumpIfFalse(0), span);
+        self.emit(Instruction::Load(length), span);
+        self.emit(Instruction::Load(size), span);
+        self.emit(Instruction::Binary(BinaryOperator::Divide), span);
+        self.emit(Instruction::Store(count), span);
+        let end = self.here();
+        self.patch(uneven, end);
+        self.store_into(target, Instruction::Load(count), span);
+    }
+
+    /// Pushes the address of the request word `&x` or `&array[i]` (bounds
+    /// checked at run time).
+    /// The push has the call's `span`: a fused call reports the span of its
+    /// first push, which must name the call as written.
+    fn push_word_address(&mut self, e: &Expression, span: super::Span) -> Compiled<()> {
+        match &strip(e).kind {
+            ExpressionKind::Name(n) => {
+                let address = self.scalar(n)?;
+                self.emit(Instruction::Push(i64::from(address)), span);
+            }
+            ExpressionKind::Index(array, index) if self.is_array(array) => {
+                let (base, length) = self.array(array)?;
+                self.value(index)?;
+                self.emit(Instruction::ElementAddress { base, length }, e.span);
+            }
+            _ => return Err(not_a_variable(e)),
+        }
         Ok(())
     }
 
@@ -422,6 +603,16 @@ impl BodyCompiler<'_> {
             ExpressionKind::Name(n) if super::mpi::constant(&n.text).is_some() => return Ok(()),
             ExpressionKind::Integer(0) => return Ok(()),
             ExpressionKind::Name(n) => n.clone(),
+            // A status is 4 words with fields read as `st.MPI_SOURCE`; the
+            // language has no `sts[i].MPI_SOURCE`, so no array of statuses.
+            ExpressionKind::Index(..) => {
+                return Err(Diagnostic::at(
+                    target.span,
+                    "an array element cannot hold an MPI status",
+                    "not a status",
+                )
+                .with_help("use a status variable per call (`&st`, `&st2`) or MPI_STATUS_IGNORE"))
+            }
             _ => {
                 return Err(Diagnostic::at(
                     target.span,

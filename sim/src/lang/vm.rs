@@ -590,11 +590,24 @@ fn step(
                 return Err(format!("{what} must not be negative, got {value}"));
             }
         }
-        Instruction::RequireFits { limit, buffer } => {
+        Instruction::RequireFits {
+            limit,
+            buffer,
+            from,
+        } => {
             let value = state.stack.last().copied().unwrap_or(0);
-            if value < 0 || value > *limit {
+            let offset = match from {
+                Some(start) => load(state, start.slot)?.wrapping_sub(i64::from(start.base)),
+                None => 0,
+            };
+            let capacity = limit.wrapping_sub(offset);
+            if value < 0 || value > capacity {
+                let buffer = match from {
+                    Some(_) => format!("{buffer}[{}..]", offset / 8),
+                    None => buffer.clone(),
+                };
                 return Err(format!(
-                    "the message is {value} bytes (count × datatype size) but `{buffer}` holds {limit}"
+                    "the message is {value} bytes (count × datatype size) but `{buffer}` holds {capacity}"
                 ));
             }
         }

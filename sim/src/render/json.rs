@@ -88,7 +88,20 @@ pub fn json_lines(program: &Program, setup: &RunSetup, result: &RunResult) -> St
 
 /// One event as a line: `{"step":..,"tick":..,"type":..,...}`.
 pub fn event_line(step: u64, tick: u64, event: &TraceEvent) -> String {
-    let body = to_json(event);
+    let body = match event {
+        // The timeline's `'a'` is a picture of the character; JSON gives
+        // the character itself (`"a"`, `"\n"`).
+        TraceEvent::Interrupt { character, .. } | TraceEvent::Overrun { character, .. } => {
+            let mut event = event.clone();
+            if let TraceEvent::Interrupt { character: c, .. }
+            | TraceEvent::Overrun { character: c, .. } = &mut event
+            {
+                *c = crate::lang::device::character_shown(character);
+            }
+            to_json(&event)
+        }
+        _ => to_json(event),
+    };
     // A tagged enum always serialises as a non-empty object `{"type":...}`.
     let rest = body.strip_prefix('{').unwrap_or("}");
     format!("{{\"step\":{step},\"tick\":{tick},{rest}")
@@ -162,6 +175,35 @@ mod tests {
         );
         let value: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(value["type"], "exit");
+    }
+
+    #[test]
+    fn an_interrupt_line_gives_the_character_itself() {
+        let line = event_line(
+            1,
+            2,
+            &TraceEvent::Interrupt {
+                device: "keyboard".into(),
+                character: crate::lang::device::character(b'\n'),
+                queued: 1,
+                capacity: 4,
+                semaphore: "chars".into(),
+            },
+        );
+        let value: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["character"], "\n", "{line}");
+        let line = event_line(
+            1,
+            2,
+            &TraceEvent::Overrun {
+                device: "keyboard".into(),
+                character: crate::lang::device::character(b'a'),
+                capacity: 4,
+                overruns: 1,
+            },
+        );
+        let value: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["character"], "a", "{line}");
     }
 
     #[test]
