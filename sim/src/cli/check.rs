@@ -19,7 +19,7 @@ use ipclab_sim::check::{
     Schedule, SearchOrder, SweepKey, SweepValue,
 };
 use ipclab_sim::lang::{Expectation, Program};
-use ipclab_sim::render::{self, Annotations, Marker, RunSetup, TimelineOptions, VerdictOptions};
+use ipclab_sim::render::{self, Annotations, Marker, RunSetup, TimelineOptions};
 use ipclab_sim::runner::{RunOptions, RunResult};
 use ipclab_sim::verdict::{expectation_text, Verdict};
 
@@ -813,16 +813,7 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
     } else if args.output.dot {
         render::waitfor_dot(&result.verdict, &program.file_name)
     } else if args.output.quiet {
-        render::verdict_text_with(
-            &result.verdict,
-            program.expect.as_ref(),
-            &VerdictOptions {
-                color,
-                graph: false,
-                width: args.output.width,
-                limit: setup.limit_of(&result),
-            },
-        )
+        super::quiet_text(&program, &setup, &result, &args.output, color)
     } else {
         let annotations = Annotations {
             schedule: Some(schedule_label(&given.label, schedule, args.repeat)),

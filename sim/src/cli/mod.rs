@@ -223,6 +223,27 @@ impl ColorArg {
     }
 }
 
+/// What `--quiet` prints of a run or a replay: the verdict alone, wrapped
+/// to `--width`, naming what ended a `runs` verdict's run.
+pub(super) fn quiet_text(
+    program: &lang::Program,
+    setup: &RunSetup,
+    result: &runner::RunResult,
+    output: &OutputArgs,
+    color: bool,
+) -> String {
+    render::verdict_text_with(
+        &result.verdict,
+        program.expect.as_ref(),
+        &VerdictOptions {
+            color,
+            graph: false,
+            width: output.width,
+            limit: setup.limit_of(result),
+        },
+    )
+}
+
 /// `NAME=VALUE` with an integer value.
 fn parse_define(text: &str) -> Result<(String, i64), String> {
     let (name, value) = text
@@ -324,16 +345,7 @@ fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
     } else if args.output.dot {
         render::waitfor_dot(&result.verdict, &program.file_name)
     } else if args.output.quiet {
-        render::verdict_text_with(
-            &result.verdict,
-            program.expect.as_ref(),
-            &VerdictOptions {
-                color,
-                graph: false,
-                width: args.output.width,
-                limit: setup.limit_of(&result),
-            },
-        )
+        quiet_text(&program, &setup, &result, &args.output, color)
     } else {
         let timeline = TimelineOptions {
             color,

@@ -1,0 +1,185 @@
+//! The checker's answers are sound: the item abstraction only where it is exact, a starvation lasso that starves what it names, bounds and end states that find what they promise.
+
+use ipclab_sim::check::{self, CheckOptions, Kind, Output, SearchOrder};
+use ipclab_sim::lang::{compile, Program};
+use ipclab_sim::verdict::Verdict;
+
+fn program(source: &str) -> Program {
+    compile("t.ipc", source.as_bytes(), &[]).expect("compiles")
+}
+
+fn options() -> CheckOptions {
+    CheckOptions {
+        output: Output::None,
+        progress_bar: false,
+        jobs: 1,
+        ..CheckOptions::default()
+    }
+}
+
+// Items: a program whose assertions or branches read item values is checked with the real values.
+
+/// Per-pair FIFO: the consumer sees 1, 2, 3 in order, in every schedule.
+const IN_ORDER: &str = "process P { repeat 3 { produce item; send(C, item); } }\n\
+    process C {\n\
+        let last = 0;\n\
+        repeat 3 { recv(P, x); assert x == last + 1; last = x; consume x; }\n\
+    }";
+
+/// The third item fails the producer's assertion, in every schedule.
+const THIRD_ITEM_FAILS: &str =
+    "process P { repeat 3 { produce item; send(C, item); assert item < 3; } }\n\
+    process C { repeat 3 { recv(P, x); consume x; } }";
+
+#[test]
+fn an_assertion_on_received_items_that_always_holds_is_proved() {
+    let report = check::check(&program(IN_ORDER), &options()).expect("checks");
+    assert!(report.is_proof_of_safety(), "{report}");
+    assert!(report.exact_items);
+    assert_eq!(report.items_exact_because, Some(4));
+}
+
+#[test]
+fn an_assertion_that_fails_on_the_third_item_is_found() {
+    let report = check::check(&program(THIRD_ITEM_FAILS), &options()).expect("checks");
+    assert!(report.finding(Kind::AssertionFailed).is_some(), "{report}");
+    assert_eq!(report.items_exact_because, Some(1));
+}
+
+#[test]
+fn the_credit_scheme_keeps_the_abstraction_and_its_proof() {
+    let source = "const N = 2;\n\
+        process Producer { loop { produce item; recv(Consumer, credit); send(Consumer, item); } }\n\
+        process Consumer { repeat N { send(Producer, 0); }\n\
+            loop { recv(Producer, item); send(Producer, 0); consume item; } }";
+    let report = check::check(&program(source), &options()).expect("checks");
+    assert!(report.is_proof_of_safety(), "{report}");
+    assert!(!report.exact_items);
+    assert_eq!(report.items_exact_because, None);
+}
+
+// Starvation: the saved lasso starves every process listed under it; `expect starvation(P)` gets P's lasso; without the analysis nothing is claimed of starvation.
+
+/// Either worker can be kept out forever, but never both at once: whoever
+/// holds the semaphore produces.
+fn grabbing(expect: &str) -> String {
+    format!(
+        "semaphore s(initial = 1);\n\
+         process W[2] {{ loop {{ if P(s, nonblocking) == OK {{ produce x; V(s); }} }} }}\n\
+         expect {expect};"
+    )
+}
+
+fn starving(verdict: &Verdict) -> Vec<String> {
+    match verdict {
+        Verdict::Runs { starving, .. } => starving.iter().map(|s| s.process.clone()).collect(),
+        other => panic!("not a runs verdict: {other:?}"),
+    }
+}
+
+#[test]
+fn a_lasso_lists_only_the_processes_it_starves_and_names_the_others_apart() {
+    let program = program(&grabbing("runs"));
+    let report = check::check(&program, &options()).expect("checks");
+    let finding = report.finding(Kind::Starvation).expect("starvation found");
+    assert_eq!(starving(&finding.verdict), ["W[0]"]);
+    assert_eq!(report.also_starving, ["W[1]"]);
+    let replayed = check::replay(&program, &finding.schedule, 3).expect("replays");
+    assert_eq!(starving(&replayed.verdict), ["W[0]"]);
+}
+
+#[test]
+fn the_process_expect_names_gets_the_saved_lasso() {
+    let program = program(&grabbing("starvation(W[1])"));
+    let report = check::check(&program, &options()).expect("checks");
+    let finding = report.finding(Kind::Starvation).expect("starvation found");
+    assert_eq!(starving(&finding.verdict), ["W[1]"]);
+    let replayed = check::replay(&program, &finding.schedule, 3).expect("replays");
+    assert!(replayed.verdict.matches(program.expect.as_ref().unwrap()));
+}
+
+#[test]
+fn without_the_analysis_no_proof_mentions_starvation() {
+    let program = program(&grabbing("runs"));
+    let options = CheckOptions {
+        starvation: false,
+        ..options()
+    };
+    let report = check::check(&program, &options).expect("checks");
+    assert!(report.findings.is_empty());
+    assert!(!report.starvation_checked);
+    let text = report.to_string();
+    assert!(text.contains("starvation was not looked for"), "{text}");
+    assert!(!text.contains("errs or starves"), "{text}");
+}
+
+// Bounds and end states: `--max-depth N` finds what lies N steps away in every order; `--require-empty` flags a message never received.
+
+/// A ring of three receives: every schedule deadlocks after three steps.
+const RING: &str = "process A { recv(C, x); send(B, 1); }\n\
+    process B { recv(A, x); send(C, 1); }\n\
+    process C { recv(B, x); send(A, 1); }";
+
+#[test]
+fn a_deadlock_exactly_max_depth_steps_away_is_found_in_every_order() {
+    for (order, jobs) in [
+        (SearchOrder::DepthFirst, 1),
+        (SearchOrder::BreadthFirst, 1),
+        (SearchOrder::BreadthFirst, 2),
+    ] {
+        let options = CheckOptions {
+            order,
+            jobs,
+            max_depth: 3,
+            ..options()
+        };
+        let report = check::check(&program(RING), &options).expect("checks");
+        let deadlock = report.finding(Kind::Deadlock);
+        assert!(deadlock.is_some(), "{order:?} x{jobs}: {report}");
+        assert_eq!(deadlock.unwrap().schedule.prefix.len(), 3);
+        assert_eq!(
+            report.stats.max_depth, 3,
+            "{order:?} x{jobs}: the farthest state is 3 steps away"
+        );
+        let shallower = CheckOptions {
+            max_depth: 2,
+            ..options
+        };
+        let report = check::check(&program(RING), &shallower).expect("checks");
+        assert!(
+            report.findings.is_empty() && report.bound.is_some(),
+            "{report}"
+        );
+    }
+}
+
+#[test]
+fn require_empty_flags_a_message_its_receiver_never_takes() {
+    let direct = "process A { send(B, 1); send(B, 2); }\nprocess B { recv(A, x); }";
+    let mailbox = "mailbox box(capacity = 4);\n\
+        process A { send(box, 1); send(box, 2); }\nprocess B { recv(box, x); }";
+    for source in [direct, mailbox] {
+        let asked = CheckOptions {
+            require_empty: true,
+            ..options()
+        };
+        let report = check::check(&program(source), &asked).expect("checks");
+        let finding = report.finding(Kind::NotEmpty).expect("a message is left");
+        assert!(
+            report.to_string().contains("1 message was still buffered"),
+            "{report}"
+        );
+        let replayed = check::replay(&program(source), &finding.schedule, 1).expect("replays");
+        assert_eq!(replayed.stats.undeliverable, 1);
+        let not_asked = check::check(&program(source), &options()).expect("checks");
+        assert!(not_asked.is_proof_of_safety(), "{not_asked}");
+    }
+    let all_taken = "process A { send(B, 1); send(B, 2); }\nprocess B { recv(A, x); recv(A, y); }";
+    let asked = CheckOptions {
+        require_empty: true,
+        ..options()
+    };
+    assert!(check::check(&program(all_taken), &asked)
+        .unwrap()
+        .is_proof_of_safety());
+}
