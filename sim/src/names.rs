@@ -1,8 +1,6 @@
 //! Naming kernel things as the scenario names them: pids as `Producer[1]`, mailboxes by name, block reasons in words.
 
-use ipclab_kernel::{
-    BlockReason, Dest, Holder, Kernel, MailboxId, MpiCall, Object, ProcessState, RequestKind,
-};
+use ipclab_kernel::{BlockReason, Dest, Holder, Kernel, MailboxId, MpiCall, Object, RequestKind};
 use ipclab_syscalls::{
     CommId, Errno, Pid, RankFilter, Reply, RetRegs, SendMode, Source, SyncCall, Syscall, TagFilter,
 };
@@ -53,9 +51,10 @@ impl Names {
         }
     }
 
-    /// A block reason in kernel terms, with the state of the buffer it
-    /// waits on: `send(consMbox) [full 4/4]`, `recv(Producer[0])`.
-    pub fn reason(&self, kernel: &Kernel, reason: BlockReason) -> String {
+    /// What `pid`, blocked with `reason`, waits in, in kernel terms, with
+    /// the state of the buffer it waits on: `send(consMbox) [full 4/4]`,
+    /// `recv(Producer[0], tag 2) [1 queued, none with tag 2]`.
+    pub fn reason(&self, kernel: &Kernel, waiter: Pid, reason: BlockReason) -> String {
         match reason {
             BlockReason::Send { to, rendezvous } => {
                 let peer = self.process(to);
@@ -95,12 +94,8 @@ impl Names {
                     }
                 }
                 let sender = matches!(from, Source::Pid(_)).then_some(from_text.as_str());
-                let detail = match queued_for(kernel, reason) {
-                    Some(queued) => passed_over(queued, sender, tag, "nothing queued"),
-                    // Receivers with this same reason see different queues.
-                    None if sender.is_none() && tag == TagFilter::Any => "nothing queued".into(),
-                    None => format!("nothing{} queued", filter_text(sender, tag)),
-                };
+                let queued = kernel.queued_at(Dest::Process(waiter));
+                let detail = passed_over(queued, sender, tag, "nothing queued");
                 format!("recv({from_text}{}) [{detail}]", tag_text(tag))
             }
             BlockReason::MboxRecv { mailbox, tag } => {
@@ -118,7 +113,7 @@ impl Names {
                 request,
                 peer,
                 tag,
-            } => self.mpi_reason(kernel, call, request, peer, tag),
+            } => self.mpi_reason(kernel, waiter, call, request, peer, tag),
             BlockReason::SemP { sem } => format!(
                 "P({}) [count 0]",
                 self.object(kernel, Object::Semaphore(sem))
@@ -154,21 +149,14 @@ impl Names {
     fn mpi_reason(
         &self,
         kernel: &Kernel,
+        waiter: Pid,
         call: MpiCall,
         request: Option<RequestKind>,
         peer: Source,
         tag: TagFilter,
     ) -> String {
         if call == MpiCall::Waitany {
-            if let Some(text) = self.waitany_reason(
-                kernel,
-                BlockReason::Mpi {
-                    call,
-                    request,
-                    peer,
-                    tag,
-                },
-            ) {
+            if let Some(text) = self.waitany_reason(kernel, waiter) {
                 return text;
             }
         }
@@ -217,16 +205,11 @@ impl Names {
         format!("{name}({inner}) [{detail}]")
     }
 
-    /// An `MPI_Waitany` waits for any one of its requests: `MPI_Waitany(MPI_Irecv
-    /// from Rank[1] [terminated], MPI_Irecv from Rank[2]) [none complete]`.
-    /// The block reason names one request; the others are the blocked
-    /// process's pending requests (found by its reason).
-    fn waitany_reason(&self, kernel: &Kernel, reason: BlockReason) -> Option<String> {
-        let owner = kernel
-            .processes()
-            .iter()
-            .find(|p| p.state == ProcessState::Blocked(reason))?
-            .pid;
+    /// An `MPI_Waitany` of `owner` waits for any one of its requests:
+    /// `MPI_Waitany(MPI_Irecv from Rank[1] [terminated], MPI_Irecv from
+    /// Rank[2]) [none complete]`. (The block reason names one request; the
+    /// others are the process's pending requests.)
+    fn waitany_reason(&self, kernel: &Kernel, owner: Pid) -> Option<String> {
         let pending: Vec<String> = kernel
             .requests()
             .filter(|(_, r)| r.owner == owner && r.done.is_none() && r.holder == Holder::User)
@@ -439,19 +422,6 @@ impl Names {
             },
         }
     }
-}
-
-/// Messages queued for the process blocked with `reason` (a direct
-/// `recv`), found by its state: a reason does not name its own process.
-/// `None` when no process, or several with different queues, wait so.
-fn queued_for(kernel: &Kernel, reason: BlockReason) -> Option<usize> {
-    let mut counts = kernel
-        .processes()
-        .iter()
-        .filter(|p| p.state == ProcessState::Blocked(reason))
-        .map(|p| kernel.queued_at(Dest::Process(p.pid)));
-    let first = counts.next()?;
-    counts.all(|n| n == first).then_some(first)
 }
 
 /// What a blocked receive waits past: `1 queued, none with tag 2`, or

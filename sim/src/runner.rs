@@ -604,7 +604,7 @@ impl<'p> World<'p> {
                 ProcessState::Ready => ProcView::Ready,
                 ProcessState::Running => ProcView::Running,
                 ProcessState::Blocked(r) => ProcView::Blocked {
-                    reason: self.names.reason(&self.kernel, r),
+                    reason: self.names.reason(&self.kernel, p.pid, r),
                 },
                 ProcessState::Exited(code) => ProcView::Exited { code },
             })
@@ -657,7 +657,10 @@ impl<'p> World<'p> {
     fn starving_reason(&self, k: usize, state: ProcessState, half: u64) -> String {
         let counters = &self.counters[k];
         if let ProcessState::Blocked(reason) = state {
-            return format!("waits in {}", self.names.reason(&self.kernel, reason));
+            return format!(
+                "waits in {}",
+                self.names.reason(&self.kernel, Program::pid_of(k), reason)
+            );
         }
         if counters.last_ran.is_none_or(|s| s < half) {
             return "ready but not scheduled".to_string();

@@ -598,7 +598,7 @@ fn starving(
             process: p.process.clone(),
             why: match pcb.state {
                 ProcessState::Blocked(reason) => {
-                    format!("waits in {}", names.reason(kernel, reason))
+                    format!("waits in {}", names.reason(kernel, pcb.pid, reason))
                 }
                 _ if last_ran[k] < half => "ready but not scheduled".to_string(),
                 _ => "runs, but makes no progress".to_string(),

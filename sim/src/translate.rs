@@ -25,7 +25,7 @@ pub fn translate(kernel: &Kernel, names: &Names, event: &Event) -> Option<TraceE
         },
         Event::Block { pid, reason } => TraceEvent::Block {
             process: names.process(pid),
-            reason: names.reason(kernel, reason),
+            reason: names.reason(kernel, pid, reason),
         },
         Event::Wake { pid, result } => TraceEvent::Wake {
             process: names.process(pid),

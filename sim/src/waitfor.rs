@@ -184,7 +184,7 @@ pub fn analyse_stuck(kernel: &Kernel, names: &Names) -> Verdict {
                 why: blocked
                     .iter()
                     .find(|(p, _)| p == pid)
-                    .map(|(_, r)| names.reason(kernel, *r))
+                    .map(|(p, r)| names.reason(kernel, *p, *r))
                     .unwrap_or_default(),
             })
             .collect();
@@ -205,7 +205,7 @@ pub fn analyse_stuck(kernel: &Kernel, names: &Names) -> Verdict {
 
 /// A block reason with why nobody can complete it.
 fn describe_dead_end(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) -> String {
-    let what = names.reason(kernel, reason);
+    let what = names.reason(kernel, pid, reason);
     if let BlockReason::SemP { sem } = reason {
         if is_device_semaphore(kernel, sem) {
             // Stuck worlds are analysed only once no input is left to type.

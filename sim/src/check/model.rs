@@ -235,7 +235,10 @@ impl<'p> Model<'p> {
     pub fn describe(&self, scratch: &Scratch, k: usize) -> String {
         let kernel = &scratch.kernel;
         match kernel.process(Program::pid_of(k)).map(|p| p.state) {
-            Some(ProcessState::Blocked(r)) => format!("waits in {}", self.names.reason(kernel, r)),
+            Some(ProcessState::Blocked(r)) => format!(
+                "waits in {}",
+                self.names.reason(kernel, Program::pid_of(k), r)
+            ),
             Some(ProcessState::Exited(c)) => format!("exited with {c}"),
             _ => "runs, but makes no progress".into(),
         }

@@ -228,7 +228,9 @@ pub fn replay(
                 .map(|(k, p)| Stuck {
                     process: names.process(Program::pid_of(k)),
                     why: match p.state {
-                        ProcessState::Blocked(r) => format!("waits in {}", names.reason(kernel, r)),
+                        ProcessState::Blocked(r) => {
+                            format!("waits in {}", names.reason(kernel, p.pid, r))
+                        }
                         _ => "runs, but makes no progress".to_string(),
                     },
                 })
@@ -268,7 +270,7 @@ fn views(kernel: &Kernel, names: &crate::names::Names, n: usize) -> Vec<ProcView
             ProcessState::Ready => ProcView::Ready,
             ProcessState::Running => ProcView::Running,
             ProcessState::Blocked(r) => ProcView::Blocked {
-                reason: names.reason(kernel, r),
+                reason: names.reason(kernel, p.pid, r),
             },
             ProcessState::Exited(code) => ProcView::Exited { code },
         })
