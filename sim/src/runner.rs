@@ -24,7 +24,7 @@ use crate::lang::{Policy, Program};
 use crate::machine::{self, Effect, Machine};
 use crate::names::Names;
 use crate::trace::{ProcView, Step, Trace, TraceEvent};
-use crate::translate::translate;
+use crate::translate::translate_all;
 use crate::verdict::{Limit, Progress, Stuck, Verdict};
 use crate::waitfor::analyse_stuck;
 
@@ -571,16 +571,17 @@ impl<'p> World<'p> {
         if self.options.record {
             let recorded = recorder.into_events();
             let mut events = Vec::with_capacity(recorded.len() + vm_events.len());
-            let translated = |e: &(u64, Event)| translate(&self.kernel, &self.names, &e.1);
+            let mut translated =
+                translate_all(&self.kernel, &self.names, recorded.iter().map(|e| &e.1));
             // The dispatch, then the call line, then what the kernel did,
             // then the VM's own events (produce, print...).
             let (calls, rest): (Vec<_>, Vec<_>) = vm_events
                 .drain(..)
                 .partition(|e| matches!(e, TraceEvent::Syscall { .. }));
-            let split = before_call.min(recorded.len());
-            events.extend(recorded[..split].iter().filter_map(translated));
+            let after_call = translated.split_off(before_call.min(translated.len()));
+            events.extend(translated.into_iter().flatten());
             events.extend(calls);
-            events.extend(recorded[split..].iter().filter_map(translated));
+            events.extend(after_call.into_iter().flatten());
             events.extend(rest);
             let states = self.views();
             self.trace.steps.push(Step {

@@ -1,13 +1,71 @@
 //! Translating kernel trace events into scenario words (`Producer[1]`, `consMbox`).
 
 use ipclab_kernel::{CopyEnd, Event, Kernel, TimerKind, UndeliverableReason};
+use ipclab_syscalls::{Pid, RetRegs, Sysno};
 
 use crate::names::{result_text, Names};
 use crate::trace::TraceEvent;
 
+/// The trace events for a step's kernel events, in order: `None` where
+/// [`translate`] gives none, so positions match `events`.
+///
+/// A call that answers with data (`shared_load`, `clock`, `getpid`, a
+/// mailbox handle, a character) shows its value even when it is 0: the
+/// step's `Syscall` event says which call a `Return` answers.
+pub fn translate_all<'e>(
+    kernel: &Kernel,
+    names: &Names,
+    events: impl IntoIterator<Item = &'e Event>,
+) -> Vec<Option<TraceEvent>> {
+    let mut last_call: Option<(Pid, Sysno)> = None;
+    events
+        .into_iter()
+        .map(|event| {
+            match *event {
+                Event::Syscall { pid, call } => last_call = Some((pid, call.sysno())),
+                Event::Return { pid, result } => {
+                    if let Some((caller, sysno)) = last_call {
+                        if caller == pid && answers_with_data(sysno) {
+                            return Some(TraceEvent::Return {
+                                process: names.process(pid),
+                                result: value_text(result),
+                            });
+                        }
+                    }
+                }
+                _ => {}
+            }
+            translate(kernel, names, event)
+        })
+        .collect()
+}
+
+/// Does a successful `sysno` answer with a value the program reads, so
+/// that 0 is an answer rather than "nothing to say"?
+fn answers_with_data(sysno: Sysno) -> bool {
+    matches!(
+        sysno,
+        Sysno::SharedLoad
+            | Sysno::Clock
+            | Sysno::GetPid
+            | Sysno::MboxCreate
+            | Sysno::MboxOpen
+            | Sysno::DevRead
+    )
+}
+
+/// `ok 0` where [`result_text`] would say `ok`.
+fn value_text(result: RetRegs) -> String {
+    match ipclab_syscalls::Reply::from_regs(result) {
+        Ok(reply) => format!("ok {}", reply.value),
+        Err(_) => result_text(result),
+    }
+}
+
 /// The trace event for a kernel event; `None` for events the step record
 /// already shows another way (a call's decoded form is recorded by the
-/// runner with its scenario line).
+/// runner with its scenario line). A step's events go through
+/// [`translate_all`], which also knows which call a `Return` answers.
 pub fn translate(kernel: &Kernel, names: &Names, event: &Event) -> Option<TraceEvent> {
     let end = |e: &CopyEnd| match *e {
         CopyEnd::User { pid, addr } => format!("{}@{addr}", names.process(pid)),

@@ -200,3 +200,24 @@ fn misusing_an_object_is_a_compile_error_with_a_hint() {
         "{text}"
     );
 }
+
+#[test]
+fn a_shared_load_of_zero_shows_its_value_in_the_trace() {
+    use ipclab_sim::trace::TraceEvent;
+    let p = program(
+        "shared count;\nprocess A { let x = count; count = x + 1; let y = count; print y; }\n",
+    );
+    let result = run(&p, RunOptions::default()).unwrap();
+    let returns: Vec<&str> = result
+        .trace
+        .steps
+        .iter()
+        .flat_map(|s| &s.events)
+        .filter_map(|e| match e {
+            TraceEvent::Return { result, .. } => Some(result.as_str()),
+            _ => None,
+        })
+        .collect();
+    // The load of 0, the store (no value to tell), the load of 1.
+    assert_eq!(returns, ["ok 0", "ok", "ok 1"]);
+}

@@ -19,7 +19,7 @@ use crate::lang::Program;
 use crate::machine::{self, Effect};
 use crate::runner::RunResult;
 use crate::trace::{ProcView, Step, Trace, TraceEvent};
-use crate::translate::translate;
+use crate::translate::translate_all;
 use crate::verdict::{Progress, Stuck, Verdict};
 
 /// A schedule that does not fit the scenario.
@@ -190,7 +190,11 @@ pub fn replay(
             .into_iter()
             .partition(|e| matches!(e, TraceEvent::Syscall { .. }));
         all.extend(calls);
-        all.extend(rec.0.iter().filter_map(|e| translate(kernel, names, e)));
+        all.extend(
+            translate_all(kernel, names, rec.0.iter())
+                .into_iter()
+                .flatten(),
+        );
         all.extend(rest);
         trace.steps.push(Step {
             step: step as u64,
