@@ -183,3 +183,56 @@ fn require_empty_flags_a_message_its_receiver_never_takes() {
         .unwrap()
         .is_proof_of_safety());
 }
+
+// Exited processes: left out of the state only once the kernel will not read their memory.
+
+/// S learns which helper sent first (`v` is 2 or 3), `MPI_Bsend`s it and
+/// exits; R takes it only after S has exited, from S's attached buffer.
+fn bsend_after_exit(want: u32) -> String {
+    format!(
+        "kernel {{ policy = notify; eager_limit = 0; }}\n\
+         process S {{\n\
+             let pool[2];\n\
+             recv(ANY, a); let v = status.source; recv(ANY, a);\n\
+             let r1 = recv(H[0], z); let r2 = recv(H[1], z);\n\
+             MPI_Buffer_attach(pool, 16);\n\
+             MPI_Bsend(v, 1, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+         }}\n\
+         process R {{\n\
+             let r = recv(S, z);\n\
+             MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+             assert x == {want};\n\
+         }}\n\
+         process H[2] {{ send(S, 0); }}"
+    )
+}
+
+#[test]
+fn a_bsend_message_delivered_after_its_sender_exited_keeps_the_senders_memory_in_the_state() {
+    // Either helper may go first, so either assertion fails in some
+    // schedule; when the dead sender's memory was dropped, the two values
+    // in its buffer were one state and one of the two was "proved".
+    for want in [2, 3] {
+        let p = program(&bsend_after_exit(want));
+        let mut counts = Vec::new();
+        for (order, jobs) in [
+            (SearchOrder::DepthFirst, 1),
+            (SearchOrder::BreadthFirst, 1),
+            (SearchOrder::BreadthFirst, 2),
+        ] {
+            let options = CheckOptions {
+                order,
+                jobs,
+                ..options()
+            };
+            let report = check::check(&p, &options).expect("checks");
+            let finding = report
+                .finding(Kind::AssertionFailed)
+                .unwrap_or_else(|| panic!("want {want}, {order:?} x{jobs}: {report}"));
+            let run = check::replay(&p, &finding.schedule, 3).expect("replays");
+            assert_eq!(Kind::of(&run.verdict), Some(Kind::AssertionFailed));
+            counts.push((report.stats.states, report.stats.transitions));
+        }
+        assert!(counts.windows(2).all(|w| w[0] == w[1]), "{counts:?}");
+    }
+}

@@ -21,9 +21,12 @@
 //! An exited process's VM state (pc, stack, memory, status, ...) is not
 //! part of the state: it never runs again, the kernel never copies into
 //! its memory again (an exit cancels its pending call and requests), and
-//! nothing the checker reports reads it. It is encoded as one byte.
+//! nothing the checker reports reads it. It is encoded as one byte, once
+//! the kernel will not read its memory either: its `MPI_Bsend` messages,
+//! which wait in its attached buffer, are delivered from there after it
+//! exited ([`dead_mask`]).
 
-use ipclab_kernel::{Kernel, NullSink, OwnedKind, ProcessState};
+use ipclab_kernel::{Holder, Kernel, NullSink, OwnedKind, ProcessState};
 use ipclab_syscalls::{Errno, Reply, Sysno};
 
 use crate::lang::vm::{BufferGuard, PendingCall, ProcState};
@@ -555,12 +558,28 @@ pub fn encode(kernel: &Kernel, procs: &[ProcState], out: &mut Vec<u8>) {
     }
 }
 
-/// The instances (below `instances`) that have exited, as a mask.
+/// The instances (below `instances`) that have exited and whose memory the
+/// kernel will never read again, as a mask.
+///
+/// An `MPI_Bsend` message outlives its sender: it waits in the sender's
+/// attached buffer, in the sender's memory, until a receive matches it, and
+/// is copied from there then (`docs/mpi.md`). Until the last such message
+/// is delivered, the dead sender's memory is part of the state.
 fn dead_mask(kernel: &Kernel, instances: usize) -> u64 {
     let mut dead = 0u64;
     for (k, p) in kernel.processes().iter().take(instances).enumerate() {
         if p.is_exited() {
             dead |= 1 << k;
+        }
+    }
+    if dead != 0 {
+        for (_, request) in kernel.requests() {
+            if request.holder == Holder::Buffered {
+                let k = request.owner.index as usize;
+                if k < instances {
+                    dead &= !(1 << k);
+                }
+            }
         }
     }
     dead
