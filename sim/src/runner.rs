@@ -277,7 +277,9 @@ impl<'p> World<'p> {
     pub fn run(mut self) -> RunResult {
         let verdict = loop {
             if self.step >= self.options.max_steps || self.kernel.now() >= self.options.max_ticks {
-                break self.runs_verdict();
+                // A run whose last step ended it (every process exited, or
+                // the last one able to run blocked) is over, not live.
+                break self.ended().unwrap_or_else(|| self.runs_verdict());
             }
             if let Some(verdict) = self.step_once() {
                 break verdict;
@@ -291,6 +293,20 @@ impl<'p> World<'p> {
             trace: self.trace,
             output: self.output,
         }
+    }
+
+    /// The verdict of a world that cannot go on: no process can run and no
+    /// timer or input is due to wake one. `None` while it is live.
+    fn ended(&self) -> Option<Verdict> {
+        let can_run = self
+            .kernel
+            .processes()
+            .iter()
+            .any(|p| matches!(p.state, ProcessState::Ready | ProcessState::Running));
+        if can_run || self.kernel.next_timer().is_some() || self.devices.next_at().is_some() {
+            return None;
+        }
+        Some(analyse_stuck(&self.kernel, &self.names))
     }
 
     /// The instance running on the CPU, if any.

@@ -526,3 +526,36 @@ fn a_tag_filtered_recv_says_what_is_queued_and_not_taken() {
     );
     assert_eq!(block_reasons(&result, "S"), ["recv(R) [nothing queued]"]);
 }
+
+#[test]
+fn a_run_that_ends_on_its_last_allowed_step_or_tick_gets_the_ending_verdict_not_runs() {
+    let limited = |source: &str, max_steps: u64, max_ticks: u64| {
+        let options = RunOptions {
+            max_steps,
+            max_ticks,
+            ..RunOptions::default()
+        };
+        run(&program(source), options).expect("boots")
+    };
+    // Step 0 prints, step 1 exits: the run is over at the limit of 2 steps.
+    let result = limited("process A { print \"hi\"; }", 2, 100_000);
+    assert_eq!(result.verdict, Verdict::Completes, "{}", text(&result));
+    // The third step closes the ring: every process is blocked.
+    let ring = "process A { recv(C, x); }\nprocess B { recv(A, x); }\nprocess C { recv(B, x); }";
+    let result = limited(ring, 3, 100_000);
+    assert!(
+        matches!(result.verdict, Verdict::Deadlock { .. }),
+        "{}",
+        text(&result)
+    );
+    // The sleep ends on the last tick allowed, and the process exits.
+    let result = limited("process A { sleep 99; }", 1_000, 100);
+    assert_eq!(result.verdict, Verdict::Completes, "{}", text(&result));
+    // Still sleeping at the limit: live.
+    let result = limited("process A { sleep 500; }", 1_000, 100);
+    assert!(
+        matches!(result.verdict, Verdict::Runs { .. }),
+        "{}",
+        text(&result)
+    );
+}
