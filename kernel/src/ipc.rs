@@ -20,6 +20,7 @@ use ipclab_syscalls::{
     Errno, MessageStatus, Pid, Reply, RetRegs, Source, Tag, TagFilter, Timeout, UserAddr,
 };
 
+use crate::config::MAX_PROCS;
 use crate::process::Pending;
 use crate::trace::{CopyEnd, UndeliverableReason};
 use crate::umem::{copy_user_to_user, in_bounds};
@@ -56,6 +57,18 @@ enum Candidate {
     Sender(Pid),
 }
 
+/// A receiver blocked for a message: its place in line and its buffer.
+#[derive(Clone, Copy, Debug)]
+struct Waiter {
+    seq: u64,
+    pid: Pid,
+    cap: u64,
+    buf: UserAddr,
+}
+
+/// Waiting receivers, at most one per process.
+type Waiters = heapless::Vec<Waiter, MAX_PROCS>;
+
 fn ok(value: u64) -> Result<RetRegs, Errno> {
     Ok(Reply::to_regs(Ok(Reply::value(value))))
 }
@@ -82,13 +95,25 @@ impl Kernel {
         if dead_receiver && self.config.policy == Policy::Notify {
             return Err(Errno::EDEADPEER);
         }
-        if !dead_receiver {
-            if let Some(receiver) = self.waiting_receiver(caller, args, sink) {
-                self.deliver_direct(caller, args, receiver, mem, sink)?;
-                return Ok(TrapOutcome::Complete(ok(0)?));
-            }
+        // Waiting receivers this message could go to, oldest first; those
+        // before the first whose buffer fits are failed with `EMSGSIZE`,
+        // but only once the send is sure to happen (delivered, buffered or
+        // blocked): a send that fails changes nothing.
+        let waiters = if dead_receiver {
+            Waiters::new()
+        } else {
+            self.waiting_receivers(caller, args)
+        };
+        let fitting = waiters.iter().position(|w| args.len <= w.cap);
+        let too_small = &waiters[..fitting.unwrap_or(waiters.len())];
+        if let Some(first) = fitting {
+            self.fail_too_small(caller, args, too_small, sink);
+            let receiver = &waiters[first];
+            self.deliver_direct(caller, args, (receiver.pid, receiver.buf), mem, sink)?;
+            return Ok(TrapOutcome::Complete(ok(0)?));
         }
         if self.can_buffer(args.dest, args.len) {
+            self.fail_too_small(caller, args, too_small, sink);
             self.accept_into_slot(caller, args, mem, sink)?;
             return Ok(TrapOutcome::Complete(ok(0)?));
         }
@@ -102,6 +127,11 @@ impl Kernel {
                 rendezvous: self.is_rendezvous(args.dest, args.len),
             },
         };
+        let woken: heapless::Vec<Pid, MAX_PROCS> = too_small.iter().map(|w| w.pid).collect();
+        if let Some(errno) = self.refusal(caller, reason, args.timeout, &woken) {
+            return Err(errno);
+        }
+        self.fail_too_small(caller, args, too_small, sink);
         let seq = self.next_arrival();
         let pending = Pending::Send {
             dest: args.dest,
@@ -164,6 +194,9 @@ impl Kernel {
                 tag: args.tag,
             },
         };
+        if let Some(errno) = self.refusal(caller, reason, args.timeout, &[]) {
+            return Err(err_regs(errno));
+        }
         let seq = self.next_queue_order();
         let pending = Pending::Recv {
             at: args.at,
@@ -177,8 +210,33 @@ impl Kernel {
             .map_err(err_regs)
     }
 
+    /// Why `caller` may not block for `reason` with `timeout`, if it may
+    /// not: it asked not to wait (`EAGAIN`, `ETIMEDOUT` for a timeout of
+    /// 0), or waiting would close a wait-for cycle the kernel refuses
+    /// (`EDEADLK`). Callers ask before they change anything, so that a
+    /// refused call changes nothing; `woken` as for `would_close_cycle`.
+    pub(crate) fn refusal(
+        &self,
+        caller: Pid,
+        reason: BlockReason,
+        timeout: Timeout,
+        woken: &[Pid],
+    ) -> Option<Errno> {
+        match timeout {
+            Timeout::NonBlocking => Some(Errno::EAGAIN),
+            Timeout::After(0) => Some(Errno::ETIMEDOUT),
+            _ if self.config.refuse_deadlock
+                && self.would_close_cycle(caller, reason, timeout, woken) =>
+            {
+                Some(Errno::EDEADLK)
+            }
+            _ => None,
+        }
+    }
+
     /// Blocks `caller`, or fails at once when it asked not to wait or when
-    /// waiting would close a wait-for cycle the kernel refuses.
+    /// waiting would close a wait-for cycle the kernel refuses
+    /// ([`Kernel::refusal`]).
     pub(crate) fn block(
         &mut self,
         caller: Pid,
@@ -187,15 +245,13 @@ impl Kernel {
         timeout: Timeout,
         sink: &mut impl TraceSink,
     ) -> Result<TrapOutcome, Errno> {
-        let deadline = match timeout {
-            Timeout::NonBlocking => return Err(Errno::EAGAIN),
-            Timeout::After(0) => return Err(Errno::ETIMEDOUT),
-            Timeout::After(ticks) => Some(self.now.saturating_add(ticks)),
-            Timeout::Never => None,
-        };
-        if self.config.refuse_deadlock && self.would_close_cycle(caller, reason) {
-            return Err(Errno::EDEADLK);
+        if let Some(errno) = self.refusal(caller, reason, timeout, &[]) {
+            return Err(errno);
         }
+        let deadline = match timeout {
+            Timeout::After(ticks) => Some(self.now.saturating_add(ticks)),
+            _ => None,
+        };
         let now = self.now;
         let pcb = self.pcb_mut(caller)?;
         pcb.state = ProcessState::Blocked(reason);
@@ -227,38 +283,46 @@ impl Kernel {
             && self.queued_at(dest) < self.quota_of(dest)
     }
 
-    /// A receiver blocked at `args.dest` that accepts this message, oldest
-    /// first. A waiting receiver whose buffer is too small is failed with
-    /// `EMSGSIZE` (and the message's status) and passed over.
-    fn waiting_receiver(
+    /// The receivers blocked at `args.dest` that accept this message,
+    /// oldest first (at most one per process).
+    fn waiting_receivers(&self, caller: Pid, args: SendArgs) -> Waiters {
+        let mut waiters: Waiters = self
+            .pending_where(|op| match *op {
+                Pending::Recv { at, from, tag, .. } => {
+                    at == args.dest && from.accepts(caller) && tag.accepts(args.tag)
+                }
+                _ => false,
+            })
+            .filter_map(|(pid, op)| match op {
+                Pending::Recv { seq, cap, buf, .. } => Some(Waiter { seq, pid, cap, buf }),
+                _ => None,
+            })
+            .collect();
+        waiters.sort_unstable_by_key(|w| w.seq);
+        waiters
+    }
+
+    /// Fails each of `waiters` (receivers whose buffer is too small for
+    /// this message) with `EMSGSIZE` and the message's status, so that
+    /// each can retry with room for it.
+    fn fail_too_small(
         &mut self,
         caller: Pid,
         args: SendArgs,
+        waiters: &[Waiter],
         sink: &mut impl TraceSink,
-    ) -> Option<(Pid, UserAddr)> {
-        loop {
-            let (pid, cap, buf) = self
-                .pending_where(|op| match *op {
-                    Pending::Recv { at, from, tag, .. } => {
-                        at == args.dest && from.accepts(caller) && tag.accepts(args.tag)
-                    }
-                    _ => false,
-                })
-                .filter_map(|(pid, op)| match op {
-                    Pending::Recv { seq, cap, buf, .. } => Some((seq, pid, cap, buf)),
-                    _ => None,
-                })
-                .min_by_key(|(seq, ..)| *seq)
-                .map(|(_, pid, cap, buf)| (pid, cap, buf))?;
-            if args.len <= cap {
-                return Some((pid, buf));
-            }
-            let status = MessageStatus {
-                source: caller,
-                tag: args.tag,
-                len: args.len,
-            };
-            self.complete(pid, Reply::error_with_status(Errno::EMSGSIZE, status), sink);
+    ) {
+        let status = MessageStatus {
+            source: caller,
+            tag: args.tag,
+            len: args.len,
+        };
+        for waiter in waiters {
+            self.complete(
+                waiter.pid,
+                Reply::error_with_status(Errno::EMSGSIZE, status),
+                sink,
+            );
         }
     }
 
@@ -926,5 +990,41 @@ mod tests {
             failed(w.recv(p, Source::Pid(p), ANY_TAG, 8, Timeout::Never)),
             Errno::EINVAL
         );
+    }
+
+    #[test]
+    fn a_send_that_fails_leaves_a_too_small_receiver_waiting() {
+        // No slot, so the send could only block; without waiting, EAGAIN.
+        // The receiver's buffer is too small, but no message came: it is
+        // not told of one (EMSGSIZE) and waits on.
+        for timeout in [Timeout::NonBlocking, Timeout::After(0)] {
+            let mut w = World::with(|c| c.buffer_slots = 0);
+            let (s, r) = (w.spawn(1), w.spawn(1));
+            blocked(w.recv(r, Source::Any, TagFilter::Any, 2, Timeout::Never));
+            w.run(s);
+            let before = w.k.clone();
+            assert!(matches!(
+                failed(w.send(s, r, b"12345678", 0, timeout)),
+                Errno::EAGAIN | Errno::ETIMEDOUT
+            ));
+            assert!(w.is_blocked(r));
+            let mut after = w.k.clone();
+            after.stats = before.stats;
+            assert!(after == before, "a failed send changes nothing");
+        }
+    }
+
+    #[test]
+    fn a_send_that_blocks_fails_the_too_small_receiver_with_the_size() {
+        let mut w = World::with(|c| c.buffer_slots = 0);
+        let (s, r) = (w.spawn(1), w.spawn(1));
+        blocked(w.recv(r, Source::Any, TagFilter::Any, 2, Timeout::Never));
+        blocked(w.send(s, r, b"12345678", 0, Timeout::Never));
+        let regs = w.completion(r);
+        assert_eq!(errno(regs), Some(Errno::EMSGSIZE));
+        assert_eq!(regs[1], 8, "the receiver learns the length");
+        // With room for it, the receiver takes it from the blocked sender.
+        ok(w.recv(r, Source::Any, TagFilter::Any, 8, Timeout::Never));
+        assert!(!w.is_blocked(s));
     }
 }

@@ -453,6 +453,11 @@ impl Kernel {
         timeout: Timeout,
         sink: &mut impl TraceSink,
     ) -> Result<TrapOutcome, Errno> {
+        // Refused before the waiter's place in line is taken: a refused
+        // call changes nothing.
+        if let Some(errno) = self.refusal(caller, reason, timeout, &[]) {
+            return Err(errno);
+        }
         let seq = self.next_queue_order();
         self.block(caller, reason, Pending::Sync { seq }, timeout, sink)
     }
