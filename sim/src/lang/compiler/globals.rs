@@ -1,0 +1,282 @@
+//! The compiler's global tables: the constants, mailboxes, objects and processes every body can name.
+//!
+//! [`Globals`] is filled by the declarations pass of
+//! [`compile_items`](super::compile_items) and then only read: a body looks
+//! names up here, constants are evaluated here with checked arithmetic, and
+//! the `*_hint` helpers list what is declared so that an "unknown name"
+//! error can say what would have been known. The instance helpers check a
+//! constant `P[k]` against `P`'s count, or say why a bare `P` is ambiguous.
+
+use ipclab_syscalls::Errno;
+
+use super::Compiled;
+use crate::lang::ast::*;
+use crate::lang::diagnostics::Diagnostic;
+use crate::lang::{MailboxDecl, ObjectDecl, Span};
+
+/// The names a body can use without declaring them, besides the errno constants.
+pub(super) const BUILTIN_VALUES: &[&str] =
+    &["index", "self", "OK", "ANY", "true", "false", "status"];
+
+/// One `process` declaration: its instances are numbered `first..first + count`.
+pub(super) struct ProcessInfo {
+    pub(super) name: String,
+    pub(super) span: Span,
+    pub(super) count: u32,
+    pub(super) first: u32,
+}
+
+pub(in crate::lang) struct Globals {
+    pub(super) constants: Vec<(String, i64)>,
+    pub(super) mailboxes: Vec<MailboxDecl>,
+    /// Semaphores, mutexes, condition variables, shared variables.
+    pub(in crate::lang) objects: Vec<ObjectDecl>,
+    pub(super) processes: Vec<ProcessInfo>,
+    pub(super) instance_total: u32,
+    /// The declared devices' names (`keyboard`), for `dev_read`.
+    pub(in crate::lang) devices: Vec<String>,
+}
+
+impl Globals {
+    pub(super) fn constant(&self, name: &str) -> Option<i64> {
+        self.constants
+            .iter()
+            .find(|(known, _)| known == name)
+            .map(|(_, value)| *value)
+    }
+
+    pub(super) fn mailbox(&self, name: &str) -> Option<usize> {
+        self.mailboxes.iter().position(|m| m.name == name)
+    }
+
+    pub(super) fn process(&self, name: &str) -> Option<&ProcessInfo> {
+        self.processes.iter().find(|p| p.name == name)
+    }
+
+    /// The declared object `name` and the handle every process holds it by.
+    pub(in crate::lang) fn object(&self, name: &str) -> Option<(&ObjectDecl, i64)> {
+        let index = self.objects.iter().position(|o| o.name == name)?;
+        Some((&self.objects[index], (self.mailboxes.len() + index) as i64))
+    }
+
+    pub(super) fn is_global(&self, name: &str) -> bool {
+        self.constant(name).is_some()
+            || self.mailbox(name).is_some()
+            || self.object(name).is_some()
+            || self.process(name).is_some()
+    }
+
+    /// Evaluates a constant expression with checked arithmetic.
+    pub(in crate::lang) fn evaluate(&self, expression: &Expression) -> Compiled<i64> {
+        let overflow = || {
+            Diagnostic::at(
+                expression.span,
+                "arithmetic overflow in a constant",
+                "overflows",
+            )
+            .with_help(format!(
+                "constants are 64-bit signed integers ({} to {})",
+                i64::MIN,
+                i64::MAX
+            ))
+        };
+        match &expression.kind {
+            ExpressionKind::Integer(value) => Ok(*value),
+            ExpressionKind::Name(name) => match name.text.as_str() {
+                "true" => Ok(1),
+                "false" | "OK" => Ok(0),
+                text => {
+                    if let Some(value) = self.constant(text) {
+                        Ok(value)
+                    } else if let Some(errno) = errno_named(text) {
+                        Ok(errno.number() as i64)
+                    } else {
+                        Err(Diagnostic::at(
+                            name.span,
+                            format!("`{text}` is not a constant"),
+                            "not known here",
+                        )
+                        .with_help(self.known_constants_hint()))
+                    }
+                }
+            },
+            ExpressionKind::Unary(operator, operand) => {
+                let value = self.evaluate(operand)?;
+                match operator {
+                    UnaryOperator::Negate => value.checked_neg().ok_or_else(overflow),
+                    UnaryOperator::Not => Ok(i64::from(value == 0)),
+                    UnaryOperator::AddressOf => {
+                        Err(
+                            Diagnostic::at(expression.span, "`&` is not a constant", "an address")
+                                .with_help("`&x` appears only as an argument of an MPI call"),
+                        )
+                    }
+                }
+            }
+            ExpressionKind::Binary(operator, left, right) => {
+                let left = self.evaluate(left)?;
+                let right = self.evaluate(right)?;
+                if matches!(operator, BinaryOperator::Divide | BinaryOperator::Remainder)
+                    && right == 0
+                {
+                    return Err(Diagnostic::at(
+                        expression.span,
+                        "division by zero in a constant",
+                        "divides by zero",
+                    )
+                    .with_help("check the constants this expression uses"));
+                }
+                binary_checked(*operator, left, right).ok_or_else(overflow)
+            }
+            _ => Err(Diagnostic::at(
+                expression.span,
+                "expected a constant expression",
+                "not a constant",
+            )
+            .with_help(
+                "use numbers, constants declared with `const` and arithmetic: \
+                 this value must be known before the scenario runs",
+            )),
+        }
+    }
+
+    pub(super) fn known_constants_hint(&self) -> String {
+        if self.constants.is_empty() {
+            "no constants are declared; declare one with `const N = 3;`".to_string()
+        } else {
+            format!(
+                "the constants are: {}",
+                self.constants
+                    .iter()
+                    .map(|(name, _)| name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    }
+
+    pub(super) fn peers_hint(&self) -> String {
+        let processes: Vec<String> = self
+            .processes
+            .iter()
+            .map(|p| {
+                if p.count == 1 {
+                    p.name.clone()
+                } else {
+                    format!("{}[0..{}]", p.name, p.count)
+                }
+            })
+            .collect();
+        let mailboxes: Vec<&str> = self.mailboxes.iter().map(|m| m.name.as_str()).collect();
+        format!(
+            "processes: {}; mailboxes: {}",
+            if processes.is_empty() {
+                "none".to_string()
+            } else {
+                processes.join(", ")
+            },
+            if mailboxes.is_empty() {
+                "none".to_string()
+            } else {
+                mailboxes.join(", ")
+            }
+        )
+    }
+}
+
+/// `left op right` with overflow as `None` (division by zero is checked by the caller).
+pub(super) fn binary_checked(operator: BinaryOperator, left: i64, right: i64) -> Option<i64> {
+    Some(match operator {
+        BinaryOperator::Add => left.checked_add(right)?,
+        BinaryOperator::Subtract => left.checked_sub(right)?,
+        BinaryOperator::Multiply => left.checked_mul(right)?,
+        BinaryOperator::Divide => left.checked_div(right)?,
+        BinaryOperator::Remainder => left.checked_rem(right)?,
+        BinaryOperator::Equal => i64::from(left == right),
+        BinaryOperator::NotEqual => i64::from(left != right),
+        BinaryOperator::Less => i64::from(left < right),
+        BinaryOperator::LessEqual => i64::from(left <= right),
+        BinaryOperator::Greater => i64::from(left > right),
+        BinaryOperator::GreaterEqual => i64::from(left >= right),
+        BinaryOperator::And => i64::from(left != 0 && right != 0),
+        BinaryOperator::Or => i64::from(left != 0 || right != 0),
+    })
+}
+
+/// The errno with this name, as a scenario spells it (`EAGAIN`).
+pub(super) fn errno_named(name: &str) -> Option<Errno> {
+    Errno::ALL.iter().copied().find(|e| e.name() == name)
+}
+
+pub(super) fn multi_instance_error(process: &ProcessInfo, span: Span) -> Diagnostic {
+    Diagnostic::at(
+        span,
+        format!("`{}` is ambiguous", process.name),
+        format!("{} instances", process.count),
+    )
+    .with_help(format!(
+        "{} names {} processes; write {}[0] or {}[i]",
+        process.name, process.count, process.name, process.name
+    ))
+}
+
+pub(super) fn constant_instance(
+    globals: &Globals,
+    process: &ProcessInfo,
+    index: &Expression,
+) -> Compiled<u32> {
+    let value = globals.evaluate(index)?;
+    match u32::try_from(value) {
+        Ok(value) if value < process.count => Ok(value),
+        _ => Err(Diagnostic::at(
+            index.span,
+            format!("index {value} is out of range for `{}`", process.name),
+            "out of range",
+        )
+        .with_help(format!(
+            "{} has {} instance{}: {}[0] to {}[{}]",
+            process.name,
+            process.count,
+            if process.count == 1 { "" } else { "s" },
+            process.name,
+            process.name,
+            process.count - 1
+        ))),
+    }
+}
+
+/// Is this expression a constant (no variables, no calls)?
+pub(super) fn is_constant(globals: &Globals, expression: &Expression) -> bool {
+    match &expression.kind {
+        ExpressionKind::Integer(_) => true,
+        ExpressionKind::Name(name) => {
+            globals.constant(&name.text).is_some() || errno_named(&name.text).is_some()
+        }
+        ExpressionKind::Unary(_, operand) => is_constant(globals, operand),
+        ExpressionKind::Binary(_, left, right) => {
+            is_constant(globals, left) && is_constant(globals, right)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checked_constant_arithmetic_reports_overflow() {
+        assert_eq!(binary_checked(BinaryOperator::Add, i64::MAX, 1), None);
+        assert_eq!(binary_checked(BinaryOperator::Divide, i64::MIN, -1), None);
+        assert_eq!(binary_checked(BinaryOperator::Multiply, 6, 7), Some(42));
+        assert_eq!(binary_checked(BinaryOperator::Less, 1, 2), Some(1));
+    }
+
+    #[test]
+    fn every_errno_has_a_builtin_name() {
+        for errno in Errno::ALL {
+            assert_eq!(errno_named(errno.name()), Some(errno));
+        }
+        assert_eq!(errno_named("EWHATEVER"), None);
+    }
+}

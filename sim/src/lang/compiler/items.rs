@@ -1,0 +1,429 @@
+//! Compiling the top-level items: every declaration first, then every process body, into one [`Program`].
+//!
+//! [`compile_items`] walks the items three times: the constants in order
+//! (with the overrides applied); every other declaration in the order
+//! written (devices, mailboxes, process counts, objects, the `kernel { }`
+//! block, the `expect` line); then the process bodies, each with a
+//! [`BodyCompiler`], so a body may name a process declared after it. Errors
+//! are collected, not returned at the first, and a name whose declaration
+//! failed is still declared so that its uses do not echo the error.
+
+use std::collections::HashMap;
+
+use ipclab_syscalls::Sysno;
+
+use super::body::BodyCompiler;
+use super::globals::{errno_named, Globals, ProcessInfo, BUILTIN_VALUES};
+use super::settings::{expectation, kernel_options};
+use crate::lang::ast::*;
+use crate::lang::code::Instruction;
+use crate::lang::diagnostics::Diagnostic;
+use crate::lang::{
+    Instance, KernelOptions, MailboxDecl, ObjectDecl, ProcessDecl, Program, Span, MAX_INSTANCES,
+    MAX_MEMORY_WORDS,
+};
+
+/// Compiles parsed items into a program, or every error found.
+pub fn compile_items(
+    file_name: &str,
+    source: &str,
+    items: &[Item],
+    overrides: &[(String, i64)],
+) -> Result<Program, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let mut globals = Globals {
+        constants: Vec::new(),
+        mailboxes: Vec::new(),
+        objects: Vec::new(),
+        processes: Vec::new(),
+        instance_total: 0,
+        devices: Vec::new(),
+    };
+    let mut names: HashMap<String, Span> = HashMap::new();
+    let mut declare = |name: &Name, errors: &mut Vec<Diagnostic>| -> bool {
+        if let Some(earlier) = names.get(&name.text) {
+            let (line, _) = crate::lang::diagnostics::line_col(source, earlier.start as usize);
+            errors.push(
+                Diagnostic::at(
+                    name.span,
+                    format!("`{}` is declared twice", name.text),
+                    "declared again here",
+                )
+                .with_help(format!(
+                    "the first declaration is on line {line}; constants, mailboxes and \
+                     processes share one name space"
+                )),
+            );
+            return false;
+        }
+        if BUILTIN_VALUES.contains(&name.text.as_str()) || errno_named(&name.text).is_some() {
+            errors.push(
+                Diagnostic::at(
+                    name.span,
+                    format!("`{}` is a builtin name", name.text),
+                    "reserved",
+                )
+                .with_help("choose another name"),
+            );
+            return false;
+        }
+        names.insert(name.text.clone(), name.span);
+        true
+    };
+
+    // Constants, in order, each with the overrides applied.
+    for item in items {
+        if let Item::Const { name, value } = item {
+            if !declare(name, &mut errors) {
+                continue;
+            }
+            let overridden = overrides.iter().rev().find(|(key, _)| key == &name.text);
+            let value = match overridden {
+                Some((_, value)) => Ok(*value),
+                None => globals.evaluate(value),
+            };
+            match value {
+                Ok(value) => globals.constants.push((name.text.clone(), value)),
+                Err(error) => {
+                    errors.push(error);
+                    // Keep the name known so later uses do not echo the error.
+                    globals.constants.push((name.text.clone(), 0));
+                }
+            }
+        }
+    }
+    for (key, _) in overrides {
+        if globals.constant(key).is_none() {
+            errors.push(
+                Diagnostic::nowhere(format!("cannot override `{key}`: no such constant"))
+                    .with_help(globals.known_constants_hint()),
+            );
+        }
+    }
+
+    // Mailboxes and process counts, so that bodies can name any of them.
+    let mut kernel = KernelOptions::default();
+    let mut kernel_seen = false;
+    // A `kernel { }` block with an error leaves options at their defaults;
+    // checking capacities against those would only echo that error.
+    let mut kernel_ok = true;
+    // Parallel to `globals.mailboxes`: where each capacity is written.
+    let mut capacity_spans: Vec<Span> = Vec::new();
+    // Every declaration's instances, also those beyond the limit, for one error that gives the total.
+    let mut instances_asked: u64 = 0;
+    let mut too_many_instances: Option<usize> = None;
+    let mut expect_item = None;
+    let mut devices: Vec<crate::lang::device::DeviceDecl> = Vec::new();
+    for item in items {
+        match item {
+            Item::Device {
+                kind,
+                options,
+                inputs,
+                span,
+            } => {
+                if devices.iter().any(|d| d.name == kind.text) {
+                    errors.push(
+                        Diagnostic::at(*span, format!("a second `{}`", kind.text), "second device")
+                            .with_help(
+                                "a scenario has one keyboard; put all its input in one block",
+                            ),
+                    );
+                    continue;
+                }
+                match crate::lang::device::resolve(kind, options, inputs, |e| globals.evaluate(e)) {
+                    Ok(device) => devices.push(device),
+                    Err(error) => errors.push(error),
+                }
+            }
+            Item::Mailbox { name, capacity } => {
+                if !declare(name, &mut errors) {
+                    continue;
+                }
+                errors.extend(crate::lang::limits::object_name(name, "mailbox"));
+                capacity_spans.push(capacity.span);
+                let capacity = match globals.evaluate(capacity) {
+                    Ok(value) => match u32::try_from(value) {
+                        Ok(value) => u64::from(value),
+                        Err(_) => {
+                            errors.push(
+                                Diagnostic::at(
+                                    capacity.span,
+                                    format!("mailbox capacity {value} is out of range"),
+                                    "out of range",
+                                )
+                                .with_help("a capacity is a number of messages, 0 or more"),
+                            );
+                            0
+                        }
+                    },
+                    Err(error) => {
+                        errors.push(error);
+                        0
+                    }
+                };
+                globals.mailboxes.push(MailboxDecl {
+                    name: name.text.clone(),
+                    capacity,
+                    span: name.span,
+                });
+            }
+            Item::Process { name, count, .. } => {
+                if !declare(name, &mut errors) {
+                    continue;
+                }
+                let count = match count {
+                    None => 1,
+                    Some(expression) => match globals.evaluate(expression) {
+                        Ok(value) if (1..=i64::from(MAX_INSTANCES)).contains(&value) => {
+                            value as u32
+                        }
+                        Ok(value) => {
+                            errors.push(
+                                Diagnostic::at(
+                                    expression.span,
+                                    format!("instance count {value} is out of range"),
+                                    "out of range",
+                                )
+                                .with_help(format!(
+                                    "a process has between 1 and {MAX_INSTANCES} instances"
+                                )),
+                            );
+                            1
+                        }
+                        Err(error) => {
+                            errors.push(error);
+                            1
+                        }
+                    },
+                };
+                errors.extend(crate::lang::limits::process_name(name, count));
+                instances_asked += u64::from(count);
+                if instances_asked > u64::from(MAX_INSTANCES) && too_many_instances.is_none() {
+                    // One error for the first declaration beyond the limit;
+                    // its hint gets the total once every declaration is counted.
+                    too_many_instances = Some(errors.len());
+                    errors.push(Diagnostic::at(
+                        name.span,
+                        "too many process instances",
+                        "beyond the limit from here",
+                    ));
+                }
+                // Declared even beyond the limit, so that bodies naming it
+                // do not add "unknown process" errors to the one above.
+                globals.processes.push(ProcessInfo {
+                    name: name.text.clone(),
+                    span: name.span,
+                    count,
+                    first: globals.instance_total,
+                });
+                globals.instance_total = globals.instance_total.saturating_add(count);
+            }
+            Item::Kernel { entries, span } => {
+                if kernel_seen {
+                    errors.push(
+                        Diagnostic::at(*span, "a second `kernel` block", "second block")
+                            .with_help("put every kernel option in one `kernel { }` block"),
+                    );
+                    continue;
+                }
+                kernel_seen = true;
+                let before = errors.len();
+                kernel_options(&globals, entries, &mut kernel, &mut errors);
+                kernel_ok = errors.len() == before;
+            }
+            Item::Expect { span, .. } => {
+                if expect_item.is_some() {
+                    errors.push(
+                        Diagnostic::at(*span, "a second `expect` line", "second expectation")
+                            .with_help("a scenario expects one verdict"),
+                    );
+                } else {
+                    expect_item = Some(item);
+                }
+            }
+            Item::Object {
+                kind,
+                name,
+                argument,
+                span,
+            } => {
+                if !declare(name, &mut errors) {
+                    continue;
+                }
+                let what = match kind {
+                    ObjectKind::Shared => "shared variable",
+                    _ => kind.keyword(),
+                };
+                errors.extend(crate::lang::limits::object_name(name, what));
+                let decl =
+                    crate::lang::sync::declare(&globals, *kind, name, argument.as_ref(), *span);
+                match decl {
+                    Ok(decl) => globals.objects.push(decl),
+                    Err(error) => {
+                        errors.push(error);
+                        // Declared anyway, so that its uses do not add
+                        // "unknown semaphore" errors to the one above.
+                        globals.objects.push(ObjectDecl {
+                            kind: *kind,
+                            name: name.text.clone(),
+                            argument: u64::from(*kind == ObjectKind::Shared),
+                            span: *span,
+                        });
+                    }
+                }
+            }
+            Item::Const { .. } => {}
+        }
+    }
+    globals.devices = devices.iter().map(|d| d.name.clone()).collect();
+    if let Some(at) = too_many_instances {
+        errors[at] = errors[at].clone().with_help(format!(
+            "a scenario runs at most {MAX_INSTANCES} instances in total; \
+             its declarations ask for {instances_asked}"
+        ));
+    }
+    if kernel_ok {
+        for (mailbox, span) in globals.mailboxes.iter().zip(&capacity_spans) {
+            errors.extend(crate::lang::limits::mailbox_capacity(
+                mailbox, *span, &kernel,
+            ));
+        }
+    }
+    if let Err(error) = crate::lang::sync::check_handle_count(&globals.mailboxes, &globals.objects)
+    {
+        errors.push(error);
+    }
+    if globals.processes.is_empty() && errors.is_empty() {
+        errors.push(
+            Diagnostic::at(
+                Span::at(0),
+                "the scenario declares no process",
+                "nothing runs",
+            )
+            .with_help("declare one: `process P { print \"hello\"; }`"),
+        );
+    }
+
+    let expect = match expect_item {
+        Some(Item::Expect {
+            verdict, argument, ..
+        }) => match expectation(&globals, verdict, argument.as_ref()) {
+            Ok(expect) => Some(expect),
+            Err(error) => {
+                errors.push(error);
+                None
+            }
+        },
+        _ => None,
+    };
+
+    // Bodies.
+    let mut processes = Vec::new();
+    for item in items {
+        let Item::Process {
+            name,
+            priority,
+            body,
+            ..
+        } = item
+        else {
+            continue;
+        };
+        let Some(info) = globals.process(&name.text) else {
+            continue;
+        };
+        if info.span != name.span {
+            // A duplicate declaration, already reported.
+            continue;
+        }
+        let priority =
+            priority
+                .as_ref()
+                .and_then(|expression| match globals.evaluate(expression) {
+                    Ok(value) => match u8::try_from(value) {
+                        Ok(value) if value < ipclab_kernel::config::PRIORITY_LEVELS => Some(value),
+                        _ => {
+                            errors.push(
+                                Diagnostic::at(
+                                    expression.span,
+                                    format!("priority {value} is out of range"),
+                                    "out of range",
+                                )
+                                .with_help(format!(
+                                    "a priority is between 0 and {} (larger runs first)",
+                                    ipclab_kernel::config::PRIORITY_LEVELS - 1
+                                )),
+                            );
+                            None
+                        }
+                    },
+                    Err(error) => {
+                        errors.push(error);
+                        None
+                    }
+                });
+        let mut body_compiler = BodyCompiler::new(&globals);
+        for statement in body {
+            if let Err(error) = body_compiler.statement(statement) {
+                errors.push(error);
+            }
+        }
+        let end = Span::at(name.span.end as usize);
+        body_compiler.emit(Instruction::Halt, end);
+        if body_compiler.next_word > MAX_MEMORY_WORDS {
+            errors.push(
+                Diagnostic::at(name.span, "the process uses too much memory", "too large")
+                    .with_help(format!(
+                        "a process has at most {MAX_MEMORY_WORDS} words of variables and arrays"
+                    )),
+            );
+        }
+        processes.push(ProcessDecl {
+            name: name.text.clone(),
+            count: info.count,
+            priority,
+            span: name.span,
+            code: body_compiler.finish(),
+        });
+    }
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut instances = Vec::new();
+    for (decl, process) in processes.iter().enumerate() {
+        for index in 0..process.count {
+            let label = if process.count == 1 {
+                process.name.clone()
+            } else {
+                format!("{}[{index}]", process.name)
+            };
+            instances.push(Instance { decl, index, label });
+        }
+    }
+    let uses_mpi = processes.iter().any(|p| {
+        p.code.instructions.iter().any(|i| {
+            i.traps_with()
+                .is_some_and(|sysno| sysno as u64 >= Sysno::CommRank as u64)
+        })
+    });
+    let mem_words = processes
+        .iter()
+        .map(|p| p.code.memory_words)
+        .max()
+        .unwrap_or(0);
+    Ok(Program {
+        file_name: file_name.to_string(),
+        source: source.to_string(),
+        kernel,
+        mailboxes: globals.mailboxes,
+        objects: globals.objects,
+        processes,
+        instances,
+        expect,
+        mem_words,
+        uses_mpi,
+        devices,
+    })
+}

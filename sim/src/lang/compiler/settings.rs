@@ -1,0 +1,217 @@
+//! The two items that declare no name: the `kernel { }` block of boot options and the `expect` line.
+//!
+//! Both are read once during the declarations pass of
+//! [`compile_items`](super::compile_items). [`kernel_options`] checks each
+//! option's key, kind of value and range (the maxima come from
+//! [`limits`](crate::lang::limits)); [`expectation`] resolves the verdict and,
+//! for `blocked_forever(P)` and `starvation(P)`, the one instance it names.
+
+use super::globals::{constant_instance, multi_instance_error, Globals};
+use super::Compiled;
+use crate::lang::ast::*;
+use crate::lang::diagnostics::Diagnostic;
+use crate::lang::{Expectation, KernelOptions, Policy};
+
+/// The verdicts an `expect` line can name.
+const VERDICTS: &str =
+    "completes, deadlock, runs, blocked_forever(P), starvation(P), error, assertion_failed";
+
+pub(super) fn kernel_options(
+    globals: &Globals,
+    entries: &[KernelEntry],
+    kernel: &mut KernelOptions,
+    errors: &mut Vec<Diagnostic>,
+) {
+    let mut seen: Vec<&str> = Vec::new();
+    for entry in entries {
+        let key = entry.key.text.as_str();
+        let Some((_, takes)) = KernelOptions::KEYS.iter().find(|(known, _)| *known == key) else {
+            errors.push(
+                Diagnostic::at(
+                    entry.key.span,
+                    format!("unknown kernel option `{key}`"),
+                    "unknown option",
+                )
+                .with_help(format!(
+                    "the kernel options are: {}",
+                    KernelOptions::KEYS
+                        .iter()
+                        .map(|(known, _)| *known)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            );
+            continue;
+        };
+        if seen.contains(&key) {
+            errors.push(
+                Diagnostic::at(
+                    entry.key.span,
+                    format!("kernel option `{key}` is set twice"),
+                    "set again",
+                )
+                .with_help("keep one of the two lines"),
+            );
+            continue;
+        }
+        seen.push(key);
+        let wrong_kind = || {
+            Diagnostic::at(
+                entry.value.span,
+                format!("`{key}` takes {takes}"),
+                "wrong kind of value",
+            )
+            .with_help(format!("write `{key} = ...;` with {takes}"))
+        };
+        let word = match &entry.value.kind {
+            ExpressionKind::Name(name) => Some(name.text.as_str()),
+            _ => None,
+        };
+        match key {
+            "policy" => match word {
+                Some("classic") => kernel.policy = Some(Policy::Classic),
+                Some("notify") => kernel.policy = Some(Policy::Notify),
+                _ => errors.push(wrong_kind()),
+            },
+            "refuse_deadlock" | "priorities" => {
+                let value = match word {
+                    Some("true") => Some(true),
+                    Some("false") => Some(false),
+                    _ => None,
+                };
+                match value {
+                    Some(value) if key == "refuse_deadlock" => kernel.refuse_deadlock = Some(value),
+                    Some(value) => kernel.priorities = Some(value),
+                    None => errors.push(wrong_kind()),
+                }
+            }
+            _ => {
+                if matches!(word, Some("true" | "false" | "classic" | "notify")) {
+                    errors.push(wrong_kind());
+                    continue;
+                }
+                let value = match globals.evaluate(&entry.value) {
+                    Ok(value) => value,
+                    Err(error) => {
+                        errors.push(error);
+                        continue;
+                    }
+                };
+                let Ok(value) = u64::try_from(value) else {
+                    errors.push(
+                        Diagnostic::at(
+                            entry.value.span,
+                            format!("`{key}` cannot be negative"),
+                            "negative",
+                        )
+                        .with_help(format!("`{key}` takes {takes}")),
+                    );
+                    continue;
+                };
+                if let Some((maximum, why)) = crate::lang::limits::option_maximum(key) {
+                    if value > maximum {
+                        errors.push(
+                            Diagnostic::at(
+                                entry.value.span,
+                                format!("`{key}` = {value} is above the maximum {maximum}"),
+                                "too large",
+                            )
+                            .with_help(why),
+                        );
+                        continue;
+                    }
+                }
+                if key == "quantum" && value == 0 {
+                    errors.push(
+                        Diagnostic::at(entry.value.span, "`quantum` must be at least 1", "zero")
+                            .with_help("a time slice of 0 ticks would never run anyone"),
+                    );
+                    continue;
+                }
+                let slot = match key {
+                    "buffer_slots" => &mut kernel.buffer_slots,
+                    "eager_limit" => &mut kernel.eager_limit,
+                    "receiver_quota" => &mut kernel.receiver_quota,
+                    "mailbox_quota" => &mut kernel.mailbox_quota,
+                    _ => &mut kernel.quantum,
+                };
+                *slot = Some(value);
+            }
+        }
+    }
+}
+
+pub(super) fn expectation(
+    globals: &Globals,
+    verdict: &Name,
+    argument: Option<&Expression>,
+) -> Compiled<Expectation> {
+    let simple = match verdict.text.as_str() {
+        "completes" => Some(Expectation::Completes),
+        "deadlock" => Some(Expectation::Deadlock),
+        "runs" => Some(Expectation::Runs),
+        "error" => Some(Expectation::Error),
+        "assertion_failed" => Some(Expectation::AssertionFailed),
+        _ => None,
+    };
+    if let Some(simple) = simple {
+        if let Some(argument) = argument {
+            return Err(Diagnostic::at(
+                argument.span,
+                format!("`{}` takes no argument", verdict.text),
+                "unexpected argument",
+            )
+            .with_help("only blocked_forever(P) and starvation(P) name a process"));
+        }
+        return Ok(simple);
+    }
+    if !matches!(verdict.text.as_str(), "blocked_forever" | "starvation") {
+        return Err(Diagnostic::at(
+            verdict.span,
+            format!("unknown verdict `{}`", verdict.text),
+            "unknown verdict",
+        )
+        .with_help(format!("the verdicts are: {VERDICTS}")));
+    }
+    let Some(argument) = argument else {
+        return Err(Diagnostic::at(
+            verdict.span,
+            format!("`{}` names a process", verdict.text),
+            "which process?",
+        )
+        .with_help(format!("write `expect {}(Producer[0]);`", verdict.text)));
+    };
+    let (name, index) = match &argument.kind {
+        ExpressionKind::Name(name) => (name, None),
+        ExpressionKind::Index(name, index) => (name, Some(index)),
+        _ => {
+            return Err(
+                Diagnostic::at(argument.span, "expected a process", "not a process")
+                    .with_help(globals.peers_hint()),
+            )
+        }
+    };
+    let Some(process) = globals.process(&name.text) else {
+        return Err(Diagnostic::at(
+            name.span,
+            format!("unknown process `{}`", name.text),
+            "unknown process",
+        )
+        .with_help(globals.peers_hint()));
+    };
+    let offset = match index {
+        Some(index) => constant_instance(globals, process, index)?,
+        None if process.count == 1 => 0,
+        None => return Err(multi_instance_error(process, name.span)),
+    };
+    let instance = (process.first + offset) as usize;
+    let label = if process.count == 1 {
+        process.name.clone()
+    } else {
+        format!("{}[{offset}]", process.name)
+    };
+    Ok(match verdict.text.as_str() {
+        "blocked_forever" => Expectation::BlockedForever { instance, label },
+        _ => Expectation::Starvation { instance, label },
+    })
+}
