@@ -1,0 +1,319 @@
+//! Unit tests of the MPI model, each driving a small `COMM_WORLD` through the syscalls.
+//!
+//! Each test checks one rule of the model (eager limit, send modes,
+//! requests, matching order, probe, exit, the canonical encoding) by what
+//! the processes get back and what the kernel reports.
+
+use ipclab_syscalls::{
+    CommId, Errno, MpiStatus, Pid, RankFilter, SendMode, Source, Syscall, TagFilter, Timeout,
+};
+
+use crate::testing::*;
+use crate::{BlockReason, MpiCall, Policy, RequestKind, TrapOutcome};
+
+const W: CommId = CommId::WORLD;
+const REQ: u64 = 1024;
+
+fn world(ranks: usize, f: impl FnOnce(&mut crate::Config)) -> (World, std::vec::Vec<Pid>) {
+    let mut w = World::with(f);
+    let pids: std::vec::Vec<Pid> = (0..ranks).map(|_| w.spawn(1)).collect();
+    assert_eq!(w.k.create_communicator(&pids), Ok(W));
+    (w, pids)
+}
+
+fn send(w: &mut World, p: Pid, mode: SendMode, dest: u32, bytes: &[u8], tag: u32) -> TrapOutcome {
+    w.write(p, SEND_BUF, bytes);
+    w.call(
+        p,
+        Syscall::MpiSend {
+            mode,
+            buf: SEND_BUF,
+            len: bytes.len() as u64,
+            dest,
+            tag,
+            comm: W,
+        },
+    )
+}
+
+fn isend(w: &mut World, p: Pid, mode: SendMode, dest: u32, bytes: &[u8], tag: u32) -> u64 {
+    w.write(p, SEND_BUF, bytes);
+    ok(w.call(
+        p,
+        Syscall::Isend {
+            mode,
+            buf: SEND_BUF,
+            len: bytes.len() as u64,
+            dest,
+            tag,
+            comm: W,
+        },
+    ))
+}
+
+fn recv(w: &mut World, p: Pid, source: RankFilter, tag: TagFilter, cap: u64) -> TrapOutcome {
+    w.call(
+        p,
+        Syscall::MpiRecv {
+            buf: RECV_BUF,
+            cap,
+            source,
+            tag,
+            comm: W,
+        },
+    )
+}
+
+fn irecv(w: &mut World, p: Pid, source: RankFilter, cap: u64) -> u64 {
+    ok(w.call(
+        p,
+        Syscall::Irecv {
+            buf: RECV_BUF,
+            cap,
+            source,
+            tag: TagFilter::Any,
+            comm: W,
+        },
+    ))
+}
+
+fn wait(w: &mut World, p: Pid, handle: u64) -> TrapOutcome {
+    w.write(p, REQ, &handle.to_le_bytes());
+    w.call(
+        p,
+        Syscall::Waitall {
+            handles: REQ,
+            count: 1,
+        },
+    )
+}
+
+#[test]
+fn rank_and_size_come_from_the_communicator() {
+    let (mut w, p) = world(3, |_| {});
+    assert_eq!(ok(w.call(p[2], Syscall::CommRank { comm: W })), 2);
+    assert_eq!(ok(w.call(p[0], Syscall::CommSize { comm: W })), 3);
+    assert_eq!(
+        failed(w.call(p[0], Syscall::CommSize { comm: CommId(2) })),
+        Errno::EINVAL
+    );
+}
+
+#[test]
+fn a_standard_send_below_the_eager_limit_completes_at_once_and_the_status_names_the_rank() {
+    let (mut w, p) = world(2, |_| {});
+    ok(send(&mut w, p[0], SendMode::Standard, 1, b"hi", 7));
+    assert_eq!(w.k.mpi_messages().len(), 1);
+    let regs = done(recv(&mut w, p[1], RankFilter::Any, TagFilter::Any, 8));
+    let status = MpiStatus::from_regs(regs);
+    assert_eq!((status.source, status.tag, status.len), (0, 7, 2));
+    assert_eq!(w.read(p[1], RECV_BUF, 2), b"hi");
+}
+
+#[test]
+fn head_to_head_sends_deadlock_above_the_eager_limit_and_complete_below_it() {
+    for (limit, deadlocks) in [(64, false), (4, true), (0, true)] {
+        let (mut w, p) = world(2, |c| c.eager_limit = limit);
+        let a = send(&mut w, p[0], SendMode::Standard, 1, &[1; 8], 0);
+        let b = send(&mut w, p[1], SendMode::Standard, 0, &[2; 8], 0);
+        if deadlocks {
+            assert!(matches!(
+                a,
+                TrapOutcome::Blocked(BlockReason::Mpi {
+                    call: MpiCall::Send(SendMode::Standard),
+                    peer: Source::Pid(_),
+                    ..
+                })
+            ));
+            blocked(b);
+        } else {
+            ok(a);
+            ok(b);
+        }
+    }
+}
+
+#[test]
+fn a_synchronous_send_never_goes_eager_and_completes_when_the_receive_matches() {
+    let (mut w, p) = world(2, |_| {});
+    blocked(send(&mut w, p[0], SendMode::Synchronous, 1, b"x", 0));
+    assert!(w.k.mpi_messages().is_empty());
+    ok(recv(&mut w, p[1], RankFilter::Rank(0), TagFilter::Any, 8));
+    assert_eq!(w.completion(p[0])[0], 0);
+}
+
+#[test]
+fn a_ready_send_without_a_posted_receive_is_enorecv_and_with_one_is_delivered() {
+    let (mut w, p) = world(2, |_| {});
+    assert_eq!(
+        failed(send(&mut w, p[0], SendMode::Ready, 1, b"x", 0)),
+        Errno::ENORECV
+    );
+    let r = irecv(&mut w, p[1], RankFilter::Rank(0), 8);
+    ok(send(&mut w, p[0], SendMode::Ready, 1, b"y", 0));
+    let regs = done(wait(&mut w, p[1], r));
+    assert_eq!(MpiStatus::from_regs(regs).len, 1);
+    assert_eq!(w.read(p[1], RECV_BUF, 1), b"y");
+    assert_eq!(w.read(p[1], REQ, 8), 0u64.to_le_bytes(), "handle nulled");
+}
+
+#[test]
+fn a_buffered_send_needs_attached_space_and_reports_both_sizes() {
+    let (mut w, p) = world(2, |c| c.eager_limit = 0);
+    let regs = done(send(&mut w, p[0], SendMode::Buffered, 1, &[5; 16], 0));
+    assert_eq!(errno(regs), Some(Errno::ENOBUFS));
+    assert_eq!((regs[1], regs[2]), (16, 0));
+    ok(w.call(
+        p[0],
+        Syscall::BufferAttach {
+            addr: 512,
+            size: 24,
+        },
+    ));
+    ok(send(&mut w, p[0], SendMode::Buffered, 1, &[5; 16], 0));
+    let regs = done(send(&mut w, p[0], SendMode::Buffered, 1, &[6; 16], 0));
+    assert_eq!(
+        (errno(regs), regs[1], regs[2]),
+        (Some(Errno::ENOBUFS), 16, 8)
+    );
+    // Detach waits for the buffered message to be received.
+    blocked(w.call(p[0], Syscall::BufferDetach));
+    ok(recv(&mut w, p[1], RankFilter::Rank(0), TagFilter::Any, 16));
+    assert_eq!(w.read(p[1], RECV_BUF, 16), [5; 16]);
+    assert_eq!(w.completion(p[0]), [0, 512, 24, 0]);
+}
+
+#[test]
+fn an_isend_request_completes_when_matched_and_test_reports_it() {
+    let (mut w, p) = world(2, |c| c.eager_limit = 0);
+    let h = isend(&mut w, p[0], SendMode::Standard, 1, b"abc", 1);
+    w.write(p[0], REQ, &h.to_le_bytes());
+    assert_eq!(ok(w.call(p[0], Syscall::Test { handle: REQ })), 0);
+    assert_eq!(w.k.owned_buffers(p[0]).count(), 1);
+    ok(recv(&mut w, p[1], RankFilter::Any, TagFilter::Tag(1), 8));
+    // Complete but not yet freed: the buffer is still the kernel's.
+    assert_eq!(w.k.owned_buffers(p[0]).count(), 1);
+    assert_eq!(ok(w.call(p[0], Syscall::Test { handle: REQ })), 1);
+    assert_eq!(w.k.owned_buffers(p[0]).count(), 0);
+    // The handle is null now; a stale handle is EBADRQC.
+    w.write(p[0], REQ, &h.to_le_bytes());
+    assert_eq!(
+        failed(w.call(p[0], Syscall::Test { handle: REQ })),
+        Errno::EBADRQC
+    );
+}
+
+#[test]
+fn a_wait_on_a_pending_request_names_its_partner() {
+    let (mut w, p) = world(2, |_| {});
+    let h = irecv(&mut w, p[1], RankFilter::Rank(0), 8);
+    assert_eq!(
+        wait(&mut w, p[1], h),
+        TrapOutcome::Blocked(BlockReason::Mpi {
+            call: MpiCall::Wait,
+            request: Some(RequestKind::Recv),
+            peer: Source::Pid(p[0]),
+            tag: TagFilter::Any,
+        })
+    );
+    ok(send(&mut w, p[0], SendMode::Standard, 1, b"z", 3));
+    assert_eq!(MpiStatus::from_regs(w.completion(p[1])).tag, 3);
+}
+
+#[test]
+fn any_source_takes_the_oldest_arrival_and_each_pair_stays_in_order() {
+    let (mut w, p) = world(3, |c| c.eager_limit = 8);
+    ok(send(&mut w, p[2], SendMode::Standard, 0, b"c1", 0));
+    ok(send(&mut w, p[1], SendMode::Standard, 0, b"b1", 0));
+    ok(send(&mut w, p[2], SendMode::Standard, 0, b"c2", 0));
+    let order: std::vec::Vec<u32> = (0..3)
+        .map(|_| {
+            MpiStatus::from_regs(done(recv(&mut w, p[0], RankFilter::Any, TagFilter::Any, 8)))
+                .source
+        })
+        .collect();
+    assert_eq!(order, [2, 1, 2]);
+}
+
+#[test]
+fn mpi_and_plain_messages_never_match_each_other() {
+    let (mut w, p) = world(2, |_| {});
+    ok(send(&mut w, p[0], SendMode::Standard, 1, b"m", 0));
+    assert_eq!(
+        failed(w.recv(p[1], Source::Any, TagFilter::Any, 8, Timeout::NonBlocking)),
+        Errno::EAGAIN
+    );
+    ok(w.send(p[0], p[1], b"p", 0, Timeout::Never));
+    let regs = done(recv(&mut w, p[1], RankFilter::Any, TagFilter::Any, 8));
+    assert_eq!(w.read(p[1], RECV_BUF, 1), b"m");
+    assert_eq!(MpiStatus::from_regs(regs).len, 1);
+}
+
+#[test]
+fn probe_blocks_until_a_message_is_there_and_iprobe_only_looks() {
+    let (mut w, p) = world(2, |_| {});
+    let probe = Syscall::Iprobe {
+        source: RankFilter::Any,
+        tag: TagFilter::Any,
+        comm: W,
+    };
+    assert_eq!(ok(w.call(p[1], probe)), 0);
+    blocked(w.call(
+        p[1],
+        Syscall::Probe {
+            source: RankFilter::Rank(0),
+            tag: TagFilter::Any,
+            comm: W,
+        },
+    ));
+    ok(send(&mut w, p[0], SendMode::Standard, 1, &[0; 24], 4));
+    assert_eq!(MpiStatus::from_regs(w.completion(p[1])).len, 24);
+    assert_eq!(ok(w.call(p[1], probe)), 1);
+    assert_eq!(w.k.mpi_messages().len(), 1, "probing receives nothing");
+}
+
+#[test]
+fn exit_cancels_requests_and_notify_wakes_partners_with_edeadpeer() {
+    let (mut w, p) = world(3, |c| {
+        c.policy = Policy::Notify;
+        c.eager_limit = 0;
+    });
+    isend(&mut w, p[0], SendMode::Standard, 1, b"x", 0);
+    blocked(recv(&mut w, p[2], RankFilter::Rank(0), TagFilter::Any, 8));
+    w.exit(p[0], 0);
+    assert_eq!(w.k.requests().count(), 0);
+    assert_eq!(errno(w.completion(p[2])), Some(Errno::EDEADPEER));
+    assert_eq!(
+        failed(recv(&mut w, p[1], RankFilter::Rank(0), TagFilter::Any, 8)),
+        Errno::EDEADPEER
+    );
+}
+
+#[test]
+fn the_mpi_state_survives_a_canonical_round_trip() {
+    let (mut w, p) = world(2, |c| c.eager_limit = 2);
+    ok(send(&mut w, p[0], SendMode::Standard, 1, b"a", 0));
+    isend(&mut w, p[0], SendMode::Synchronous, 1, b"bb", 0);
+    irecv(&mut w, p[0], RankFilter::Rank(1), 8);
+    let mut bytes = std::vec::Vec::new();
+    w.k.encode_canonical(&mut |b: &[u8]| bytes.extend_from_slice(b));
+    let mut fresh = World::with(|c| c.eager_limit = 2);
+    fresh.spawn(1);
+    fresh.spawn(1);
+    fresh.k.restore_canonical(&bytes).unwrap();
+    fresh.check();
+    let mut again = std::vec::Vec::new();
+    fresh
+        .k
+        .encode_canonical(&mut |b: &[u8]| again.extend_from_slice(b));
+    assert_eq!(again, bytes);
+    // Order survives: "a" then "bb".
+    ok(recv(
+        &mut fresh,
+        p[1],
+        RankFilter::Rank(0),
+        TagFilter::Any,
+        8,
+    ));
+    assert_eq!(fresh.read(p[1], RECV_BUF, 1), b"a");
+}
