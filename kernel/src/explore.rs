@@ -728,6 +728,12 @@ impl Kernel {
     /// # Errors
     /// [`DecodeError`] when `bytes` is not such an encoding (the kernel may
     /// then be half restored: restore a good encoding before using it).
+    /// Only the structure is checked: bytes that decode but describe a
+    /// state no kernel reaches (a ready process with a pending call) are
+    /// restored as they are. The checker restores only its own encodings;
+    /// run [`Kernel::check_invariants`] after restoring bytes of unknown
+    /// origin (checking every restore would cost the checker a scan of
+    /// every table per state).
     pub fn restore_canonical(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
         let mut r = Reader { bytes };
         let procs: usize = r.small()?;

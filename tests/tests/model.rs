@@ -271,20 +271,33 @@ impl Model {
         })
     }
 
-    /// The process `p` waits for by name, if any (the kernel's definite edges).
+    /// The process `p` waits for by name, if only it can end the wait and
+    /// no timer does (the kernel's definite edges).
     fn partner(&self, p: usize) -> Option<usize> {
         match self.doing[p] {
-            Doing::Send { id, .. } => match self.msgs[&id].dest {
-                At::Proc(q) => Some(q),
+            Doing::Send { id, deadline: None } => match self.msgs[&id].dest {
+                At::Proc(q) => self.definite_send_partner(q, self.msgs[&id].len),
                 At::Mbox => None,
             },
             Doing::Recv {
                 at: At::Proc(_),
                 from,
+                deadline: None,
                 ..
             } => from,
             _ => None,
         }
+    }
+
+    /// A send of `len` bytes to `q` that cannot go into a slot waits for
+    /// `q` alone when it is a rendezvous or `q`'s quota is full; when only
+    /// the shared pool is full, any receive frees a slot.
+    fn definite_send_partner(&self, q: usize, len: u64) -> Option<usize> {
+        let dest = At::Proc(q);
+        let rendezvous = len > EAGER || self.quota(dest) == 0;
+        let quota_full =
+            self.buffered().filter(|(_, m)| m.dest == dest).count() >= self.quota(dest);
+        (rendezvous || quota_full).then_some(q)
     }
 
     fn closes_cycle(&self, caller: usize, first: Option<usize>) -> bool {
@@ -596,9 +609,12 @@ impl Model {
                         *d = Doing::Idle;
                     }
                 }
+                // A timed wait ends by itself: it closes no cycle.
                 let cycle = match to {
-                    At::Proc(q) => self.closes_cycle(who, Some(q)),
-                    At::Mbox => false,
+                    At::Proc(q) if !matches!(wait, Wait::After(_)) => {
+                        self.closes_cycle(who, self.definite_send_partner(q, len))
+                    }
+                    _ => false,
                 };
                 self.doing = saved;
                 self.msgs.insert(id, m);
@@ -670,7 +686,8 @@ impl Model {
                 }
                 let at = if at_mbox { At::Mbox } else { At::Proc(who) };
                 let has_match = self.has_match(at, from, tag);
-                let cycle = self.closes_cycle(who, from.filter(|_| !at_mbox));
+                let cycle = !matches!(wait, Wait::After(_))
+                    && self.closes_cycle(who, from.filter(|_| !at_mbox));
                 let pid = self.pids[who];
                 let call = if at_mbox {
                     Syscall::MboxRecv {

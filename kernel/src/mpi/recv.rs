@@ -51,6 +51,9 @@ impl Kernel {
         } else if self.is_dead_under_notify(from) {
             return Err(e(Errno::EDEADPEER));
         }
+        if let Some(errno) = self.cannot_insert(caller, holder) {
+            return Err(e(errno));
+        }
         let seq = self.next_queue_order();
         let request = Request {
             owner: caller,

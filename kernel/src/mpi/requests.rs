@@ -51,12 +51,24 @@ impl Kernel {
             .count()
     }
 
+    /// Why a request of `owner` held by `holder` cannot be put in the
+    /// table now, if it cannot: the owner holds its most (`EMFILE`), or the
+    /// table is full (`ENOSPC`). Asked before a call changes anything.
+    pub(super) fn cannot_insert(&self, owner: Pid, holder: Holder) -> Option<Errno> {
+        if holder != Holder::Buffered && self.requests_held_by(owner) >= MAX_REQUESTS_PER_PROCESS {
+            return Some(Errno::EMFILE);
+        }
+        let free = self.mpi.requests.iter().any(|s| s.request.is_none());
+        if !free && self.mpi.requests.is_full() {
+            return Some(Errno::ENOSPC);
+        }
+        None
+    }
+
     /// Puts `request` in a free slot; returns the slot.
     pub(super) fn insert_request(&mut self, request: Request) -> Result<usize, Errno> {
-        if request.holder != Holder::Buffered
-            && self.requests_held_by(request.owner) >= MAX_REQUESTS_PER_PROCESS
-        {
-            return Err(Errno::EMFILE);
+        if let Some(errno) = self.cannot_insert(request.owner, request.holder) {
+            return Err(errno);
         }
         if let Some(slot) = self.mpi.requests.iter().position(|s| s.request.is_none()) {
             let entry = &mut self.mpi.requests[slot];

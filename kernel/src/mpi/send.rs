@@ -14,7 +14,7 @@ use ipclab_syscalls::{CommId, Errno, Pid, RetRegs, SendMode, Source, Tag, UserAd
 use super::recv::Candidate;
 use super::{errno_regs, value_regs, Holder, MpiMessage, Request, RequestOp};
 use crate::config::{MAX_EAGER_LIMIT, MAX_REQUESTS};
-use crate::trace::CopyEnd;
+use crate::trace::{CopyEnd, UndeliverableReason};
 use crate::umem::{copy_user_to_user, in_bounds};
 use crate::{Dest, Event, Kernel, TraceSink, UserMemory};
 
@@ -46,13 +46,20 @@ impl Kernel {
         if mode == SendMode::Ready && self.oldest_posted_recv(caller, comm, to, tag).is_none() {
             return Err(e(Errno::ENORECV));
         }
-        let (buf, holder) = if mode == SendMode::Buffered {
-            (
-                self.copy_to_attached(caller, buf, len, mem, sink)?,
-                Holder::Buffered,
-            )
+        let holder = if mode == SendMode::Buffered {
+            Holder::Buffered
         } else {
-            (buf, holder)
+            holder
+        };
+        // Refused before anything is copied or numbered: a failed call
+        // changes nothing.
+        if let Some(errno) = self.cannot_insert(caller, holder) {
+            return Err(e(errno));
+        }
+        let buf = if mode == SendMode::Buffered {
+            self.copy_to_attached(caller, buf, len, mem, sink)?
+        } else {
+            buf
         };
         let seq = self.next_arrival();
         let request = Request {
@@ -136,6 +143,16 @@ impl Kernel {
             return;
         };
         let dead = self.process(to).is_none_or(|p| p.is_exited());
+        if dead && request.holder == Holder::Buffered {
+            // A buffered message for a terminated rank (under `classic`;
+            // `notify` refused the call) is accepted and reported at once,
+            // as a plain send to the dead is (`docs/kernel.md`).
+            if let RequestOp::Send { seq, .. } = request.op {
+                self.report_sent_to_exited(seq, request.owner, to, sink);
+            }
+            self.finish_request(slot, value_regs(0));
+            return;
+        }
         loop {
             if dead {
                 break;
@@ -207,6 +224,14 @@ impl Kernel {
                 bytes: len,
             },
         );
+        if self.process(to).is_none_or(|p| p.is_exited()) {
+            // Under `classic`, a send to a terminated rank completes and
+            // its message is reported undeliverable, as a plain one is;
+            // queued, it would hold a slot for good and never be reported.
+            self.report_sent_to_exited(seq, owner, to, sink);
+            self.finish_request(slot, value_regs(0));
+            return;
+        }
         let _ = self.mpi.messages.push(MpiMessage {
             id: seq,
             from: owner,
@@ -228,5 +253,20 @@ impl Kernel {
             },
         );
         self.finish_request(slot, value_regs(0));
+    }
+
+    /// Counts and reports message `seq` from `from` as undeliverable: it was
+    /// sent to `to`, which had terminated.
+    fn report_sent_to_exited(&mut self, seq: u64, from: Pid, to: Pid, sink: &mut impl TraceSink) {
+        self.stats.undeliverable += 1;
+        sink.event(
+            self.now,
+            &Event::Undeliverable {
+                message: seq,
+                from,
+                dest: Dest::Process(to),
+                reason: UndeliverableReason::SentToExited,
+            },
+        );
     }
 }

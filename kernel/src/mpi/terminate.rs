@@ -8,7 +8,7 @@
 
 use ipclab_syscalls::{Errno, Pid, Source};
 
-use super::{errno_regs, Holder, RequestOp};
+use super::{errno_regs, value_regs, Holder, RequestOp};
 use crate::trace::UndeliverableReason;
 use crate::{Dest, Event, Kernel, Policy, TraceSink, UserMemory};
 
@@ -16,8 +16,8 @@ impl Kernel {
     /// Settles the MPI state when `dead` terminates (called by `terminate`):
     /// its requests are cancelled (a pending send's message was never
     /// accepted: traced, not lost), its buffered messages stay deliverable,
-    /// eager messages for it are reported undeliverable; under `notify`,
-    /// requests of others that name it complete with `EDEADPEER`.
+    /// eager and buffered messages for it are reported undeliverable; under
+    /// `notify`, requests of others that name it complete with `EDEADPEER`.
     pub(crate) fn mpi_terminate(
         &mut self,
         dead: Pid,
@@ -62,6 +62,29 @@ impl Kernel {
                 index += 1;
             }
         }
+        // Buffered messages for it, under either policy: nobody waits for
+        // them, and no receive will ever take them.
+        for slot in 0..self.mpi.requests.len() {
+            let Some(r) = self.request(slot).copied() else {
+                continue;
+            };
+            if r.done.is_some() || r.peer() != Source::Pid(dead) || r.holder != Holder::Buffered {
+                continue;
+            }
+            if let RequestOp::Send { seq, .. } = r.op {
+                self.stats.undeliverable += 1;
+                sink.event(
+                    now,
+                    &Event::Undeliverable {
+                        message: seq,
+                        from: r.owner,
+                        dest: Dest::Process(dead),
+                        reason: UndeliverableReason::ReceiverExited,
+                    },
+                );
+            }
+            self.finish_request(slot, value_regs(0));
+        }
         if self.config.policy == Policy::Notify {
             for slot in 0..self.mpi.requests.len() {
                 let Some(r) = self.request(slot).copied() else {
@@ -69,20 +92,6 @@ impl Kernel {
                 };
                 if r.done.is_some() || r.peer() != Source::Pid(dead) {
                     continue;
-                }
-                if r.holder == Holder::Buffered {
-                    if let RequestOp::Send { seq, .. } = r.op {
-                        self.stats.undeliverable += 1;
-                        sink.event(
-                            now,
-                            &Event::Undeliverable {
-                                message: seq,
-                                from: r.owner,
-                                dest: Dest::Process(dead),
-                                reason: UndeliverableReason::ReceiverExited,
-                            },
-                        );
-                    }
                 }
                 self.finish_request(slot, errno_regs(Errno::EDEADPEER));
             }

@@ -317,3 +317,92 @@ fn the_mpi_state_survives_a_canonical_round_trip() {
     ));
     assert_eq!(fresh.read(p[1], RECV_BUF, 1), b"a");
 }
+
+#[test]
+fn under_classic_a_send_to_a_terminated_rank_is_reported_undeliverable_not_queued() {
+    let (mut w, p) = world(3, |c| c.buffer_slots = 1);
+    w.exit(p[1], 0);
+    // Standard, fits the eager limit: completes, and the message is
+    // reported, as a plain send to the dead is; the slot stays free.
+    ok(send(&mut w, p[0], SendMode::Standard, 1, b"x", 0));
+    assert!(w.k.mpi_messages().is_empty());
+    assert_eq!(w.k.stats().undeliverable, 1);
+    assert!(w
+        .events()
+        .iter()
+        .any(|e| matches!(e, crate::Event::Undeliverable { .. })));
+    w.write(p[0], SEND_BUF, b"y");
+    ok(w.call(
+        p[0],
+        Syscall::Send {
+            to: p[2],
+            buf: SEND_BUF,
+            len: 1,
+            tag: 0,
+            timeout: Timeout::NonBlocking,
+        },
+    ));
+    // Buffered: accepted into the attached buffer, reported at once, and
+    // the buffer is free again.
+    ok(w.call(
+        p[0],
+        Syscall::BufferAttach {
+            addr: 512,
+            size: 64,
+        },
+    ));
+    ok(send(&mut w, p[0], SendMode::Buffered, 1, b"z", 0));
+    assert_eq!(w.k.stats().undeliverable, 2);
+    assert_eq!(w.k.requests().count(), 0);
+}
+
+#[test]
+fn a_buffered_message_whose_receiver_exits_is_reported_under_either_policy() {
+    for policy in [Policy::Classic, Policy::Notify] {
+        let (mut w, p) = world(2, |c| {
+            c.policy = policy;
+            c.eager_limit = 0;
+        });
+        ok(w.call(
+            p[0],
+            Syscall::BufferAttach {
+                addr: 512,
+                size: 64,
+            },
+        ));
+        ok(send(&mut w, p[0], SendMode::Buffered, 1, b"z", 0));
+        assert_eq!(w.k.requests().count(), 1);
+        w.exit(p[1], 0);
+        assert_eq!(w.k.requests().count(), 0, "{policy:?}");
+        assert_eq!(w.k.stats().undeliverable, 1, "{policy:?}");
+        // Nothing left to wait for: detach returns at once.
+        ok(w.call(p[0], Syscall::BufferDetach));
+    }
+}
+
+#[test]
+fn a_bsend_refused_for_a_full_request_table_copies_nothing() {
+    let (mut w, p) = world(9, |c| c.eager_limit = 0);
+    // Eight ranks post 16 receives each: the table's 128 entries.
+    for &rank in &p[1..] {
+        for _ in 0..16 {
+            irecv(&mut w, rank, RankFilter::Rank(0), 8);
+        }
+    }
+    ok(w.call(
+        p[0],
+        Syscall::BufferAttach {
+            addr: 512,
+            size: 64,
+        },
+    ));
+    let memory = w.read(p[0], 512, 64);
+    let stats = *w.k.stats();
+    assert_eq!(
+        failed(send(&mut w, p[0], SendMode::Buffered, 1, b"z", 9)),
+        Errno::ENOSPC
+    );
+    assert_eq!(w.read(p[0], 512, 64), memory);
+    assert_eq!(w.k.stats().copies_user_to_user, stats.copies_user_to_user);
+    assert_eq!(w.k.stats().bytes_copied, stats.bytes_copied);
+}
