@@ -236,3 +236,26 @@ fn a_bsend_message_delivered_after_its_sender_exited_keeps_the_senders_memory_in
         assert!(counts.windows(2).all(|w| w[0] == w[1]), "{counts:?}");
     }
 }
+
+// Expectations naming a process: the schedule found is one that shows it.
+
+#[test]
+fn expect_blocked_forever_finds_a_schedule_that_blocks_the_named_process() {
+    // One message, two receivers: either may be the one left waiting.
+    for (first, second) in [("A", "B"), ("B", "A")] {
+        let source = format!(
+            "mailbox box(capacity = 1);\n\
+             process X {{ send(box, 1); }}\n\
+             process {first} {{ recv(box, a); }}\n\
+             process {second} {{ recv(box, b); }}\n\
+             expect blocked_forever(A);"
+        );
+        let p = program(&source);
+        let report = check::check(&p, &options()).expect("checks");
+        let finding = report.finding(Kind::BlockedForever).expect("found");
+        let expect = p.expect.clone().expect("an expect line");
+        assert!(finding.verdict.matches(&expect), "{first} first: {report}");
+        let run = check::replay(&p, &finding.schedule, 3).expect("replays");
+        assert!(run.verdict.matches(&expect), "{:?}", run.verdict);
+    }
+}

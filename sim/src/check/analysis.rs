@@ -26,18 +26,7 @@ pub fn shortest_path(
     queue.push_back(from);
     while let Some(v) = queue.pop_front() {
         if target(v) {
-            let mut nodes = vec![v];
-            let mut labels = Vec::new();
-            let mut cur = v;
-            while cur != from {
-                let (p, l) = parent[cur as usize];
-                labels.push(l);
-                nodes.push(p);
-                cur = p;
-            }
-            nodes.reverse();
-            labels.reverse();
-            return Some((nodes, labels));
+            return Some(path_to(&parent, from, v));
         }
         let node = &graph.nodes[v as usize];
         for e in
@@ -51,6 +40,56 @@ pub fn shortest_path(
         }
     }
     None
+}
+
+/// The path from `from` to `v` in a tree of `parent` links (the parent
+/// and the label of the edge from it): its nodes and its labels.
+fn path_to(parent: &[(u32, u16)], from: u32, v: u32) -> (Vec<u32>, Vec<u16>) {
+    let mut nodes = vec![v];
+    let mut labels = Vec::new();
+    let mut cur = v;
+    while cur != from {
+        let (p, l) = parent[cur as usize];
+        labels.push(l);
+        nodes.push(p);
+        cur = p;
+    }
+    nodes.reverse();
+    labels.reverse();
+    (nodes, labels)
+}
+
+/// The shortest paths from `from` to every node that `target` accepts,
+/// nearest first (breadth-first order), as their edge labels.
+pub fn shortest_paths_to<'g>(
+    graph: &'g Graph,
+    from: u32,
+    target: impl Fn(u32) -> bool + 'g,
+) -> impl Iterator<Item = Vec<u16>> + 'g {
+    let n = graph.nodes.len();
+    let mut parent: Vec<(u32, u16)> = vec![(u32::MAX, 0); n];
+    let mut seen = vec![false; n];
+    let mut queue = VecDeque::new();
+    seen[from as usize] = true;
+    queue.push_back(from);
+    std::iter::from_fn(move || {
+        while let Some(v) = queue.pop_front() {
+            let node = &graph.nodes[v as usize];
+            for e in
+                &graph.edges[node.first_edge as usize..(node.first_edge + node.edge_count) as usize]
+            {
+                if !seen[e.to as usize] {
+                    seen[e.to as usize] = true;
+                    parent[e.to as usize] = (v, e.label);
+                    queue.push_back(e.to);
+                }
+            }
+            if target(v) {
+                return Some(path_to(&parent, from, v).1);
+            }
+        }
+        None
+    })
 }
 
 /// The choices along a list of edge labels.
