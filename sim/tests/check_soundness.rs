@@ -259,3 +259,24 @@ fn expect_blocked_forever_finds_a_schedule_that_blocks_the_named_process() {
         assert!(run.verdict.matches(&expect), "{:?}", run.verdict);
     }
 }
+
+#[test]
+fn a_depth_first_search_cut_by_the_depth_bound_still_finds_a_violation_that_far_away() {
+    // Depth-first meets the state after the loop first through extra
+    // polls, farther from the start than its shortest path; the deadlock
+    // is 5 steps away by the shortest.
+    let source = "shared flag;\n\
+        process W { loop { let f = flag; if f == 1 { break; } } recv(C, y); }\n\
+        process S { flag = 1; }\n\
+        process C { recv(W, z); }";
+    let options = CheckOptions {
+        order: SearchOrder::DepthFirst,
+        max_depth: 5,
+        ..options()
+    };
+    let report = check::check(&program(source), &options).expect("checks");
+    let deadlock = report
+        .finding(Kind::Deadlock)
+        .expect("a deadlock within 5 steps");
+    assert_eq!(deadlock.schedule.prefix.len(), 5, "{report}");
+}

@@ -466,7 +466,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
             }
         }
     }
-    let order = search::effective_order(options);
+    let order = searched.order;
     Ok(CheckReport {
         scenario: program.file_name.clone(),
         order,

@@ -410,6 +410,8 @@ pub struct Searched {
     pub bound: Option<Bound>,
     pub max_depth: u32,
     pub elapsed: std::time::Duration,
+    /// The order that produced this graph (see [`search`]).
+    pub order: SearchOrder,
 }
 
 struct Limits {
@@ -464,9 +466,31 @@ impl Limits {
 
 /// Explores the state space of `model` as `options` say: depth-first with
 /// one worker, else breadth-first over `options.jobs` workers.
+///
+/// A depth-first search that the depth bound cut short is done again
+/// breadth-first. Depth-first meets a state first by whichever path it
+/// takes, maybe a long one, and explores below it only as far as the bound
+/// allows from there; a state `max_depth` steps from the start, reached
+/// through it, can then be missed. Breadth-first bounds the distance from
+/// the start, so `--max-depth N` finds every violation N steps away.
 pub fn search(model: &Model, options: &CheckOptions) -> Searched {
     match effective_order(options) {
-        SearchOrder::DepthFirst => dfs(model, options),
+        SearchOrder::DepthFirst => {
+            let searched = dfs(model, options);
+            if searched.bound != Some(Bound::Depth) {
+                return searched;
+            }
+            // The rest of the time allowed, for the second search.
+            let rest = CheckOptions {
+                time_limit: options
+                    .time_limit
+                    .map(|t| t.saturating_sub(searched.elapsed)),
+                ..options.clone()
+            };
+            let mut again = bfs(model, &rest);
+            again.elapsed += searched.elapsed;
+            again
+        }
         SearchOrder::BreadthFirst => bfs(model, options),
     }
 }
@@ -544,6 +568,7 @@ fn dfs(model: &Model, options: &CheckOptions) -> Searched {
         bound,
         max_depth,
         elapsed,
+        order: SearchOrder::DepthFirst,
     }
 }
 
@@ -648,5 +673,6 @@ fn bfs(model: &Model, options: &CheckOptions) -> Searched {
         bound,
         max_depth: deepest,
         elapsed: limits.start.elapsed(),
+        order: SearchOrder::BreadthFirst,
     }
 }
