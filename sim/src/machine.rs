@@ -77,9 +77,14 @@ impl Effect {
         )
     }
 
-    /// Did a call complete successfully in this step?
+    /// Did a call complete successfully in this step? A `yield` does: it
+    /// gives up the CPU and returns 0.
     pub fn completed_ok(&self) -> bool {
-        matches!(self, Effect::Trapped(TrapOutcome::Complete(r)) if Reply::from_regs(*r).is_ok())
+        match self {
+            Effect::Trapped(TrapOutcome::Complete(r)) => Reply::from_regs(*r).is_ok(),
+            Effect::Trapped(TrapOutcome::Yielded) => true,
+            _ => false,
+        }
     }
 }
 

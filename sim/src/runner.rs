@@ -477,8 +477,11 @@ impl<'p> World<'p> {
             &mut event,
             &mut recorder,
         );
-        if let Effect::Trapped(TrapOutcome::Complete(result)) = effect {
-            self.call_completed(k, result);
+        match effect {
+            Effect::Trapped(TrapOutcome::Complete(result)) => self.call_completed(k, result),
+            // `yield` succeeds at once (its 0 comes back when it runs again).
+            Effect::Trapped(TrapOutcome::Yielded) => self.progress(k, false),
+            _ => {}
         }
         match effect {
             Effect::Trapped(_) | Effect::Exited(_) | Effect::Budget => {}

@@ -359,9 +359,11 @@ impl Machine<'_> {
                                 return;
                             }
                         }
-                        Ok(TrapOutcome::Yielded)
-                        | Ok(TrapOutcome::Blocked(_))
-                        | Ok(TrapOutcome::Exited(_)) => return,
+                        Ok(TrapOutcome::Yielded) => {
+                            self.progress(k, false);
+                            return;
+                        }
+                        Ok(TrapOutcome::Blocked(_)) | Ok(TrapOutcome::Exited(_)) => return,
                         Err(e) => {
                             let message = format!("kernel refused the trap: {e:?}");
                             self.program_error(k, span, message, false);

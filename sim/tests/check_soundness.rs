@@ -280,3 +280,15 @@ fn a_depth_first_search_cut_by_the_depth_bound_still_finds_a_violation_that_far_
         .expect("a deadlock within 5 steps");
     assert_eq!(deadlock.schedule.prefix.len(), 5, "{report}");
 }
+
+#[test]
+fn under_any_call_progress_a_yield_is_progress() {
+    let source = "process A { recv(B, x); print x; }\nprocess B { loop { yield; } }";
+    let options = CheckOptions {
+        progress: check::ProgressKind::AnyCall,
+        ..options()
+    };
+    let report = check::check(&program(source), &options).expect("checks");
+    let finding = report.finding(Kind::Starvation).expect("A starves");
+    assert_eq!(starving(&finding.verdict), ["A"], "{report}");
+}

@@ -559,3 +559,21 @@ fn a_run_that_ends_on_its_last_allowed_step_or_tick_gets_the_ending_verdict_not_
         text(&result)
     );
 }
+
+#[test]
+fn a_yield_is_a_call_that_succeeds() {
+    let result = run_source("process B { repeat 3 { yield; } }");
+    assert_eq!(result.verdict, Verdict::Completes);
+    let options = RunOptions {
+        max_steps: 10,
+        ..RunOptions::default()
+    };
+    let result = run(&program("process B { loop { yield; } }"), options).expect("boots");
+    match &result.verdict {
+        Verdict::Runs { progress, starving } => {
+            assert_eq!(progress[0].calls, 10, "{progress:?}");
+            assert!(starving.is_empty(), "{starving:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
