@@ -59,12 +59,16 @@ impl Names {
             BlockReason::Send { to, rendezvous } => {
                 let peer = self.process(to);
                 let dead = kernel.process(to).is_none_or(|p| p.is_exited());
-                let detail = if dead {
-                    format!("{peer} has terminated")
-                } else if rendezvous {
-                    "rendezvous: no matching recv posted".to_string()
-                } else {
-                    self.fullness(kernel, Dest::Process(to))
+                // A buffered send to a terminated receiver (`classic`)
+                // waits for a slot: then it is accepted and reported.
+                let detail = match (rendezvous, dead) {
+                    (true, true) => format!("{peer} has terminated"),
+                    (true, false) => "rendezvous: no matching recv posted".to_string(),
+                    (false, true) => format!(
+                        "{}; {peer} has terminated",
+                        self.fullness(kernel, Dest::Process(to))
+                    ),
+                    (false, false) => self.fullness(kernel, Dest::Process(to)),
                 };
                 format!("send({peer}) [{detail}]")
             }

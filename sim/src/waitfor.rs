@@ -1,7 +1,10 @@
 //! The wait-for graph of a stuck world, read off the kernel's block reasons: cycles and dead ends.
 //!
 //! Each blocked process waits for the processes that could complete its
-//! call: a `send(P)` or `recv(P)` waits for `P`; a `recv(ANY)` for every
+//! call: a `send(P)` or `recv(P)` waits for `P` (but a send that waits only
+//! for a free slot of the shared pool, its destination's quota having room,
+//! also waits for the receivers of the messages in the pool: any receive of
+//! theirs frees a slot); a `recv(ANY)` for every
 //! other live process; a mailbox send or receive for every other live
 //! holder of that mailbox, except the holders blocked in the same kind of
 //! call on the same mailbox (a receiver waiting for a message cannot put
@@ -18,11 +21,42 @@
 //! whose edges lead only to terminated processes, or nowhere, is blocked
 //! forever. Chapter: `docs/verdicts.md`.
 
-use ipclab_kernel::{BlockReason, Holder, Kernel, MpiCall, Object, ProcessState, SemaphoreId};
+use ipclab_kernel::{
+    BlockReason, Dest, Holder, Kernel, MpiCall, Object, ProcessState, SemaphoreId,
+};
 use ipclab_syscalls::{Pid, Source};
 
 use crate::names::Names;
 use crate::verdict::{Stuck, Verdict};
+
+/// Does a buffered send to `dest` wait only for a free slot of the shared
+/// pool (the destination's own quota has room)?
+fn waits_for_the_pool(kernel: &Kernel, dest: Dest) -> bool {
+    kernel.queued_at(dest) < kernel.quota_of(dest)
+}
+
+/// `partners` (who can take the message from the blocked sender), and who
+/// can free a slot of the pool for it: the receivers of the messages in it
+/// (a message's receiver, or the other holders of its mailbox), `pid`
+/// aside. Any receive they make frees a slot.
+fn with_pool_receivers(kernel: &Kernel, pid: Pid, partners: Vec<Pid>) -> Vec<Pid> {
+    let mut out: Vec<Pid> = partners;
+    let mut add = |q: Pid| {
+        if q != pid && !out.contains(&q) {
+            out.push(q);
+        }
+    };
+    for m in kernel.messages().iter() {
+        match m.dest {
+            Dest::Process(q) => add(q),
+            Dest::Mailbox(mailbox) => kernel.mailbox_holders(mailbox).for_each(&mut add),
+        }
+    }
+    for m in kernel.mpi_messages() {
+        add(m.to);
+    }
+    out
+}
 
 /// The processes `pid`'s block `reason` waits for (live or not).
 pub fn waits_for(kernel: &Kernel, pid: Pid, reason: BlockReason) -> Vec<Pid> {
@@ -35,6 +69,22 @@ pub fn waits_for(kernel: &Kernel, pid: Pid, reason: BlockReason) -> Vec<Pid> {
             .collect::<Vec<_>>()
     };
     match reason {
+        BlockReason::Send {
+            to,
+            rendezvous: false,
+        } if waits_for_the_pool(kernel, Dest::Process(to)) => {
+            with_pool_receivers(kernel, pid, vec![to])
+        }
+        BlockReason::MboxSend {
+            mailbox,
+            rendezvous: false,
+        } if waits_for_the_pool(kernel, Dest::Mailbox(mailbox)) => {
+            let holders = kernel
+                .mailbox_holders(mailbox)
+                .filter(|q| *q != pid && !is_competitor(kernel, *q, reason))
+                .collect();
+            with_pool_receivers(kernel, pid, holders)
+        }
         BlockReason::Send { to, .. } => vec![to],
         BlockReason::Recv {
             from: Source::Pid(from),

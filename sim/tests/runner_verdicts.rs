@@ -577,3 +577,27 @@ fn a_yield_is_a_call_that_succeeds() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_send_waiting_for_a_pool_slot_waits_for_the_receivers_of_the_pool() {
+    // The one slot holds X's message to Y; S's send to the terminated R
+    // waits for that slot (classic: then it is accepted and reported),
+    // and Y waits for S: a cycle through the buffer, not a dead end.
+    let result = run_source(
+        "kernel { buffer_slots = 1; }\n\
+         process R { print \"R exits\"; }\n\
+         process X { send(Y, 5); }\n\
+         process Y { recv(S, go); recv(X, v); }\n\
+         process S { yield; yield; send(R, 1); send(Y, 2); }",
+    );
+    assert!(
+        matches!(result.verdict, Verdict::Deadlock { .. }),
+        "{}",
+        text(&result)
+    );
+    assert!(
+        text(&result).contains("send(R) [kernel buffer full 1/1; R has terminated]"),
+        "{}",
+        text(&result)
+    );
+}
