@@ -351,4 +351,27 @@ fn a_sweep_with_a_gap_claims_no_bound_it_did_not_check() {
         sweep(&[0, 1, 2, 3, 4]).summary,
         "deadlocks only when the kernel buffer holds fewer than 3 messages"
     );
+    // Safe only at `inf`: a gap up to the kernel's largest buffer.
+    let with_inf = check::sweep(
+        &source,
+        "credit-indirect.ipc",
+        &[],
+        check::SweepKey::Buffer,
+        &[
+            check::SweepValue::Value(1),
+            check::SweepValue::Value(2),
+            check::SweepValue::Infinite,
+        ],
+        &options(),
+    )
+    .unwrap();
+    assert_eq!(
+        with_inf.summary,
+        format!(
+            "deadlocks at 2 and below, safe at inf ({} messages); 3 to {} not checked \
+             (sweep them for the exact bound)",
+            ipclab_kernel::config::MAX_SLOTS,
+            ipclab_kernel::config::MAX_SLOTS - 1
+        )
+    );
 }

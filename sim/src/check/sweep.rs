@@ -129,8 +129,25 @@ pub fn sweep(
                 },
                 if below + 2 == v { "it" } else { "them" }
             ),
-            (true, _, SweepValue::Infinite) => {
-                format!("{} at every finite setting tried", verb(&answers[0]))
+            // Safe only at `inf`, the kernel's largest setting: a gap too,
+            // unless `inf` is right above the last unsafe value.
+            (true, Some(SweepValue::Value(below)), SweepValue::Infinite) => {
+                let top = match key {
+                    SweepKey::Buffer => ipclab_kernel::config::MAX_SLOTS as u64,
+                    SweepKey::Eager => ipclab_kernel::config::MAX_EAGER_LIMIT as u64,
+                };
+                if below + 1 >= top {
+                    format!("{} only when {what} {top} {}", verb(&answers[0]), unit(top))
+                } else {
+                    format!(
+                        "{} at {below} and below, safe at inf ({top} {}); {} to {} not checked \
+                         (sweep them for the exact bound)",
+                        verb(&answers[0]),
+                        unit(top),
+                        below + 1,
+                        top - 1
+                    )
+                }
             }
             _ => "depends on the setting (see the table)".to_string(),
         }
