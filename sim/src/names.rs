@@ -1,6 +1,8 @@
 //! Naming kernel things as the scenario names them: pids as `Producer[1]`, mailboxes by name, block reasons in words.
 
-use ipclab_kernel::{BlockReason, Dest, Holder, Kernel, MailboxId, MpiCall, Object, RequestKind};
+use ipclab_kernel::{
+    BlockReason, Dest, Holder, Kernel, MailboxId, MpiCall, Object, ProcessState, RequestKind,
+};
 use ipclab_syscalls::{
     CommId, Errno, Pid, RankFilter, Reply, RetRegs, SendMode, Source, SyncCall, Syscall, TagFilter,
 };
@@ -98,17 +100,17 @@ impl Names {
                     }
                 }
                 let sender = matches!(from, Source::Pid(_)).then_some(from_text.as_str());
-                let queued = kernel.queued_at(Dest::Process(waiter));
-                let detail = passed_over(queued, sender, tag, "nothing queued");
+                let waiting = waiting_for(kernel, Dest::Process(waiter));
+                let detail = passed_over(waiting, sender, tag, "nothing queued");
                 format!("recv({from_text}{}) [{detail}]", tag_text(tag))
             }
             BlockReason::MboxRecv { mailbox, tag } => {
-                let queued = kernel.queued_at(Dest::Mailbox(mailbox));
+                let waiting = waiting_for(kernel, Dest::Mailbox(mailbox));
                 format!(
                     "recv({}{}) [{}]",
                     self.mailbox(kernel, mailbox),
                     tag_text(tag),
-                    passed_over(queued, None, tag, "empty")
+                    passed_over(waiting, None, tag, "empty")
                 )
             }
             BlockReason::Sleep { until } => format!("sleep [until tick {until}]"),
@@ -431,11 +433,44 @@ impl Names {
 /// What a blocked receive waits past: `1 queued, none with tag 2`, or
 /// `empty` when nothing is queued. A receive that accepts everything only
 /// blocks on an empty queue, so a count there comes with a filter.
-fn passed_over(queued: usize, sender: Option<&str>, tag: TagFilter, empty: &str) -> String {
-    if queued == 0 {
-        return empty.to_string();
-    }
-    format!("{queued} queued, none{}", filter_text(sender, tag))
+/// Messages held by senders blocked on their way to a destination count
+/// too: a receive takes them as it takes queued ones.
+fn passed_over(
+    (queued, held): (usize, usize),
+    sender: Option<&str>,
+    tag: TagFilter,
+    empty: &str,
+) -> String {
+    let held_text = |h: usize| {
+        if h == 1 {
+            "1 held by a blocked sender".to_string()
+        } else {
+            format!("{h} held by blocked senders")
+        }
+    };
+    let waiting = match (queued, held) {
+        (0, 0) => return empty.to_string(),
+        (q, 0) => format!("{q} queued"),
+        (0, h) => held_text(h),
+        (q, h) => format!("{q} queued, {}", held_text(h)),
+    };
+    format!("{waiting}, none{}", filter_text(sender, tag))
+}
+
+/// Messages waiting for `dest`: (queued in slots, held by blocked senders).
+fn waiting_for(kernel: &Kernel, dest: Dest) -> (usize, usize) {
+    let held = kernel
+        .processes()
+        .iter()
+        .filter(|p| match (p.state, dest) {
+            (ProcessState::Blocked(BlockReason::Send { to, .. }), Dest::Process(d)) => to == d,
+            (ProcessState::Blocked(BlockReason::MboxSend { mailbox, .. }), Dest::Mailbox(d)) => {
+                mailbox == d
+            }
+            _ => false,
+        })
+        .count();
+    (kernel.queued_at(dest), held)
 }
 
 /// ` from S with tag 2`, ` from S`, ` with tag 2`, or ` it accepts`.

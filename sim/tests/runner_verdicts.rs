@@ -601,3 +601,19 @@ fn a_send_waiting_for_a_pool_slot_waits_for_the_receivers_of_the_pool() {
         text(&result)
     );
 }
+
+#[test]
+fn a_receive_counts_the_messages_held_by_blocked_senders_it_passes_over() {
+    // Rendezvous: S's tag-1 message waits in S, not in a slot.
+    let result = run_source(
+        "kernel { buffer_slots = 0; }\n\
+         process S { send(R, 1, tag = 1); }\n\
+         process R { recv(S, x, tag = 2); }",
+    );
+    assert!(
+        text(&result)
+            .contains("recv(S, tag 2) [1 held by a blocked sender, none from S with tag 2]"),
+        "{}",
+        text(&result)
+    );
+}
