@@ -292,3 +292,23 @@ fn under_any_call_progress_a_yield_is_progress() {
     let finding = report.finding(Kind::Starvation).expect("A starves");
     assert_eq!(starving(&finding.verdict), ["A"], "{report}");
 }
+
+#[test]
+fn a_lasso_never_leaves_a_timer_enabled_all_along_its_cycle_unfired() {
+    // B spins; A waits with a timeout that keeps expiring. A cycle of B's
+    // steps alone would leave A's timer enabled forever and never fire it:
+    // not weakly fair. The lasso's cycle fires it.
+    let source =
+        "process A { loop { let r = recv(B, x, timeout = 2); if r == OK { consume x; } } }\n\
+        process B { loop { yield; } }";
+    let p = program(source);
+    let report = check::check(&p, &options()).expect("checks");
+    let finding = report.finding(Kind::Starvation).expect("A starves");
+    assert!(
+        finding.schedule.cycle.contains(&check::Choice::Timer(0)),
+        "{}",
+        finding.schedule
+    );
+    let run = check::replay(&p, &finding.schedule, 3).expect("replays");
+    assert_eq!(starving(&run.verdict), ["A"]);
+}

@@ -352,6 +352,7 @@ fn fair_cycle(
         let (_, labels) = shortest_path(graph, at, |v| v == entry, inside, allowed)?;
         cycle.extend(labels);
     }
+    make_fair(graph, entry, &mut cycle, &inside, &allowed)?;
     let (_, prefix) = shortest_path(graph, 0, |v| v == entry, |_| true, |_, _| true)?;
     Some(Lasso {
         process: k,
@@ -359,6 +360,88 @@ fn fair_cycle(
         cycle,
         entry,
     })
+}
+
+/// Extends `cycle` (from `entry` back to it) until it is weakly fair by
+/// itself: every choice enabled in all the states it visits is taken on
+/// it. The component's own check covers the choices enabled in all of its
+/// states; a cycle through only some of them can leave another choice
+/// enabled all along (a timer that never fires while someone else spins).
+/// Each such choice gets a detour inside the component: to an edge that
+/// takes it, or to a state where it is not enabled, and back.
+fn make_fair(
+    graph: &Graph,
+    entry: u32,
+    cycle: &mut Vec<u16>,
+    inside: &dyn Fn(u32) -> bool,
+    allowed: &dyn Fn(u32, u16) -> bool,
+) -> Option<()> {
+    let edges_of = |v: u32| {
+        let n = &graph.nodes[v as usize];
+        &graph.edges[n.first_edge as usize..(n.first_edge + n.edge_count) as usize]
+    };
+    let choice = |l: u16| l & (0x3f | LABEL_TIMER);
+    // Every detour visits a state not visited before or takes a choice not
+    // taken before, so this ends; the bound is a backstop.
+    for _ in 0..4 * 64 {
+        let mut visited = vec![entry];
+        let mut at = entry;
+        for &label in cycle.iter() {
+            at = edges_of(at).iter().find(|e| e.label == label)?.to;
+            visited.push(at);
+        }
+        let (mut run_all, mut timer_all) = (u64::MAX, u64::MAX);
+        for &v in &visited {
+            run_all &= graph.nodes[v as usize].run;
+            timer_all &= graph.nodes[v as usize].timer;
+        }
+        let (mut run_taken, mut timer_taken) = (0u64, 0u64);
+        for &label in cycle.iter() {
+            let bit = 1u64 << (label & 0x3f);
+            if label & LABEL_TIMER != 0 {
+                timer_taken |= bit;
+            } else {
+                run_taken |= bit;
+            }
+        }
+        let (missing, timer) = match (run_all & !run_taken, timer_all & !timer_taken) {
+            (0, 0) => return Some(()),
+            (0, t) => (t, true),
+            (r, _) => (r, false),
+        };
+        let bit = missing.trailing_zeros() as u16;
+        let want = if timer { bit | LABEL_TIMER } else { bit };
+        let enabled = |v: u32| {
+            let node = &graph.nodes[v as usize];
+            (if timer { node.timer } else { node.run }) & (1 << bit) != 0
+        };
+        let takes = |v: u32| {
+            edges_of(v)
+                .iter()
+                .find(|e| inside(e.to) && allowed(v, e.label) && choice(e.label) == want)
+                .copied()
+        };
+        let (nodes, mut detour) = shortest_path(
+            graph,
+            entry,
+            |v| !enabled(v) || takes(v).is_some(),
+            inside,
+            allowed,
+        )?;
+        let mut at = *nodes.last()?;
+        if enabled(at) {
+            let e = takes(at)?;
+            detour.push(e.label);
+            at = e.to;
+        }
+        let (_, back) = shortest_path(graph, at, |v| v == entry, inside, allowed)?;
+        detour.extend(back);
+        if detour.is_empty() {
+            return None;
+        }
+        cycle.extend(detour);
+    }
+    None
 }
 
 /// Does the declaration of instance `k` contain a statement that counts as
