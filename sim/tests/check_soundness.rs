@@ -312,3 +312,17 @@ fn a_lasso_never_leaves_a_timer_enabled_all_along_its_cycle_unfired() {
     let run = check::replay(&p, &finding.schedule, 3).expect("replays");
     assert_eq!(starving(&run.verdict), ["A"]);
 }
+
+#[test]
+fn a_proof_names_the_processes_starvation_was_not_judged_for() {
+    let source = "process A { recv(B, x); print x; }\nprocess B { send(A, 1); produce item; }";
+    let report = check::check(&program(source), &options()).expect("checks");
+    assert!(report.is_proof_of_safety(), "{report}");
+    assert_eq!(report.not_judged, ["A"]);
+    assert!(
+        report
+            .to_string()
+            .contains("not judged for starvation (no progress statement): A"),
+        "{report}"
+    );
+}

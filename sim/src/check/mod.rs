@@ -230,6 +230,9 @@ pub struct CheckReport {
     pub items_exact_because: Option<usize>,
     /// Was starvation looked for (`CheckOptions::starvation`)?
     pub starvation_checked: bool,
+    /// Processes whose code has no progress statement (`--progress`), so
+    /// that the starvation analysis does not judge them.
+    pub not_judged: Vec<String>,
     /// Processes that can be starved too, each by a schedule of its own
     /// (the starvation finding's lasso starves the processes it lists).
     pub also_starving: Vec<String>,
@@ -483,6 +486,10 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
         exact_items,
         items_exact_because: item_use.map(|u| program.line_col(program.span_of(u.decl, u.pc)).0),
         starvation_checked: options.starvation,
+        not_judged: (0..model.instances)
+            .filter(|&k| !analysis::can_progress(program, k, options.progress))
+            .map(|k| model.names.process(Program::pid_of(k)))
+            .collect(),
         also_starving,
     })
 }
@@ -572,10 +579,19 @@ impl fmt::Display for CheckReport {
             }
         )?;
         match self.bound {
-            None if self.findings.is_empty() && self.starvation_checked => writeln!(
-                f,
-                "  space exhausted: no schedule deadlocks, blocks forever, errs or starves (a proof)"
-            )?,
+            None if self.findings.is_empty() && self.starvation_checked => {
+                writeln!(
+                    f,
+                    "  space exhausted: no schedule deadlocks, blocks forever, errs or starves (a proof)"
+                )?;
+                if !self.not_judged.is_empty() {
+                    writeln!(
+                        f,
+                        "  not judged for starvation (no progress statement): {}",
+                        self.not_judged.join(", ")
+                    )?;
+                }
+            }
             None if self.findings.is_empty() => writeln!(
                 f,
                 "  space exhausted: no schedule deadlocks, blocks forever or errs (a proof; \
