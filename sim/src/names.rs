@@ -13,6 +13,8 @@ use crate::lang::Program;
 #[derive(Clone, Debug)]
 pub struct Names {
     labels: Vec<String>,
+    /// What each instance's code may do with the declared mailboxes.
+    mailbox_use: Vec<crate::lang::MailboxUse>,
 }
 
 impl Names {
@@ -20,6 +22,24 @@ impl Names {
     pub fn new(program: &Program) -> Names {
         Names {
             labels: program.instances.iter().map(|i| i.label.clone()).collect(),
+            mailbox_use: (0..program.instances.len())
+                .map(|k| program.mailbox_use(k))
+                .collect(),
+        }
+    }
+
+    /// May `pid`'s code send to `mailbox` (or, `send` false, receive from
+    /// it)? True for anything the program does not know (a mailbox made
+    /// at run time, a pid of no instance).
+    pub fn may_use_mailbox(&self, pid: Pid, mailbox: MailboxId, send: bool) -> bool {
+        let Some(uses) = self.instance(pid).and_then(|k| self.mailbox_use.get(k)) else {
+            return true;
+        };
+        let m = mailbox.0 as usize;
+        if send {
+            uses.may_send_to(m)
+        } else {
+            uses.may_receive_from(m)
         }
     }
 

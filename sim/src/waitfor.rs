@@ -6,7 +6,8 @@
 //! also waits for the receivers of the messages in the pool: any receive of
 //! theirs frees a slot); a `recv(ANY)` for every
 //! other live process; a mailbox send or receive for every other live
-//! holder of that mailbox, except the holders blocked in the same kind of
+//! holder of that mailbox whose code makes the other half of the call
+//! (`lang/mailbox_use.rs`), except the holders blocked in the same kind of
 //! call on the same mailbox (a receiver waiting for a message cannot put
 //! one into the mailbox before it gets one itself: it competes with the
 //! caller, it cannot help it). A `lock(m)` waits for `m`'s owner; a `P(s)`
@@ -39,7 +40,7 @@ fn waits_for_the_pool(kernel: &Kernel, dest: Dest) -> bool {
 /// can free a slot of the pool for it: the receivers of the messages in it
 /// (a message's receiver, or the other holders of its mailbox), `pid`
 /// aside. Any receive they make frees a slot.
-fn with_pool_receivers(kernel: &Kernel, pid: Pid, partners: Vec<Pid>) -> Vec<Pid> {
+fn with_pool_receivers(kernel: &Kernel, names: &Names, pid: Pid, partners: Vec<Pid>) -> Vec<Pid> {
     let mut out: Vec<Pid> = partners;
     let mut add = |q: Pid| {
         if q != pid && !out.contains(&q) {
@@ -49,7 +50,10 @@ fn with_pool_receivers(kernel: &Kernel, pid: Pid, partners: Vec<Pid>) -> Vec<Pid
     for m in kernel.messages().iter() {
         match m.dest {
             Dest::Process(q) => add(q),
-            Dest::Mailbox(mailbox) => kernel.mailbox_holders(mailbox).for_each(&mut add),
+            Dest::Mailbox(mailbox) => kernel
+                .mailbox_holders(mailbox)
+                .filter(|q| names.may_use_mailbox(*q, mailbox, false))
+                .for_each(&mut add),
         }
     }
     for m in kernel.mpi_messages() {
@@ -58,8 +62,11 @@ fn with_pool_receivers(kernel: &Kernel, pid: Pid, partners: Vec<Pid>) -> Vec<Pid
     out
 }
 
-/// The processes `pid`'s block `reason` waits for (live or not).
-pub fn waits_for(kernel: &Kernel, pid: Pid, reason: BlockReason) -> Vec<Pid> {
+/// The processes `pid`'s block `reason` waits for (live or not). A mailbox
+/// wait's partners are the holders whose code may make the other half of
+/// the call (`Names::may_use_mailbox`): a receiver waits for those that
+/// send to the mailbox, a sender for those that receive from it.
+pub fn waits_for(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) -> Vec<Pid> {
     let live_others = || {
         kernel
             .processes()
@@ -73,7 +80,7 @@ pub fn waits_for(kernel: &Kernel, pid: Pid, reason: BlockReason) -> Vec<Pid> {
             to,
             rendezvous: false,
         } if waits_for_the_pool(kernel, Dest::Process(to)) => {
-            with_pool_receivers(kernel, pid, vec![to])
+            with_pool_receivers(kernel, names, pid, vec![to])
         }
         BlockReason::MboxSend {
             mailbox,
@@ -82,8 +89,9 @@ pub fn waits_for(kernel: &Kernel, pid: Pid, reason: BlockReason) -> Vec<Pid> {
             let holders = kernel
                 .mailbox_holders(mailbox)
                 .filter(|q| *q != pid && !is_competitor(kernel, *q, reason))
+                .filter(|q| names.may_use_mailbox(*q, mailbox, false))
                 .collect();
-            with_pool_receivers(kernel, pid, holders)
+            with_pool_receivers(kernel, names, pid, holders)
         }
         BlockReason::Send { to, .. } => vec![to],
         BlockReason::Recv {
@@ -93,10 +101,16 @@ pub fn waits_for(kernel: &Kernel, pid: Pid, reason: BlockReason) -> Vec<Pid> {
         BlockReason::Recv {
             from: Source::Any, ..
         } => live_others(),
-        BlockReason::MboxSend { mailbox, .. } | BlockReason::MboxRecv { mailbox, .. } => kernel
-            .mailbox_holders(mailbox)
-            .filter(|q| *q != pid && !is_competitor(kernel, *q, reason))
-            .collect(),
+        BlockReason::MboxSend { mailbox, .. } | BlockReason::MboxRecv { mailbox, .. } => {
+            // The other half of the call: a receive for a sender, a send
+            // for a receiver.
+            let wants_send = matches!(reason, BlockReason::MboxRecv { .. });
+            kernel
+                .mailbox_holders(mailbox)
+                .filter(|q| *q != pid && !is_competitor(kernel, *q, reason))
+                .filter(|q| names.may_use_mailbox(*q, mailbox, wants_send))
+                .collect()
+        }
         BlockReason::Sleep { .. } => Vec::new(),
         // Any one of its requests completes an `MPI_Waitany`: it waits for
         // the partners of all of them. (Which handles it passed lies in its
@@ -212,7 +226,7 @@ pub fn analyse_stuck(kernel: &Kernel, names: &Names) -> Verdict {
             .iter()
             .find(|(p, _)| *p == pid)
             .map(|(_, r)| {
-                waits_for(kernel, pid, *r)
+                waits_for(kernel, names, pid, *r)
                     .into_iter()
                     .filter(|q| is_blocked(*q))
                     .collect()
@@ -262,7 +276,7 @@ fn describe_dead_end(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReas
             return format!("{what}: waits for keyboard input (no more input scheduled)");
         }
     }
-    let partners = waits_for(kernel, pid, reason);
+    let partners = waits_for(kernel, names, pid, reason);
     let live: Vec<String> = partners
         .iter()
         .filter(|q| kernel.process(**q).is_some_and(|p| !p.is_exited()))

@@ -617,3 +617,27 @@ fn a_receive_counts_the_messages_held_by_blocked_senders_it_passes_over() {
         text(&result)
     );
 }
+
+#[test]
+fn a_mailbox_wait_waits_for_the_holders_whose_code_makes_the_other_half_of_the_call() {
+    // Everyone holds both mailboxes, but only C sends to m0 and only A to
+    // m1: the cycle is A -> C -> B -> A, and B (which never sends to m0)
+    // is no partner of A.
+    let result = run_source(
+        "mailbox m0(capacity = 1);\nmailbox m1(capacity = 1);\n\
+         process A { recv(m0, x); send(m1, 1); }\n\
+         process B { recv(m1, x); send(C, 1); }\n\
+         process C { recv(B, x); send(m0, 1); }",
+    );
+    let explained = text(&result);
+    assert!(
+        matches!(result.verdict, Verdict::Deadlock { .. }),
+        "{explained}"
+    );
+    assert!(
+        explained.contains(
+            "A waits in recv(m0) [empty] -> C waits in recv(B) [nothing queued] -> B waits in recv(m1) [empty] -> A"
+        ),
+        "{explained}"
+    );
+}
