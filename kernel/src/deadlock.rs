@@ -66,7 +66,7 @@ impl Kernel {
         caller: Pid,
         reason: BlockReason,
         timeout: Timeout,
-        woken: &[Pid],
+        woken: &dyn Fn(Pid) -> bool,
     ) -> bool {
         if matches!(timeout, Timeout::After(_)) {
             return false;
@@ -76,7 +76,7 @@ impl Kernel {
         for _ in 0..MAX_PROCS {
             match next {
                 Some(pid) if pid == caller => return true,
-                Some(pid) if woken.contains(&pid) => return false,
+                Some(pid) if woken(pid) => return false,
                 Some(pid) => {
                     let timed = self.process(pid).is_some_and(|p| p.deadline.is_some());
                     if timed {

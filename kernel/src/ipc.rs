@@ -20,7 +20,6 @@ use ipclab_syscalls::{
     Errno, MessageStatus, Pid, Reply, RetRegs, Source, Tag, TagFilter, Timeout, UserAddr,
 };
 
-use crate::config::MAX_PROCS;
 use crate::process::Pending;
 use crate::trace::{CopyEnd, UndeliverableReason};
 use crate::umem::{copy_user_to_user, in_bounds};
@@ -62,12 +61,8 @@ enum Candidate {
 struct Waiter {
     seq: u64,
     pid: Pid,
-    cap: u64,
     buf: UserAddr,
 }
-
-/// Waiting receivers, at most one per process.
-type Waiters = heapless::Vec<Waiter, MAX_PROCS>;
 
 fn ok(value: u64) -> Result<RetRegs, Errno> {
     Ok(Reply::to_regs(Ok(Reply::value(value))))
@@ -95,25 +90,24 @@ impl Kernel {
         if dead_receiver && self.config.policy == Policy::Notify {
             return Err(Errno::EDEADPEER);
         }
-        // Waiting receivers this message could go to, oldest first; those
-        // before the first whose buffer fits are failed with `EMSGSIZE`,
-        // but only once the send is sure to happen (delivered, buffered or
-        // blocked): a send that fails changes nothing.
-        let waiters = if dead_receiver {
-            Waiters::new()
+        // The oldest waiting receiver whose buffer fits gets the message;
+        // those before it whose buffer is too small are failed with
+        // `EMSGSIZE`, but only once the send is sure to happen (delivered,
+        // buffered or blocked): a send that fails changes nothing.
+        let fitting = if dead_receiver {
+            None
         } else {
-            self.waiting_receivers(caller, args)
+            self.oldest_waiter(caller, args, |cap| args.len <= cap)
         };
-        let fitting = waiters.iter().position(|w| args.len <= w.cap);
-        let too_small = &waiters[..fitting.unwrap_or(waiters.len())];
-        if let Some(first) = fitting {
-            self.fail_too_small(caller, args, too_small, sink);
-            let receiver = &waiters[first];
+        if let Some(receiver) = fitting {
+            self.fail_too_small(caller, args, Some(receiver.seq), sink);
             self.deliver_direct(caller, args, (receiver.pid, receiver.buf), mem, sink)?;
             return Ok(TrapOutcome::Complete(ok(0)?));
         }
         if self.can_buffer(args.dest, args.len) {
-            self.fail_too_small(caller, args, too_small, sink);
+            if !dead_receiver {
+                self.fail_too_small(caller, args, None, sink);
+            }
             self.accept_into_slot(caller, args, mem, sink)?;
             return Ok(TrapOutcome::Complete(ok(0)?));
         }
@@ -127,11 +121,15 @@ impl Kernel {
                 rendezvous: self.is_rendezvous(args.dest, args.len),
             },
         };
-        let woken: heapless::Vec<Pid, MAX_PROCS> = too_small.iter().map(|w| w.pid).collect();
+        // The too-small waiters are woken before the sender blocks: they
+        // close no cycle.
+        let woken = |pid: Pid| !dead_receiver && self.is_too_small_waiter(caller, args, pid);
         if let Some(errno) = self.refusal(caller, reason, args.timeout, &woken) {
             return Err(errno);
         }
-        self.fail_too_small(caller, args, too_small, sink);
+        if !dead_receiver {
+            self.fail_too_small(caller, args, None, sink);
+        }
         let seq = self.next_arrival();
         let pending = Pending::Send {
             dest: args.dest,
@@ -194,7 +192,7 @@ impl Kernel {
                 tag: args.tag,
             },
         };
-        if let Some(errno) = self.refusal(caller, reason, args.timeout, &[]) {
+        if let Some(errno) = self.refusal(caller, reason, args.timeout, &|_| false) {
             return Err(err_regs(errno));
         }
         let seq = self.next_queue_order();
@@ -220,7 +218,7 @@ impl Kernel {
         caller: Pid,
         reason: BlockReason,
         timeout: Timeout,
-        woken: &[Pid],
+        woken: &dyn Fn(Pid) -> bool,
     ) -> Option<Errno> {
         match timeout {
             Timeout::NonBlocking => Some(Errno::EAGAIN),
@@ -245,7 +243,7 @@ impl Kernel {
         timeout: Timeout,
         sink: &mut impl TraceSink,
     ) -> Result<TrapOutcome, Errno> {
-        if let Some(errno) = self.refusal(caller, reason, timeout, &[]) {
+        if let Some(errno) = self.refusal(caller, reason, timeout, &|_| false) {
             return Err(errno);
         }
         let deadline = match timeout {
@@ -283,33 +281,49 @@ impl Kernel {
             && self.queued_at(dest) < self.quota_of(dest)
     }
 
-    /// The receivers blocked at `args.dest` that accept this message,
-    /// oldest first (at most one per process).
-    fn waiting_receivers(&self, caller: Pid, args: SendArgs) -> Waiters {
-        let mut waiters: Waiters = self
-            .pending_where(|op| match *op {
-                Pending::Recv { at, from, tag, .. } => {
-                    at == args.dest && from.accepts(caller) && tag.accepts(args.tag)
-                }
-                _ => false,
-            })
-            .filter_map(|(pid, op)| match op {
-                Pending::Recv { seq, cap, buf, .. } => Some(Waiter { seq, pid, cap, buf }),
-                _ => None,
-            })
-            .collect();
-        waiters.sort_unstable_by_key(|w| w.seq);
-        waiters
+    /// The oldest receiver blocked at `args.dest` that accepts this message
+    /// and whose capacity `fits`.
+    fn oldest_waiter(
+        &self,
+        caller: Pid,
+        args: SendArgs,
+        fits: impl Fn(u64) -> bool,
+    ) -> Option<Waiter> {
+        self.pending_where(|op| match *op {
+            Pending::Recv {
+                at, from, tag, cap, ..
+            } => at == args.dest && from.accepts(caller) && tag.accepts(args.tag) && fits(cap),
+            _ => false,
+        })
+        .filter_map(|(pid, op)| match op {
+            Pending::Recv { seq, buf, .. } => Some(Waiter { seq, pid, buf }),
+            _ => None,
+        })
+        .min_by_key(|w| w.seq)
     }
 
-    /// Fails each of `waiters` (receivers whose buffer is too small for
-    /// this message) with `EMSGSIZE` and the message's status, so that
-    /// each can retry with room for it.
+    /// Is `pid` blocked at `args.dest` for this message with a buffer too
+    /// small for it?
+    fn is_too_small_waiter(&self, caller: Pid, args: SendArgs, pid: Pid) -> bool {
+        self.process(pid).is_some_and(|p| match p.pending {
+            Some(Pending::Recv {
+                at, from, tag, cap, ..
+            }) => {
+                at == args.dest && from.accepts(caller) && tag.accepts(args.tag) && cap < args.len
+            }
+            _ => false,
+        })
+    }
+
+    /// Fails the waiting receivers whose buffer is too small for this
+    /// message (those before `before` in line, or all), oldest first, with
+    /// `EMSGSIZE` and the message's status, so that each can retry with
+    /// room for it.
     fn fail_too_small(
         &mut self,
         caller: Pid,
         args: SendArgs,
-        waiters: &[Waiter],
+        before: Option<u64>,
         sink: &mut impl TraceSink,
     ) {
         let status = MessageStatus {
@@ -317,7 +331,11 @@ impl Kernel {
             tag: args.tag,
             len: args.len,
         };
-        for waiter in waiters {
+        // Each one failed is no longer waiting: the next search finds the next.
+        while let Some(waiter) = self
+            .oldest_waiter(caller, args, |cap| cap < args.len)
+            .filter(|w| before.is_none_or(|b| w.seq < b))
+        {
             self.complete(
                 waiter.pid,
                 Reply::error_with_status(Errno::EMSGSIZE, status),

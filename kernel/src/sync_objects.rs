@@ -455,7 +455,7 @@ impl Kernel {
     ) -> Result<TrapOutcome, Errno> {
         // Refused before the waiter's place in line is taken: a refused
         // call changes nothing.
-        if let Some(errno) = self.refusal(caller, reason, timeout, &[]) {
+        if let Some(errno) = self.refusal(caller, reason, timeout, &|_| false) {
             return Err(errno);
         }
         let seq = self.next_queue_order();
