@@ -50,6 +50,12 @@ impl Kernel {
             }
         } else if self.is_dead_under_notify(from) {
             return Err(e(Errno::EDEADPEER));
+        } else if holder == Holder::Internal {
+            // A blocking receive with nothing to take will block: refused
+            // now if it must be, before its request exists.
+            if let Some(errno) = self.mpi_refusal(caller, from) {
+                return Err(e(errno));
+            }
         }
         if let Some(errno) = self.cannot_insert(caller, holder) {
             return Err(e(errno));
@@ -101,6 +107,25 @@ impl Kernel {
             })
             .min_by_key(|(seq, _)| *seq)
             .map(|(_, i)| i)
+    }
+
+    /// Is there a posted receive of `to` in `comm` that accepts a message
+    /// of `len` bytes from `from` with `tag` and has room for it?
+    pub(super) fn has_fitting_posted_recv(
+        &self,
+        from: Pid,
+        comm: CommId,
+        to: Pid,
+        tag: Tag,
+        len: u64,
+    ) -> bool {
+        self.requests().any(|(_, r)| {
+            r.is_posted_recv()
+                && r.owner == to
+                && r.comm == comm
+                && matches!(r.op, RequestOp::Recv { from: f, tag: t, cap, .. }
+                    if f.accepts(from) && t.accepts(tag) && cap >= len)
+        })
     }
 
     /// The oldest message for `receiver` in `comm` that `from`/`tag`

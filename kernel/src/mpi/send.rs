@@ -51,6 +51,16 @@ impl Kernel {
         } else {
             holder
         };
+        // A blocking send that no posted receive takes and that cannot go
+        // eager will block: refused now if it must be, before its request
+        // exists or a too-small posted receive is failed.
+        let completes_at_once = self.has_fitting_posted_recv(caller, comm, to, tag, len)
+            || (mode == SendMode::Standard && self.can_buffer_mpi(to, len));
+        if holder == Holder::Internal && !completes_at_once {
+            if let Some(errno) = self.mpi_refusal(caller, Source::Pid(to)) {
+                return Err(e(errno));
+            }
+        }
         // Refused before anything is copied or numbered: a failed call
         // changes nothing.
         if let Some(errno) = self.cannot_insert(caller, holder) {
@@ -179,7 +189,7 @@ impl Kernel {
 
     /// Can an MPI message of `len` bytes to `to` go into a slot now? The
     /// pool's slots are shared with the plain calls.
-    fn can_buffer_mpi(&self, to: Pid, len: u64) -> bool {
+    pub(super) fn can_buffer_mpi(&self, to: Pid, len: u64) -> bool {
         let queued = self.mpi.messages.iter().filter(|m| m.to == to).count();
         len <= self.config.eager_limit as u64
             && self.pool.len() + self.mpi.messages.len() < self.config.buffer_slots

@@ -406,3 +406,28 @@ fn a_bsend_refused_for_a_full_request_table_copies_nothing() {
     assert_eq!(w.k.stats().copies_user_to_user, stats.copies_user_to_user);
     assert_eq!(w.k.stats().bytes_copied, stats.bytes_copied);
 }
+
+#[test]
+fn a_blocking_mpi_call_refused_with_edeadlk_changes_nothing() {
+    let (mut w, p) = world(2, |c| {
+        c.refuse_deadlock = true;
+        c.eager_limit = 0;
+    });
+    // p0 waits for a message from p1; p1 receiving from p0 closes the cycle.
+    blocked(recv(&mut w, p[0], RankFilter::Rank(1), TagFilter::Any, 8));
+    w.run(p[1]);
+    let before = w.k.clone();
+    assert_eq!(
+        failed(recv(&mut w, p[1], RankFilter::Rank(0), TagFilter::Any, 8)),
+        Errno::EDEADLK
+    );
+    let mut after = w.k.clone();
+    after.stats = before.stats;
+    assert!(after == before, "a refused call changes nothing");
+    // The next request gets the handle it would have got anyway: slot 1
+    // (p0's receive holds slot 0), first generation.
+    let handle = irecv(&mut w, p[1], RankFilter::Rank(0), 8);
+    assert_eq!(handle, ipclab_syscalls::RequestHandle::new(1, 1).0);
+    // A blocking send to p0 is no deadlock: p0's posted receive takes it.
+    ok(send(&mut w, p[1], SendMode::Synchronous, 0, b"12345678", 1));
+}

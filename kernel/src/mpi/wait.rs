@@ -59,6 +59,22 @@ impl Kernel {
         }
     }
 
+    /// `EDEADLK` when a blocking call of `caller` waiting for `peer` would
+    /// close a cycle the kernel refuses; asked before the call changes
+    /// anything, so that a refused call changes nothing.
+    pub(super) fn mpi_refusal(&self, caller: Pid, peer: Source) -> Option<Errno> {
+        if !self.config.refuse_deadlock {
+            return None;
+        }
+        let reason = BlockReason::Mpi {
+            call: MpiCall::Recv,
+            request: None,
+            peer,
+            tag: TagFilter::Any,
+        };
+        self.refusal(caller, reason, ipclab_syscalls::Timeout::Never, &|_| false)
+    }
+
     pub(super) fn mpi_block(
         &mut self,
         caller: Pid,
