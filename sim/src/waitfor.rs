@@ -25,7 +25,7 @@
 use ipclab_kernel::{
     BlockReason, Dest, Holder, Kernel, MpiCall, Object, ProcessState, SemaphoreId,
 };
-use ipclab_syscalls::{Pid, Source};
+use ipclab_syscalls::{Pid, Source, TagFilter};
 
 use crate::names::Names;
 use crate::verdict::{Stuck, Verdict};
@@ -40,7 +40,7 @@ fn waits_for_the_pool(kernel: &Kernel, dest: Dest) -> bool {
 /// can free a slot of the pool for it: the receivers of the messages in it
 /// (a message's receiver, or the other holders of its mailbox), `pid`
 /// aside. Any receive they make frees a slot.
-fn with_pool_receivers(kernel: &Kernel, names: &Names, pid: Pid, partners: Vec<Pid>) -> Vec<Pid> {
+fn with_pool_receivers(kernel: &Kernel, pid: Pid, partners: Vec<Pid>) -> Vec<Pid> {
     let mut out: Vec<Pid> = partners;
     let mut add = |q: Pid| {
         if q != pid && !out.contains(&q) {
@@ -50,10 +50,10 @@ fn with_pool_receivers(kernel: &Kernel, names: &Names, pid: Pid, partners: Vec<P
     for m in kernel.messages().iter() {
         match m.dest {
             Dest::Process(q) => add(q),
-            Dest::Mailbox(mailbox) => kernel
-                .mailbox_holders(mailbox)
-                .filter(|q| names.may_use_mailbox(*q, mailbox, false))
-                .for_each(&mut add),
+            // Any holder: a receive of theirs frees the slot, and so does
+            // the last one's exit (the mailbox goes, its messages are
+            // reported undeliverable).
+            Dest::Mailbox(mailbox) => kernel.mailbox_holders(mailbox).for_each(&mut add),
         }
     }
     for m in kernel.mpi_messages() {
@@ -80,7 +80,7 @@ pub fn waits_for(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) 
             to,
             rendezvous: false,
         } if waits_for_the_pool(kernel, Dest::Process(to)) => {
-            with_pool_receivers(kernel, names, pid, vec![to])
+            with_pool_receivers(kernel, pid, vec![to])
         }
         BlockReason::MboxSend {
             mailbox,
@@ -91,7 +91,7 @@ pub fn waits_for(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) 
                 .filter(|q| *q != pid && !is_competitor(kernel, *q, reason))
                 .filter(|q| names.may_use_mailbox(*q, mailbox, false))
                 .collect();
-            with_pool_receivers(kernel, names, pid, holders)
+            with_pool_receivers(kernel, pid, holders)
         }
         BlockReason::Send { to, .. } => vec![to],
         BlockReason::Recv {
@@ -174,8 +174,19 @@ fn is_competitor(kernel: &Kernel, other: Pid, reason: BlockReason) -> bool {
         return false;
     };
     match (reason, theirs) {
-        (BlockReason::MboxRecv { mailbox: a, .. }, BlockReason::MboxRecv { mailbox: b, .. })
-        | (BlockReason::MboxSend { mailbox: a, .. }, BlockReason::MboxSend { mailbox: b, .. }) => {
+        // Receivers compete only for messages both would take: with
+        // disjoint tag filters, each may be the other's sender.
+        (
+            BlockReason::MboxRecv {
+                mailbox: a,
+                tag: ta,
+            },
+            BlockReason::MboxRecv {
+                mailbox: b,
+                tag: tb,
+            },
+        ) => a == b && filters_overlap(ta, tb),
+        (BlockReason::MboxSend { mailbox: a, .. }, BlockReason::MboxSend { mailbox: b, .. }) => {
             a == b
         }
         (BlockReason::SemP { sem: a }, BlockReason::SemP { sem: b }) => a == b,
@@ -183,6 +194,14 @@ fn is_competitor(kernel: &Kernel, other: Pid, reason: BlockReason) -> bool {
             a == b
         }
         _ => false,
+    }
+}
+
+/// Would some message pass both tag filters?
+fn filters_overlap(a: TagFilter, b: TagFilter) -> bool {
+    match (a, b) {
+        (TagFilter::Tag(x), TagFilter::Tag(y)) => x == y,
+        _ => true,
     }
 }
 

@@ -326,3 +326,43 @@ fn a_proof_names_the_processes_starvation_was_not_judged_for() {
         "{report}"
     );
 }
+
+#[test]
+fn a_lasso_found_under_any_call_progress_replays_as_starvation() {
+    let source = "process A { loop { yield; } }\n\
+        process B { loop { let r = recv(A, x, nonblocking); } }";
+    let options = CheckOptions {
+        progress: check::ProgressKind::AnyCall,
+        ..options()
+    };
+    let p = program(source);
+    let report = check::check(&p, &options).expect("checks");
+    let finding = report.finding(Kind::Starvation).expect("B starves");
+    let text = finding.schedule.to_string();
+    assert!(text.contains("# progress: any-call"), "{text}");
+    let schedule = check::Schedule::parse(&text).expect("parses back");
+    let run = check::replay(&p, &schedule, 3).expect("replays");
+    assert_eq!(starving(&run.verdict), ["B"]);
+}
+
+#[test]
+fn a_single_output_file_gets_the_schedule_the_expect_line_asks_about() {
+    // A nearer deadlock (Q, T) and, on other schedules, P blocked forever.
+    let source = "shared flag;\n\
+        process P { recv(Q, v); }\n\
+        process Q { let f = flag; if f == 1 { recv(T, a); } else { yield; yield; yield; yield; } }\n\
+        process T { flag = 1; recv(Q, b); }\n\
+        expect blocked_forever(P);";
+    let dir = std::env::temp_dir().join(format!("ipclab-output-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("one.schedule");
+    let options = CheckOptions {
+        output: Output::File(file.clone()),
+        ..options()
+    };
+    let report = check::check(&program(source), &options).expect("checks");
+    assert!(report.finding(Kind::Deadlock).is_some(), "{report}");
+    let saved = std::fs::read_to_string(&file).expect("saved");
+    assert!(saved.contains("# kind: blocked_forever"), "{saved}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -565,6 +565,19 @@ fn a_blocked_buffer_detach_names_the_buffered_message_not_mpi_ibsend() {
 }
 
 #[test]
+fn buffer_detach_gives_back_the_size_of_the_attached_buffer() {
+    let source = "process Rank[1] {
+            let pool[4];
+            MPI_Buffer_attach(pool, 32);
+            MPI_Buffer_detach(&pool, &size);
+            print size;
+        }";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    assert_eq!(result.verdict, Verdict::Completes, "{:?}", result.verdict);
+    assert_eq!(result.output, ["Rank: 32"]);
+}
+
+#[test]
 fn a_receive_into_too_small_a_buffer_names_the_message_s_size() {
     let source = "process Rank[2] {\n\
             let big[3]; let small = 0;\n\

@@ -641,3 +641,37 @@ fn a_mailbox_wait_waits_for_the_holders_whose_code_makes_the_other_half_of_the_c
         "{explained}"
     );
 }
+
+#[test]
+fn a_process_that_reopens_or_destroys_mailboxes_is_a_partner_of_every_mailbox_wait() {
+    // B's `send(d, ...)` goes to x once `close(0)` and `mbox_open` reuse
+    // handle 0; and a destroy ends a wait with EIDRM. Both are cycles.
+    for source in [
+        "mailbox d(capacity = 1);\n\
+         process A { let h = mbox_create(\"x\", 1); send(B, h); mbox_recv(h, v); }\n\
+         process B { recv(A, hh); close(0); let h = mbox_open(\"x\"); recv(A, q); send(d, 1); }",
+        "process A { let h = mbox_create(\"x\", 1); send(B, 0); recv(B, go); mbox_destroy(h); }\n\
+         process B { recv(A, z); let h = mbox_open(\"x\"); let r = mbox_recv(h, v); send(A, 1); }",
+    ] {
+        let result = run_source(source);
+        assert!(
+            matches!(result.verdict, Verdict::Deadlock { .. }),
+            "{}",
+            text(&result)
+        );
+    }
+}
+
+#[test]
+fn receivers_with_disjoint_tag_filters_do_not_compete_and_can_deadlock() {
+    let result = run_source(
+        "mailbox box(capacity = 2);\n\
+         process R1 { recv(box, a, tag = 5); send(box, 1, tag = 0); }\n\
+         process R2 { recv(box, b, tag = 0); send(box, 2, tag = 5); }",
+    );
+    assert!(
+        matches!(result.verdict, Verdict::Deadlock { .. }),
+        "{}",
+        text(&result)
+    );
+}

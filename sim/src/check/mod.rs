@@ -52,6 +52,30 @@ pub enum ProgressKind {
     AnyCall,
 }
 
+impl ProgressKind {
+    /// The word of `--progress` and of a schedule's `# progress:` comment.
+    pub fn word(self) -> &'static str {
+        match self {
+            ProgressKind::Items => "items",
+            ProgressKind::Produce => "produce",
+            ProgressKind::Consume => "consume",
+            ProgressKind::AnyCall => "any-call",
+        }
+    }
+
+    /// The kind a word names.
+    pub fn from_word(word: &str) -> Option<ProgressKind> {
+        [
+            ProgressKind::Items,
+            ProgressKind::Produce,
+            ProgressKind::Consume,
+            ProgressKind::AnyCall,
+        ]
+        .into_iter()
+        .find(|k| k.word() == word.trim())
+    }
+}
+
 /// Where counterexamples are written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
@@ -150,6 +174,20 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// What a critical step means for this kind, after "every schedule":
+    /// said of the kind (a deadlock, some process blocked forever), not of
+    /// the one schedule shown.
+    pub fn doom(self) -> &'static str {
+        match self {
+            Kind::Deadlock => "deadlocks",
+            Kind::BlockedForever => "leaves a process blocked forever",
+            Kind::Error => "ends in a program error",
+            Kind::AssertionFailed => "fails an assertion",
+            Kind::NotEmpty => "ends with messages left in a buffer",
+            Kind::Starvation => "starves a process",
+        }
+    }
+
     /// The word used in file names and `expect` lines.
     pub fn word(self) -> &'static str {
         match self {
@@ -436,6 +474,19 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
             || "scenario".to_string(),
             |s| s.to_string_lossy().into_owned(),
         );
+    // One file holds one schedule: the one the `expect` line asks about,
+    // if it was found, else the first.
+    let expected_kind = match &program.expect {
+        Some(Expectation::Deadlock) => Some(Kind::Deadlock),
+        Some(Expectation::BlockedForever { .. }) => Some(Kind::BlockedForever),
+        Some(Expectation::Starvation { .. }) => Some(Kind::Starvation),
+        Some(Expectation::Error) => Some(Kind::Error),
+        Some(Expectation::AssertionFailed) => Some(Kind::AssertionFailed),
+        _ => None,
+    };
+    let saved_alone = expected_kind
+        .and_then(|k| findings.iter().position(|f| f.kind == k))
+        .unwrap_or(0);
     for (i, f) in findings.iter_mut().enumerate() {
         f.schedule.comments = vec![
             format!("scenario: {}", program.file_name),
@@ -447,17 +498,24 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
                 schedule::overrides_text(&options.overrides)
             ));
         }
+        // A lasso starves by this kind of progress: `replay` judges it so.
+        if f.kind == Kind::Starvation && options.progress != ProgressKind::Items {
+            f.schedule
+                .comments
+                .push(format!("progress: {}", options.progress.word()));
+        }
         if let Some(n) = f.critical_step {
             // `ipclab replay` marks this step on the timeline.
             f.schedule.comments.push(format!(
-                "critical step: {n} (after {n} step{}, every schedule leads to this violation)",
-                if n == 1 { "" } else { "s" }
+                "critical step: {n} (after {n} step{}, every schedule {})",
+                if n == 1 { "" } else { "s" },
+                f.kind.doom()
             ));
         }
         let path = match &options.output {
             Output::None => None,
             Output::Dir(dir) => Some(dir.join(format!("{scenario}-{}.schedule", f.kind.word()))),
-            Output::File(file) if i == 0 => Some(file.clone()),
+            Output::File(file) if i == saved_alone => Some(file.clone()),
             Output::File(_) => None,
         };
         if let Some(path) = path {
@@ -675,7 +733,8 @@ impl fmt::Display for CheckReport {
             match x.critical_step {
                 Some(0) => writeln!(
                     f,
-                    "  critical step: from the start, every schedule leads here"
+                    "  critical step: from the start, every schedule {}",
+                    x.kind.doom()
                 )?,
                 Some(n) => writeln!(
                     f,
@@ -685,10 +744,7 @@ impl fmt::Display for CheckReport {
                         Choice::Run(k) => format!("instance {k} runs"),
                         Choice::Timer(k) => format!("instance {k}'s timer fires"),
                     },
-                    match x.kind {
-                        Kind::Deadlock => "deadlocks".to_string(),
-                        k => format!("ends in {}", k.word()),
-                    }
+                    x.kind.doom()
                 )?,
                 None => {}
             }

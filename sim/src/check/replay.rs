@@ -64,6 +64,25 @@ pub fn replay(
     };
     let mut output = Vec::new();
     let mut progress: Vec<(u64, u64, u64, Option<u64>)> = vec![(0, 0, 0, None); procs.len()];
+    // The kind of progress a lasso was found with (`# progress:`), and the
+    // last step each process made progress of that kind.
+    let kind = schedule
+        .comments
+        .iter()
+        .find_map(|c| c.strip_prefix("progress:"))
+        .and_then(super::ProgressKind::from_word)
+        .unwrap_or_default();
+    let mut last_of_kind: Vec<Option<u64>> = vec![None; procs.len()];
+    // `item`: `Some(true)` a produce, `Some(false)` a consume, `None` a call.
+    let counts = |item: Option<bool>| {
+        matches!(
+            (kind, item),
+            (super::ProgressKind::AnyCall, None)
+                | (super::ProgressKind::Items, Some(_))
+                | (super::ProgressKind::Produce, Some(true))
+                | (super::ProgressKind::Consume, Some(false))
+        )
+    };
     let choices = schedule.unrolled(repeat);
     let mut verdict = None;
     for (step, choice) in choices.iter().enumerate() {
@@ -104,6 +123,9 @@ pub fn replay(
                     if Reply::from_regs(regs).is_ok() {
                         progress[k].2 += 1;
                         progress[k].3 = Some(step as u64);
+                        if counts(None) {
+                            last_of_kind[k] = Some(step as u64);
+                        }
                     }
                 }
                 let mut event = machine::run_to_event(procs, program, k);
@@ -126,6 +148,9 @@ pub fn replay(
                 if effect.completed_ok() {
                     progress[k].2 += 1;
                     progress[k].3 = Some(step as u64);
+                    if counts(None) {
+                        last_of_kind[k] = Some(step as u64);
+                    }
                 }
                 match effect {
                     Effect::Trapped(_) | Effect::Exited(_) | Effect::Budget => {}
@@ -136,6 +161,9 @@ pub fn replay(
                     Effect::Produce(value) => {
                         progress[k].0 += 1;
                         progress[k].3 = Some(step as u64);
+                        if counts(Some(true)) {
+                            last_of_kind[k] = Some(step as u64);
+                        }
                         events.push(TraceEvent::Produce {
                             process: label.clone(),
                             value,
@@ -144,6 +172,9 @@ pub fn replay(
                     Effect::Consume(value) => {
                         progress[k].1 += 1;
                         progress[k].3 = Some(step as u64);
+                        if counts(Some(false)) {
+                            last_of_kind[k] = Some(step as u64);
+                        }
                         events.push(TraceEvent::Consume {
                             process: label.clone(),
                             value,
@@ -226,8 +257,8 @@ pub fn replay(
                 .filter(|(k, p)| {
                     schedule.is_lasso()
                         && !p.is_exited()
-                        && super::analysis::can_progress(program, *k, super::ProgressKind::Items)
-                        && progress[*k].3.is_none_or(|s| s < cycle_start)
+                        && super::analysis::can_progress(program, *k, kind)
+                        && last_of_kind[*k].is_none_or(|s| s < cycle_start)
                 })
                 .map(|(k, p)| Stuck {
                     process: names.process(Program::pid_of(k)),

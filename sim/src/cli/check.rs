@@ -429,18 +429,6 @@ fn replay_command(scenario: &str, defines: &[(String, i64)], finding: &Finding) 
     words.join(" ")
 }
 
-/// What the critical step means for `kind`, after "every schedule".
-fn doom(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Deadlock => "deadlocks",
-        Kind::BlockedForever => "leaves a process blocked forever",
-        Kind::Error => "ends in a program error",
-        Kind::AssertionFailed => "fails an assertion",
-        Kind::NotEmpty => "ends with messages left in a buffer",
-        Kind::Starvation => "starves a process",
-    }
-}
-
 fn kind_of_word(word: &str) -> Option<Kind> {
     [
         Kind::Deadlock,
@@ -464,12 +452,12 @@ fn markers(kind: Option<Kind>, critical: Option<usize>, schedule: &Schedule) -> 
             text: if step == 0 {
                 format!(
                     "critical step: from the start, every schedule {}",
-                    doom(kind)
+                    kind.doom()
                 )
             } else {
                 format!(
                     "critical step: after this step, every schedule {}",
-                    doom(kind)
+                    kind.doom()
                 )
             },
         });

@@ -6,7 +6,11 @@
 //! holder. The code can tell: a process whose body has no `send(m, ...)`
 //! never puts a message into `m`. A call whose handle is computed at run
 //! time (not a constant in the bytecode) may name any mailbox, so it
-//! counts for all of them.
+//! counts for all of them. So does every mailbox call of a process that
+//! opens, creates or closes handles (a handle number can then name another
+//! mailbox than the declared one: `close(0); mbox_open("x")` reuses 0), and
+//! a process that destroys a mailbox is a partner of every wait on one
+//! (the destroy ends the wait with `EIDRM`).
 
 use ipclab_syscalls::Sysno;
 
@@ -47,6 +51,15 @@ impl Program {
             return any;
         };
         let code = &process.code.instructions;
+        let remaps_or_destroys = code.iter().any(|i| {
+            matches!(
+                i.traps_with(),
+                Some(Sysno::MboxCreate | Sysno::MboxOpen | Sysno::Close | Sysno::MboxDestroy)
+            )
+        });
+        if remaps_or_destroys {
+            return any;
+        }
         let mut used = MailboxUse {
             sends: 0,
             receives: 0,

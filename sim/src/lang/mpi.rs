@@ -385,7 +385,12 @@ impl BodyCompiler<'_> {
                 Ok(())
             }
             "MPI_Buffer_detach" => {
+                // `&buf` names the buffer given back (the array itself, in
+                // this language); `&size` gets its size in bytes.
+                arity(2)?;
+                let size = self.out_target(args[1])?;
                 self.syscall(Sysno::BufferDetach, 0, form, span);
+                self.store_out(&size, StatusField::MpiLength, span);
                 Ok(())
             }
             _ => Err(Diagnostic::at(
