@@ -94,18 +94,24 @@ impl Kernel {
         // those before it whose buffer is too small are failed with
         // `EMSGSIZE`, but only once the send is sure to happen (delivered,
         // buffered or blocked): a send that fails changes nothing.
-        let fitting = if dead_receiver {
-            None
+        // One scan finds both; a too-small waiter is rare, so failing them
+        // scans again only when there is one.
+        let (fitting, too_small) = if dead_receiver {
+            (None, None)
         } else {
-            self.oldest_waiter(caller, args, |cap| args.len <= cap)
+            self.waiters_for(caller, args)
         };
+        let any_too_small =
+            |before: Option<u64>| too_small.is_some_and(|seq| before.is_none_or(|b| seq < b));
         if let Some(receiver) = fitting {
-            self.fail_too_small(caller, args, Some(receiver.seq), sink);
+            if any_too_small(Some(receiver.seq)) {
+                self.fail_too_small(caller, args, Some(receiver.seq), sink);
+            }
             self.deliver_direct(caller, args, (receiver.pid, receiver.buf), mem, sink)?;
             return Ok(TrapOutcome::Complete(ok(0)?));
         }
         if self.can_buffer(args.dest, args.len) {
-            if !dead_receiver {
+            if any_too_small(None) {
                 self.fail_too_small(caller, args, None, sink);
             }
             self.accept_into_slot(caller, args, mem, sink)?;
@@ -123,11 +129,11 @@ impl Kernel {
         };
         // The too-small waiters are woken before the sender blocks: they
         // close no cycle.
-        let woken = |pid: Pid| !dead_receiver && self.is_too_small_waiter(caller, args, pid);
+        let woken = |pid: Pid| any_too_small(None) && self.is_too_small_waiter(caller, args, pid);
         if let Some(errno) = self.refusal(caller, reason, args.timeout, &woken) {
             return Err(errno);
         }
-        if !dead_receiver {
+        if any_too_small(None) {
             self.fail_too_small(caller, args, None, sink);
         }
         let seq = self.next_arrival();
@@ -279,6 +285,32 @@ impl Kernel {
         len <= self.config.eager_limit as u64
             && self.pool.len() + self.mpi.messages.len() < self.config.buffer_slots
             && self.queued_at(dest) < self.quota_of(dest)
+    }
+
+    /// The oldest receiver blocked at `args.dest` that accepts this message
+    /// and has room for it, and the place in line of the oldest that
+    /// accepts it but has not.
+    fn waiters_for(&self, caller: Pid, args: SendArgs) -> (Option<Waiter>, Option<u64>) {
+        let mut fitting: Option<Waiter> = None;
+        let mut too_small: Option<u64> = None;
+        for (pid, op) in self.pending_where(|op| match *op {
+            Pending::Recv { at, from, tag, .. } => {
+                at == args.dest && from.accepts(caller) && tag.accepts(args.tag)
+            }
+            _ => false,
+        }) {
+            let Pending::Recv { seq, cap, buf, .. } = op else {
+                continue;
+            };
+            if args.len <= cap {
+                if fitting.is_none_or(|w| seq < w.seq) {
+                    fitting = Some(Waiter { seq, pid, buf });
+                }
+            } else if too_small.is_none_or(|s| seq < s) {
+                too_small = Some(seq);
+            }
+        }
+        (fitting, too_small)
     }
 
     /// The oldest receiver blocked at `args.dest` that accepts this message
