@@ -10,7 +10,7 @@ use crate::trace::TraceEvent;
 /// [`translate`] gives none, so positions match `events`.
 ///
 /// A call that answers with data (`shared_load`, `clock`, `getpid`, a
-/// mailbox handle, a character) shows its value even when it is 0: the
+/// mailbox handle, a character, a rank) shows its value even when it is 0: the
 /// step's `Syscall` event says which call a `Return` answers.
 pub fn translate_all<'e>(
     kernel: &Kernel,
@@ -51,6 +51,8 @@ fn answers_with_data(sysno: Sysno) -> bool {
             | Sysno::MboxCreate
             | Sysno::MboxOpen
             | Sysno::DevRead
+            | Sysno::CommRank
+            | Sysno::CommSize
     )
 }
 

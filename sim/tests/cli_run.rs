@@ -271,3 +271,26 @@ fn run_wraps_every_line_to_the_width_option() {
     assert!(wide.is_empty(), "wider than 60: {wide:#?}\n{text}");
     assert!(text.contains("EDEADPEER"), "{text}");
 }
+
+#[test]
+fn a_threaded_run_at_the_step_limit_names_the_limit() {
+    let path = scenario(
+        "spin.ipc",
+        b"process A { loop { send(B, 1); } }\nprocess B { loop { recv(A, x); } }\n",
+    );
+    let out = ipclab(&[
+        "run",
+        path.to_str().unwrap(),
+        "--cpus",
+        "2",
+        "--threads",
+        "--steps",
+        "200",
+        "-q",
+    ]);
+    assert!(
+        stdout(&out).starts_with("runs: still live at the step limit (200 steps)"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -479,3 +479,25 @@ fn an_array_element_as_an_mpi_status_is_an_error_naming_the_alternatives() {
         "use a status variable per call",
     );
 }
+
+#[test]
+fn a_shared_variable_given_to_an_mpi_call_with_an_ampersand_is_an_error() {
+    assert_error(
+        "shared c;\nprocess A { MPI_Isend(&c, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &r); }",
+        2,
+        23,
+        "a shared variable cannot be given `&`",
+        "copy it first",
+    );
+}
+
+#[test]
+fn a_device_semaphore_that_is_not_a_declared_semaphore_is_an_error_at_its_name() {
+    assert_error(
+        "mutex m;\ndevice keyboard(semaphore = m) { at 1: \"a\"; }\nprocess P { }",
+        2,
+        29,
+        "`m` is a mutex, not a semaphore",
+        "name a declared semaphore",
+    );
+}

@@ -626,3 +626,17 @@ fn an_isend_past_the_per_process_limit_says_the_request_table_is_full() {
         "{message}"
     );
 }
+
+#[test]
+fn rank_0_s_comm_rank_shows_its_value_in_the_trace() {
+    use ipclab_sim::trace::TraceEvent;
+    let source = "process Rank[2] { MPI_Comm_rank(MPI_COMM_WORLD, &rank); }";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    let returns: Vec<(&str, &str)> = events(&result)
+        .filter_map(|e| match e {
+            TraceEvent::Return { process, result } => Some((process.as_str(), result.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(returns, [("Rank[0]", "ok 0"), ("Rank[1]", "ok 1")]);
+}

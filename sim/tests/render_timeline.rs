@@ -285,3 +285,14 @@ fn the_footer_counts_one_of_a_thing_in_the_singular() {
         "{text}"
     );
 }
+
+#[test]
+fn a_mailbox_made_at_run_time_shows_no_capacity_it_does_not_know() {
+    let text = render(
+        "process A { let h = mbox_create(\"x\", capacity = 2); mbox_send(h, 1); }\n\
+         process B { sleep 20; }",
+        RunOptions::default(),
+        plain(),
+    );
+    assert!(text.contains("A -> x  msg 1 (8 B) queued 1\n"), "{text}");
+}

@@ -410,11 +410,17 @@ fn run_threaded(
             }
         ));
     }
-    text.push_str(&render::verdict_text(
+    // A live threaded run ends only at the step limit: its verdict says so.
+    let limit = matches!(result.verdict, ipclab_sim::verdict::Verdict::Runs { .. })
+        .then_some(ipclab_sim::verdict::Limit::Steps(args.steps));
+    text.push_str(&render::verdict_text_with(
         &result.verdict,
         program.expect.as_ref(),
-        color,
-        false,
+        &render::VerdictOptions {
+            color,
+            limit,
+            ..render::VerdictOptions::default()
+        },
     ));
     write_stdout(&text);
     let matches = program

@@ -39,6 +39,9 @@ pub struct DeviceDecl {
     pub ring: usize,
     /// The name of the semaphore the handler raises.
     pub semaphore: String,
+    /// Where that name is written (the compiler checks it names a
+    /// declared semaphore once every declaration is read).
+    pub semaphore_span: Span,
     /// Every typed character with the tick of its interrupt, in order.
     pub inputs: Vec<(u64, u8)>,
     /// The span of the declaration's kind.
@@ -81,7 +84,7 @@ pub(super) fn resolve(
                     })?;
             }
             "semaphore" => match &option.value.kind {
-                ExpressionKind::Name(name) => semaphore = Some(name.text.clone()),
+                ExpressionKind::Name(name) => semaphore = Some((name.text.clone(), name.span)),
                 _ => {
                     return Err(Diagnostic::at(
                         option.value.span,
@@ -101,7 +104,7 @@ pub(super) fn resolve(
             }
         }
     }
-    let semaphore = semaphore.ok_or_else(|| {
+    let (semaphore, semaphore_span) = semaphore.ok_or_else(|| {
         Diagnostic::at(
             kind.span,
             "a keyboard needs the semaphore its interrupt handler raises",
@@ -127,6 +130,7 @@ pub(super) fn resolve(
         name: kind.text.clone(),
         ring,
         semaphore,
+        semaphore_span,
         inputs: schedule,
         span: kind.span,
     })
@@ -227,6 +231,7 @@ mod tests {
         let program = compile(
             "const T = 5;\n\
              device keyboard(ring = 4, semaphore = chars) { at T: \"hi\\n\"; at 6: \"x\"; }\n\
+             semaphore chars(initial = 0);\n\
              process P { }",
         )
         .unwrap();
@@ -256,16 +261,15 @@ mod tests {
     }
 
     #[test]
-    fn a_keyboard_whose_semaphore_is_not_declared_does_not_boot() {
-        let program = compile("device keyboard(semaphore = chars) { } process P { }").unwrap();
-        let error = crate::runner::World::boot(&program, crate::runner::RunOptions::default())
-            .err()
-            .expect("a boot error");
-        assert!(
-            error.0.contains("no semaphore named `chars`"),
-            "{}",
-            error.0
-        );
+    fn a_keyboard_whose_semaphore_is_not_declared_is_a_compile_error_at_its_name() {
+        let error = compile("device keyboard(semaphore = chars) { } process P { }").unwrap_err();
+        assert!(error.contains("no semaphore named `chars`"), "{error}");
+        let error =
+            compile("mutex m;\ndevice keyboard(semaphore = m) { } process P { }").unwrap_err();
+        assert!(error.contains("`m` is a mutex, not a semaphore"), "{error}");
+        // Declared after the device: fine.
+        compile("device keyboard(semaphore = s) { } semaphore s(initial = 0); process P { }")
+            .unwrap();
     }
 
     #[test]

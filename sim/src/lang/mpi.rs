@@ -428,6 +428,27 @@ impl BodyCompiler<'_> {
     /// `&buf[k]` (or `buf[k]`) is C's pointer into the array: the buffer
     /// runs from element `k` to the array's end, so `MPI_Send(&buf[2], 2,
     /// ...)` sends elements 2 and 3.
+    ///
+    /// A shared variable lives in the kernel, not in the process's memory:
+    /// it has no address to hand to a call (`&c`, `&buf[i]`).
+    fn no_address_of_shared(&self, argument: &Expression) -> Compiled<()> {
+        let ExpressionKind::Unary(UnaryOperator::AddressOf, inner) = &argument.kind else {
+            return Ok(());
+        };
+        if !self.is_shared_target(inner) {
+            return Ok(());
+        }
+        Err(Diagnostic::at(
+            argument.span,
+            "a shared variable cannot be given `&`",
+            "lives in the kernel",
+        )
+        .with_help(
+            "a shared variable is no memory of the process; copy it first: \
+             `let v = c;` and pass `&v` (or `v`)",
+        ))
+    }
+
     fn mpi_buffer(
         &mut self,
         buf: &Expression,
@@ -436,6 +457,7 @@ impl BodyCompiler<'_> {
         is_send: bool,
     ) -> Compiled<()> {
         let span = buf.span;
+        self.no_address_of_shared(buf)?;
         let buffer = self.buffer(strip(buf), is_send)?;
         let (limit, text, from) = match (&strip(buf).kind, &buffer.address) {
             (ExpressionKind::Index(array, _), BufferAddress::Computed(slot)) => {

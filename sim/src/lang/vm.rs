@@ -633,8 +633,9 @@ fn binary_wrapping(operator: BinaryOperator, left: i64, right: i64) -> Result<i6
         BinaryOperator::Add => left.wrapping_add(right),
         BinaryOperator::Subtract => left.wrapping_sub(right),
         BinaryOperator::Multiply => left.wrapping_mul(right),
-        BinaryOperator::Divide | BinaryOperator::Remainder if right == 0 => {
-            return Err("division by zero".to_string())
+        BinaryOperator::Divide if right == 0 => return Err("division by zero".to_string()),
+        BinaryOperator::Remainder if right == 0 => {
+            return Err("remainder by zero (`% 0`)".to_string())
         }
         BinaryOperator::Divide => left.wrapping_div(right),
         BinaryOperator::Remainder => left.wrapping_rem(right),

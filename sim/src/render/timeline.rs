@@ -568,9 +568,12 @@ fn cell(state: &ProcView, column: usize) -> (String, Style) {
     }
 }
 
-/// The capacity each destination's queue has, for `queued 2/4`.
+/// The capacity each destination's queue has, for `queued 2/4`: a
+/// declared mailbox's, or a process's receiver quota. A mailbox made at
+/// run time is neither; its queue shows no capacity.
 struct Capacities {
     mailboxes: Vec<(String, u64)>,
+    processes: Vec<String>,
     receiver_quota: Option<u64>,
 }
 
@@ -587,6 +590,7 @@ impl Capacities {
                     (m.name.clone(), m.capacity.min(quota))
                 })
                 .collect(),
+            processes: program.instances.iter().map(|i| i.label.clone()).collect(),
             receiver_quota: config.map(|c| c.receiver_quota as u64),
         }
     }
@@ -594,7 +598,8 @@ impl Capacities {
     fn of_dest(&self, dest: &str) -> Option<u64> {
         match self.mailboxes.iter().find(|(name, _)| name == dest) {
             Some((_, capacity)) => Some(*capacity),
-            None => self.receiver_quota,
+            None if self.processes.iter().any(|p| p == dest) => self.receiver_quota,
+            None => None,
         }
     }
 

@@ -294,6 +294,30 @@ pub fn compile_items(
     {
         errors.push(error);
     }
+    // A device's semaphore may be declared after the device: checked now.
+    for device in &devices {
+        let declared = globals
+            .objects
+            .iter()
+            .find(|o| o.name == device.semaphore)
+            .map(|o| o.kind);
+        let (what, help) = match declared {
+            Some(ObjectKind::Semaphore) => continue,
+            Some(kind) => (
+                format!(
+                    "`{}` is a {}, not a semaphore",
+                    device.semaphore,
+                    kind.keyword()
+                ),
+                "the interrupt handler does V on it: name a declared semaphore".to_string(),
+            ),
+            None => (
+                format!("no semaphore named `{}` is declared", device.semaphore),
+                format!("declare it: `semaphore {}(initial = 0);`", device.semaphore),
+            ),
+        };
+        errors.push(Diagnostic::at(device.semaphore_span, what, "not a semaphore").with_help(help));
+    }
     if globals.processes.is_empty() && errors.is_empty() {
         errors.push(
             Diagnostic::at(
