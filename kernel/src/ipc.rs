@@ -144,7 +144,7 @@ impl Kernel {
             tag: args.tag,
             seq,
         };
-        self.block(caller, reason, pending, args.timeout, sink)
+        self.enter_block(caller, reason, pending, args.timeout, sink)
     }
 
     /// Performs a receive by `caller` at `args.at` (its own pid, or a
@@ -210,7 +210,7 @@ impl Kernel {
             cap: args.cap,
             seq,
         };
-        self.block(caller, reason, pending, args.timeout, sink)
+        self.enter_block(caller, reason, pending, args.timeout, sink)
             .map_err(err_regs)
     }
 
@@ -252,6 +252,20 @@ impl Kernel {
         if let Some(errno) = self.refusal(caller, reason, timeout, &|_| false) {
             return Err(errno);
         }
+        self.enter_block(caller, reason, pending, timeout, sink)
+    }
+
+    /// Blocks `caller`, whose call [`Kernel::refusal`] has already let
+    /// block (callers that ask before they change anything, so that a
+    /// refused call changes nothing, do not ask twice).
+    pub(crate) fn enter_block(
+        &mut self,
+        caller: Pid,
+        reason: BlockReason,
+        pending: Pending,
+        timeout: Timeout,
+        sink: &mut impl TraceSink,
+    ) -> Result<TrapOutcome, Errno> {
         let deadline = match timeout {
             Timeout::After(ticks) => Some(self.now.saturating_add(ticks)),
             _ => None,
@@ -287,21 +301,34 @@ impl Kernel {
             && self.queued_at(dest) < self.quota_of(dest)
     }
 
+    /// A pending receive that this message from `caller` would go to: its
+    /// place in line, capacity and buffer.
+    fn receive_for(op: &Pending, caller: Pid, args: SendArgs) -> Option<(u64, u64, UserAddr)> {
+        match *op {
+            Pending::Recv {
+                at,
+                from,
+                tag,
+                seq,
+                cap,
+                buf,
+            } if at == args.dest && from.accepts(caller) && tag.accepts(args.tag) => {
+                Some((seq, cap, buf))
+            }
+            _ => None,
+        }
+    }
+
     /// The oldest receiver blocked at `args.dest` that accepts this message
     /// and has room for it, and the place in line of the oldest that
     /// accepts it but has not.
     fn waiters_for(&self, caller: Pid, args: SendArgs) -> (Option<Waiter>, Option<u64>) {
         let mut fitting: Option<Waiter> = None;
         let mut too_small: Option<u64> = None;
-        for (pid, op) in self.pending_where(|op| match *op {
-            Pending::Recv { at, from, tag, .. } => {
-                at == args.dest && from.accepts(caller) && tag.accepts(args.tag)
-            }
-            _ => false,
-        }) {
-            let Pending::Recv { seq, cap, buf, .. } = op else {
-                continue;
-            };
+        let waiting = self
+            .pending_where(|op| Kernel::receive_for(op, caller, args).is_some())
+            .filter_map(|(pid, op)| Some((pid, Kernel::receive_for(&op, caller, args)?)));
+        for (pid, (seq, cap, buf)) in waiting {
             if args.len <= cap {
                 if fitting.is_none_or(|w| seq < w.seq) {
                     fitting = Some(Waiter { seq, pid, buf });
@@ -314,22 +341,14 @@ impl Kernel {
     }
 
     /// The oldest receiver blocked at `args.dest` that accepts this message
-    /// and whose capacity `fits`.
-    fn oldest_waiter(
-        &self,
-        caller: Pid,
-        args: SendArgs,
-        fits: impl Fn(u64) -> bool,
-    ) -> Option<Waiter> {
-        self.pending_where(|op| match *op {
-            Pending::Recv {
-                at, from, tag, cap, ..
-            } => at == args.dest && from.accepts(caller) && tag.accepts(args.tag) && fits(cap),
-            _ => false,
+    /// but has no room for it.
+    fn oldest_too_small(&self, caller: Pid, args: SendArgs) -> Option<Waiter> {
+        self.pending_where(|op| {
+            Kernel::receive_for(op, caller, args).is_some_and(|(_, cap, _)| cap < args.len)
         })
-        .filter_map(|(pid, op)| match op {
-            Pending::Recv { seq, buf, .. } => Some(Waiter { seq, pid, buf }),
-            _ => None,
+        .filter_map(|(pid, op)| {
+            let (seq, _, buf) = Kernel::receive_for(&op, caller, args)?;
+            Some(Waiter { seq, pid, buf })
         })
         .min_by_key(|w| w.seq)
     }
@@ -337,14 +356,10 @@ impl Kernel {
     /// Is `pid` blocked at `args.dest` for this message with a buffer too
     /// small for it?
     fn is_too_small_waiter(&self, caller: Pid, args: SendArgs, pid: Pid) -> bool {
-        self.process(pid).is_some_and(|p| match p.pending {
-            Some(Pending::Recv {
-                at, from, tag, cap, ..
-            }) => {
-                at == args.dest && from.accepts(caller) && tag.accepts(args.tag) && cap < args.len
-            }
-            _ => false,
-        })
+        self.process(pid)
+            .and_then(|p| p.pending)
+            .and_then(|op| Kernel::receive_for(&op, caller, args))
+            .is_some_and(|(_, cap, _)| cap < args.len)
     }
 
     /// Fails the waiting receivers whose buffer is too small for this
@@ -365,7 +380,7 @@ impl Kernel {
         };
         // Each one failed is no longer waiting: the next search finds the next.
         while let Some(waiter) = self
-            .oldest_waiter(caller, args, |cap| cap < args.len)
+            .oldest_too_small(caller, args)
             .filter(|w| before.is_none_or(|b| w.seq < b))
         {
             self.complete(

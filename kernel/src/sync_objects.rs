@@ -459,7 +459,7 @@ impl Kernel {
             return Err(errno);
         }
         let seq = self.next_queue_order();
-        self.block(caller, reason, Pending::Sync { seq }, timeout, sink)
+        self.enter_block(caller, reason, Pending::Sync { seq }, timeout, sink)
     }
 
     fn sem_p(

@@ -8,6 +8,13 @@ fn program(source: &str) -> Program {
     compile("t.ipc", source.as_bytes(), &[]).expect("compiles")
 }
 
+/// Depth-first, breadth-first with one worker and with two.
+const EVERY_ORDER: [(SearchOrder, usize); 3] = [
+    (SearchOrder::DepthFirst, 1),
+    (SearchOrder::BreadthFirst, 1),
+    (SearchOrder::BreadthFirst, 2),
+];
+
 fn options() -> CheckOptions {
     CheckOptions {
         output: Output::None,
@@ -122,11 +129,7 @@ const RING: &str = "process A { recv(C, x); send(B, 1); }\n\
 
 #[test]
 fn a_deadlock_exactly_max_depth_steps_away_is_found_in_every_order() {
-    for (order, jobs) in [
-        (SearchOrder::DepthFirst, 1),
-        (SearchOrder::BreadthFirst, 1),
-        (SearchOrder::BreadthFirst, 2),
-    ] {
+    for (order, jobs) in EVERY_ORDER {
         let options = CheckOptions {
             order,
             jobs,
@@ -215,11 +218,7 @@ fn a_bsend_message_delivered_after_its_sender_exited_keeps_the_senders_memory_in
     for want in [2, 3] {
         let p = program(&bsend_after_exit(want));
         let mut counts = Vec::new();
-        for (order, jobs) in [
-            (SearchOrder::DepthFirst, 1),
-            (SearchOrder::BreadthFirst, 1),
-            (SearchOrder::BreadthFirst, 2),
-        ] {
+        for (order, jobs) in EVERY_ORDER {
             let options = CheckOptions {
                 order,
                 jobs,

@@ -65,11 +65,10 @@ impl Kernel {
         None
     }
 
-    /// Puts `request` in a free slot; returns the slot.
+    /// Puts `request` in a free slot; returns the slot. Callers have asked
+    /// [`Kernel::cannot_insert`] first (before the call changed anything).
     pub(super) fn insert_request(&mut self, request: Request) -> Result<usize, Errno> {
-        if let Some(errno) = self.cannot_insert(request.owner, request.holder) {
-            return Err(errno);
-        }
+        debug_assert_eq!(self.cannot_insert(request.owner, request.holder), None);
         if let Some(slot) = self.mpi.requests.iter().position(|s| s.request.is_none()) {
             let entry = &mut self.mpi.requests[slot];
             entry.generation = match entry.generation.wrapping_add(1) {

@@ -29,9 +29,7 @@ pub fn shortest_path(
             return Some(path_to(&parent, from, v));
         }
         let node = &graph.nodes[v as usize];
-        for e in
-            &graph.edges[node.first_edge as usize..(node.first_edge + node.edge_count) as usize]
-        {
+        for e in &graph.edges[node.edge_range()] {
             if !seen[e.to as usize] && inside(e.to) && allowed(v, e.label) {
                 seen[e.to as usize] = true;
                 parent[e.to as usize] = (v, e.label);
@@ -59,13 +57,29 @@ fn path_to(parent: &[(u32, u16)], from: u32, v: u32) -> (Vec<u32>, Vec<u16>) {
     (nodes, labels)
 }
 
+/// The nodes a path of edge `labels` from `from` goes through, `from`
+/// first; `None` if a label is no edge where the path has got to.
+pub fn nodes_along(graph: &Graph, from: u32, labels: &[u16]) -> Option<Vec<u32>> {
+    let mut nodes = vec![from];
+    let mut at = from;
+    for &label in labels {
+        let n = &graph.nodes[at as usize];
+        at = graph.edges[n.edge_range()]
+            .iter()
+            .find(|e| e.label == label)?
+            .to;
+        nodes.push(at);
+    }
+    Some(nodes)
+}
+
 /// The shortest paths from `from` to every node that `target` accepts,
-/// nearest first (breadth-first order), as their edge labels.
+/// nearest first (breadth-first order): their nodes and edge labels.
 pub fn shortest_paths_to<'g>(
     graph: &'g Graph,
     from: u32,
     target: impl Fn(u32) -> bool + 'g,
-) -> impl Iterator<Item = Vec<u16>> + 'g {
+) -> impl Iterator<Item = (Vec<u32>, Vec<u16>)> + 'g {
     let n = graph.nodes.len();
     let mut parent: Vec<(u32, u16)> = vec![(u32::MAX, 0); n];
     let mut seen = vec![false; n];
@@ -75,9 +89,7 @@ pub fn shortest_paths_to<'g>(
     std::iter::from_fn(move || {
         while let Some(v) = queue.pop_front() {
             let node = &graph.nodes[v as usize];
-            for e in
-                &graph.edges[node.first_edge as usize..(node.first_edge + node.edge_count) as usize]
-            {
+            for e in &graph.edges[node.edge_range()] {
                 if !seen[e.to as usize] {
                     seen[e.to as usize] = true;
                     parent[e.to as usize] = (v, e.label);
@@ -85,7 +97,7 @@ pub fn shortest_paths_to<'g>(
                 }
             }
             if target(v) {
-                return Some(path_to(&parent, from, v).1);
+                return Some(path_to(&parent, from, v));
             }
         }
         None
@@ -116,9 +128,7 @@ pub fn doomed(graph: &Graph, violation: u8) -> Vec<bool> {
     let mut fill = start.clone();
     let mut preds = vec![0u32; graph.edges.len()];
     for (v, node) in graph.nodes.iter().enumerate() {
-        for e in
-            &graph.edges[node.first_edge as usize..(node.first_edge + node.edge_count) as usize]
-        {
+        for e in &graph.edges[node.edge_range()] {
             preds[fill[e.to as usize] as usize] = v as u32;
             fill[e.to as usize] += 1;
         }
@@ -176,7 +186,7 @@ pub fn starvation(graph: &Graph, k: usize, progress: ProgressKind) -> Option<Las
     let keep = |label: u16| !is_progress(label, k, progress);
     let edges_of = |v: u32| {
         let node = &graph.nodes[v as usize];
-        &graph.edges[node.first_edge as usize..(node.first_edge + node.edge_count) as usize]
+        &graph.edges[node.edge_range()]
     };
     const NONE: u32 = u32::MAX;
     let mut index = vec![NONE; n];
@@ -266,9 +276,7 @@ fn fair_cycle(
         }
         need_run &= node.run;
         need_timer &= node.timer;
-        for e in
-            &graph.edges[node.first_edge as usize..(node.first_edge + node.edge_count) as usize]
-        {
+        for e in &graph.edges[node.edge_range()] {
             if comp[e.to as usize] == id && keep(e.label) {
                 internal += 1;
                 let bit = 1u64 << (e.label & 0x3f);
@@ -301,8 +309,7 @@ fn fair_cycle(
     if required.is_empty() {
         // Any internal edge will do: take the first one from the entry's SCC.
         let node = &graph.nodes[entry as usize];
-        if let Some(e) = graph.edges
-            [node.first_edge as usize..(node.first_edge + node.edge_count) as usize]
+        if let Some(e) = graph.edges[node.edge_range()]
             .iter()
             .find(|e| inside(e.to) && keep(e.label))
         {
@@ -315,7 +322,7 @@ fn fair_cycle(
                 entry,
                 |v| {
                     let n = &graph.nodes[v as usize];
-                    graph.edges[n.first_edge as usize..(n.first_edge + n.edge_count) as usize]
+                    graph.edges[n.edge_range()]
                         .iter()
                         .any(|e| inside(e.to) && keep(e.label))
                 },
@@ -332,7 +339,7 @@ fn fair_cycle(
             at,
             |v| {
                 let n = &graph.nodes[v as usize];
-                graph.edges[n.first_edge as usize..(n.first_edge + n.edge_count) as usize]
+                graph.edges[n.edge_range()]
                     .iter()
                     .any(|e| inside(e.to) && keep(e.label) && matches(e.label))
             },
@@ -342,7 +349,7 @@ fn fair_cycle(
         cycle.extend(labels);
         at = *nodes.last()?;
         let n = &graph.nodes[at as usize];
-        let e = graph.edges[n.first_edge as usize..(n.first_edge + n.edge_count) as usize]
+        let e = graph.edges[n.edge_range()]
             .iter()
             .find(|e| inside(e.to) && keep(e.label) && matches(e.label))?;
         cycle.push(e.label);
@@ -378,18 +385,13 @@ fn make_fair(
 ) -> Option<()> {
     let edges_of = |v: u32| {
         let n = &graph.nodes[v as usize];
-        &graph.edges[n.first_edge as usize..(n.first_edge + n.edge_count) as usize]
+        &graph.edges[n.edge_range()]
     };
     let choice = |l: u16| l & (0x3f | LABEL_TIMER);
     // Every detour visits a state not visited before or takes a choice not
     // taken before, so this ends; the bound is a backstop.
     for _ in 0..4 * 64 {
-        let mut visited = vec![entry];
-        let mut at = entry;
-        for &label in cycle.iter() {
-            at = edges_of(at).iter().find(|e| e.label == label)?.to;
-            visited.push(at);
-        }
+        let visited = nodes_along(graph, entry, cycle)?;
         let (mut run_all, mut timer_all) = (u64::MAX, u64::MAX);
         for &v in &visited {
             run_all &= graph.nodes[v as usize].run;

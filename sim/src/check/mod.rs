@@ -387,8 +387,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
                 if kind == Kind::BlockedForever && !verdict.matches(expect) =>
             {
                 match nearest_matching(&model, graph, code, expect) {
-                    Some((labels, verdict)) => {
-                        let nodes = path_nodes(graph, &labels);
+                    Some((nodes, labels, verdict)) => {
                         let critical = nodes.iter().position(|v| doomed[*v as usize]);
                         (verdict, labels, critical)
                     }
@@ -552,41 +551,24 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
     })
 }
 
-/// Replays `choices` in the model; the verdict of the state reached, if it
-/// is stuck or ends in an error.
 /// The nearest state with violation `code` whose verdict satisfies
-/// `expect`: the labels of the shortest path to it, and its verdict.
+/// `expect`: the shortest path to it (nodes and labels), and its verdict.
 fn nearest_matching(
     model: &model::Model,
     graph: &search::Graph,
     code: u8,
     expect: &Expectation,
-) -> Option<(Vec<u16>, Verdict)> {
+) -> Option<(Vec<u32>, Vec<u16>, Verdict)> {
     analysis::shortest_paths_to(graph, 0, |v| graph.nodes[v as usize].violation == code).find_map(
-        |labels| {
+        |(nodes, labels)| {
             let verdict = verdict_at(model, &analysis::choices(&labels))?;
-            verdict.matches(expect).then_some((labels, verdict))
+            verdict.matches(expect).then_some((nodes, labels, verdict))
         },
     )
 }
 
-/// The nodes a path of edge labels from the initial state goes through.
-fn path_nodes(graph: &search::Graph, labels: &[u16]) -> Vec<u32> {
-    let mut nodes = vec![0u32];
-    let mut at = 0u32;
-    for &label in labels {
-        let node = &graph.nodes[at as usize];
-        let edges =
-            &graph.edges[node.first_edge as usize..(node.first_edge + node.edge_count) as usize];
-        match edges.iter().find(|e| e.label == label) {
-            Some(e) => at = e.to,
-            None => break,
-        }
-        nodes.push(at);
-    }
-    nodes
-}
-
+/// Replays `choices` in the model; the verdict of the state reached, if it
+/// is stuck or ends in an error.
 fn verdict_at(model: &model::Model, choices: &[Choice]) -> Option<Verdict> {
     let mut scratch = model.scratch();
     let mut state = model.initial().to_vec();

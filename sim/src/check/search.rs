@@ -106,6 +106,14 @@ pub struct Node {
     pub violation: u8,
 }
 
+impl Node {
+    /// Where its edges lie in [`Graph::edges`].
+    #[inline]
+    pub fn edge_range(&self) -> std::ops::Range<usize> {
+        self.first_edge as usize..(self.first_edge + self.edge_count) as usize
+    }
+}
+
 /// The explored graph.
 #[derive(Default)]
 pub struct Graph {
@@ -296,9 +304,7 @@ impl Graph {
             let v = order[head] as usize;
             head += 1;
             let node = self.nodes[v];
-            for e in
-                &self.edges[node.first_edge as usize..(node.first_edge + node.edge_count) as usize]
-            {
+            for e in &self.edges[node.edge_range()] {
                 if new_of[e.to as usize] == NONE {
                     new_of[e.to as usize] = order.len() as u32;
                     order.push(e.to);
@@ -316,9 +322,7 @@ impl Graph {
         for &old in &order {
             let mut node = self.nodes[old as usize];
             let first = edges.len() as u32;
-            for e in
-                &self.edges[node.first_edge as usize..(node.first_edge + node.edge_count) as usize]
-            {
+            for e in &self.edges[node.edge_range()] {
                 edges.push(Edge {
                     to: new_of[e.to as usize],
                     label: e.label,
