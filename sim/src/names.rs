@@ -13,8 +13,9 @@ use crate::lang::Program;
 #[derive(Clone, Debug)]
 pub struct Names {
     labels: Vec<String>,
-    /// What each instance's code may do with the declared mailboxes.
-    mailbox_use: Vec<crate::lang::MailboxUse>,
+    /// What each instance's code may do with the declared mailboxes and
+    /// objects.
+    handle_use: Vec<crate::lang::HandleUse>,
 }
 
 impl Names {
@@ -22,8 +23,8 @@ impl Names {
     pub fn new(program: &Program) -> Names {
         Names {
             labels: program.instances.iter().map(|i| i.label.clone()).collect(),
-            mailbox_use: (0..program.instances.len())
-                .map(|k| program.mailbox_use(k))
+            handle_use: (0..program.instances.len())
+                .map(|k| program.handle_use(k))
                 .collect(),
         }
     }
@@ -32,7 +33,7 @@ impl Names {
     /// it)? True for anything the program does not know (a mailbox made
     /// at run time, a pid of no instance).
     pub fn may_use_mailbox(&self, pid: Pid, mailbox: MailboxId, send: bool) -> bool {
-        let Some(uses) = self.instance(pid).and_then(|k| self.mailbox_use.get(k)) else {
+        let Some(uses) = self.instance(pid).and_then(|k| self.handle_use.get(k)) else {
             return true;
         };
         let m = mailbox.0 as usize;
@@ -41,6 +42,14 @@ impl Names {
         } else {
             uses.may_receive_from(m)
         }
+    }
+
+    /// May `pid`'s code `V`, `signal` or `broadcast` the object its handle
+    /// `handle` names? True for a pid of no instance.
+    pub fn may_wake(&self, pid: Pid, handle: u64) -> bool {
+        self.instance(pid)
+            .and_then(|k| self.handle_use.get(k))
+            .is_none_or(|uses| uses.may_wake(handle))
     }
 
     /// The instance a pid belongs to (instance `k` is slot `k`).

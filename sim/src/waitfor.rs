@@ -7,13 +7,13 @@
 //! theirs frees a slot); a `recv(ANY)` for every
 //! other live process; a mailbox send or receive for every other live
 //! holder of that mailbox whose code makes the other half of the call
-//! (`lang/mailbox_use.rs`), except the holders blocked in the same kind of
+//! (`lang/handle_use.rs`), except the holders blocked in the same kind of
 //! call on the same mailbox (a receiver waiting for a message cannot put
 //! one into the mailbox before it gets one itself: it competes with the
 //! caller, it cannot help it). A `lock(m)` waits for `m`'s owner; a `P(s)`
 //! or a condition-variable `wait(c, m)` for every other live holder of `s`
-//! or `c` (any of them could `V` or `signal`), except those waiting in the
-//! same call on the same object; but a `P` on a device's semaphore (the
+//! or `c` whose code may `V` it (or `signal` or `broadcast` it), except
+//! those waiting in the same call on the same object; but a `P` on a device's semaphore (the
 //! keyboard's `chars`) waits for the device, not for a process: only its
 //! interrupt handler `V`s it, so it has no edges, and once no more input
 //! is scheduled it is blocked forever, never part of a deadlock (the
@@ -147,24 +147,39 @@ pub fn waits_for(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) 
         // for every other holder that could `V` or `signal` it.
         BlockReason::MutexLock { owner, .. } => vec![owner],
         BlockReason::SemP { sem } if is_device_semaphore(kernel, sem) => Vec::new(),
-        BlockReason::SemP { sem } => holders(kernel, pid, Object::Semaphore(sem), reason),
+        BlockReason::SemP { sem } => wakers(kernel, names, pid, Object::Semaphore(sem), reason),
         BlockReason::CondWait { condvar, .. } => {
-            holders(kernel, pid, Object::Condvar(condvar), reason)
+            wakers(kernel, names, pid, Object::Condvar(condvar), reason)
         }
     }
+}
+
+/// The live holders of `object` other than `pid` and its competitors whose
+/// code may `V` it (a semaphore) or `signal` or `broadcast` it (a condition
+/// variable).
+fn wakers(
+    kernel: &Kernel,
+    names: &Names,
+    pid: Pid,
+    object: Object,
+    reason: BlockReason,
+) -> Vec<Pid> {
+    let may_wake = |q: Pid| {
+        let handle = kernel
+            .process(q)
+            .and_then(|p| p.handles.iter().find(|(_, o)| *o == object))
+            .map(|(h, _)| h.to_raw());
+        handle.is_none_or(|h| names.may_wake(q, h))
+    };
+    kernel
+        .object_holders(object)
+        .filter(|q| *q != pid && !is_competitor(kernel, *q, reason) && may_wake(*q))
+        .collect()
 }
 
 /// Is `sem` the semaphore a device's interrupt handler raises?
 fn is_device_semaphore(kernel: &Kernel, sem: SemaphoreId) -> bool {
     kernel.keyboard().is_some_and(|k| k.semaphore() == sem)
-}
-
-/// The live holders of `object` other than `pid` and its competitors.
-fn holders(kernel: &Kernel, pid: Pid, object: Object, reason: BlockReason) -> Vec<Pid> {
-    kernel
-        .object_holders(object)
-        .filter(|q| *q != pid && !is_competitor(kernel, *q, reason))
-        .collect()
 }
 
 /// Is `other` blocked in the same kind of mailbox call, on the same mailbox,

@@ -127,6 +127,59 @@ expect blocked_forever(Waiter);
 }
 
 #[test]
+fn a_p_no_process_can_v_is_blocked_forever_not_a_deadlock_with_whoever_waits_on_it() {
+    // B holds `s` but its code never `V`s it: A's `P` waits for nobody,
+    // and B waits for A. No cycle: A is blocked forever, B with it.
+    let p = program(
+        "semaphore s(0);\n\
+         process A { P(s); send(B, 1); }\n\
+         process B { recv(A, x); }",
+    );
+    let result = run(&p, RunOptions::default()).unwrap();
+    let text = result.verdict.explain().join("\n");
+    let Verdict::BlockedForever { stuck } = &result.verdict else {
+        panic!("{text}");
+    };
+    assert_eq!(stuck.len(), 2, "{text}");
+    assert!(
+        text.contains("A waits in P(s) [count 0]: no live process can ever satisfy it"),
+        "{text}"
+    );
+    // With a `V(s)` in B's code (after its receive) the same stuck world is
+    // a cycle: B could raise `s` once A sent, and A sends once B raised it.
+    let p = program(
+        "semaphore s(0);\n\
+         process A { P(s); send(B, 1); }\n\
+         process B { recv(A, x); V(s); }",
+    );
+    let result = run(&p, RunOptions::default()).unwrap();
+    assert!(
+        matches!(result.verdict, Verdict::Deadlock { .. }),
+        "{}",
+        result.verdict.explain().join("\n")
+    );
+}
+
+#[test]
+fn a_wait_no_process_signals_is_blocked_forever_and_the_checker_agrees() {
+    let source = "mutex m;\n\
+         condvar c;\n\
+         process A { lock(m); wait(c, m); unlock(m); send(B, 1); }\n\
+         process B { recv(A, x); }\n\
+         expect blocked_forever(A);";
+    let p = program(source);
+    let result = run(&p, RunOptions::default()).unwrap();
+    let text = result.verdict.explain().join("\n");
+    assert!(
+        text.contains("A waits in wait(c, m) [not signalled]: no live process can ever satisfy it"),
+        "{text}"
+    );
+    let report = check::check(&p, &options()).expect("checks");
+    assert!(report.finding(Kind::Deadlock).is_none(), "{report:?}");
+    assert_replays(&p, &report, Kind::BlockedForever);
+}
+
+#[test]
 fn unlocking_a_mutex_one_does_not_hold_is_a_program_error_and_the_expression_form_gives_eperm() {
     let p = program("mutex m;\nprocess P { unlock(m); }\nexpect error;");
     let result = run(&p, RunOptions::default()).unwrap();
