@@ -269,6 +269,16 @@ impl Kernel {
                 Ok(TrapOutcome::Exited(code))
             }
             Syscall::Yield => {
+                // The call is done (its 0 is what the caller finds when it
+                // runs again), so the trace says so before the switch.
+                let done = Reply::to_regs(Ok(Reply::value(0)));
+                sink.event(
+                    self.now,
+                    &Event::Return {
+                        pid: caller,
+                        result: done,
+                    },
+                );
                 self.preempt(caller, sink).map_err(err_regs)?;
                 Ok(TrapOutcome::Yielded)
             }

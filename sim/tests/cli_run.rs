@@ -254,6 +254,19 @@ fn help_works_on_every_command() {
         assert_eq!(code(&out), 0, "{args:?}");
         assert!(stdout(&out).contains("Examples:"), "{args:?}");
     }
+    // `help` is a command too: its own `--help`, and the help of another.
+    let out = ipclab(&["help", "--help"]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    assert!(stdout(&out).contains("Usage: ipclab help [COMMAND]"));
+    let out = ipclab(&["help", "check"]);
+    assert_eq!(code(&out), 0);
+    assert!(
+        stdout(&out).contains("Usage: ipclab check"),
+        "{}",
+        stdout(&out)
+    );
+    let out = ipclab(&["help", "nosuch"]);
+    assert_eq!(code(&out), 2);
 }
 
 #[test]

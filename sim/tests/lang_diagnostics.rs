@@ -416,6 +416,9 @@ fn an_error_on_a_very_long_line_is_shown_around_its_caret() {
     assert!(rendered.contains("fork();"), "{rendered}");
     assert!(rendered.contains('…'), "{rendered}");
     assert!(rendered.len() < 4_000, "{rendered}");
+    // The snippet's header gives the place in the file, not in the window.
+    let place = format!("[test.ipc:1:{}]", 5_000 * 7 + 13);
+    assert!(rendered.contains(&place), "{rendered}");
 }
 
 #[test]

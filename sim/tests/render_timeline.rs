@@ -296,3 +296,31 @@ fn a_mailbox_made_at_run_time_shows_no_capacity_it_does_not_know() {
     );
     assert!(text.contains("A -> x  msg 1 (8 B) queued 1\n"), "{text}");
 }
+
+#[test]
+fn a_yield_returns_ok_on_the_timeline_and_in_json() {
+    // `yield` is a call that succeeds at once: its line ends in `-> ok`
+    // like any other, and the JSON trace has its `return` before the
+    // switch away from the caller.
+    let source = "process A { yield; }\nprocess B { yield; }\n";
+    let text = render(source, RunOptions::default(), plain());
+    assert!(text.contains("A  yield -> ok"), "{text}");
+    let program = lang::compile("y.ipc", source.as_bytes(), &[]).unwrap();
+    let options = RunOptions::default();
+    let result = runner::run(&program, options).unwrap();
+    let json = render::json_lines(
+        &program,
+        &RunSetup {
+            options,
+            replayed: false,
+        },
+        &result,
+    );
+    let kinds: Vec<&str> = json
+        .lines()
+        .filter(|l| !l.contains("\"type\":\"step\""))
+        .filter(|l| l.contains("\"process\":\"A\"") || l.contains("\"from\":\"A\""))
+        .filter_map(|l| l.split("\"type\":\"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(kinds[..3], ["syscall", "return", "switch"], "{json}");
+}

@@ -71,7 +71,12 @@ Examples:
 /// and finally what happened: completion, deadlock, a process blocked forever,
 /// starvation, or a program error.
 #[derive(Debug, Parser)]
-#[command(name = "ipclab", version, after_help = EXAMPLES)]
+#[command(
+    name = "ipclab",
+    version,
+    after_help = EXAMPLES,
+    disable_help_subcommand = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -96,6 +101,14 @@ enum Command {
     /// Print a scenario's source, or its compiled bytecode.
     #[command(after_help = SHOW_EXAMPLES)]
     Show(ShowArgs),
+    /// Print this message or the help of the given command.
+    // Our own rather than clap's built-in `help`, so that `ipclab help
+    // --help` is answered like every other command's `--help`.
+    Help {
+        /// The command to describe (`run`, `check`, `replay`, `list`, `show`).
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -277,6 +290,7 @@ pub fn main() -> ExitCode {
         Command::Replay(args) => check::replay(&args),
         Command::List => list(),
         Command::Show(args) => show(&args),
+        Command::Help { command } => help(command.as_deref()),
     };
     match outcome {
         Ok(code) => code,
@@ -286,6 +300,24 @@ pub fn main() -> ExitCode {
         }
         Err(Failure::Printed) => ExitCode::from(2),
     }
+}
+
+/// `ipclab help [COMMAND]`: the long help of the program or of a command.
+fn help(command: Option<&str>) -> Result<ExitCode, Failure> {
+    use clap::CommandFactory;
+    let mut cli = Cli::command();
+    // Built, the subcommands know their full names (`ipclab check`).
+    cli.build();
+    let target = match command {
+        None => &mut cli,
+        Some(name) => cli.find_subcommand_mut(name).ok_or_else(|| {
+            format!("no command `{name}` (the commands: run, check, replay, list, show, help)")
+        })?,
+    };
+    target
+        .print_long_help()
+        .map_err(|e| format!("cannot print the help: {e}"))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Why a command failed with exit code 2.

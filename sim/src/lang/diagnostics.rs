@@ -139,7 +139,11 @@ impl Diagnostics {
             let report = Report {
                 title: self.one_line(error),
                 error: &shown,
-                source: NamedSource::new(&self.file_name, text),
+                source: Shown {
+                    text: NamedSource::new(&self.file_name, text),
+                    line: error.line,
+                    column: error.column,
+                },
             };
             if handler.render_report(&mut out, &report).is_err() {
                 // Rendering only fails on a formatter error; fall back to one line.
@@ -246,7 +250,41 @@ pub(crate) fn line_col(source: &str, offset: usize) -> (usize, usize) {
 struct Report<'a> {
     title: String,
     error: &'a Diagnostic,
-    source: NamedSource<String>,
+    source: Shown,
+}
+
+/// The source as shown ([`display_source`]), with the error's place in
+/// the real source: miette heads the snippet with the line and column of
+/// the span it reads alone, which in a line cut to a window would count
+/// from the cut.
+struct Shown {
+    text: NamedSource<String>,
+    /// 1-based, in the real source.
+    line: usize,
+    column: usize,
+}
+
+impl miette::SourceCode for Shown {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let contents = self.text.read_span(span, before, after)?;
+        if before > 0 || after > 0 || self.line == 0 {
+            return Ok(contents);
+        }
+        // The span alone: the header's place.
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            contents.name().unwrap_or_default().to_string(),
+            contents.data(),
+            *contents.span(),
+            self.line - 1,
+            self.column.saturating_sub(1),
+            contents.line_count(),
+        )))
+    }
 }
 
 impl fmt::Debug for Report<'_> {
