@@ -190,8 +190,8 @@ impl Names {
         peer: Source,
         tag: TagFilter,
     ) -> String {
-        if call == MpiCall::Waitany {
-            if let Some(text) = self.waitany_reason(kernel, waiter) {
+        if matches!(call, MpiCall::Waitany | MpiCall::Waitall) {
+            if let Some(text) = self.pending_requests_reason(kernel, waiter, call) {
                 return text;
             }
         }
@@ -240,11 +240,17 @@ impl Names {
         format!("{name}({inner}) [{detail}]")
     }
 
-    /// An `MPI_Waitany` of `owner` waits for any one of its requests:
-    /// `MPI_Waitany(MPI_Irecv from Rank[1] [terminated], MPI_Irecv from
-    /// Rank[2]) [none complete]`. (The block reason names one request; the
-    /// others are the process's pending requests.)
-    fn waitany_reason(&self, kernel: &Kernel, owner: Pid) -> Option<String> {
+    /// An `MPI_Waitany` of `owner` waits for any one of its requests, an
+    /// `MPI_Waitall` for every one: `MPI_Waitany(MPI_Irecv from Rank[1]
+    /// [terminated], MPI_Irecv from Rank[2]) [none complete]`,
+    /// `MPI_Waitall(...) [not all complete]`. (The block reason names one
+    /// request; the others are the process's pending requests.)
+    fn pending_requests_reason(
+        &self,
+        kernel: &Kernel,
+        owner: Pid,
+        call: MpiCall,
+    ) -> Option<String> {
         let pending: Vec<String> = kernel
             .requests()
             .filter(|(_, r)| r.owner == owner && r.done.is_none() && r.holder == Holder::User)
@@ -267,7 +273,11 @@ impl Names {
                 )
             })
             .collect();
-        (pending.len() > 1).then(|| format!("MPI_Waitany({}) [none complete]", pending.join(", ")))
+        let (name, detail) = match call {
+            MpiCall::Waitany => ("MPI_Waitany", "none complete"),
+            _ => ("MPI_Waitall", "not all complete"),
+        };
+        (pending.len() > 1).then(|| format!("{name}({}) [{detail}]", pending.join(", ")))
     }
 
     /// Rank `rank` of `comm` as the scenario names it.

@@ -112,12 +112,14 @@ pub fn waits_for(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) 
                 .collect()
         }
         BlockReason::Sleep { .. } => Vec::new(),
-        // Any one of its requests completes an `MPI_Waitany`: it waits for
-        // the partners of all of them. (Which handles it passed lies in its
+        // Any one of its requests completes an `MPI_Waitany`, and every one
+        // must complete for an `MPI_Waitall`: either waits for the partners
+        // of all of them, so the graph does not depend on the order of the
+        // requests in the array. (Which handles it passed lies in its
         // memory; the process's pending requests are a superset, and a
-        // lecture's `MPI_Waitany` waits on all of them.)
+        // lecture's wait waits on all of them.)
         BlockReason::Mpi {
-            call: MpiCall::Waitany,
+            call: MpiCall::Waitany | MpiCall::Waitall,
             ..
         } => {
             let mut peers = Vec::new();

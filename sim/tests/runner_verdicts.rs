@@ -675,3 +675,39 @@ fn receivers_with_disjoint_tag_filters_do_not_compete_and_can_deadlock() {
         text(&result)
     );
 }
+
+#[test]
+fn an_mpi_waitall_waits_for_every_pending_request_whatever_their_order() {
+    // Rank 0 waits for a message from rank 1 (which waits for rank 0) and
+    // one from rank 2 (which has exited): the cycle through rank 1 is there
+    // whichever request comes first in the array.
+    let source = |first: i64| {
+        format!(
+            "process Rank[3] {{\n\
+             let reqs[2];\n\
+             MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+             if rank == 0 {{\n\
+             MPI_Irecv(y, 1, MPI_INT, {first}, 0, MPI_COMM_WORLD, &reqs[0]);\n\
+             MPI_Irecv(z, 1, MPI_INT, {}, 0, MPI_COMM_WORLD, &reqs[1]);\n\
+             MPI_Waitall(2, reqs, MPI_STATUSES_IGNORE);\n\
+             MPI_Send(x, 1, MPI_INT, 1, 5, MPI_COMM_WORLD);\n\
+             }}\n\
+             if rank == 1 {{ MPI_Recv(x, 1, MPI_INT, 0, 5, MPI_COMM_WORLD, &st); }}\n\
+             }}",
+            3 - first
+        )
+    };
+    for first in [1, 2] {
+        let result = run_source(&source(first));
+        assert!(
+            matches!(result.verdict, Verdict::Deadlock { .. }),
+            "first {first}: {}",
+            text(&result)
+        );
+        assert!(
+            text(&result).contains("[not all complete] -> Rank[1] waits in MPI_Recv"),
+            "{}",
+            text(&result)
+        );
+    }
+}
