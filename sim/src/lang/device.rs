@@ -65,7 +65,15 @@ pub(super) fn resolve(
     }
     let mut ring = DEFAULT_RING;
     let mut semaphore = None;
-    for option in options {
+    for (at, option) in options.iter().enumerate() {
+        if options[..at].iter().any(|o| o.key.text == option.key.text) {
+            return Err(Diagnostic::at(
+                option.key.span,
+                format!("device option `{}` is set twice", option.key.text),
+                "set again",
+            )
+            .with_help("keep one of the two"));
+        }
         match option.key.text.as_str() {
             "ring" => {
                 let value = evaluate(&option.value)?;
@@ -258,6 +266,26 @@ mod tests {
         assert!(
             error("device keyboard(semaphore = s) { at 1 \"a\"; } process P { }").contains("`:`")
         );
+        let twice = error(
+            "semaphore s; semaphore t;\n\
+             device keyboard(ring = 2, semaphore = s, ring = 5) { }\n\
+             process P { }",
+        );
+        assert!(
+            twice.contains("device option `ring` is set twice"),
+            "{twice}"
+        );
+        assert!(error(
+            "semaphore s; device keyboard(semaphore = s, semaphore = s) { } process P { }"
+        )
+        .contains("`semaphore` is set twice"));
+        // A bad declaration is still declared: its uses add no errors.
+        let one = error(
+            "device keyboard { at 3: \"ab\"; }\n\
+             process P { let c = dev_read(keyboard); let d = dev_read(keyboard); }",
+        );
+        assert!(one.contains("needs the semaphore"), "{one}");
+        assert!(!one.contains("expected a declared device"), "{one}");
     }
 
     #[test]

@@ -114,6 +114,7 @@ pub fn compile_items(
     let mut too_many_instances: Option<usize> = None;
     let mut expect_item = None;
     let mut devices: Vec<crate::lang::device::DeviceDecl> = Vec::new();
+    let mut bad_devices: Vec<String> = Vec::new();
     for item in items {
         match item {
             Item::Device {
@@ -122,7 +123,7 @@ pub fn compile_items(
                 inputs,
                 span,
             } => {
-                if devices.iter().any(|d| d.name == kind.text) {
+                if devices.iter().any(|d| d.name == kind.text) || bad_devices.contains(&kind.text) {
                     errors.push(
                         Diagnostic::at(*span, format!("a second `{}`", kind.text), "second device")
                             .with_help(
@@ -133,7 +134,11 @@ pub fn compile_items(
                 }
                 match crate::lang::device::resolve(kind, options, inputs, |e| globals.evaluate(e)) {
                     Ok(device) => devices.push(device),
-                    Err(error) => errors.push(error),
+                    Err(error) => {
+                        // Still declared, so its `dev_read`s add no errors.
+                        bad_devices.push(kind.text.clone());
+                        errors.push(error);
+                    }
                 }
             }
             Item::Mailbox { name, capacity } => {
@@ -277,6 +282,7 @@ pub fn compile_items(
         }
     }
     globals.devices = devices.iter().map(|d| d.name.clone()).collect();
+    globals.devices.extend(bad_devices);
     if let Some(at) = too_many_instances {
         errors[at] = errors[at].clone().with_help(format!(
             "a scenario runs at most {MAX_INSTANCES} instances in total; \
