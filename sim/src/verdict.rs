@@ -146,10 +146,12 @@ impl Verdict {
             Verdict::Runs { progress, starving } => {
                 lines.push(match limit {
                     Some(Limit::Steps(steps)) => {
-                        format!("runs: still live at the step limit ({steps} steps)")
+                        let s = if steps == 1 { "" } else { "s" };
+                        format!("runs: still live at the step limit ({steps} step{s})")
                     }
                     Some(Limit::Ticks(ticks)) => {
-                        format!("runs: still live at the tick limit ({ticks} ticks)")
+                        let s = if ticks == 1 { "" } else { "s" };
+                        format!("runs: still live at the tick limit ({ticks} tick{s})")
                     }
                     Some(Limit::Schedule(steps)) => format!(
                         "runs: the schedule ends after {steps} step{}, with processes still \

@@ -324,3 +324,21 @@ fn a_yield_returns_ok_on_the_timeline_and_in_json() {
         .collect();
     assert_eq!(kinds[..3], ["syscall", "return", "switch"], "{json}");
 }
+
+#[test]
+fn long_instance_labels_keep_their_index_in_the_column_heads() {
+    let source = "process ProducerProcess[2] { yield; }\nprocess ConsumerProcess[2] { yield; }\n";
+    let text = render(source, RunOptions::default(), plain());
+    let head = text
+        .lines()
+        .find(|l| l.contains("step  tick"))
+        .expect("a heading");
+    for label in [
+        "ProducerProc…[0]",
+        "ProducerProc…[1]",
+        "ConsumerProc…[0]",
+        "ConsumerProc…[1]",
+    ] {
+        assert!(head.contains(label), "{head}");
+    }
+}

@@ -711,3 +711,17 @@ fn an_mpi_waitall_waits_for_every_pending_request_whatever_their_order() {
         );
     }
 }
+
+#[test]
+fn a_limit_of_one_step_is_said_in_the_singular() {
+    let options = RunOptions {
+        max_steps: 1,
+        ..RunOptions::default()
+    };
+    let result = run(&program("process A { loop { yield; } }"), options).expect("boots");
+    let lines = result.verdict.explain_at(result.limit(&options));
+    assert_eq!(
+        lines.first().map(String::as_str),
+        Some("runs: still live at the step limit (1 step)")
+    );
+}

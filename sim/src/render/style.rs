@@ -82,6 +82,26 @@ pub fn truncate(text: &str, max: usize) -> String {
     out
 }
 
+/// A process label cut to `max` characters keeping its instance index:
+/// `ProducerProcess[1]` in 14 becomes `ProducerPr…[1]`, so that columns of
+/// instances of one long name stay apart.
+pub fn truncate_label(label: &str, max: usize) -> String {
+    if width(label) <= max {
+        return label.to_string();
+    }
+    let index = label
+        .rfind('[')
+        .filter(|_| label.ends_with(']'))
+        .map(|at| &label[at..]);
+    match index {
+        Some(index) if width(index) + 2 <= max => {
+            let name = &label[..label.len() - index.len()];
+            format!("{}{index}", truncate(name, max - width(index)))
+        }
+        _ => truncate(label, max),
+    }
+}
+
 /// `text` with its control characters written out (`\e`, `\n`, `\t`,
 /// `\r`, `\x07`): a process's `print` text must neither send escape
 /// sequences to the terminal nor break the timeline's lines. Everything
@@ -121,6 +141,13 @@ mod tests {
     #[test]
     fn truncate_marks_the_cut_with_an_ellipsis() {
         assert_eq!(truncate("send(consMbox)", 8), "send(co…");
+        assert_eq!(truncate_label("ProducerProcess[1]", 14), "ProducerPr…[1]");
+        assert_eq!(
+            truncate_label("ProducerProcess[1]", 18),
+            "ProducerProcess[1]"
+        );
+        assert_eq!(truncate_label("Producer[12]", 5), "Prod…");
+        assert_eq!(truncate_label("ProducerProcess", 8), "Produce…");
         assert_eq!(truncate("short", 8), "short");
         assert_eq!(truncate("x", 0), "");
     }

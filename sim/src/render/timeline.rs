@@ -30,7 +30,7 @@ use crate::runner::{kernel_config, RunResult};
 use crate::trace::{ProcView, Step, TraceEvent};
 use crate::verdict::{expectation_text, Verdict};
 
-use super::style::{escape_controls, pad, truncate, width, Painter, Style};
+use super::style::{escape_controls, pad, truncate, truncate_label, width, Painter, Style};
 use super::waitfor::waitfor_lines;
 use super::wrap::{wrap, wrap_fields, wrap_words};
 use super::RunSetup;
@@ -135,7 +135,10 @@ pub fn timeline_annotated(
             if setup.options.schedule == crate::runner::Schedule::Random {
                 header.push_str(&format!(", seed {}", setup.options.seed));
             }
-            header.push_str(&format!(" · limit {} steps", setup.options.max_steps));
+            header.push_str(&format!(
+                " · limit {}",
+                plural(setup.options.max_steps, "step")
+            ));
         }
     }
     for (i, line) in wrap_fields(&header, " · ", options.width, "  ")
@@ -179,7 +182,7 @@ pub fn timeline_annotated(
     );
     let mut rule = format!("{} {} ", "─".repeat(layout.step), "─".repeat(layout.tick));
     for label in labels {
-        heading.push_str(&pad(&truncate(label, column), column + 1));
+        heading.push_str(&pad(&truncate_label(label, column), column + 1));
         rule.push_str(&"─".repeat(column));
         rule.push(' ');
     }
