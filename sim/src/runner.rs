@@ -24,7 +24,7 @@ use crate::lang::{Policy, Program};
 use crate::machine::{self, Effect, Machine};
 use crate::names::Names;
 use crate::trace::{ProcView, Step, Trace, TraceEvent};
-use crate::translate::translate_all;
+use crate::translate::{translate_all, MessageNumbers};
 use crate::verdict::{Limit, Progress, Stuck, Verdict};
 use crate::waitfor::analyse_stuck;
 
@@ -239,6 +239,8 @@ pub struct World<'p> {
     cpu_slots: Vec<Option<usize>>,
     last_cpu: usize,
     trace: Trace,
+    /// The numbers the trace shows for the kernel's messages.
+    message_numbers: MessageNumbers,
     output: Vec<String>,
     /// Typed input still to come (`sim/src/device.rs`).
     devices: Devices,
@@ -268,6 +270,7 @@ impl<'p> World<'p> {
             cpu_slots: vec![None; options.cpus.max(1)],
             last_cpu: options.cpus.max(1) - 1,
             trace,
+            message_numbers: MessageNumbers::default(),
             output: Vec::new(),
             devices,
         })
@@ -590,8 +593,12 @@ impl<'p> World<'p> {
         if self.options.record {
             let recorded = recorder.into_events();
             let mut events = Vec::with_capacity(recorded.len() + vm_events.len());
-            let mut translated =
-                translate_all(&self.kernel, &self.names, recorded.iter().map(|e| &e.1));
+            let mut translated = translate_all(
+                &self.kernel,
+                &self.names,
+                &mut self.message_numbers,
+                recorded.iter().map(|e| &e.1),
+            );
             // The dispatch, then the call line, then what the kernel did,
             // then the VM's own events (produce, print...).
             let (calls, rest): (Vec<_>, Vec<_>) = vm_events

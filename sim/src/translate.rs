@@ -6,6 +6,23 @@ use ipclab_syscalls::{Pid, RetRegs, Sysno};
 use crate::names::{result_text, Names};
 use crate::trace::TraceEvent;
 
+/// The numbers a trace shows for messages: 1, 2, 3 in the order they first
+/// appear. The kernel's own numbers order arrivals and skip where a
+/// blocked send took one when it blocked and its message took another
+/// when it moved into a slot; a reader of the trace should see no gaps.
+#[derive(Clone, Debug, Default)]
+pub struct MessageNumbers {
+    shown: std::collections::HashMap<u64, u64>,
+}
+
+impl MessageNumbers {
+    /// The number shown for the kernel's message `id`.
+    pub fn of(&mut self, id: u64) -> u64 {
+        let next = self.shown.len() as u64 + 1;
+        *self.shown.entry(id).or_insert(next)
+    }
+}
+
 /// The trace events for a step's kernel events, in order: `None` where
 /// [`translate`] gives none, so positions match `events`.
 ///
@@ -15,6 +32,7 @@ use crate::trace::TraceEvent;
 pub fn translate_all<'e>(
     kernel: &Kernel,
     names: &Names,
+    numbers: &mut MessageNumbers,
     events: impl IntoIterator<Item = &'e Event>,
 ) -> Vec<Option<TraceEvent>> {
     let mut last_call: Option<(Pid, Sysno)> = None;
@@ -35,7 +53,7 @@ pub fn translate_all<'e>(
                 }
                 _ => {}
             }
-            translate(kernel, names, event)
+            translate(kernel, names, numbers, event)
         })
         .collect()
 }
@@ -68,10 +86,17 @@ fn value_text(result: RetRegs) -> String {
 /// already shows another way (a call's decoded form is recorded by the
 /// runner with its scenario line). A step's events go through
 /// [`translate_all`], which also knows which call a `Return` answers.
-pub fn translate(kernel: &Kernel, names: &Names, event: &Event) -> Option<TraceEvent> {
-    let end = |e: &CopyEnd| match *e {
+pub fn translate(
+    kernel: &Kernel,
+    names: &Names,
+    numbers: &mut MessageNumbers,
+    event: &Event,
+) -> Option<TraceEvent> {
+    let end = |e: &CopyEnd, numbers: &mut MessageNumbers| match *e {
         CopyEnd::User { pid, addr } => format!("{}@{addr}", names.process(pid)),
-        CopyEnd::Kernel { message } => format!("kernel slot (message {message})"),
+        CopyEnd::Kernel { message } => {
+            format!("kernel slot (message {})", numbers.of(message))
+        }
     };
     Some(match *event {
         Event::Spawn { .. } | Event::Syscall { .. } => return None,
@@ -92,8 +117,8 @@ pub fn translate(kernel: &Kernel, names: &Names, event: &Event) -> Option<TraceE
             result: result_text(result),
         },
         Event::Copy { from, to, bytes } => TraceEvent::Copy {
-            from: end(&from),
-            to: end(&to),
+            from: end(&from, numbers),
+            to: end(&to, numbers),
             bytes,
         },
         Event::Enqueue {
@@ -104,7 +129,7 @@ pub fn translate(kernel: &Kernel, names: &Names, event: &Event) -> Option<TraceE
             len,
             queued,
         } => TraceEvent::Enqueue {
-            message,
+            message: numbers.of(message),
             from: names.process(from),
             dest: names.dest(kernel, dest),
             tag,
@@ -120,7 +145,7 @@ pub fn translate(kernel: &Kernel, names: &Names, event: &Event) -> Option<TraceE
             len,
             direct,
         } => TraceEvent::Deliver {
-            message,
+            message: numbers.of(message),
             from: names.process(from),
             to: names.process(to),
             dest: names.dest(kernel, dest),
@@ -134,7 +159,7 @@ pub fn translate(kernel: &Kernel, names: &Names, event: &Event) -> Option<TraceE
             dest,
             reason,
         } => TraceEvent::Undeliverable {
-            message,
+            message: numbers.of(message),
             from: names.process(from),
             dest: names.dest(kernel, dest),
             reason: match reason {

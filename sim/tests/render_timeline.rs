@@ -342,3 +342,20 @@ fn long_instance_labels_keep_their_index_in_the_column_heads() {
         assert!(head.contains(label), "{head}");
     }
 }
+
+#[test]
+fn message_numbers_count_without_gaps_when_blocked_sends_move_into_slots() {
+    // Each of A's second and third sends blocks on B's quota of 1 and moves
+    // into the slot later: the trace still numbers the messages 1, 2, 3.
+    let source = "kernel { receiver_quota = 1; }\n\
+                  process A { send(B, 1); send(B, 2); send(B, 3); }\n\
+                  process B { sleep 5; recv(A, x); recv(A, x); recv(A, x); }\n";
+    let text = render(source, RunOptions::default(), plain());
+    let mut numbers: Vec<u64> = text
+        .split("msg ")
+        .skip(1)
+        .filter_map(|rest| rest.split(' ').next()?.parse().ok())
+        .collect();
+    numbers.dedup();
+    assert_eq!(numbers, [1, 2, 3], "{text}");
+}

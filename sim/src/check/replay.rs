@@ -19,7 +19,7 @@ use crate::lang::Program;
 use crate::machine::{self, Effect};
 use crate::runner::RunResult;
 use crate::trace::{ProcView, Step, Trace, TraceEvent};
-use crate::translate::translate_all;
+use crate::translate::{translate_all, MessageNumbers};
 use crate::verdict::{Progress, Stuck, Verdict};
 
 /// A schedule that does not fit the scenario.
@@ -85,6 +85,7 @@ pub fn replay(
     };
     let choices = schedule.unrolled(repeat);
     let mut verdict = None;
+    let mut numbers = MessageNumbers::default();
     for (step, choice) in choices.iter().enumerate() {
         let mut rec = Recorder::default();
         let mut events = Vec::new();
@@ -222,7 +223,7 @@ pub fn replay(
             .partition(|e| matches!(e, TraceEvent::Syscall { .. }));
         all.extend(calls);
         all.extend(
-            translate_all(kernel, names, rec.0.iter())
+            translate_all(kernel, names, &mut numbers, rec.0.iter())
                 .into_iter()
                 .flatten(),
         );
