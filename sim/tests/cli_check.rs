@@ -209,6 +209,28 @@ fn credit_direct_producers_starve_producer_1_and_the_lasso_replays() {
         text.contains("counterexample (starvation): reproduced ✓"),
         "{text}"
     );
+    // A lasso replayed without its cycle would show nothing: refused.
+    let args = ["replay", "credit-direct-producers", "--schedule", file];
+    let out = ipclab_in(&dir, &[&args[..], &["--repeat", "0"]].concat());
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(
+        stderr(&out).contains("0 is not in 1..=10000"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn a_lasso_names_a_process_that_never_ran_in_its_cycle_not_scheduled() {
+    let dir = scratch("not-scheduled");
+    let args = ["replay", "credit-direct-producers", "--schedule", "| 0"];
+    let out = ipclab_in(&dir, &[&args[..], &["--repeat", "1", "-q"]].concat());
+    let text = stdout(&out);
+    assert!(
+        text.contains("starving: Consumer (ready but not scheduled)"),
+        "{}",
+        both(&out)
+    );
 }
 
 #[test]

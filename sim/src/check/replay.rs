@@ -73,6 +73,8 @@ pub fn replay(
         .and_then(super::ProgressKind::from_word)
         .unwrap_or_default();
     let mut last_of_kind: Vec<Option<u64>> = vec![None; procs.len()];
+    // The last step each instance ran, for why a starving one starves.
+    let mut last_ran: Vec<Option<u64>> = vec![None; procs.len()];
     // `item`: `Some(true)` a produce, `Some(false)` a consume, `None` a call.
     let counts = |item: Option<bool>| {
         matches!(
@@ -105,6 +107,9 @@ pub fn replay(
             Choice::Run(k) => {
                 ran = Some(k);
                 let pid = Program::pid_of(k);
+                if let Some(at) = last_ran.get_mut(k) {
+                    *at = Some(step as u64);
+                }
                 if k >= procs.len() {
                     return Err(ReplayError(format!(
                         "step {}: there is no instance {k} (the scenario has {}: 0 to {})",
@@ -266,6 +271,11 @@ pub fn replay(
                     why: match p.state {
                         ProcessState::Blocked(r) => {
                             format!("waits in {}", names.reason(kernel, p.pid, r))
+                        }
+                        // As the runner says it: one that did not run in
+                        // the cycle is not busy, it is passed over.
+                        _ if last_ran[k].is_none_or(|s| s < cycle_start) => {
+                            "ready but not scheduled".to_string()
                         }
                         _ => "runs, but makes no progress".to_string(),
                     },

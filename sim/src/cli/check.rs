@@ -172,9 +172,11 @@ pub(super) struct ReplayArgs {
     #[arg(long, value_name = "S")]
     schedule: String,
 
-    /// How many times a lasso's cycle is replayed.
-    #[arg(long, value_name = "N", default_value_t = 3)]
-    repeat: usize,
+    /// How many times a lasso's cycle is replayed (1 to 10000: a lasso
+    /// replayed without its cycle would show no starvation).
+    #[arg(long, value_name = "N", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    repeat: u32,
 
     #[command(flatten)]
     output: OutputArgs,
@@ -737,7 +739,7 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
     let program = compile(&loaded, &args.define, args.output.color)?;
     let given = read_schedule(&args.schedule)?;
     let schedule = &given.schedule;
-    let result = check::replay(&program, schedule, args.repeat).map_err(|e| {
+    let result = check::replay(&program, schedule, args.repeat as usize).map_err(|e| {
         Failure::Message(format!(
             "the schedule does not fit {}: {e}\n  was it made for another scenario, or with other -D values?",
             loaded.file_name
@@ -804,7 +806,7 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
         super::quiet_text(&program, &setup, &result, &args.output, color)
     } else {
         let annotations = Annotations {
-            schedule: Some(schedule_label(&given.label, schedule, args.repeat)),
+            schedule: Some(schedule_label(&given.label, schedule, args.repeat as usize)),
             markers: markers(kind, critical, schedule),
         };
         let options = TimelineOptions {
