@@ -359,3 +359,19 @@ fn message_numbers_count_without_gaps_when_blocked_sends_move_into_slots() {
     numbers.dedup();
     assert_eq!(numbers, [1, 2, 3], "{text}");
 }
+
+#[test]
+fn the_totals_count_undeliverable_messages() {
+    // B takes one message and exits: A's second is reported undeliverable,
+    // in its event line and in the totals.
+    let source = "process A { send(B, 1); send(B, 2); }\nprocess B { recv(A, x); }\n";
+    let text = render(source, RunOptions::default(), plain());
+    assert!(
+        text.contains("undeliverable: receiver terminated"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 message delivered · 1 undeliverable"),
+        "{text}"
+    );
+}

@@ -236,8 +236,14 @@ pub fn timeline_annotated(
     // Totals.
     let stats = &result.stats;
     out.push('\n');
+    // Messages lost to a terminated peer are counted where they are
+    // counted delivered: no message goes unreported.
+    let undeliverable = match stats.undeliverable {
+        0 => String::new(),
+        n => format!(" · {n} undeliverable"),
+    };
     let totals = format!(
-        "{}, {} · {} · {} delivered · {}, {} B",
+        "{}, {} · {} · {} delivered{undeliverable} · {}, {} B",
         plural(result.steps, "step"),
         plural(result.ticks, "tick"),
         plural(stats.syscalls, "call"),
