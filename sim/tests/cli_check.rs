@@ -532,6 +532,15 @@ fn bad_options_are_usage_errors() {
     let dir = scratch("usage");
     for args in [
         &["check", "credit-direct", "--sweep", "quota=1"][..],
+        // A sweep saves no counterexample: asking for one is refused.
+        &[
+            "check",
+            "credit-direct",
+            "--sweep",
+            "buffer=1",
+            "--output",
+            "x.schedule",
+        ],
         &["check", "credit-direct", "--time-limit", "0"],
         &["check", "credit-direct", "--jobs", "0"],
         &["check", "credit-direct", "--progress", "sometimes"],

@@ -124,7 +124,13 @@ pub(super) struct CheckArgs {
 
     /// Where counterexamples go: a directory (one `<scenario>-<kind>.schedule`
     /// per violation), or a file ending in `.schedule` (the first violation).
-    #[arg(long, value_name = "PATH", default_value = "ipclab-counterexamples")]
+    /// A sweep saves none.
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "ipclab-counterexamples",
+        conflicts_with = "sweep"
+    )]
     output: PathBuf,
 
     /// Do not save counterexamples (the replay command then carries the
@@ -239,7 +245,17 @@ fn parse_sweep(text: &str) -> Result<Sweep, String> {
                 .ok_or_else(|| format!("`{}` is neither a number nor `inf`", v.trim()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Sweep { key, values })
+    // A value given twice is one setting: one row, and once in the header.
+    let mut unique: Vec<SweepValue> = Vec::with_capacity(values.len());
+    for value in values {
+        if !unique.contains(&value) {
+            unique.push(value);
+        }
+    }
+    Ok(Sweep {
+        key,
+        values: unique,
+    })
 }
 
 fn check_options(args: &CheckArgs) -> CheckOptions {
@@ -869,6 +885,7 @@ mod tests {
             ]
         );
         assert!(parse_sweep("eager=8,64").is_ok());
+        assert_eq!(parse_sweep("buffer=2,2,inf,2").unwrap().values.len(), 2);
         assert!(parse_sweep("quota=1").is_err());
         assert!(parse_sweep("buffer").is_err());
         assert!(parse_sweep("buffer=1,x").is_err());
