@@ -470,6 +470,23 @@ fn nested_ifs_nest_as_deep_as_loops() {
         assert_eq!(error.line, 65, "{opener}: {error:?}");
         assert!(error.message.contains("nesting too deep"), "{error:?}");
     }
+    // An expression is a level of its own, as the limits chapter says: the
+    // innermost of 63 blocks holds `yield;` but not `print 1;`.
+    let around = |depth: usize, inner: &str| {
+        format!(
+            "process P {{
+{}{inner}
+{}}}",
+            "loop {
+".repeat(depth),
+            "}
+".repeat(depth)
+        )
+    };
+    assert!(compile("t.ipc", around(63, "yield;").as_bytes(), &[]).is_ok());
+    assert!(compile("t.ipc", around(62, "print 1;").as_bytes(), &[]).is_ok());
+    let error = first_error(&around(63, "print 1;"));
+    assert!(error.message.contains("nesting too deep"), "{error:?}");
 }
 
 #[test]
