@@ -62,7 +62,9 @@ pub fn close_names(name: &str) -> Vec<&'static str> {
             if wanted.is_empty() {
                 return None;
             }
-            if candidate.contains(&wanted) || wanted.contains(&candidate) {
+            // A name of one or two letters is in too many others to say.
+            let long_enough = wanted.len() >= 3;
+            if long_enough && (candidate.contains(&wanted) || wanted.contains(&candidate)) {
                 // The closer in length, the likelier the intended name.
                 return Some((candidate.len().abs_diff(wanted.len()), b.name));
             }

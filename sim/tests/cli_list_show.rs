@@ -73,6 +73,28 @@ fn a_bundled_scenario_runs_by_name() {
 fn show_of_an_unknown_name_exits_2() {
     let out = ipclab(&["show", "no-such-scenario-anywhere"]);
     assert_eq!(out.status.code(), Some(2));
+    // A one-letter name is in too many bundled names to suggest any.
+    let out = ipclab(&["show", "/no/such/dir/x.ipc"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!text.contains("did you mean"), "{text}");
+}
+
+#[test]
+fn show_refuses_a_define_it_would_ignore() {
+    // The source is shown as written: -D only changes `--bytecode`.
+    let out = ipclab(&["show", "credit-direct", "-D", "N=3"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = ipclab(&["show", "credit-direct", "--bytecode", "-D", "N=3"]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn a_define_too_large_says_so_with_the_limit() {
+    let out = ipclab(&["run", "credit-direct", "-D", "N=99999999999999999999"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("too large"), "{text}");
+    assert!(text.contains("9223372036854775807"), "{text}");
 }
 
 /// A device that never ends (`/dev/zero`) is refused at its first byte, in

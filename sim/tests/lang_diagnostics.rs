@@ -478,9 +478,11 @@ fn nested_ifs_nest_as_deep_as_loops() {
 {}{inner}
 {}}}",
             "loop {
-".repeat(depth),
+"
+            .repeat(depth),
             "}
-".repeat(depth)
+"
+            .repeat(depth)
         )
     };
     assert!(compile("t.ipc", around(63, "yield;").as_bytes(), &[]).is_ok());

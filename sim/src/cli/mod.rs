@@ -196,8 +196,9 @@ struct ShowArgs {
     #[arg(long)]
     bytecode: bool,
 
-    /// Override a `const` before compiling (with --bytecode).
-    #[arg(short = 'D', value_name = "NAME=VALUE", value_parser = parse_define)]
+    /// Override a `const` before compiling (with --bytecode: the source is
+    /// shown as written).
+    #[arg(short = 'D', value_name = "NAME=VALUE", value_parser = parse_define, requires = "bytecode")]
     define: Vec<(String, i64)>,
 
     /// When to use colour (for compile errors).
@@ -269,8 +270,13 @@ fn parse_define(text: &str) -> Result<(String, i64), String> {
     let value = value.trim();
     // The language's literal syntax (`0x10`, `1_000`, `-3`), so a value
     // reads the same on the command line as in the source.
-    let number = ipclab_sim::lang::integer_literal(value)
-        .map_err(|_| format!("`{value}` is not an integer (in -D {text})"))?;
+    let number = ipclab_sim::lang::integer_literal(value).map_err(|e| {
+        if e.contains("too large") {
+            format!("{e} (in -D {text}): a value is at most {}", i64::MAX)
+        } else {
+            format!("`{value}` is not an integer (in -D {text})")
+        }
+    })?;
     Ok((name.to_string(), number))
 }
 
