@@ -640,3 +640,49 @@ fn rank_0_s_comm_rank_shows_its_value_in_the_trace() {
         .collect();
     assert_eq!(returns, [("Rank[0]", "ok 0"), ("Rank[1]", "ok 1")]);
 }
+
+#[test]
+fn a_waitall_naming_one_request_twice_fails_with_einval_and_leaves_the_requests_alone() {
+    // QA: this used to block forever, the message delivered, with a reason
+    // naming no request ("from MPI_ANY_SOURCE").
+    let source = "process Rank[2] {\n\
+            let reqs[2];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                MPI_Isend(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &reqs[0]);\n\
+                reqs[1] = reqs[0];\n\
+                let e = MPI_Waitall(2, reqs, MPI_STATUSES_IGNORE);\n\
+                print e == MPI_SUCCESS, reqs[0] == reqs[1], reqs[0] != MPI_REQUEST_NULL;\n\
+                let i = MPI_Waitany(2, reqs, &idx, &st);\n\
+                print i == MPI_SUCCESS;\n\
+                reqs[1] = MPI_REQUEST_NULL;\n\
+                MPI_Waitall(2, reqs, MPI_STATUSES_IGNORE);\n\
+                print reqs[0];\n\
+            } else {\n\
+                MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+            }\n\
+        }";
+    assert_eq!(
+        output_of_completed(source),
+        ["Rank[0]: 0 1 1", "Rank[0]: 0", "Rank[0]: 0"]
+    );
+    // Unchecked, it is a program error naming the call.
+    let source = "process Rank[2] {\n\
+            let reqs[2];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                MPI_Isend(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &reqs[0]);\n\
+                reqs[1] = reqs[0];\n\
+                MPI_Waitall(2, reqs, MPI_STATUSES_IGNORE);\n\
+            } else {\n\
+                MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+            }\n\
+        }";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    let (message, line) = error_of(&result);
+    assert_eq!(line, 7);
+    assert!(
+        message.starts_with("MPI_Waitall failed with EINVAL"),
+        "{message}"
+    );
+}

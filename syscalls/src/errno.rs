@@ -20,7 +20,7 @@ use core::fmt;
 /// | 14 | `EFAULT` | an (address, length) pair does not lie inside the caller's memory |
 /// | 17 | `EEXIST` | a mailbox with that name already exists |
 /// | 19 | `ENODEV` | no such device (`dev_read` of a device the scenario does not declare) |
-/// | 22 | `EINVAL` | an argument is out of range (unknown flag bits, a tag above `u32::MAX`, a zero capacity where one is needed, a shared word beyond its segment, `V` of a semaphore at `u32::MAX`...) |
+/// | 22 | `EINVAL` | an argument is out of range (unknown flag bits, a tag above `u32::MAX`, a zero capacity where one is needed, a shared word beyond its segment, `V` of a semaphore at `u32::MAX`, one MPI request named twice in a `waitall`/`waitany`, `r1` = the index of the second naming...) |
 /// | 24 | `EMFILE` | the caller's handle table is full |
 /// | 28 | `ENOSPC` | a kernel table (mailboxes, processes) is full |
 /// | 35 | `EDEADLK` | blocking would close a wait-for cycle and the kernel refuses deadlocking calls; or `lock` of a mutex the caller already holds |

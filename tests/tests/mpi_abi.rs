@@ -364,6 +364,33 @@ fn waitany_returns_the_completed_request_and_waitall_waits_for_every_one() {
 }
 
 #[test]
+fn a_request_named_twice_in_waitall_or_waitany_is_einval_and_stays_live() {
+    let (mut h, p) = world(2, |_| {});
+    let r = irecv(&mut h, p[0], RankFilter::Rank(1), TagFilter::Any, RECV_BUF);
+    for call in [
+        Syscall::Waitall {
+            handles: HANDLES,
+            count: 2,
+        },
+        Syscall::Waitany {
+            handles: HANDLES,
+            count: 2,
+        },
+    ] {
+        put_handles(&mut h, p[0], &[r, r]);
+        let regs = done(h.call(p[0], call));
+        assert_eq!(Errno::from_number(regs[0]), Some(Errno::EINVAL), "{call:?}");
+        assert_eq!(regs[1], 1, "r1: the index of the second naming");
+        assert_eq!(handles(&h, p[0], 2), [r, r], "nothing is nulled");
+    }
+    // The request was not touched: it still takes the message.
+    ok(send(&mut h, p[1], SendMode::Standard, 0, b"ok", 3));
+    let regs = done(wait(&mut h, p[0], r));
+    assert_eq!(status(regs), (1, 3, 2));
+    assert_eq!(h.peek(p[0], RECV_BUF, 2), b"ok");
+}
+
+#[test]
 fn probe_waits_for_a_match_without_receiving_it_and_iprobe_never_blocks() {
     let (mut h, p) = world(2, |_| {});
     let probe = |tag| Syscall::Probe {

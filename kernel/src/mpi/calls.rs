@@ -119,12 +119,7 @@ impl Kernel {
                 if !in_bounds(size, handles, count * 8) {
                     return Err(e(Errno::EFAULT));
                 }
-                for i in 0..count {
-                    let h = read_word(mem, caller, handles + 8 * i).map_err(e)?;
-                    if h != 0 {
-                        self.lookup(caller, h).map_err(e)?;
-                    }
-                }
+                self.wait_slots(caller, handles, count, mem)?;
                 if let Some(regs) = self.try_finish_wait(caller, handles, count, any, mem) {
                     return done(regs);
                 }

@@ -431,3 +431,62 @@ fn a_blocking_mpi_call_refused_with_edeadlk_changes_nothing() {
     // A blocking send to p0 is no deadlock: p0's posted receive takes it.
     ok(send(&mut w, p[1], SendMode::Synchronous, 0, b"12345678", 1));
 }
+
+/// `waitall` or `waitany` on `handles`, written at `REQ`.
+fn wait_on(w: &mut World, p: Pid, handles: &[u64], any: bool) -> TrapOutcome {
+    for (i, h) in handles.iter().enumerate() {
+        w.write(p, REQ + 8 * i as u64, &h.to_le_bytes());
+    }
+    let (handles, count) = (REQ, handles.len() as u64);
+    w.call(
+        p,
+        if any {
+            Syscall::Waitany { handles, count }
+        } else {
+            Syscall::Waitall { handles, count }
+        },
+    )
+}
+
+#[test]
+fn a_request_named_twice_in_one_wait_is_einval_and_changes_nothing() {
+    for any in [false, true] {
+        for eager in [true, false] {
+            // Eager: the send is complete before the wait; otherwise pending.
+            let (mut w, p) = world(2, |c| c.eager_limit = if eager { 8 } else { 0 });
+            let h = isend(&mut w, p[0], SendMode::Standard, 1, b"x", 0);
+            w.write(p[0], REQ, &h.to_le_bytes());
+            w.write(p[0], REQ + 8, &0u64.to_le_bytes());
+            w.write(p[0], REQ + 16, &h.to_le_bytes());
+            w.run(p[0]);
+            let (kernel, memory) = (w.k.clone(), w.mem.clone());
+            let regs = done(w.call(
+                p[0],
+                if any {
+                    Syscall::Waitany {
+                        handles: REQ,
+                        count: 3,
+                    }
+                } else {
+                    Syscall::Waitall {
+                        handles: REQ,
+                        count: 3,
+                    }
+                },
+            ));
+            assert_eq!(errno(regs), Some(Errno::EINVAL), "any {any}, eager {eager}");
+            assert_eq!(regs[1], 2, "r1 is the index of the second naming");
+            let mut after = w.k.clone();
+            after.stats = kernel.stats;
+            assert!(after == kernel, "a refused wait changes nothing");
+            assert!(w.mem == memory, "no handle is nulled");
+            // The request is still there, and one wait on it works.
+            if !eager {
+                ok(recv(&mut w, p[1], RankFilter::Rank(0), TagFilter::Any, 8));
+            }
+            ok(wait_on(&mut w, p[0], &[h], any));
+            assert_eq!(w.read(p[0], REQ, 8), 0u64.to_le_bytes());
+            w.check();
+        }
+    }
+}
