@@ -79,6 +79,16 @@ pub enum Event {
         len: u64,
         direct: bool,
     },
+    /// MPI: message `message`, `len` bytes, was longer than the buffer of
+    /// the receive of `to` that matched it: `copied` bytes (the buffer's
+    /// size) went in, the receive completed with `EMSGSIZE`, and the
+    /// message is consumed (its `Deliver` event comes just before).
+    Truncated {
+        message: u64,
+        to: Pid,
+        len: u64,
+        copied: u64,
+    },
     /// A message was accepted but can never be delivered.
     Undeliverable {
         message: u64,

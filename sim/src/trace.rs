@@ -66,6 +66,15 @@ pub enum TraceEvent {
         len: u64,
         direct: bool,
     },
+    /// MPI: a message longer than the buffer of the receive that matched
+    /// it: `copied` of its `len` bytes went in, the receive failed with
+    /// `EMSGSIZE`, the message is consumed.
+    Truncated {
+        message: u64,
+        to: String,
+        len: u64,
+        copied: u64,
+    },
     /// A message can never be delivered.
     Undeliverable {
         message: u64,

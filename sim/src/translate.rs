@@ -128,6 +128,17 @@ pub fn translate(kernel: &Kernel, names: &Names, event: &Event) -> Option<TraceE
             len,
             direct,
         },
+        Event::Truncated {
+            message,
+            to,
+            len,
+            copied,
+        } => TraceEvent::Truncated {
+            message,
+            to: names.process(to),
+            len,
+            copied,
+        },
         Event::Undeliverable {
             message,
             from,

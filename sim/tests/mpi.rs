@@ -686,3 +686,77 @@ fn a_waitall_naming_one_request_twice_fails_with_einval_and_leaves_the_requests_
         "{message}"
     );
 }
+
+#[test]
+fn a_message_too_long_for_the_first_posted_receive_truncates_there_not_in_the_second() {
+    // MPI-3.1 §3.5: the second of two matching receives cannot take the
+    // message while the first is pending; too small, the first completes
+    // with the truncation error (EMSGSIZE) and the message is consumed.
+    let source = "process Rank[2] {\n\
+            let two[2]; let four[4]; let big[4];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                two[0] = 5; two[1] = 6; four[0] = 9;\n\
+                MPI_Recv(go, 1, MPI_INT, 1, 9, MPI_COMM_WORLD, MPI_STATUS_IGNORE);\n\
+                MPI_Send(two, 2, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+                MPI_Send(four, 4, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+            } else {\n\
+                MPI_Irecv(small, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &r1);\n\
+                MPI_Irecv(big, 4, MPI_INT, 0, 0, MPI_COMM_WORLD, &r2);\n\
+                MPI_Send(go, 1, MPI_INT, 0, 9, MPI_COMM_WORLD);\n\
+                let e1 = MPI_Wait(&r1, &st1);\n\
+                MPI_Get_count(&st1, MPI_INT, &c1);\n\
+                print \"first\", e1 == EMSGSIZE, c1, small;\n\
+                let e2 = MPI_Wait(&r2, &st2);\n\
+                MPI_Get_count(&st2, MPI_INT, &c2);\n\
+                print \"second\", e2, c2, big[0];\n\
+            }\n\
+        }";
+    assert_eq!(
+        output_of_completed(source),
+        ["Rank[1]: first 1 2 5", "Rank[1]: second 0 4 9"]
+    );
+    // A blocking MPI_Recv too small for the message takes it too: the next
+    // receive gets the next message.
+    let source = "process Rank[2] {\n\
+            let two[2];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                two[0] = 1; MPI_Send(two, 2, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+                two[0] = 2; MPI_Send(two, 1, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+            } else {\n\
+                let e = MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+                print e == EMSGSIZE, x;\n\
+                MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+                print x;\n\
+            }\n\
+        }";
+    assert_eq!(output_of_completed(source), ["Rank[1]: 1 1", "Rank[1]: 2"]);
+}
+
+#[test]
+fn a_truncated_message_is_traced_as_truncated_and_counted_delivered() {
+    use ipclab_sim::trace::TraceEvent;
+    let source = "process Rank[2] {\n\
+            let three[3];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                MPI_Send(three, 3, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+            } else {\n\
+                let e = MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+            }\n\
+        }";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    assert_eq!(result.verdict, Verdict::Completes, "{:?}", result.verdict);
+    let truncated: Vec<_> = events(&result)
+        .filter_map(|e| match e {
+            TraceEvent::Truncated {
+                to, len, copied, ..
+            } => Some((to.as_str(), *len, *copied)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(truncated, [("Rank[1]", 24, 8)]);
+    assert_eq!(result.stats.delivered, 1);
+    assert_eq!(result.stats.undeliverable, 0);
+}

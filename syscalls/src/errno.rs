@@ -28,7 +28,7 @@ use core::fmt;
 /// | 38 | `ENOSYS` | no system call has that number |
 /// | 43 | `EIDRM` | the mailbox was destroyed (also to processes blocked on it) |
 /// | 56 | `EBADRQC` | no such MPI request: the handle is not a live request of the caller (stale, already completed and freed, or never issued) |
-/// | 90 | `EMSGSIZE` | the message does not fit: longer than [`crate::MAX_MESSAGE_LEN`] on send, or longer than the buffer on receive (the message stays queued and `r1` holds its length) |
+/// | 90 | `EMSGSIZE` | the message does not fit: longer than [`crate::MAX_MESSAGE_LEN`] on send, or longer than the buffer on receive (plain calls: the message stays queued and `r1` holds its length; an MPI receive is truncated, `MPI_ERR_TRUNCATE`: it takes the message, gets the part that fits, and its status gives the real length in `r2`) |
 /// | 105 | `ENOBUFS` | `bsend`: the attached buffer has too little free space; `r1` = bytes needed, `r2` = bytes available (largest free run), or no buffer is attached (`r2` = 0) |
 /// | 110 | `ETIMEDOUT` | the call's timeout expired before it could complete |
 /// | 200 | `EDEADPEER` | the peer terminated (policy `notify` only); for `lock`, the mutex's owner terminated holding it |

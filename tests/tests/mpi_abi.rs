@@ -391,6 +391,51 @@ fn a_request_named_twice_in_waitall_or_waitany_is_einval_and_stays_live() {
 }
 
 #[test]
+fn a_receive_too_small_for_its_match_truncates_it_and_a_later_receive_never_sees_it() {
+    // MPI-3.1 §3.5: the first of two posted receives that match a message
+    // takes it; too small, it completes with the truncation error.
+    for (eager_limit, mode) in [
+        (64, SendMode::Standard),
+        (0, SendMode::Standard),
+        (64, SendMode::Synchronous),
+        (64, SendMode::Ready),
+    ] {
+        let (mut h, p) = world(2, |c| c.eager_limit = eager_limit);
+        let small = ok(h.call(
+            p[1],
+            Syscall::Irecv {
+                buf: RECV_BUF,
+                cap: 8,
+                source: RankFilter::Rank(0),
+                tag: TagFilter::Tag(0),
+                comm: W,
+            },
+        ));
+        let big = irecv(
+            &mut h,
+            p[1],
+            RankFilter::Rank(0),
+            TagFilter::Tag(0),
+            RECV_BUF + 64,
+        );
+        let sent = send(&mut h, p[0], mode, 1, &[7; 16], 0);
+        assert_eq!(done(sent)[0], 0, "the send completes: {mode:?}");
+        let regs = done(wait(&mut h, p[1], small));
+        assert_eq!(Errno::from_number(regs[0]), Some(Errno::EMSGSIZE));
+        assert_eq!(status(regs), (0, 0, 16), "the real length");
+        assert_eq!(h.peek(p[1], RECV_BUF, 8), [7; 8]);
+        assert_eq!(handles(&h, p[1], 1), [0], "completed, freed");
+        assert_eq!(
+            ok(test(&mut h, p[1], big)),
+            0,
+            "the second receive waits on"
+        );
+        let stats = h.kernel.stats();
+        assert_eq!((stats.delivered, stats.undeliverable), (1, 0));
+    }
+}
+
+#[test]
 fn probe_waits_for_a_match_without_receiving_it_and_iprobe_never_blocks() {
     let (mut h, p) = world(2, |_| {});
     let probe = |tag| Syscall::Probe {

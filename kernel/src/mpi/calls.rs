@@ -158,10 +158,13 @@ impl Kernel {
                     Some(regs) => {
                         self.free_request(slot);
                         let _ = write_word(mem, caller, handle, 0);
+                        // Flag 1 even when the request failed (a
+                        // truncated receive): it is complete and freed.
+                        let regs = [regs[0], 1, regs[2], regs[3]];
                         if regs[0] != 0 {
                             return Err(regs);
                         }
-                        done([0, 1, regs[2], regs[3]])
+                        done(regs)
                     }
                 }
             }

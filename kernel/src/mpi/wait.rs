@@ -226,11 +226,9 @@ impl Kernel {
             let regs = self.request(slot)?.done?;
             self.free_request(slot);
             let _ = write_word(mem, pid, handles + 8 * i, 0);
-            return Some(if regs[0] == 0 {
-                [0, i, regs[2], regs[3]]
-            } else {
-                regs
-            });
+            // The index even when the request failed (a truncated
+            // receive): it is freed, and the caller must know which.
+            return Some([regs[0], i, regs[2], regs[3]]);
         }
         // Every result first, so that nothing is freed unless all are done.
         let mut results: Vec<RetRegs, { MAX_WAIT_COUNT as usize }> = Vec::new();

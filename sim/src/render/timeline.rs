@@ -760,6 +760,18 @@ fn event_lines(
                 };
                 (text, Style::Message)
             }
+            TraceEvent::Truncated {
+                message,
+                to,
+                len,
+                copied,
+            } => (
+                format!(
+                    "msg {message} truncated: {len} B for {to}'s {copied} B buffer, \
+                     {copied} B copied; the receive fails with EMSGSIZE"
+                ),
+                Style::Bad,
+            ),
             TraceEvent::Undeliverable {
                 message,
                 from,
