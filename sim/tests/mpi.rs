@@ -760,3 +760,38 @@ fn a_truncated_message_is_traced_as_truncated_and_counted_delivered() {
     assert_eq!(result.stats.delivered, 1);
     assert_eq!(result.stats.undeliverable, 0);
 }
+
+#[test]
+fn a_null_request_gives_the_empty_status_mpi_any_source_mpi_any_tag_count_0() {
+    // MPI-3.1 §3.7.3; the status was source 0, tag 0 (QA).
+    let output = output_of_completed(
+        "process Rank[2] {\n\
+            let reqs[2];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 1 {\n\
+                MPI_Send(x, 1, MPI_INT, 0, 7, MPI_COMM_WORLD);\n\
+            } else {\n\
+                MPI_Recv(y, 1, MPI_INT, 1, 7, MPI_COMM_WORLD, &st);\n\
+                print \"recv\", st.MPI_SOURCE, st.MPI_TAG;\n\
+                req = MPI_REQUEST_NULL;\n\
+                MPI_Wait(&req, &st);\n\
+                MPI_Get_count(&st, MPI_INT, &c);\n\
+                print \"wait\", st.MPI_SOURCE == MPI_ANY_SOURCE, st.MPI_TAG == MPI_ANY_TAG, st.MPI_ERROR, c;\n\
+                MPI_Test(&req, &flag, &st2);\n\
+                print \"test\", flag, st2.MPI_SOURCE, st2.MPI_TAG, status.MPI_SOURCE;\n\
+                reqs[0] = MPI_REQUEST_NULL; reqs[1] = MPI_REQUEST_NULL;\n\
+                MPI_Waitany(2, reqs, &idx, &st3);\n\
+                print \"waitany\", idx == MPI_UNDEFINED, st3.MPI_SOURCE, st3.MPI_TAG;\n\
+            }\n\
+        }",
+    );
+    assert_eq!(
+        output,
+        [
+            "Rank[0]: recv 1 7",
+            "Rank[0]: wait 1 1 0 0",
+            "Rank[0]: test 1 -1 -1 -1",
+            "Rank[0]: waitany 1 -1 -1"
+        ]
+    );
+}

@@ -18,6 +18,9 @@
 //! - `test`, `wait` and `probe`/`iprobe` answer as the model says (a
 //!   standard send under the eager limit may complete before it is matched:
 //!   the model accepts both there, and nothing else);
+//! - a wait or test on `MPI_REQUEST_NULL` gives the empty status at once;
+//!   a `waitall`/`waitany` naming one request twice is `EINVAL` and
+//!   changes nothing (the model goes on as if it had not happened);
 //! - `check_invariants()` holds after every step (the harness checks it).
 
 use std::collections::BTreeMap;
@@ -83,6 +86,17 @@ enum Op {
         comm: usize,
         blocking: bool,
     },
+    /// `wait` (0), `test` (1) or `waitany` (2) on `MPI_REQUEST_NULL`.
+    WaitNull {
+        who: usize,
+        call: u8,
+    },
+    /// `waitall` or `waitany` naming one request twice.
+    WaitTwice {
+        who: usize,
+        pick: usize,
+        any: bool,
+    },
     PlainSend {
         who: usize,
         to: usize,
@@ -109,6 +123,9 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (who.clone(), any::<usize>()).prop_map(|(who, pick)| Op::Test { who, pick }),
         2 => (who.clone(), from, tag, 0..2usize, any::<bool>())
             .prop_map(|(who, from, tag, comm, blocking)| Op::Probe { who, from, tag, comm, blocking }),
+        1 => (who.clone(), 0..3u8).prop_map(|(who, call)| Op::WaitNull { who, call }),
+        1 => (who.clone(), any::<usize>(), any::<bool>())
+            .prop_map(|(who, pick, any)| Op::WaitTwice { who, pick, any }),
         1 => (who.clone(), 0..RANKS).prop_map(|(who, to)| Op::PlainSend { who, to }),
         1 => who.prop_map(|who| Op::PlainRecv { who }),
     ]
@@ -364,6 +381,8 @@ impl Model {
             | Op::Wait { who, .. }
             | Op::Test { who, .. }
             | Op::Probe { who, .. }
+            | Op::WaitNull { who, .. }
+            | Op::WaitTwice { who, .. }
             | Op::PlainSend { who, .. }
             | Op::PlainRecv { who } => who,
         };
@@ -601,6 +620,40 @@ impl Model {
                         }
                     }
                 }
+            }
+            Op::WaitNull { call, .. } => {
+                self.put_handle(who, 0);
+                let (handles, count) = (HANDLES, 1);
+                let (call, value) = match call {
+                    0 => (Syscall::Waitall { handles, count }, 1),
+                    1 => (Syscall::Test { handle: HANDLES }, 1),
+                    _ => (Syscall::Waitany { handles, count }, u64::MAX),
+                };
+                let regs = done(self.h.call(pid, call));
+                assert_eq!(regs, MpiStatus::EMPTY.to_regs(value), "{call:?} of null");
+            }
+            Op::WaitTwice { pick, any, .. } => {
+                if self.live[who].is_empty() {
+                    return;
+                }
+                let r = self.live[who][pick % self.live[who].len()];
+                let handle = self.reqs[r].handle;
+                let mut twice = handle.to_le_bytes().to_vec();
+                twice.extend_from_slice(&handle.to_le_bytes());
+                self.h.poke(pid, HANDLES, &twice);
+                let (handles, count) = (HANDLES, 2);
+                let call = if any {
+                    Syscall::Waitany { handles, count }
+                } else {
+                    Syscall::Waitall { handles, count }
+                };
+                let regs = done(self.h.call(pid, call));
+                assert_eq!(
+                    (Errno::from_number(regs[0]), regs[1]),
+                    (Some(Errno::EINVAL), 1),
+                    "{call:?} naming {handle:#x} twice"
+                );
+                assert_eq!(self.h.peek(pid, HANDLES, 16), twice, "no handle nulled");
             }
             Op::PlainSend { to, .. } => {
                 if to == who {

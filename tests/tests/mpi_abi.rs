@@ -309,6 +309,53 @@ fn test_polls_a_request_frees_it_once_complete_and_a_stale_handle_is_ebadrqc() {
 }
 
 #[test]
+fn a_null_request_gives_the_empty_status_any_source_any_tag_length_0() {
+    let (mut h, p) = world(2, |_| {});
+    let empty = (u32::MAX, u32::MAX, 0);
+    // After a real receive, so that nothing of its status lingers.
+    ok(send(&mut h, p[0], SendMode::Standard, 1, b"abc", 7));
+    assert_eq!(
+        status(done(recv(
+            &mut h,
+            p[1],
+            RankFilter::Rank(0),
+            TagFilter::Any,
+            8
+        ))),
+        (0, 7, 3)
+    );
+    let regs = done(wait(&mut h, p[1], 0));
+    assert_eq!((regs[0], status(regs)), (0, empty), "MPI_Wait");
+    let regs = done(test(&mut h, p[1], 0));
+    assert_eq!(
+        (regs[0], regs[1], status(regs)),
+        (0, 1, empty),
+        "MPI_Test: flag 1"
+    );
+    put_handles(&mut h, p[1], &[0, 0]);
+    let waitany = Syscall::Waitany {
+        handles: HANDLES,
+        count: 2,
+    };
+    let regs = done(h.call(p[1], waitany));
+    assert_eq!(
+        (regs[1], status(regs)),
+        (u64::MAX, empty),
+        "MPI_Waitany: MPI_UNDEFINED"
+    );
+    let waitall = Syscall::Waitall {
+        handles: HANDLES,
+        count: 2,
+    };
+    assert_eq!(status(done(h.call(p[1], waitall))), empty, "MPI_Waitall");
+    let s = MpiStatus::from_regs(regs);
+    assert_eq!(
+        (s.source_filter(), s.tag_filter()),
+        (RankFilter::Any, TagFilter::Any)
+    );
+}
+
+#[test]
 fn isend_returns_at_once_and_wait_blocks_until_the_receive() {
     let (mut h, p) = world(2, |c| c.eager_limit = 0);
     let handle = isend(&mut h, p[0], 1, b"data", 5, SEND_BUF);

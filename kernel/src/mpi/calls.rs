@@ -150,7 +150,8 @@ impl Kernel {
                 }
                 let h = read_word(mem, caller, handle).map_err(e)?;
                 if h == 0 {
-                    return done(MpiStatus::default().to_regs(1));
+                    // Complete at once with the empty status (MPI-3.1 §3.7.3).
+                    return done(MpiStatus::EMPTY.to_regs(1));
                 }
                 let slot = self.lookup(caller, h).map_err(e)?;
                 match self.request(slot).and_then(|r| r.done) {

@@ -591,3 +591,39 @@ fn a_truncated_request_reports_its_index_to_waitany_and_its_flag_to_test() {
     assert_eq!((errno(regs), regs[1]), (Some(Errno::EMSGSIZE), 1));
     assert_eq!(MpiStatus::from_regs(regs).len, 4);
 }
+
+#[test]
+fn a_null_request_completes_at_once_with_the_empty_status() {
+    let (mut w, p) = world(1, |_| {});
+    let empty = MpiStatus::EMPTY;
+    assert_eq!(
+        (empty.source, empty.tag, empty.len),
+        (u32::MAX, u32::MAX, 0)
+    );
+    // MPI_Wait, MPI_Waitall and MPI_Test of null handles; MPI_Waitany's
+    // index is MPI_UNDEFINED (u64::MAX).
+    for (any, handles, value) in [
+        (false, &[0u64][..], 1),
+        (false, &[0, 0][..], 2),
+        (false, &[][..], 0),
+        (true, &[0, 0][..], u64::MAX),
+    ] {
+        let regs = done(wait_on(&mut w, p[0], handles, any));
+        assert_eq!(regs, empty.to_regs(value), "{any} {handles:?}");
+        let status = MpiStatus::from_regs(regs);
+        assert!(status.is_empty());
+        assert_eq!(status.source_filter(), RankFilter::Any);
+        assert_eq!(status.tag_filter(), TagFilter::Any);
+    }
+    w.write(p[0], REQ, &0u64.to_le_bytes());
+    let regs = done(w.call(p[0], Syscall::Test { handle: REQ }));
+    assert_eq!(regs, empty.to_regs(1), "flag 1, the empty status");
+    // A real status is never taken for the empty one, even with tag u32::MAX.
+    let real = MpiStatus {
+        source: 0,
+        tag: u32::MAX,
+        len: 8,
+    };
+    assert!(!real.is_empty());
+    assert_eq!(real.tag_filter(), TagFilter::Tag(u32::MAX));
+}

@@ -217,7 +217,7 @@ impl Kernel {
             // Every handle null: the empty status (MPI-3.1 §3.7.3), and
             // `MPI_UNDEFINED` as `waitany`'s index.
             let value = if any { u64::MAX } else { count };
-            return Some(MpiStatus::default().to_regs(value));
+            return Some(MpiStatus::EMPTY.to_regs(value));
         }
         if any {
             let &(i, slot) = slots
