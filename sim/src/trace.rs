@@ -75,6 +75,13 @@ pub enum TraceEvent {
         len: u64,
         copied: u64,
     },
+    /// MPI: a pending send cancelled because its sender terminated; never
+    /// accepted, so not undeliverable (and not counted in the stats).
+    SendCancelled {
+        message: u64,
+        from: String,
+        dest: String,
+    },
     /// A message can never be delivered.
     Undeliverable {
         message: u64,

@@ -128,6 +128,15 @@ pub fn translate(kernel: &Kernel, names: &Names, event: &Event) -> Option<TraceE
             len,
             direct,
         },
+        Event::SendCancelled {
+            message,
+            from,
+            dest,
+        } => TraceEvent::SendCancelled {
+            message,
+            from: names.process(from),
+            dest: names.dest(kernel, dest),
+        },
         Event::Truncated {
             message,
             to,
@@ -152,9 +161,6 @@ pub fn translate(kernel: &Kernel, names: &Names, event: &Event) -> Option<TraceE
                 UndeliverableReason::ReceiverExited => "receiver terminated",
                 UndeliverableReason::SentToExited => "sent to a terminated process",
                 UndeliverableReason::MailboxDestroyed => "mailbox destroyed",
-                UndeliverableReason::SendCancelled => {
-                    "send request cancelled: its sender terminated (never accepted)"
-                }
             }
             .to_string(),
         },

@@ -795,3 +795,46 @@ fn a_null_request_gives_the_empty_status_mpi_any_source_mpi_any_tag_count_0() {
         ]
     );
 }
+
+#[test]
+fn a_cancelled_send_is_its_own_event_in_the_timeline_and_json_and_not_counted_undeliverable() {
+    use ipclab_sim::render::{self, RunSetup, TimelineOptions};
+    use ipclab_sim::trace::TraceEvent;
+    // Rank 1's rendezvous send is pending when it exits: never accepted.
+    let source = "kernel { policy = notify; eager_limit = 8; }\n\
+        process Rank[2] {\n\
+            let big[4];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 1 {\n\
+                MPI_Isend(big, 4, MPI_INT, 0, 0, MPI_COMM_WORLD, &r);\n\
+            } else {\n\
+                compute 5;\n\
+                let e = MPI_Recv(big, 4, MPI_INT, 1, 0, MPI_COMM_WORLD, &st);\n\
+                print e == EDEADPEER;\n\
+            }\n\
+        }";
+    let program = compile_ok(source);
+    let options = RunOptions::default();
+    let result = run(&program, options).unwrap();
+    assert_eq!(result.verdict, Verdict::Completes, "{:?}", result.verdict);
+    assert_eq!(result.output, ["Rank[0]: 1"]);
+    let cancelled: Vec<_> = events(&result)
+        .filter_map(|e| match e {
+            TraceEvent::SendCancelled { from, dest, .. } => Some((from.as_str(), dest.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cancelled, [("Rank[1]", "Rank[0]")]);
+    assert!(!events(&result).any(|e| matches!(e, TraceEvent::Undeliverable { .. })));
+    assert_eq!(result.stats.undeliverable, 0);
+    let setup = RunSetup {
+        options,
+        replayed: false,
+    };
+    let json = render::json_lines(&program, &setup, &result);
+    assert!(json.contains("\"type\":\"send_cancelled\""), "{json}");
+    assert!(!json.contains("\"type\":\"undeliverable\""), "{json}");
+    let text = render::timeline(&program, &setup, &result, &TimelineOptions::default());
+    assert!(text.contains("send cancelled"), "{text}");
+    assert!(!text.contains("undeliverable:"), "{text}");
+}

@@ -627,3 +627,27 @@ fn a_null_request_completes_at_once_with_the_empty_status() {
     assert!(!real.is_empty());
     assert_eq!(real.tag_filter(), TagFilter::Tag(u32::MAX));
 }
+
+#[test]
+fn a_pending_send_of_an_exiting_rank_is_traced_send_cancelled_not_undeliverable() {
+    let (mut w, p) = world(2, |c| c.eager_limit = 0);
+    isend(&mut w, p[0], SendMode::Standard, 1, b"never", 0);
+    let before = *w.k.stats();
+    w.exit(p[0], 0);
+    let events = w.events();
+    assert!(events.iter().any(|e| matches!(
+        e,
+        crate::Event::SendCancelled { from, .. } if *from == p[0]
+    )));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, crate::Event::Undeliverable { .. })),
+        "never accepted: not undeliverable"
+    );
+    let after = w.k.stats();
+    assert_eq!(
+        (after.accepted, after.undeliverable),
+        (before.accepted, before.undeliverable)
+    );
+}

@@ -772,6 +772,17 @@ fn event_lines(
                 ),
                 Style::Bad,
             ),
+            TraceEvent::SendCancelled {
+                message,
+                from,
+                dest,
+            } => (
+                format!(
+                    "{from} -> {dest}  msg {message} send cancelled: {from} terminated before \
+                     a receive matched it (never accepted, so not undeliverable)"
+                ),
+                Style::Bad,
+            ),
             TraceEvent::Undeliverable {
                 message,
                 from,
