@@ -22,10 +22,6 @@ pub enum UndeliverableReason {
     SentToExited,
     /// Its mailbox was destroyed with the message still queued.
     MailboxDestroyed,
-    /// Not a lost message: an MPI send request that was never accepted,
-    /// cancelled because its sender terminated (not counted in
-    /// `Stats::undeliverable`).
-    SendCancelled,
 }
 
 /// What a timer did.
@@ -79,7 +75,23 @@ pub enum Event {
         len: u64,
         direct: bool,
     },
-    /// A message was accepted but can never be delivered.
+    /// MPI: message `message`, `len` bytes, was longer than the buffer of
+    /// the receive of `to` that matched it: `copied` bytes (the buffer's
+    /// size) went in, the receive completed with `EMSGSIZE`, and the
+    /// message is consumed (its `Deliver` event comes just before).
+    Truncated {
+        message: u64,
+        to: Pid,
+        len: u64,
+        copied: u64,
+    },
+    /// MPI: the pending send `message` of `from` to `dest` was cancelled
+    /// because `from` terminated. Not a lost message: it was never
+    /// accepted (no slot, no attached buffer held it), so it is neither
+    /// delivered nor undeliverable and `Stats` does not count it.
+    SendCancelled { message: u64, from: Pid, dest: Dest },
+    /// A message was accepted but can never be delivered (counted in
+    /// `Stats::undeliverable`).
     Undeliverable {
         message: u64,
         from: Pid,

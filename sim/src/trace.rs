@@ -66,6 +66,22 @@ pub enum TraceEvent {
         len: u64,
         direct: bool,
     },
+    /// MPI: a message longer than the buffer of the receive that matched
+    /// it: `copied` of its `len` bytes went in, the receive failed with
+    /// `EMSGSIZE`, the message is consumed.
+    Truncated {
+        message: u64,
+        to: String,
+        len: u64,
+        copied: u64,
+    },
+    /// MPI: a pending send cancelled because its sender terminated; never
+    /// accepted, so not undeliverable (and not counted in the stats).
+    SendCancelled {
+        message: u64,
+        from: String,
+        dest: String,
+    },
     /// A message can never be delivered.
     Undeliverable {
         message: u64,

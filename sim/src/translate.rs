@@ -153,6 +153,26 @@ pub fn translate(
             len,
             direct,
         },
+        Event::SendCancelled {
+            message,
+            from,
+            dest,
+        } => TraceEvent::SendCancelled {
+            message: numbers.of(message),
+            from: names.process(from),
+            dest: names.dest(kernel, dest),
+        },
+        Event::Truncated {
+            message,
+            to,
+            len,
+            copied,
+        } => TraceEvent::Truncated {
+            message: numbers.of(message),
+            to: names.process(to),
+            len,
+            copied,
+        },
         Event::Undeliverable {
             message,
             from,
@@ -166,9 +186,6 @@ pub fn translate(
                 UndeliverableReason::ReceiverExited => "receiver terminated",
                 UndeliverableReason::SentToExited => "sent to a terminated process",
                 UndeliverableReason::MailboxDestroyed => "mailbox destroyed",
-                UndeliverableReason::SendCancelled => {
-                    "send request cancelled: its sender terminated (never accepted)"
-                }
             }
             .to_string(),
         },

@@ -640,3 +640,201 @@ fn rank_0_s_comm_rank_shows_its_value_in_the_trace() {
         .collect();
     assert_eq!(returns, [("Rank[0]", "ok 0"), ("Rank[1]", "ok 1")]);
 }
+
+#[test]
+fn a_waitall_naming_one_request_twice_fails_with_einval_and_leaves_the_requests_alone() {
+    // QA: this used to block forever, the message delivered, with a reason
+    // naming no request ("from MPI_ANY_SOURCE").
+    let source = "process Rank[2] {\n\
+            let reqs[2];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                MPI_Isend(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &reqs[0]);\n\
+                reqs[1] = reqs[0];\n\
+                let e = MPI_Waitall(2, reqs, MPI_STATUSES_IGNORE);\n\
+                print e == MPI_SUCCESS, reqs[0] == reqs[1], reqs[0] != MPI_REQUEST_NULL;\n\
+                let i = MPI_Waitany(2, reqs, &idx, &st);\n\
+                print i == MPI_SUCCESS;\n\
+                reqs[1] = MPI_REQUEST_NULL;\n\
+                MPI_Waitall(2, reqs, MPI_STATUSES_IGNORE);\n\
+                print reqs[0];\n\
+            } else {\n\
+                MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+            }\n\
+        }";
+    assert_eq!(
+        output_of_completed(source),
+        ["Rank[0]: 0 1 1", "Rank[0]: 0", "Rank[0]: 0"]
+    );
+    // Unchecked, it is a program error naming the call.
+    let source = "process Rank[2] {\n\
+            let reqs[2];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                MPI_Isend(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &reqs[0]);\n\
+                reqs[1] = reqs[0];\n\
+                MPI_Waitall(2, reqs, MPI_STATUSES_IGNORE);\n\
+            } else {\n\
+                MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+            }\n\
+        }";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    let (message, line) = error_of(&result);
+    assert_eq!(line, 7);
+    assert!(
+        message.starts_with("MPI_Waitall failed with EINVAL"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_message_too_long_for_the_first_posted_receive_truncates_there_not_in_the_second() {
+    // MPI-3.1 §3.5: the second of two matching receives cannot take the
+    // message while the first is pending; too small, the first completes
+    // with the truncation error (EMSGSIZE) and the message is consumed.
+    let source = "process Rank[2] {\n\
+            let two[2]; let four[4]; let big[4];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                two[0] = 5; two[1] = 6; four[0] = 9;\n\
+                MPI_Recv(go, 1, MPI_INT, 1, 9, MPI_COMM_WORLD, MPI_STATUS_IGNORE);\n\
+                MPI_Send(two, 2, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+                MPI_Send(four, 4, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+            } else {\n\
+                MPI_Irecv(small, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &r1);\n\
+                MPI_Irecv(big, 4, MPI_INT, 0, 0, MPI_COMM_WORLD, &r2);\n\
+                MPI_Send(go, 1, MPI_INT, 0, 9, MPI_COMM_WORLD);\n\
+                let e1 = MPI_Wait(&r1, &st1);\n\
+                MPI_Get_count(&st1, MPI_INT, &c1);\n\
+                print \"first\", e1 == EMSGSIZE, c1, small;\n\
+                let e2 = MPI_Wait(&r2, &st2);\n\
+                MPI_Get_count(&st2, MPI_INT, &c2);\n\
+                print \"second\", e2, c2, big[0];\n\
+            }\n\
+        }";
+    assert_eq!(
+        output_of_completed(source),
+        ["Rank[1]: first 1 2 5", "Rank[1]: second 0 4 9"]
+    );
+    // A blocking MPI_Recv too small for the message takes it too: the next
+    // receive gets the next message.
+    let source = "process Rank[2] {\n\
+            let two[2];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                two[0] = 1; MPI_Send(two, 2, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+                two[0] = 2; MPI_Send(two, 1, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+            } else {\n\
+                let e = MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+                print e == EMSGSIZE, x;\n\
+                MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+                print x;\n\
+            }\n\
+        }";
+    assert_eq!(output_of_completed(source), ["Rank[1]: 1 1", "Rank[1]: 2"]);
+}
+
+#[test]
+fn a_truncated_message_is_traced_as_truncated_and_counted_delivered() {
+    use ipclab_sim::trace::TraceEvent;
+    let source = "process Rank[2] {\n\
+            let three[3];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                MPI_Send(three, 3, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+            } else {\n\
+                let e = MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+            }\n\
+        }";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    assert_eq!(result.verdict, Verdict::Completes, "{:?}", result.verdict);
+    let truncated: Vec<_> = events(&result)
+        .filter_map(|e| match e {
+            TraceEvent::Truncated {
+                to, len, copied, ..
+            } => Some((to.as_str(), *len, *copied)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(truncated, [("Rank[1]", 24, 8)]);
+    assert_eq!(result.stats.delivered, 1);
+    assert_eq!(result.stats.undeliverable, 0);
+}
+
+#[test]
+fn a_null_request_gives_the_empty_status_mpi_any_source_mpi_any_tag_count_0() {
+    // MPI-3.1 §3.7.3; the status was source 0, tag 0 (QA).
+    let output = output_of_completed(
+        "process Rank[2] {\n\
+            let reqs[2];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 1 {\n\
+                MPI_Send(x, 1, MPI_INT, 0, 7, MPI_COMM_WORLD);\n\
+            } else {\n\
+                MPI_Recv(y, 1, MPI_INT, 1, 7, MPI_COMM_WORLD, &st);\n\
+                print \"recv\", st.MPI_SOURCE, st.MPI_TAG;\n\
+                req = MPI_REQUEST_NULL;\n\
+                MPI_Wait(&req, &st);\n\
+                MPI_Get_count(&st, MPI_INT, &c);\n\
+                print \"wait\", st.MPI_SOURCE == MPI_ANY_SOURCE, st.MPI_TAG == MPI_ANY_TAG, st.MPI_ERROR, c;\n\
+                MPI_Test(&req, &flag, &st2);\n\
+                print \"test\", flag, st2.MPI_SOURCE, st2.MPI_TAG, status.MPI_SOURCE;\n\
+                reqs[0] = MPI_REQUEST_NULL; reqs[1] = MPI_REQUEST_NULL;\n\
+                MPI_Waitany(2, reqs, &idx, &st3);\n\
+                print \"waitany\", idx == MPI_UNDEFINED, st3.MPI_SOURCE, st3.MPI_TAG;\n\
+            }\n\
+        }",
+    );
+    assert_eq!(
+        output,
+        [
+            "Rank[0]: recv 1 7",
+            "Rank[0]: wait 1 1 0 0",
+            "Rank[0]: test 1 -1 -1 -1",
+            "Rank[0]: waitany 1 -1 -1"
+        ]
+    );
+}
+
+#[test]
+fn a_cancelled_send_is_its_own_event_in_the_timeline_and_json_and_not_counted_undeliverable() {
+    use ipclab_sim::render::{self, RunSetup, TimelineOptions};
+    use ipclab_sim::trace::TraceEvent;
+    // Rank 1's rendezvous send is pending when it exits: never accepted.
+    let source = "kernel { policy = notify; eager_limit = 8; }\n\
+        process Rank[2] {\n\
+            let big[4];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 1 {\n\
+                MPI_Isend(big, 4, MPI_INT, 0, 0, MPI_COMM_WORLD, &r);\n\
+            } else {\n\
+                compute 5;\n\
+                let e = MPI_Recv(big, 4, MPI_INT, 1, 0, MPI_COMM_WORLD, &st);\n\
+                print e == EDEADPEER;\n\
+            }\n\
+        }";
+    let program = compile_ok(source);
+    let options = RunOptions::default();
+    let result = run(&program, options).unwrap();
+    assert_eq!(result.verdict, Verdict::Completes, "{:?}", result.verdict);
+    assert_eq!(result.output, ["Rank[0]: 1"]);
+    let cancelled: Vec<_> = events(&result)
+        .filter_map(|e| match e {
+            TraceEvent::SendCancelled { from, dest, .. } => Some((from.as_str(), dest.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cancelled, [("Rank[1]", "Rank[0]")]);
+    assert!(!events(&result).any(|e| matches!(e, TraceEvent::Undeliverable { .. })));
+    assert_eq!(result.stats.undeliverable, 0);
+    let setup = RunSetup {
+        options,
+        replayed: false,
+    };
+    let json = render::json_lines(&program, &setup, &result);
+    assert!(json.contains("\"type\":\"send_cancelled\""), "{json}");
+    assert!(!json.contains("\"type\":\"undeliverable\""), "{json}");
+    let text = render::timeline(&program, &setup, &result, &TimelineOptions::default());
+    assert!(text.contains("send cancelled"), "{text}");
+    assert!(!text.contains("undeliverable:"), "{text}");
+}

@@ -20,7 +20,7 @@ use core::fmt;
 /// | 14 | `EFAULT` | an (address, length) pair does not lie inside the caller's memory |
 /// | 17 | `EEXIST` | a mailbox with that name already exists |
 /// | 19 | `ENODEV` | no such device (`dev_read` of a device the scenario does not declare) |
-/// | 22 | `EINVAL` | an argument is out of range (unknown flag bits, a tag above `u32::MAX`, a zero capacity where one is needed, a shared word beyond its segment, `V` of a semaphore at `u32::MAX`...) |
+/// | 22 | `EINVAL` | an argument is out of range (unknown flag bits, a tag above `u32::MAX`, a zero capacity where one is needed, a shared word beyond its segment, `V` of a semaphore at `u32::MAX`, one MPI request named twice in a `waitall`/`waitany`, `r1` = the index of the second naming...) |
 /// | 24 | `EMFILE` | the caller's handle table is full |
 /// | 28 | `ENOSPC` | a kernel table (mailboxes, processes) is full |
 /// | 35 | `EDEADLK` | blocking would close a wait-for cycle and the kernel refuses deadlocking calls; or `lock` of a mutex the caller already holds |
@@ -28,7 +28,7 @@ use core::fmt;
 /// | 38 | `ENOSYS` | no system call has that number |
 /// | 43 | `EIDRM` | the mailbox was destroyed (also to processes blocked on it) |
 /// | 56 | `EBADRQC` | no such MPI request: the handle is not a live request of the caller (stale, already completed and freed, or never issued) |
-/// | 90 | `EMSGSIZE` | the message does not fit: longer than [`crate::MAX_MESSAGE_LEN`] on send, or longer than the buffer on receive (the message stays queued and `r1` holds its length) |
+/// | 90 | `EMSGSIZE` | the message does not fit: longer than [`crate::MAX_MESSAGE_LEN`] on send, or longer than the buffer on receive (plain calls: the message stays queued and `r1` holds its length; an MPI receive is truncated, `MPI_ERR_TRUNCATE`: it takes the message, gets the part that fits, and its status gives the real length in `r2`) |
 /// | 105 | `ENOBUFS` | `bsend`: the attached buffer has too little free space; `r1` = bytes needed, `r2` = bytes available (largest free run), or no buffer is attached (`r2` = 0) |
 /// | 110 | `ETIMEDOUT` | the call's timeout expired before it could complete |
 /// | 200 | `EDEADPEER` | the peer terminated (policy `notify` only); for `lock`, the mutex's owner terminated holding it |

@@ -151,7 +151,8 @@ impl RequestHandle {
 }
 
 /// The status of a completed MPI receive (or probe): who sent, with which
-/// tag, how many bytes. A send request's status is all zeros.
+/// tag, how many bytes. A send request's status is all zeros; a wait or
+/// test on `MPI_REQUEST_NULL` gives [`MpiStatus::EMPTY`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct MpiStatus {
     /// The sender's rank in the communicator.
@@ -163,6 +164,42 @@ pub struct MpiStatus {
 }
 
 impl MpiStatus {
+    /// The empty status (MPI-3.1 §3.7.3): source `MPI_ANY_SOURCE`, tag
+    /// `MPI_ANY_TAG`, length 0, which a wait or test on `MPI_REQUEST_NULL`
+    /// returns. Its source is `u32::MAX`, which no rank is (a communicator
+    /// is far smaller), so `r3 == u64::MAX` marks it even though `u32::MAX`
+    /// is also a valid tag.
+    pub const EMPTY: MpiStatus = MpiStatus {
+        source: u32::MAX,
+        tag: u32::MAX,
+        len: 0,
+    };
+
+    /// Is this the empty status?
+    pub const fn is_empty(self) -> bool {
+        self.source == u32::MAX
+    }
+
+    /// The source as a filter value: `Any` (`MPI_ANY_SOURCE`) for the
+    /// empty status, else the sender's rank.
+    pub const fn source_filter(self) -> RankFilter {
+        if self.is_empty() {
+            RankFilter::Any
+        } else {
+            RankFilter::Rank(self.source)
+        }
+    }
+
+    /// The tag as a filter value: `Any` (`MPI_ANY_TAG`) for the empty
+    /// status, else the message's tag.
+    pub const fn tag_filter(self) -> crate::TagFilter {
+        if self.is_empty() {
+            crate::TagFilter::Any
+        } else {
+            crate::TagFilter::Tag(self.tag)
+        }
+    }
+
     /// The result registers `[0, value, len, source << 32 | tag]`.
     pub const fn to_regs(self, value: u64) -> RetRegs {
         [

@@ -11,10 +11,16 @@
 //!   buffer, with the right message (each carries a unique id), source
 //!   rank, tag and length: every message is received once, in per-pair
 //!   order among the messages the filter accepts, never across
-//!   communicators or between MPI and plain (context 0) messages;
+//!   communicators or between MPI and plain (context 0) messages. The
+//!   buffer's size plays no part in matching: a message longer than the
+//!   receive that matched it is truncated there (`EMSGSIZE`, the real
+//!   length in the status, the part that fits copied) and consumed;
 //! - `test`, `wait` and `probe`/`iprobe` answer as the model says (a
 //!   standard send under the eager limit may complete before it is matched:
 //!   the model accepts both there, and nothing else);
+//! - a wait or test on `MPI_REQUEST_NULL` gives the empty status at once;
+//!   a `waitall`/`waitany` naming one request twice is `EINVAL` and
+//!   changes nothing (the model goes on as if it had not happened);
 //! - `check_invariants()` holds after every step (the harness checks it).
 
 use std::collections::BTreeMap;
@@ -55,6 +61,7 @@ enum Op {
         from: Option<usize>,
         tag: Option<u32>,
         comm: usize,
+        cap: u64,
     },
     /// A blocking `mpi_recv`.
     Recv {
@@ -62,6 +69,7 @@ enum Op {
         from: Option<usize>,
         tag: Option<u32>,
         comm: usize,
+        cap: u64,
     },
     Wait {
         who: usize,
@@ -78,6 +86,17 @@ enum Op {
         comm: usize,
         blocking: bool,
     },
+    /// `wait` (0), `test` (1) or `waitany` (2) on `MPI_REQUEST_NULL`.
+    WaitNull {
+        who: usize,
+        call: u8,
+    },
+    /// `waitall` or `waitany` naming one request twice.
+    WaitTwice {
+        who: usize,
+        pick: usize,
+        any: bool,
+    },
     PlainSend {
         who: usize,
         to: usize,
@@ -91,17 +110,22 @@ fn op() -> impl Strategy<Value = Op> {
     let who = 0..RANKS;
     let from = prop::option::of(0..RANKS);
     let tag = prop::option::of(0..2u32);
+    // Sends are 4 or 12 bytes: a receive of 8 truncates the long ones.
+    let cap = prop::sample::select(vec![8u64, 16]);
     prop_oneof![
         4 => (who.clone(), 0..RANKS, 0..2usize, 0..2u32, prop::sample::select(vec![4u64, 12]), any::<bool>())
             .prop_map(|(who, to, comm, tag, len, synchronous)| Op::Isend { who, to, comm, tag, len, synchronous }),
-        3 => (who.clone(), from.clone(), tag.clone(), 0..2usize)
-            .prop_map(|(who, from, tag, comm)| Op::Irecv { who, from, tag, comm }),
-        1 => (who.clone(), from.clone(), tag.clone(), 0..2usize)
-            .prop_map(|(who, from, tag, comm)| Op::Recv { who, from, tag, comm }),
+        3 => (who.clone(), from.clone(), tag.clone(), 0..2usize, cap.clone())
+            .prop_map(|(who, from, tag, comm, cap)| Op::Irecv { who, from, tag, comm, cap }),
+        1 => (who.clone(), from.clone(), tag.clone(), 0..2usize, cap)
+            .prop_map(|(who, from, tag, comm, cap)| Op::Recv { who, from, tag, comm, cap }),
         3 => (who.clone(), any::<usize>()).prop_map(|(who, pick)| Op::Wait { who, pick }),
         2 => (who.clone(), any::<usize>()).prop_map(|(who, pick)| Op::Test { who, pick }),
         2 => (who.clone(), from, tag, 0..2usize, any::<bool>())
             .prop_map(|(who, from, tag, comm, blocking)| Op::Probe { who, from, tag, comm, blocking }),
+        1 => (who.clone(), 0..3u8).prop_map(|(who, call)| Op::WaitNull { who, call }),
+        1 => (who.clone(), any::<usize>(), any::<bool>())
+            .prop_map(|(who, pick, any)| Op::WaitTwice { who, pick, any }),
         1 => (who.clone(), 0..RANKS).prop_map(|(who, to)| Op::PlainSend { who, to }),
         1 => who.prop_map(|who| Op::PlainRecv { who }),
     ]
@@ -130,6 +154,7 @@ enum Kind {
         tag: Option<u32>,
         comm: usize,
         buf: u64,
+        cap: u64,
     },
 }
 
@@ -292,19 +317,24 @@ impl Model {
         })
     }
 
-    /// Checks the status registers of a completed request `r` (and its buffer).
+    /// Checks the status registers of a completed request `r` (and its
+    /// buffer): a receive too small for its message is truncated.
     fn check_done(&self, r: usize, regs: RetRegs) {
+        let req = &self.reqs[r];
+        let truncated = match req.kind {
+            Kind::Recv { cap, .. } => req.matched.is_some_and(|id| self.msgs[&id].len > cap),
+            Kind::Send { .. } => false,
+        };
+        let expected = truncated.then_some(Errno::EMSGSIZE);
         assert_eq!(
-            regs[0],
-            0,
-            "request {:?} failed: {:?}",
-            self.reqs[r],
+            Errno::from_number(regs[0]),
+            expected,
+            "request {req:?} completed with {:?}",
             Errno::from_number(regs[0])
         );
-        let req = &self.reqs[r];
         match req.kind {
             Kind::Send { .. } => assert_eq!(MpiStatus::from_regs(regs), MpiStatus::default()),
-            Kind::Recv { buf, .. } => {
+            Kind::Recv { buf, cap, .. } => {
                 let id = req.matched.expect("a completed receive was matched");
                 let m = &self.msgs[&id];
                 let status = MpiStatus::from_regs(regs);
@@ -313,9 +343,10 @@ impl Model {
                     (rank(m.comm, m.from), m.tag, m.len),
                     "status of {req:?}"
                 );
+                let copied = m.len.min(cap) as usize;
                 assert_eq!(
-                    self.h.peek(self.pids[req.owner], buf, m.len as usize),
-                    payload(id, m.len)
+                    self.h.peek(self.pids[req.owner], buf, copied),
+                    payload(id, m.len)[..copied]
                 );
             }
         }
@@ -350,6 +381,8 @@ impl Model {
             | Op::Wait { who, .. }
             | Op::Test { who, .. }
             | Op::Probe { who, .. }
+            | Op::WaitNull { who, .. }
+            | Op::WaitTwice { who, .. }
             | Op::PlainSend { who, .. }
             | Op::PlainRecv { who } => who,
         };
@@ -414,10 +447,18 @@ impl Model {
                 self.arrive(id);
             }
             Op::Irecv {
-                from, tag, comm, ..
+                from,
+                tag,
+                comm,
+                cap,
+                ..
             }
             | Op::Recv {
-                from, tag, comm, ..
+                from,
+                tag,
+                comm,
+                cap,
+                ..
             } => {
                 let blocking = matches!(op, Op::Recv { .. });
                 if self.live[who].len() >= MAX_LIVE {
@@ -430,7 +471,7 @@ impl Model {
                 let call = if blocking {
                     Syscall::MpiRecv {
                         buf,
-                        cap: 16,
+                        cap,
                         source,
                         tag: tagf,
                         comm: comm_id,
@@ -438,7 +479,7 @@ impl Model {
                 } else {
                     Syscall::Irecv {
                         buf,
-                        cap: 16,
+                        cap,
                         source,
                         tag: tagf,
                         comm: comm_id,
@@ -454,6 +495,7 @@ impl Model {
                         tag,
                         comm,
                         buf,
+                        cap,
                     },
                     matched: None,
                     eager: false,
@@ -578,6 +620,40 @@ impl Model {
                         }
                     }
                 }
+            }
+            Op::WaitNull { call, .. } => {
+                self.put_handle(who, 0);
+                let (handles, count) = (HANDLES, 1);
+                let (call, value) = match call {
+                    0 => (Syscall::Waitall { handles, count }, 1),
+                    1 => (Syscall::Test { handle: HANDLES }, 1),
+                    _ => (Syscall::Waitany { handles, count }, u64::MAX),
+                };
+                let regs = done(self.h.call(pid, call));
+                assert_eq!(regs, MpiStatus::EMPTY.to_regs(value), "{call:?} of null");
+            }
+            Op::WaitTwice { pick, any, .. } => {
+                if self.live[who].is_empty() {
+                    return;
+                }
+                let r = self.live[who][pick % self.live[who].len()];
+                let handle = self.reqs[r].handle;
+                let mut twice = handle.to_le_bytes().to_vec();
+                twice.extend_from_slice(&handle.to_le_bytes());
+                self.h.poke(pid, HANDLES, &twice);
+                let (handles, count) = (HANDLES, 2);
+                let call = if any {
+                    Syscall::Waitany { handles, count }
+                } else {
+                    Syscall::Waitall { handles, count }
+                };
+                let regs = done(self.h.call(pid, call));
+                assert_eq!(
+                    (Errno::from_number(regs[0]), regs[1]),
+                    (Some(Errno::EINVAL), 1),
+                    "{call:?} naming {handle:#x} twice"
+                );
+                assert_eq!(self.h.peek(pid, HANDLES, 16), twice, "no handle nulled");
             }
             Op::PlainSend { to, .. } => {
                 if to == who {

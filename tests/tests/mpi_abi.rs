@@ -309,6 +309,53 @@ fn test_polls_a_request_frees_it_once_complete_and_a_stale_handle_is_ebadrqc() {
 }
 
 #[test]
+fn a_null_request_gives_the_empty_status_any_source_any_tag_length_0() {
+    let (mut h, p) = world(2, |_| {});
+    let empty = (u32::MAX, u32::MAX, 0);
+    // After a real receive, so that nothing of its status lingers.
+    ok(send(&mut h, p[0], SendMode::Standard, 1, b"abc", 7));
+    assert_eq!(
+        status(done(recv(
+            &mut h,
+            p[1],
+            RankFilter::Rank(0),
+            TagFilter::Any,
+            8
+        ))),
+        (0, 7, 3)
+    );
+    let regs = done(wait(&mut h, p[1], 0));
+    assert_eq!((regs[0], status(regs)), (0, empty), "MPI_Wait");
+    let regs = done(test(&mut h, p[1], 0));
+    assert_eq!(
+        (regs[0], regs[1], status(regs)),
+        (0, 1, empty),
+        "MPI_Test: flag 1"
+    );
+    put_handles(&mut h, p[1], &[0, 0]);
+    let waitany = Syscall::Waitany {
+        handles: HANDLES,
+        count: 2,
+    };
+    let regs = done(h.call(p[1], waitany));
+    assert_eq!(
+        (regs[1], status(regs)),
+        (u64::MAX, empty),
+        "MPI_Waitany: MPI_UNDEFINED"
+    );
+    let waitall = Syscall::Waitall {
+        handles: HANDLES,
+        count: 2,
+    };
+    assert_eq!(status(done(h.call(p[1], waitall))), empty, "MPI_Waitall");
+    let s = MpiStatus::from_regs(regs);
+    assert_eq!(
+        (s.source_filter(), s.tag_filter()),
+        (RankFilter::Any, TagFilter::Any)
+    );
+}
+
+#[test]
 fn isend_returns_at_once_and_wait_blocks_until_the_receive() {
     let (mut h, p) = world(2, |c| c.eager_limit = 0);
     let handle = isend(&mut h, p[0], 1, b"data", 5, SEND_BUF);
@@ -361,6 +408,78 @@ fn waitany_returns_the_completed_request_and_waitall_waits_for_every_one() {
     assert_eq!(h.peek(p[0], RECV_BUF + 64, 3), b"two");
     // Every handle null: waitany answers index u64::MAX at once.
     assert_eq!(done(h.call(p[0], waitany))[1], u64::MAX);
+}
+
+#[test]
+fn a_request_named_twice_in_waitall_or_waitany_is_einval_and_stays_live() {
+    let (mut h, p) = world(2, |_| {});
+    let r = irecv(&mut h, p[0], RankFilter::Rank(1), TagFilter::Any, RECV_BUF);
+    for call in [
+        Syscall::Waitall {
+            handles: HANDLES,
+            count: 2,
+        },
+        Syscall::Waitany {
+            handles: HANDLES,
+            count: 2,
+        },
+    ] {
+        put_handles(&mut h, p[0], &[r, r]);
+        let regs = done(h.call(p[0], call));
+        assert_eq!(Errno::from_number(regs[0]), Some(Errno::EINVAL), "{call:?}");
+        assert_eq!(regs[1], 1, "r1: the index of the second naming");
+        assert_eq!(handles(&h, p[0], 2), [r, r], "nothing is nulled");
+    }
+    // The request was not touched: it still takes the message.
+    ok(send(&mut h, p[1], SendMode::Standard, 0, b"ok", 3));
+    let regs = done(wait(&mut h, p[0], r));
+    assert_eq!(status(regs), (1, 3, 2));
+    assert_eq!(h.peek(p[0], RECV_BUF, 2), b"ok");
+}
+
+#[test]
+fn a_receive_too_small_for_its_match_truncates_it_and_a_later_receive_never_sees_it() {
+    // MPI-3.1 §3.5: the first of two posted receives that match a message
+    // takes it; too small, it completes with the truncation error.
+    for (eager_limit, mode) in [
+        (64, SendMode::Standard),
+        (0, SendMode::Standard),
+        (64, SendMode::Synchronous),
+        (64, SendMode::Ready),
+    ] {
+        let (mut h, p) = world(2, |c| c.eager_limit = eager_limit);
+        let small = ok(h.call(
+            p[1],
+            Syscall::Irecv {
+                buf: RECV_BUF,
+                cap: 8,
+                source: RankFilter::Rank(0),
+                tag: TagFilter::Tag(0),
+                comm: W,
+            },
+        ));
+        let big = irecv(
+            &mut h,
+            p[1],
+            RankFilter::Rank(0),
+            TagFilter::Tag(0),
+            RECV_BUF + 64,
+        );
+        let sent = send(&mut h, p[0], mode, 1, &[7; 16], 0);
+        assert_eq!(done(sent)[0], 0, "the send completes: {mode:?}");
+        let regs = done(wait(&mut h, p[1], small));
+        assert_eq!(Errno::from_number(regs[0]), Some(Errno::EMSGSIZE));
+        assert_eq!(status(regs), (0, 0, 16), "the real length");
+        assert_eq!(h.peek(p[1], RECV_BUF, 8), [7; 8]);
+        assert_eq!(handles(&h, p[1], 1), [0], "completed, freed");
+        assert_eq!(
+            ok(test(&mut h, p[1], big)),
+            0,
+            "the second receive waits on"
+        );
+        let stats = h.kernel.stats();
+        assert_eq!((stats.delivered, stats.undeliverable), (1, 0));
+    }
 }
 
 #[test]

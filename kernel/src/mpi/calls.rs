@@ -119,12 +119,7 @@ impl Kernel {
                 if !in_bounds(size, handles, count * 8) {
                     return Err(e(Errno::EFAULT));
                 }
-                for i in 0..count {
-                    let h = read_word(mem, caller, handles + 8 * i).map_err(e)?;
-                    if h != 0 {
-                        self.lookup(caller, h).map_err(e)?;
-                    }
-                }
+                self.wait_slots(caller, handles, count, mem)?;
                 if let Some(regs) = self.try_finish_wait(caller, handles, count, any, mem) {
                     return done(regs);
                 }
@@ -155,7 +150,8 @@ impl Kernel {
                 }
                 let h = read_word(mem, caller, handle).map_err(e)?;
                 if h == 0 {
-                    return done(MpiStatus::default().to_regs(1));
+                    // Complete at once with the empty status (MPI-3.1 §3.7.3).
+                    return done(MpiStatus::EMPTY.to_regs(1));
                 }
                 let slot = self.lookup(caller, h).map_err(e)?;
                 match self.request(slot).and_then(|r| r.done) {
@@ -163,10 +159,13 @@ impl Kernel {
                     Some(regs) => {
                         self.free_request(slot);
                         let _ = write_word(mem, caller, handle, 0);
+                        // Flag 1 even when the request failed (a
+                        // truncated receive): it is complete and freed.
+                        let regs = [regs[0], 1, regs[2], regs[3]];
                         if regs[0] != 0 {
                             return Err(regs);
                         }
-                        done([0, 1, regs[2], regs[3]])
+                        done(regs)
                     }
                 }
             }

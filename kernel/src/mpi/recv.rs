@@ -5,7 +5,9 @@
 //! that finds no candidate stays posted, and the next matching send finds
 //! it (`oldest_posted_recv`, oldest posting first). `deliver` is where a
 //! match ends either way: it copies the message into the receive's buffer
-//! and completes both sides.
+//! and completes both sides. The buffer's size plays no part in matching:
+//! a message too long for the receive that matches it is truncated there,
+//! never passed on to a later receive (MPI-3.1 §3.5, order).
 
 use ipclab_syscalls::{CommId, Errno, MpiStatus, Pid, RetRegs, Source, Tag, TagFilter, UserAddr};
 
@@ -42,19 +44,18 @@ impl Kernel {
         if !in_bounds(memory, buf, cap) {
             return Err(e(Errno::EFAULT));
         }
-        if let Some(c) = self.oldest_candidate(caller, comm, from, tag) {
-            let status = self.candidate_status(comm, c);
-            if status.len > cap {
-                // Nothing changes: the message stays first in line.
-                return Err(status.error_regs(Errno::EMSGSIZE));
+        // A candidate too long for `cap` is still the one this receive
+        // takes: MPI truncates it (`deliver`), it does not skip it.
+        if self.oldest_candidate(caller, comm, from, tag).is_none() {
+            if self.is_dead_under_notify(from) {
+                return Err(e(Errno::EDEADPEER));
             }
-        } else if self.is_dead_under_notify(from) {
-            return Err(e(Errno::EDEADPEER));
-        } else if holder == Holder::Internal {
-            // A blocking receive with nothing to take will block: refused
-            // now if it must be, before its request exists.
-            if let Some(errno) = self.mpi_refusal(caller, from) {
-                return Err(e(errno));
+            if holder == Holder::Internal {
+                // A blocking receive with nothing to take will block:
+                // refused now if it must be, before its request exists.
+                if let Some(errno) = self.mpi_refusal(caller, from) {
+                    return Err(e(errno));
+                }
             }
         }
         if let Some(errno) = self.cannot_insert(caller, holder) {
@@ -107,25 +108,6 @@ impl Kernel {
             })
             .min_by_key(|(seq, _)| *seq)
             .map(|(_, i)| i)
-    }
-
-    /// Is there a posted receive of `to` in `comm` that accepts a message
-    /// of `len` bytes from `from` with `tag` and has room for it?
-    pub(super) fn has_fitting_posted_recv(
-        &self,
-        from: Pid,
-        comm: CommId,
-        to: Pid,
-        tag: Tag,
-        len: u64,
-    ) -> bool {
-        self.requests().any(|(_, r)| {
-            r.is_posted_recv()
-                && r.owner == to
-                && r.comm == comm
-                && matches!(r.op, RequestOp::Recv { from: f, tag: t, cap, .. }
-                    if f.accepts(from) && t.accepts(tag) && cap >= len)
-        })
     }
 
     /// The oldest message for `receiver` in `comm` that `from`/`tag`
@@ -184,6 +166,12 @@ impl Kernel {
     }
 
     /// Delivers `candidate` into the posted receive `recv` and completes both.
+    ///
+    /// A message longer than the receive's buffer is truncated, as MPI does
+    /// (MPI-3.1, "Blocking Receive": an overflow is an error): the receive takes it all the same, gets the part
+    /// that fits, and completes with `EMSGSIZE` (`MPI_ERR_TRUNCATE`) and
+    /// the message's real length in its status; the message is consumed
+    /// (counted delivered, traced `Truncated`) and its send completes.
     pub(super) fn deliver(
         &mut self,
         candidate: Candidate,
@@ -194,7 +182,7 @@ impl Kernel {
         let Some(Request {
             owner: receiver,
             comm,
-            op: RequestOp::Recv { buf, .. },
+            op: RequestOp::Recv { buf, cap, .. },
             ..
         }) = self.request(recv).copied()
         else {
@@ -204,12 +192,13 @@ impl Kernel {
             Candidate::Slot(i) => {
                 let m = self.mpi.messages.remove(i);
                 let len = m.data.len() as u64;
-                if mem.write(receiver, buf, &m.data).is_err() {
+                let copied = &m.data[..len.min(cap) as usize];
+                if mem.write(receiver, buf, copied).is_err() {
                     self.finish_request(recv, errno_regs(Errno::EFAULT));
                     return;
                 }
                 self.stats.copies_to_user += 1;
-                self.stats.bytes_copied += len;
+                self.stats.bytes_copied += copied.len() as u64;
                 sink.event(
                     self.now,
                     &Event::Copy {
@@ -218,7 +207,7 @@ impl Kernel {
                             pid: receiver,
                             addr: buf,
                         },
-                        bytes: len,
+                        bytes: copied.len() as u64,
                     },
                 );
                 (m.from, m.tag, len, m.id, false)
@@ -240,11 +229,12 @@ impl Kernel {
                 else {
                     return;
                 };
-                if let Err(errno) = copy_user_to_user(mem, owner, from_buf, receiver, buf, len) {
+                let copied = len.min(cap);
+                if let Err(errno) = copy_user_to_user(mem, owner, from_buf, receiver, buf, copied) {
                     self.finish_request(recv, errno_regs(errno));
                     return;
                 }
-                self.count_copy_user_to_user(owner, from_buf, receiver, buf, len, sink);
+                self.count_copy_user_to_user(owner, from_buf, receiver, buf, copied, sink);
                 if holder != Holder::Buffered {
                     // A buffered message was accepted when `bsend` returned.
                     self.stats.accepted += 1;
@@ -267,6 +257,19 @@ impl Kernel {
             },
         );
         let status = self.status(comm, from, tag, len);
-        self.finish_request(recv, status.to_regs(1));
+        if len > cap {
+            sink.event(
+                self.now,
+                &Event::Truncated {
+                    message: id,
+                    to: receiver,
+                    len,
+                    copied: cap,
+                },
+            );
+            self.finish_request(recv, status.error_regs(Errno::EMSGSIZE));
+        } else {
+            self.finish_request(recv, status.to_regs(1));
+        }
     }
 }

@@ -53,8 +53,8 @@ impl Kernel {
         };
         // A blocking send that no posted receive takes and that cannot go
         // eager will block: refused now if it must be, before its request
-        // exists or a too-small posted receive is failed.
-        let completes_at_once = self.has_fitting_posted_recv(caller, comm, to, tag, len)
+        // exists.
+        let completes_at_once = self.oldest_posted_recv(caller, comm, to, tag).is_some()
             || (mode == SendMode::Standard && self.can_buffer_mpi(to, len));
         if holder == Holder::Internal && !completes_at_once {
             if let Some(errno) = self.mpi_refusal(caller, Source::Pid(to)) {
@@ -139,9 +139,8 @@ impl Kernel {
     }
 
     /// A new send request (in `slot`) meets the posted receives: the oldest
-    /// matching one takes it directly; otherwise a standard send that fits
-    /// goes eager. A posted receive too small for it completes with
-    /// `EMSGSIZE` and the next one is tried.
+    /// matching one takes it directly (truncating it if it is too small:
+    /// `deliver`); otherwise a standard send that fits goes eager.
     fn match_send(&mut self, slot: usize, mem: &mut impl UserMemory, sink: &mut impl TraceSink) {
         let Some(request) = self.request(slot).copied() else {
             return;
@@ -163,24 +162,11 @@ impl Kernel {
             self.finish_request(slot, value_regs(0));
             return;
         }
-        loop {
-            if dead {
-                break;
+        if !dead {
+            if let Some(recv) = self.oldest_posted_recv(request.owner, request.comm, to, tag) {
+                self.deliver(Candidate::Sender(slot), recv, mem, sink);
+                return;
             }
-            let Some(recv) = self.oldest_posted_recv(request.owner, request.comm, to, tag) else {
-                break;
-            };
-            let cap = match self.request(recv).map(|r| r.op) {
-                Some(RequestOp::Recv { cap, .. }) => cap,
-                _ => 0,
-            };
-            if len > cap {
-                let status = self.status(request.comm, request.owner, tag, len);
-                self.finish_request(recv, status.error_regs(Errno::EMSGSIZE));
-                continue;
-            }
-            self.deliver(Candidate::Sender(slot), recv, mem, sink);
-            return;
         }
         if mode == SendMode::Standard && self.can_buffer_mpi(to, len) {
             self.send_eager(slot, mem, sink);

@@ -33,11 +33,10 @@ impl Kernel {
                 if let (None, RequestOp::Send { seq, to, .. }) = (r.done, r.op) {
                     sink.event(
                         now,
-                        &Event::Undeliverable {
+                        &Event::SendCancelled {
                             message: seq,
                             from: dead,
                             dest: Dest::Process(to),
-                            reason: UndeliverableReason::SendCancelled,
                         },
                     );
                 }

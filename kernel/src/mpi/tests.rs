@@ -431,3 +431,223 @@ fn a_blocking_mpi_call_refused_with_edeadlk_changes_nothing() {
     // A blocking send to p0 is no deadlock: p0's posted receive takes it.
     ok(send(&mut w, p[1], SendMode::Synchronous, 0, b"12345678", 1));
 }
+
+/// `waitall` or `waitany` on `handles`, written at `REQ`.
+fn wait_on(w: &mut World, p: Pid, handles: &[u64], any: bool) -> TrapOutcome {
+    for (i, h) in handles.iter().enumerate() {
+        w.write(p, REQ + 8 * i as u64, &h.to_le_bytes());
+    }
+    let (handles, count) = (REQ, handles.len() as u64);
+    w.call(
+        p,
+        if any {
+            Syscall::Waitany { handles, count }
+        } else {
+            Syscall::Waitall { handles, count }
+        },
+    )
+}
+
+#[test]
+fn a_request_named_twice_in_one_wait_is_einval_and_changes_nothing() {
+    for any in [false, true] {
+        for eager in [true, false] {
+            // Eager: the send is complete before the wait; otherwise pending.
+            let (mut w, p) = world(2, |c| c.eager_limit = if eager { 8 } else { 0 });
+            let h = isend(&mut w, p[0], SendMode::Standard, 1, b"x", 0);
+            w.write(p[0], REQ, &h.to_le_bytes());
+            w.write(p[0], REQ + 8, &0u64.to_le_bytes());
+            w.write(p[0], REQ + 16, &h.to_le_bytes());
+            w.run(p[0]);
+            let (kernel, memory) = (w.k.clone(), w.mem.clone());
+            let regs = done(w.call(
+                p[0],
+                if any {
+                    Syscall::Waitany {
+                        handles: REQ,
+                        count: 3,
+                    }
+                } else {
+                    Syscall::Waitall {
+                        handles: REQ,
+                        count: 3,
+                    }
+                },
+            ));
+            assert_eq!(errno(regs), Some(Errno::EINVAL), "any {any}, eager {eager}");
+            assert_eq!(regs[1], 2, "r1 is the index of the second naming");
+            let mut after = w.k.clone();
+            after.stats = kernel.stats;
+            assert!(after == kernel, "a refused wait changes nothing");
+            assert!(w.mem == memory, "no handle is nulled");
+            // The request is still there, and one wait on it works.
+            if !eager {
+                ok(recv(&mut w, p[1], RankFilter::Rank(0), TagFilter::Any, 8));
+            }
+            ok(wait_on(&mut w, p[0], &[h], any));
+            assert_eq!(w.read(p[0], REQ, 8), 0u64.to_le_bytes());
+            w.check();
+        }
+    }
+}
+
+fn irecv_into(w: &mut World, p: Pid, buf: u64, cap: u64) -> u64 {
+    ok(w.call(
+        p,
+        Syscall::Irecv {
+            buf,
+            cap,
+            source: RankFilter::Any,
+            tag: TagFilter::Any,
+            comm: W,
+        },
+    ))
+}
+
+#[test]
+fn a_message_too_long_for_the_first_posted_receive_truncates_there_and_the_second_stays_posted() {
+    // Eager or rendezvous, the send meets the oldest posted receive.
+    for limit in [64, 0] {
+        let (mut w, p) = world(2, |c| c.eager_limit = limit);
+        let small = irecv_into(&mut w, p[1], RECV_BUF, 4);
+        let big = irecv_into(&mut w, p[1], RECV_BUF + 64, 32);
+        w.write(p[1], RECV_BUF, &[0xee; 8]);
+        ok(send(&mut w, p[0], SendMode::Standard, 1, b"abcdefgh", 5));
+        let regs = done(wait(&mut w, p[1], small));
+        assert_eq!(errno(regs), Some(Errno::EMSGSIZE), "limit {limit}");
+        let status = MpiStatus::from_regs(regs);
+        assert_eq!((status.source, status.tag, status.len), (0, 5, 8));
+        assert_eq!(
+            w.read(p[1], RECV_BUF, 8),
+            b"abcd\xee\xee\xee\xee",
+            "the part that fits, nothing past the buffer"
+        );
+        assert!(w.k.mpi_messages().is_empty(), "the message is consumed");
+        assert_eq!(w.k.stats().delivered, 1);
+        assert!(w.events().iter().any(|e| matches!(
+            e,
+            crate::Event::Truncated {
+                len: 8,
+                copied: 4,
+                ..
+            }
+        )));
+        // The second receive was not given the message: still posted.
+        w.write(p[1], REQ, &big.to_le_bytes());
+        assert_eq!(ok(w.call(p[1], Syscall::Test { handle: REQ })), 0);
+        ok(send(&mut w, p[0], SendMode::Standard, 1, b"next", 6));
+        let status = MpiStatus::from_regs(done(wait(&mut w, p[1], big)));
+        assert_eq!((status.tag, status.len), (6, 4));
+    }
+}
+
+#[test]
+fn a_blocking_mpi_recv_too_small_for_the_oldest_match_takes_it_truncated() {
+    // Queued eager, or a pending rendezvous sender that the receive frees.
+    for limit in [64, 0] {
+        let (mut w, p) = world(2, |c| c.eager_limit = limit);
+        let first = send(&mut w, p[0], SendMode::Standard, 1, b"0123456789", 1);
+        let regs = done(recv(&mut w, p[1], RankFilter::Rank(0), TagFilter::Any, 3));
+        assert_eq!(errno(regs), Some(Errno::EMSGSIZE));
+        assert_eq!(MpiStatus::from_regs(regs).len, 10);
+        assert_eq!(w.read(p[1], RECV_BUF, 3), b"012");
+        if limit == 0 {
+            blocked(first);
+            assert_eq!(w.completion(p[0])[0], 0, "the sender's send completes");
+        } else {
+            ok(first);
+        }
+        assert!(w.k.mpi_messages().is_empty());
+        assert_eq!(w.k.requests().count(), 0);
+        // The next receive gets the next message, not the truncated one.
+        let next = irecv_into(&mut w, p[1], RECV_BUF, 8);
+        ok(send(&mut w, p[0], SendMode::Standard, 1, b"b", 2));
+        assert_eq!(MpiStatus::from_regs(done(wait(&mut w, p[1], next))).tag, 2);
+        w.check();
+    }
+}
+
+#[test]
+fn a_truncated_request_reports_its_index_to_waitany_and_its_flag_to_test() {
+    let (mut w, p) = world(2, |_| {});
+    let other = irecv_into(&mut w, p[1], RECV_BUF + 64, 8);
+    // `other` takes anything: the truncating receive is posted behind it,
+    // so the first message goes to `other`, the second to the small one.
+    let small = irecv_into(&mut w, p[1], RECV_BUF, 1);
+    ok(send(&mut w, p[0], SendMode::Standard, 1, b"a", 0));
+    ok(send(&mut w, p[0], SendMode::Standard, 1, b"long", 0));
+    ok(wait(&mut w, p[1], other));
+    let regs = done(wait_on(&mut w, p[1], &[0, small], true));
+    assert_eq!((errno(regs), regs[1]), (Some(Errno::EMSGSIZE), 1));
+    assert_eq!(
+        w.read(p[1], REQ + 8, 8),
+        0u64.to_le_bytes(),
+        "freed, nulled"
+    );
+    let small = irecv_into(&mut w, p[1], RECV_BUF, 1);
+    ok(send(&mut w, p[0], SendMode::Standard, 1, b"long", 0));
+    w.write(p[1], REQ, &small.to_le_bytes());
+    let regs = done(w.call(p[1], Syscall::Test { handle: REQ }));
+    assert_eq!((errno(regs), regs[1]), (Some(Errno::EMSGSIZE), 1));
+    assert_eq!(MpiStatus::from_regs(regs).len, 4);
+}
+
+#[test]
+fn a_null_request_completes_at_once_with_the_empty_status() {
+    let (mut w, p) = world(1, |_| {});
+    let empty = MpiStatus::EMPTY;
+    assert_eq!(
+        (empty.source, empty.tag, empty.len),
+        (u32::MAX, u32::MAX, 0)
+    );
+    // MPI_Wait, MPI_Waitall and MPI_Test of null handles; MPI_Waitany's
+    // index is MPI_UNDEFINED (u64::MAX).
+    for (any, handles, value) in [
+        (false, &[0u64][..], 1),
+        (false, &[0, 0][..], 2),
+        (false, &[][..], 0),
+        (true, &[0, 0][..], u64::MAX),
+    ] {
+        let regs = done(wait_on(&mut w, p[0], handles, any));
+        assert_eq!(regs, empty.to_regs(value), "{any} {handles:?}");
+        let status = MpiStatus::from_regs(regs);
+        assert!(status.is_empty());
+        assert_eq!(status.source_filter(), RankFilter::Any);
+        assert_eq!(status.tag_filter(), TagFilter::Any);
+    }
+    w.write(p[0], REQ, &0u64.to_le_bytes());
+    let regs = done(w.call(p[0], Syscall::Test { handle: REQ }));
+    assert_eq!(regs, empty.to_regs(1), "flag 1, the empty status");
+    // A real status is never taken for the empty one, even with tag u32::MAX.
+    let real = MpiStatus {
+        source: 0,
+        tag: u32::MAX,
+        len: 8,
+    };
+    assert!(!real.is_empty());
+    assert_eq!(real.tag_filter(), TagFilter::Tag(u32::MAX));
+}
+
+#[test]
+fn a_pending_send_of_an_exiting_rank_is_traced_send_cancelled_not_undeliverable() {
+    let (mut w, p) = world(2, |c| c.eager_limit = 0);
+    isend(&mut w, p[0], SendMode::Standard, 1, b"never", 0);
+    let before = *w.k.stats();
+    w.exit(p[0], 0);
+    let events = w.events();
+    assert!(events.iter().any(|e| matches!(
+        e,
+        crate::Event::SendCancelled { from, .. } if *from == p[0]
+    )));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, crate::Event::Undeliverable { .. })),
+        "never accepted: not undeliverable"
+    );
+    let after = w.k.stats();
+    assert_eq!(
+        (after.accepted, after.undeliverable),
+        (before.accepted, before.undeliverable)
+    );
+}

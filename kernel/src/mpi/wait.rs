@@ -19,6 +19,9 @@ use crate::config::MAX_PROCS;
 use crate::process::Pending;
 use crate::{BlockReason, Kernel, ProcessState, TraceSink, TrapOutcome, UserMemory};
 
+/// The (index, table slot) of each non-null handle a `wait*` names.
+pub(super) type WaitSlots = Vec<(u64, usize), { MAX_WAIT_COUNT as usize }>;
+
 impl Kernel {
     /// A blocking call waits for its internal request (or returns at once
     /// when it has already completed).
@@ -162,6 +165,37 @@ impl Kernel {
         }
     }
 
+    /// The requests a `waitall`/`waitany` names: (index, table slot) of
+    /// each non-null handle, in order.
+    ///
+    /// # Errors
+    /// `EFAULT` (the array is not the caller's memory), `EBADRQC` (a handle
+    /// is not a live request of the caller), `EINVAL` with `r1` = the index
+    /// of the second naming of a request named twice (erroneous in MPI:
+    /// completing the first naming frees the request, and the second then
+    /// names nothing, so the wait could never end). Nothing changes.
+    pub(super) fn wait_slots(
+        &self,
+        pid: Pid,
+        handles: UserAddr,
+        count: u64,
+        mem: &impl UserMemory,
+    ) -> Result<WaitSlots, RetRegs> {
+        let mut slots = WaitSlots::new();
+        for i in 0..count.min(MAX_WAIT_COUNT) {
+            let h = read_word(mem, pid, handles + 8 * i).map_err(errno_regs)?;
+            if h == 0 {
+                continue;
+            }
+            let slot = self.lookup(pid, h).map_err(errno_regs)?;
+            if slots.iter().any(|&(_, s)| s == slot) {
+                return Err([Errno::EINVAL.number(), i, 0, 0]);
+            }
+            let _ = slots.push((i, slot));
+        }
+        Ok(slots)
+    }
+
     /// The result of a `waitall`/`waitany` whose requests are done (they are
     /// freed and their handles nulled), or `None` while it must wait.
     pub(super) fn try_finish_wait(
@@ -172,18 +206,18 @@ impl Kernel {
         any: bool,
         mem: &mut impl UserMemory,
     ) -> Option<RetRegs> {
-        let mut slots: Vec<(u64, usize), { MAX_WAIT_COUNT as usize }> = Vec::new();
-        for i in 0..count {
-            let h = read_word(mem, pid, handles + 8 * i).ok()?;
-            if h == 0 {
-                continue;
-            }
-            let slot = self.lookup(pid, h).ok()?;
-            let _ = slots.push((i, slot));
-        }
+        // The call checked its handles before it waited; only the caller's
+        // own receive writing over the array can spoil them since, and
+        // then the wait ends with the error rather than waiting on nothing.
+        let slots = match self.wait_slots(pid, handles, count, mem) {
+            Ok(slots) => slots,
+            Err(regs) => return Some(regs),
+        };
         if slots.is_empty() {
+            // Every handle null: the empty status (MPI-3.1 §3.7.3), and
+            // `MPI_UNDEFINED` as `waitany`'s index.
             let value = if any { u64::MAX } else { count };
-            return Some(MpiStatus::default().to_regs(value));
+            return Some(MpiStatus::EMPTY.to_regs(value));
         }
         if any {
             let &(i, slot) = slots
@@ -192,22 +226,18 @@ impl Kernel {
             let regs = self.request(slot)?.done?;
             self.free_request(slot);
             let _ = write_word(mem, pid, handles + 8 * i, 0);
-            return Some(if regs[0] == 0 {
-                [0, i, regs[2], regs[3]]
-            } else {
-                regs
-            });
+            // The index even when the request failed (a truncated
+            // receive): it is freed, and the caller must know which.
+            return Some([regs[0], i, regs[2], regs[3]]);
         }
-        if !slots
-            .iter()
-            .all(|(_, s)| self.request(*s).is_some_and(|r| r.done.is_some()))
-        {
-            return None;
+        // Every result first, so that nothing is freed unless all are done.
+        let mut results: Vec<RetRegs, { MAX_WAIT_COUNT as usize }> = Vec::new();
+        for &(_, slot) in &slots {
+            let _ = results.push(self.request(slot)?.done?);
         }
         let mut result = MpiStatus::default().to_regs(count);
         let mut failed = None;
-        for &(i, slot) in &slots {
-            let regs = self.request(slot)?.done?;
+        for (&(i, slot), &regs) in slots.iter().zip(&results) {
             self.free_request(slot);
             let _ = write_word(mem, pid, handles + 8 * i, 0);
             if regs[0] != 0 && failed.is_none() {

@@ -22,7 +22,7 @@
 //! Chapter: `docs/mpi.md`, "Buffer races".
 
 use ipclab_kernel::OwnedKind;
-use ipclab_syscalls::{Errno, Pid, Regs, RetRegs, Sysno};
+use ipclab_syscalls::{Errno, MpiStatus, Pid, Regs, RetRegs, Sysno};
 
 use super::ast::BinaryOperator;
 use super::code::{CallForm, Instruction, PrintPart, StatusField, CALL_ARGUMENTS};
@@ -494,8 +494,14 @@ fn step(
                 },
                 StatusField::MpiValue => state.status[1] as i64,
                 StatusField::MpiLength => state.status[2] as i64,
-                StatusField::MpiSource => (state.status[3] >> 32) as u32 as i64,
-                StatusField::MpiTag => state.status[3] as u32 as i64,
+                // The empty status (a null request's) reads as
+                // MPI_ANY_SOURCE and MPI_ANY_TAG: -1, the filters' raw ANY.
+                StatusField::MpiSource => {
+                    MpiStatus::from_regs(state.status).source_filter().to_raw() as i64
+                }
+                StatusField::MpiTag => {
+                    MpiStatus::from_regs(state.status).tag_filter().to_raw() as i64
+                }
             };
             push(state, value)?;
         }

@@ -769,6 +769,29 @@ fn event_lines(
                 };
                 (text, Style::Message)
             }
+            TraceEvent::Truncated {
+                message,
+                to,
+                len,
+                copied,
+            } => (
+                format!(
+                    "msg {message} truncated: {len} B for {to}'s {copied} B buffer, \
+                     {copied} B copied; the receive fails with EMSGSIZE"
+                ),
+                Style::Bad,
+            ),
+            TraceEvent::SendCancelled {
+                message,
+                from,
+                dest,
+            } => (
+                format!(
+                    "{from} -> {dest}  msg {message} send cancelled: {from} terminated before \
+                     a receive matched it (never accepted, so not undeliverable)"
+                ),
+                Style::Bad,
+            ),
             TraceEvent::Undeliverable {
                 message,
                 from,
