@@ -43,6 +43,15 @@ pub fn translate_all<'e>(
                 Event::Syscall { pid, call } => last_call = Some((pid, call.sysno())),
                 Event::Return { pid, result } => {
                     if let Some((caller, sysno)) = last_call {
+                        let text = (caller == pid)
+                            .then(|| mpi_result_text(sysno, result))
+                            .flatten();
+                        if let Some(text) = text {
+                            return Some(TraceEvent::Return {
+                                process: names.process(pid),
+                                result: text,
+                            });
+                        }
                         if caller == pid && answers_with_data(sysno) {
                             return Some(TraceEvent::Return {
                                 process: names.process(pid),
@@ -72,6 +81,23 @@ fn answers_with_data(sysno: Sysno) -> bool {
             | Sysno::CommRank
             | Sysno::CommSize
     )
+}
+
+/// The result of a successful MPI wait, test or probe in the words of its
+/// call: `MPI_Wait` says `ok` (the kernel's value is the number of requests
+/// waited for), `MPI_Waitany` names the index (`MPI_UNDEFINED` when every
+/// request was null), `MPI_Test` and `MPI_Iprobe` the flag, and
+/// `MPI_Isend` and `MPI_Irecv` the request handle they return.
+fn mpi_result_text(sysno: Sysno, result: RetRegs) -> Option<String> {
+    let value = ipclab_syscalls::Reply::from_regs(result).ok()?.value;
+    Some(match sysno {
+        Sysno::Waitall => "ok".to_string(),
+        Sysno::Waitany if value == u64::MAX => "ok, index MPI_UNDEFINED".to_string(),
+        Sysno::Waitany => format!("ok, index {value}"),
+        Sysno::Test | Sysno::Iprobe => format!("ok, flag {value}"),
+        Sysno::Isend | Sysno::Irecv => format!("ok, request {value}"),
+        _ => return None,
+    })
 }
 
 /// `ok 0` where [`result_text`] would say `ok`.

@@ -375,3 +375,29 @@ fn the_totals_count_undeliverable_messages() {
         "{text}"
     );
 }
+
+#[test]
+fn mpi_waits_tests_and_probes_show_their_results_in_mpi_words() {
+    let source = "process Rank[2] {\n\
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+        if rank == 0 {\n\
+            let reqs[2];\n\
+            MPI_Irecv(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &req);\n\
+            MPI_Test(&req, &flag, &st);\n\
+            MPI_Iprobe(1, 5, MPI_COMM_WORLD, &f2, &st);\n\
+            MPI_Wait(&req, &st);\n\
+            reqs[0] = MPI_REQUEST_NULL; reqs[1] = MPI_REQUEST_NULL;\n\
+            MPI_Waitany(2, reqs, &idx, &st);\n\
+        } else { MPI_Send(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD); }\n\
+    }\n";
+    let text = render(source, RunOptions::default(), plain());
+    for line in [
+        "MPI_Test -> ok, flag 0",
+        "MPI_Iprobe(Rank[1], tag 5) -> ok, flag 0",
+        "MPI_Wait -> ok\n",
+        "MPI_Waitany(2 requests) -> ok, index MPI_UNDEFINED",
+        "cap 8) -> ok, request ",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+}
