@@ -504,3 +504,64 @@ fn a_device_semaphore_that_is_not_a_declared_semaphore_is_an_error_at_its_name()
         "name a declared semaphore",
     );
 }
+
+#[test]
+fn a_datatype_argument_must_name_an_mpi_datatype() {
+    let datatypes = "the datatypes are MPI_INT, MPI_LONG and MPI_DOUBLE";
+    // MPI_FLOAT was a variable holding 0: a send of no bytes.
+    assert_error(
+        "process Rank[2] {\n    let buf[4];\n    MPI_Send(buf, 4, MPI_FLOAT, 1, 0, MPI_COMM_WORLD);\n}",
+        3,
+        22,
+        "unknown MPI datatype `MPI_FLOAT`",
+        datatypes,
+    );
+    // MPI_INT + 1 sent 9 bytes.
+    assert_error(
+        "process Rank[2] {\n    let buf[4];\n    MPI_Send(buf, 1, MPI_INT + 1, 1, 0, MPI_COMM_WORLD);\n}",
+        3,
+        22,
+        "the datatype must be an MPI datatype's name",
+        datatypes,
+    );
+    assert_error(
+        "process Rank[2] {\n    let t = 8;\n    MPI_Recv(x, 1, t, 0, 0, MPI_COMM_WORLD, &st);\n}",
+        3,
+        20,
+        "`t` is not an MPI datatype",
+        datatypes,
+    );
+    // A size of 0 made MPI_Get_count divide by zero at run time.
+    assert_error(
+        "process Rank[2] {\n    MPI_Get_count(&st, MPI_FOO, &c);\n}",
+        2,
+        24,
+        "unknown MPI datatype `MPI_FOO`",
+        datatypes,
+    );
+}
+
+#[test]
+fn a_constant_negative_count_or_size_is_an_error_at_the_argument() {
+    for (call, column, message) in [
+        (
+            "MPI_Send(buf, -1, MPI_INT, 1, 0, MPI_COMM_WORLD);",
+            19,
+            "count -1 is negative",
+        ),
+        (
+            "MPI_Irecv(buf, 2 - 3, MPI_INT, 1, 0, MPI_COMM_WORLD, &r);",
+            20,
+            "count -1 is negative",
+        ),
+        (
+            "MPI_Waitall(-2, buf, MPI_STATUSES_IGNORE);",
+            17,
+            "count -2 is negative",
+        ),
+        ("MPI_Buffer_attach(buf, -8);", 28, "size -8 is negative"),
+    ] {
+        let source = format!("process Rank[2] {{\n    let buf[4];\n    {call}\n}}");
+        assert_error(&source, 3, column, message, "0 or more");
+    }
+}

@@ -30,7 +30,7 @@ pub mod vm;
 
 use ipclab_syscalls::Pid;
 
-pub use code::{CallForm, Code, Instruction, PrintPart, StatusField};
+pub use code::{CallForm, Code, Instruction, Measure, PrintPart, StatusField};
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use handle_use::HandleUse;
 pub use lexer::integer_literal;

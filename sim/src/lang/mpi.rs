@@ -10,58 +10,15 @@ use ipclab_kernel::config::{MAX_REQUESTS, MAX_REQUESTS_PER_PROCESS};
 use ipclab_syscalls::{Errno, RetRegs, SendMode, Sysno};
 
 use super::ast::{BinaryOperator, Call, Expression, ExpressionKind, UnaryOperator};
-use super::code::{CallForm, ElementStart, Instruction, StatusField};
+use super::code::{CallForm, ElementStart, Instruction, Measure, StatusField};
 use super::compiler::{arity_error, split_arguments, BodyCompiler, BufferAddress, Compiled};
 use super::diagnostics::Diagnostic;
 
-/// `MPI_UNDEFINED`: MPI_Get_count of a length that is not a whole number of
-/// elements, MPI_Waitany's index when every request is null. MPICH's value,
-/// so a number printed from a scenario reads the same as from a C program.
-pub(super) const MPI_UNDEFINED: i64 = -32766;
+mod arguments;
+mod names;
 
-/// The MPI constants a body may name.
-pub(super) fn constant(name: &str) -> Option<i64> {
-    Some(match name {
-        "MPI_COMM_WORLD" => 1,
-        "MPI_UNDEFINED" => MPI_UNDEFINED,
-        "MPI_ANY_SOURCE" | "MPI_ANY_TAG" => -1,
-        "MPI_INT" | "MPI_LONG" | "MPI_DOUBLE" => 8,
-        "MPI_BYTE" | "MPI_CHAR" => 1,
-        "MPI_SUCCESS"
-        | "MPI_REQUEST_NULL"
-        | "MPI_BSEND_OVERHEAD"
-        | "MPI_STATUS_IGNORE"
-        | "MPI_STATUSES_IGNORE" => 0,
-        _ => return None,
-    })
-}
-
-/// Every MPI call a body may make, as written.
-const CALLS: &[&str] = &[
-    "MPI_Init",
-    "MPI_Finalize",
-    "MPI_Comm_rank",
-    "MPI_Comm_size",
-    "MPI_Send",
-    "MPI_Ssend",
-    "MPI_Bsend",
-    "MPI_Rsend",
-    "MPI_Recv",
-    "MPI_Isend",
-    "MPI_Issend",
-    "MPI_Ibsend",
-    "MPI_Irsend",
-    "MPI_Irecv",
-    "MPI_Wait",
-    "MPI_Waitall",
-    "MPI_Waitany",
-    "MPI_Test",
-    "MPI_Probe",
-    "MPI_Iprobe",
-    "MPI_Get_count",
-    "MPI_Buffer_attach",
-    "MPI_Buffer_detach",
-];
+use names::CALLS;
+pub(super) use names::{constant, MPI_UNDEFINED};
 
 /// The MPI call written at the start of `source[span]`, if one is: a
 /// failed call or a race names the call as written, not its syscall.
@@ -295,12 +252,14 @@ impl BodyCompiler<'_> {
                 } else {
                     OutTarget::Ignore
                 };
+                self.not_negative(args[0], "count")?;
                 let (base, length) = self.array(array)?;
                 self.emit(Instruction::Push(i64::from(base)), span);
                 self.value(args[0])?;
                 self.emit(
                     Instruction::RequireFits {
-                        limit: i64::from(length),
+                        measure: Measure::Requests,
+                        limit: i64::from(length) * 8,
                         buffer: array.text.clone(),
                         from: None,
                     },
@@ -349,9 +308,7 @@ impl BodyCompiler<'_> {
                     _ => return Err(arity_error(call, &shape(name))),
                 }
                 self.emit(Instruction::Store(length), span);
-                let size = self.allocate(1);
-                self.value(args[1])?;
-                self.emit(Instruction::Store(size), span);
+                let (size, _) = self.datatype_argument(args[1])?;
                 self.get_count(&count, length, size, span);
                 self.no_call(form, span)
             }
@@ -370,11 +327,13 @@ impl BodyCompiler<'_> {
             }
             "MPI_Buffer_attach" => {
                 arity(2)?;
+                self.not_negative(args[1], "size")?;
                 let buffer = self.buffer(strip(args[0]), true)?;
                 self.push_address(&buffer.address, span);
                 self.value(args[1])?;
                 self.emit(
                     Instruction::RequireFits {
+                        measure: Measure::Bytes,
                         limit: buffer.length as i64,
                         buffer: "the attached buffer".to_string(),
                         from: None,
@@ -423,12 +382,6 @@ impl BodyCompiler<'_> {
         };
     }
 
-    /// Pushes `buf` and `count × datatype` (checked against the buffer's size).
-    ///
-    /// `&buf[k]` (or `buf[k]`) is C's pointer into the array: the buffer
-    /// runs from element `k` to the array's end, so `MPI_Send(&buf[2], 2,
-    /// ...)` sends elements 2 and 3.
-    ///
     /// A shared variable lives in the kernel, not in the process's memory:
     /// it has no address to hand to a call (`&c`, `&buf[i]`).
     fn no_address_of_shared(&self, argument: &Expression) -> Compiled<()> {
@@ -449,6 +402,12 @@ impl BodyCompiler<'_> {
         ))
     }
 
+    /// Pushes `buf` and `count × datatype` in bytes, checked at run time
+    /// against the buffer's size (`Measure::Elements`).
+    ///
+    /// `&buf[k]` (or `buf[k]`) is C's pointer into the array: the buffer
+    /// runs from element `k` to the array's end, so `MPI_Send(&buf[2], 2,
+    /// ...)` sends elements 2 and 3.
     fn mpi_buffer(
         &mut self,
         buf: &Expression,
@@ -457,6 +416,8 @@ impl BodyCompiler<'_> {
         is_send: bool,
     ) -> Compiled<()> {
         let span = buf.span;
+        let (size, datatype) = self.datatype_argument(datatype)?;
+        self.not_negative(count, "count")?;
         self.no_address_of_shared(buf)?;
         let buffer = self.buffer(strip(buf), is_send)?;
         let (limit, text, from) = match (&strip(buf).kind, &buffer.address) {
@@ -470,10 +431,9 @@ impl BodyCompiler<'_> {
         };
         self.push_address(&buffer.address, span);
         self.value(count)?;
-        self.value(datatype)?;
-        self.emit(Instruction::Binary(BinaryOperator::Multiply), count.span);
         self.emit(
             Instruction::RequireFits {
+                measure: Measure::Elements { size, datatype },
                 limit,
                 buffer: text,
                 from,
@@ -557,19 +517,19 @@ impl BodyCompiler<'_> {
 
     /// Stores `length / size` into `target`, or MPI_UNDEFINED when the
     /// length (bytes, in the word at `length`) is not a whole number of
-    /// elements of `size` bytes: rounding down would give a count whose
-    /// receive is too small for the message (EMSGSIZE).
-    fn get_count(&mut self, target: &OutTarget, length: u32, size: u32, span: super::Span) {
+    /// elements of `size` bytes (a datatype's, never 0): rounding down would
+    /// give a count whose receive is too small for the message (EMSGSIZE).
+    fn get_count(&mut self, target: &OutTarget, length: u32, size: i64, span: super::Span) {
         let count = self.allocate(1);
         self.emit(Instruction::Push(MPI_UNDEFINED), span);
         self.emit(Instruction::Store(count), span);
         self.emit(Instruction::Load(length), span);
-        self.emit(Instruction::Load(size), span);
+        self.emit(Instruction::Push(size), span);
         self.emit(Instruction::Binary(BinaryOperator::Remainder), span);
         self.emit(Instruction::Not, span);
         let uneven = self.emit(Instruction::JumpIfFalse(0), span);
         self.emit(Instruction::Load(length), span);
-        self.emit(Instruction::Load(size), span);
+        self.emit(Instruction::Push(size), span);
         self.emit(Instruction::Binary(BinaryOperator::Divide), span);
         self.emit(Instruction::Store(count), span);
         let end = self.here();

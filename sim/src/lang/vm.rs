@@ -10,7 +10,8 @@
 //! Nothing a scenario does makes the VM panic: division by zero, an index
 //! out of range, a bad instance number or an operand-stack overflow is a
 //! [`VmEvent::RuntimeError`] with the span of the offending code, after which
-//! the process is finished. Arithmetic wraps on overflow.
+//! the process is finished. Arithmetic wraps on overflow; an MPI count times
+//! its datatype size does not (it is checked against its buffer exactly).
 //!
 //! # Buffer races
 //! [`run_guarded`] also checks every load and store the program makes
@@ -25,7 +26,7 @@ use ipclab_kernel::OwnedKind;
 use ipclab_syscalls::{Errno, Pid, Regs, RetRegs, Sysno};
 
 use super::ast::BinaryOperator;
-use super::code::{CallForm, Instruction, PrintPart, StatusField, CALL_ARGUMENTS};
+use super::code::{CallForm, Instruction, Measure, PrintPart, StatusField, CALL_ARGUMENTS};
 use super::{Program, Span};
 
 /// The deepest operand stack a process may build (expressions are shallow; this bounds memory).
@@ -591,29 +592,73 @@ fn step(
             }
         }
         Instruction::RequireFits {
+            measure,
             limit,
             buffer,
             from,
         } => {
-            let value = state.stack.last().copied().unwrap_or(0);
             let offset = match from {
                 Some(start) => load(state, start.slot)?.wrapping_sub(i64::from(start.base)),
                 None => 0,
             };
-            let capacity = limit.wrapping_sub(offset);
-            if value < 0 || value > capacity {
-                let buffer = match from {
-                    Some(_) => format!("{buffer}[{}..]", offset / 8),
-                    None => buffer.clone(),
-                };
-                return Err(format!(
-                    "the message is {value} bytes (count × datatype size) but `{buffer}` holds {capacity}"
-                ));
-            }
+            let capacity = limit.saturating_sub(offset);
+            let name = || match from {
+                Some(_) => format!("{buffer}[{}..]", offset / 8),
+                None => buffer.clone(),
+            };
+            let fits = fits(*measure, pop(state)?, capacity, name)?;
+            push(state, fits)?;
         }
         Instruction::Halt => return Ok(Some(halt(state))),
     }
     Ok(None)
+}
+
+/// The value an [`Instruction::RequireFits`] leaves: a count or size
+/// `value` that is not negative and fits `capacity` bytes of the buffer
+/// `name()` (a count of elements becomes its length in bytes), or why not.
+///
+/// The product is taken in 128 bits, so a count too large for 64 bits of
+/// bytes is reported as the size it asks for, never wrapped into one that fits.
+fn fits(
+    measure: Measure,
+    value: i64,
+    capacity: i64,
+    name: impl Fn() -> String,
+) -> Result<i64, String> {
+    let what = if measure == Measure::Bytes {
+        "size"
+    } else {
+        "count"
+    };
+    if value < 0 {
+        return Err(format!("{what} {value} is negative"));
+    }
+    match measure {
+        Measure::Elements { size, datatype } => {
+            let bytes = i128::from(value) * i128::from(size);
+            if bytes > i128::from(capacity) {
+                return Err(format!(
+                    "count {value} × {size} byte{} ({datatype}) is {bytes} bytes, \
+                     but `{}` holds {capacity}",
+                    if size == 1 { "" } else { "s" },
+                    name()
+                ));
+            }
+            // Not above `capacity`, an i64.
+            Ok(bytes as i64)
+        }
+        Measure::Bytes if value > capacity => Err(format!(
+            "size {value} bytes is more than `{}` holds ({capacity} bytes)",
+            name()
+        )),
+        Measure::Requests if value > capacity / 8 => Err(format!(
+            "count {value} is more than `{}` holds ({} requests)",
+            name(),
+            capacity / 8
+        )),
+        Measure::Bytes | Measure::Requests => Ok(value),
+    }
 }
 
 fn instance_in(first: u32, count: u32, name: &str, index: i64) -> Result<u32, String> {
@@ -672,6 +717,22 @@ mod tests {
         assert_eq!(element(16, 2, 1), Ok(24));
         assert!(element(16, 2, 2).is_err());
         assert!(element(16, 2, -1).is_err());
+    }
+
+    #[test]
+    fn a_count_fits_up_to_the_last_byte_of_its_buffer() {
+        let name = || "buf".to_string();
+        let ints = Measure::Elements {
+            size: 8,
+            datatype: "MPI_INT",
+        };
+        assert_eq!(fits(ints, 4, 32, name), Ok(32));
+        assert!(fits(ints, 5, 32, name).is_err());
+        assert!(fits(ints, i64::MAX, 32, name).is_err());
+        assert_eq!(fits(Measure::Bytes, 32, 32, name), Ok(32));
+        assert!(fits(Measure::Bytes, -1, 32, name).is_err());
+        assert_eq!(fits(Measure::Requests, 4, 32, name), Ok(4));
+        assert!(fits(Measure::Requests, 5, 32, name).is_err());
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub(in crate::lang) struct Globals {
 }
 
 impl Globals {
-    pub(super) fn constant(&self, name: &str) -> Option<i64> {
+    pub(in crate::lang) fn constant(&self, name: &str) -> Option<i64> {
         self.constants
             .iter()
             .find(|(known, _)| known == name)
@@ -185,7 +185,11 @@ impl Globals {
 }
 
 /// `left op right` with overflow as `None` (division by zero is checked by the caller).
-pub(super) fn binary_checked(operator: BinaryOperator, left: i64, right: i64) -> Option<i64> {
+pub(in crate::lang) fn binary_checked(
+    operator: BinaryOperator,
+    left: i64,
+    right: i64,
+) -> Option<i64> {
     Some(match operator {
         BinaryOperator::Add => left.checked_add(right)?,
         BinaryOperator::Subtract => left.checked_sub(right)?,
@@ -204,7 +208,7 @@ pub(super) fn binary_checked(operator: BinaryOperator, left: i64, right: i64) ->
 }
 
 /// The errno with this name, as a scenario spells it (`EAGAIN`).
-pub(super) fn errno_named(name: &str) -> Option<Errno> {
+pub(in crate::lang) fn errno_named(name: &str) -> Option<Errno> {
     Errno::ALL.iter().copied().find(|e| e.name() == name)
 }
 

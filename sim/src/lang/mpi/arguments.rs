@@ -1,0 +1,86 @@
+//! The compile-time checks of MPI arguments: a datatype is a datatype name, and a constant count, size, rank, tag or communicator is in range.
+//!
+//! An argument written as a constant (a number, a `const`, an MPI constant,
+//! arithmetic on them) is judged here, at its place, with the range in the
+//! hint, as `send(Rank[7], x)` is; a computed one is judged at run time
+//! (by the VM for counts and sizes, by the kernel for the rest).
+
+use super::super::ast::{Expression, ExpressionKind, UnaryOperator};
+use super::super::compiler::{binary_checked, errno_named, BodyCompiler, Compiled};
+use super::super::diagnostics::Diagnostic;
+use super::names;
+
+impl BodyCompiler<'_> {
+    /// The size in bytes and the name of the datatype argument `e`, which
+    /// must name a datatype: the size is part of the call, not a value
+    /// computed at run time (`MPI_INT + 1` is no datatype).
+    pub(super) fn datatype_argument(&self, e: &Expression) -> Compiled<(i64, &'static str)> {
+        if let ExpressionKind::Name(name) = &e.kind {
+            if let Some(&(known, size)) = names::DATATYPES.iter().find(|(d, _)| *d == name.text) {
+                return Ok((size, known));
+            }
+        }
+        let message = match &e.kind {
+            ExpressionKind::Name(name) if name.text.starts_with("MPI_") => {
+                format!("unknown MPI datatype `{}`", name.text)
+            }
+            ExpressionKind::Name(name) => format!("`{}` is not an MPI datatype", name.text),
+            _ => "the datatype must be an MPI datatype's name".to_string(),
+        };
+        Err(Diagnostic::at(e.span, message, "not a datatype").with_help(names::datatypes_hint()))
+    }
+
+    /// The value of `e` when it is a constant: numbers, `const`s, errno
+    /// names and MPI constants, with arithmetic on them. `None` for
+    /// anything computed at run time, or arithmetic that overflows (the
+    /// VM's wrapping value is then judged at run time like any other).
+    pub(super) fn constant_argument(&self, e: &Expression) -> Option<i64> {
+        match &e.kind {
+            ExpressionKind::Integer(value) => Some(*value),
+            ExpressionKind::Name(name) => {
+                let text = name.text.as_str();
+                let builtin = match text {
+                    "true" => Some(1),
+                    "false" | "OK" => Some(0),
+                    _ => errno_named(text).map(|e| e.number() as i64),
+                };
+                self.globals
+                    .constant(text)
+                    .or_else(|| names::constant(text))
+                    .or(builtin)
+            }
+            ExpressionKind::Unary(UnaryOperator::Negate, operand) => {
+                self.constant_argument(operand)?.checked_neg()
+            }
+            ExpressionKind::Unary(UnaryOperator::Not, operand) => {
+                Some(i64::from(self.constant_argument(operand)? == 0))
+            }
+            ExpressionKind::Binary(operator, left, right) => {
+                let (left, right) = (
+                    self.constant_argument(left)?,
+                    self.constant_argument(right)?,
+                );
+                binary_checked(*operator, left, right)
+            }
+            _ => None,
+        }
+    }
+
+    /// A constant count or size (`what`) that is negative is a compile
+    /// error: no run of the call could succeed.
+    pub(super) fn not_negative(&self, e: &Expression, what: &str) -> Compiled<()> {
+        match self.constant_argument(e) {
+            Some(value) if value < 0 => {
+                Err(
+                    Diagnostic::at(e.span, format!("{what} {value} is negative"), "negative")
+                        .with_help(if what == "size" {
+                            "a size is a number of bytes: 0 or more"
+                        } else {
+                            "a count is a number of elements: 0 or more"
+                        }),
+                )
+            }
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! MPI arguments judged at run time: counts and sizes against their buffers, and the errors that name the argument at fault.
+
+use ipclab_sim::lang::{compile, Program};
+use ipclab_sim::runner::{run, RunOptions, RunResult};
+use ipclab_sim::verdict::Verdict;
+
+fn compile_ok(source: &str) -> Program {
+    match compile("t.ipc", source.as_bytes(), &[]) {
+        Ok(program) => program,
+        Err(d) => panic!("does not compile:\n{}", d.render(false)),
+    }
+}
+
+fn run_source(source: &str) -> RunResult {
+    run(&compile_ok(source), RunOptions::default()).expect("boots")
+}
+
+/// The message and line of the `error` verdict of running `source`.
+#[track_caller]
+fn error_of(source: &str) -> (String, usize) {
+    match run_source(source).verdict {
+        Verdict::Error { message, line, .. } => (message, line),
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+/// A two-rank scenario whose rank 1 runs `body` (rank 0 waits for nothing).
+fn rank_1_runs(body: &str) -> String {
+    format!(
+        "process Rank[2] {{\n\
+            let buf[4];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 1 {{\n\
+                {body}\n\
+            }}\n\
+        }}"
+    )
+}
+
+#[test]
+fn a_count_whose_bytes_overflow_64_bits_is_refused_with_its_true_size() {
+    // Wrapped, 2^62 × 8 bytes was 0 and 2^61 + 1 was 8: sends that "fit".
+    for (count, bytes) in [
+        ("4611686018427387904", "36893488147419103232"),
+        ("2305843009213693953", "18446744073709551624"),
+        ("9223372036854775807", "73786976294838206456"),
+    ] {
+        for call in [
+            "MPI_Send(buf, n, MPI_INT, 0, 0, MPI_COMM_WORLD);",
+            "MPI_Recv(buf, n, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);",
+            "MPI_Isend(buf, n, MPI_INT, 0, 0, MPI_COMM_WORLD, &r);",
+            "MPI_Irecv(buf, n, MPI_INT, 0, 0, MPI_COMM_WORLD, &r);",
+        ] {
+            let source = rank_1_runs(&format!("let n = {count};\n{call}"));
+            let (message, line) = error_of(&source);
+            assert_eq!(line, 6, "{call}: {message}");
+            assert_eq!(
+                message,
+                format!("count {count} × 8 bytes (MPI_INT) is {bytes} bytes, but `buf` holds 32"),
+                "{call}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_count_that_fits_exactly_is_sent_whole() {
+    let source = "process Rank[2] {\n\
+            let buf[4]; let got[4];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            let n = 32;\n\
+            if rank == 0 {\n\
+                buf[3] = 9;\n\
+                MPI_Send(buf, n, MPI_BYTE, 1, 0, MPI_COMM_WORLD);\n\
+            } else {\n\
+                MPI_Recv(got, 4, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+                MPI_Get_count(&st, MPI_INT, &c);\n\
+                print \"got\", c, got[3];\n\
+            }\n\
+        }";
+    let result = run_source(source);
+    assert_eq!(result.verdict, Verdict::Completes, "{:?}", result.verdict);
+    assert!(
+        result.output.iter().any(|l| l.contains("got 4 9")),
+        "{:?}",
+        result.output
+    );
+}
+
+#[test]
+fn a_negative_count_or_size_computed_at_run_time_is_an_error_saying_so() {
+    for (call, expected) in [
+        (
+            "MPI_Send(buf, n, MPI_INT, 0, 0, MPI_COMM_WORLD);",
+            "count -1 is negative",
+        ),
+        (
+            "MPI_Recv(buf, n, MPI_BYTE, 0, 0, MPI_COMM_WORLD, &st);",
+            "count -1 is negative",
+        ),
+        (
+            "MPI_Waitall(n, buf, MPI_STATUSES_IGNORE);",
+            "count -1 is negative",
+        ),
+        ("MPI_Buffer_attach(buf, n);", "size -1 is negative"),
+    ] {
+        let (message, line) = error_of(&rank_1_runs(&format!("let n = 0 - 1;\n{call}")));
+        assert_eq!((message.as_str(), line), (expected, 6), "{call}");
+    }
+}
+
+#[test]
+fn a_waitall_count_past_its_array_counts_requests_not_bytes() {
+    let (message, _) = error_of(&rank_1_runs(
+        "let n = 5;\nMPI_Waitall(n, buf, MPI_STATUSES_IGNORE);",
+    ));
+    assert_eq!(message, "count 5 is more than `buf` holds (4 requests)");
+}
