@@ -565,3 +565,73 @@ fn a_constant_negative_count_or_size_is_an_error_at_the_argument() {
         assert_error(&source, 3, column, message, "0 or more");
     }
 }
+
+#[test]
+fn an_unknown_mpi_name_is_an_error_naming_the_close_known_ones() {
+    // MPI_ANY_SOURCES was a variable holding 0: a receive from rank 0 only.
+    assert_error(
+        "process Rank[2] {\n    MPI_Recv(y, 1, MPI_INT, MPI_ANY_SOURCES, 0, MPI_COMM_WORLD, &st);\n}",
+        2,
+        29,
+        "unknown MPI name `MPI_ANY_SOURCES`",
+        "did you mean `MPI_ANY_SOURCE`?",
+    );
+    assert_error(
+        "process Rank[2] {\n    MPI_Send(x, 1, MPI_INT, 1, MPI_ANY_TAGG, MPI_COMM_WORLD);\n}",
+        2,
+        32,
+        "unknown MPI name `MPI_ANY_TAGG`",
+        "did you mean `MPI_ANY_TAG`?",
+    );
+    // Far from every name: the hint lists the constants.
+    assert_error(
+        "process Rank[2] {\n    let x = MPI_FOO + 1;\n}",
+        2,
+        13,
+        "unknown MPI name `MPI_FOO`",
+        "the constants are: MPI_INT, MPI_LONG, MPI_DOUBLE, MPI_BYTE, MPI_CHAR, MPI_COMM_WORLD",
+    );
+    // Wherever it stands: a variable, an array, a status, a request.
+    for (body, column) in [
+        ("MPI_X = 1;", 5),
+        ("let MPI_X[2];", 9),
+        ("MPI_Wait(&MPI_REQ, &st);", 15),
+        (
+            "MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &MPI_ST);",
+            52,
+        ),
+        ("print MPI_X.MPI_SOURCE;", 11),
+    ] {
+        let source = format!("process Rank[2] {{\n    {body}\n}}");
+        assert_error(&source, 2, column, "unknown MPI name", "");
+    }
+}
+
+#[test]
+fn an_mpi_call_without_its_arguments_or_misspelt_is_an_error() {
+    assert_error(
+        "process Rank[2] {\n    let f = MPI_Send;\n}",
+        2,
+        13,
+        "`MPI_Send` is an MPI call, not a value",
+        "MPI_Send(buf, count, MPI_INT, dest, tag, MPI_COMM_WORLD)",
+    );
+    assert_error(
+        "process Rank[2] {\n    MPI_Sendd(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD);\n}",
+        2,
+        5,
+        "unknown MPI call `MPI_Sendd`",
+        "did you mean `MPI_Send`? the MPI calls are: MPI_Init,",
+    );
+}
+
+#[test]
+fn a_declared_name_beginning_with_mpi_is_an_error() {
+    for (source, column) in [
+        ("const MPI_INT = 4;\nprocess P { }", 7),
+        ("mailbox MPI_box(capacity = 1);\nprocess P { }", 9),
+        ("process MPI_Rank[2] { }", 9),
+    ] {
+        assert_error(source, 1, column, "begins with MPI_", "belong to MPI");
+    }
+}

@@ -18,7 +18,7 @@ mod arguments;
 mod names;
 
 use names::CALLS;
-pub(super) use names::{constant, MPI_UNDEFINED};
+pub(super) use names::{constant, misused_name, MPI_UNDEFINED};
 
 /// The MPI call written at the start of `source[span]`, if one is: a
 /// failed call or a race names the call as written, not its syscall.
@@ -352,18 +352,20 @@ impl BodyCompiler<'_> {
                 self.store_out(&size, StatusField::MpiLength, span);
                 Ok(())
             }
-            _ => Err(Diagnostic::at(
-                call.name.span,
-                format!("unknown MPI call `{name}`"),
-                "unknown call",
-            )
-            .with_help(
-                "the MPI calls are: MPI_Init, MPI_Finalize, MPI_Comm_rank, MPI_Comm_size, \
-                 MPI_Send, MPI_Ssend, MPI_Bsend, MPI_Rsend, MPI_Recv, MPI_Isend, MPI_Issend, \
-                 MPI_Ibsend, MPI_Irsend, MPI_Irecv, MPI_Wait, MPI_Waitall, MPI_Waitany, \
-                 MPI_Test, MPI_Probe, MPI_Iprobe, MPI_Get_count, MPI_Buffer_attach, \
-                 MPI_Buffer_detach",
-            )),
+            _ => {
+                let close = names::closest(name, CALLS);
+                let guess = if close.is_empty() {
+                    String::new()
+                } else {
+                    format!("did you mean {}? ", names::quoted_alternatives(&close))
+                };
+                Err(Diagnostic::at(
+                    call.name.span,
+                    format!("unknown MPI call `{name}`"),
+                    "unknown call",
+                )
+                .with_help(format!("{guess}the MPI calls are: {}", CALLS.join(", "))))
+            }
         }
     }
 
@@ -561,6 +563,9 @@ impl BodyCompiler<'_> {
     fn status_variable(&mut self, name: &super::ast::Name) -> Compiled<u32> {
         if let Some(&address) = self.statuses.get(&name.text) {
             return Ok(address);
+        }
+        if let Some(error) = misused_name(name) {
+            return Err(error);
         }
         if self.variables.contains_key(&name.text) {
             return Err(Diagnostic::at(

@@ -90,6 +90,8 @@ impl Globals {
                         Ok(value)
                     } else if let Some(errno) = errno_named(text) {
                         Ok(errno.number() as i64)
+                    } else if let Some(error) = crate::lang::mpi::misused_name(name) {
+                        Err(error)
                     } else {
                         Err(Diagnostic::at(
                             name.span,
