@@ -635,3 +635,23 @@ fn a_declared_name_beginning_with_mpi_is_an_error() {
         assert_error(source, 1, column, "begins with MPI_", "belong to MPI");
     }
 }
+
+#[test]
+fn an_mpi_receive_into_a_constant_is_an_error_about_that_call() {
+    // The hint was `recv(P, x)`'s, a call the line does not make.
+    let error = first_error(
+        "const N = 3;\nprocess Rank[2] {\n    MPI_Recv(N, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n}",
+    );
+    assert_eq!((error.line, error.column), (3, 14));
+    assert_eq!(error.message, "MPI_Recv needs a buffer to receive into");
+    let help = error.help.unwrap_or_default();
+    assert!(help.contains("an element `&buf[k]`"), "{help}");
+    assert!(!help.contains("recv(P"), "{help}");
+    assert_error(
+        "process Rank[2] {\n    MPI_Buffer_attach(64, 64);\n}",
+        2,
+        23,
+        "MPI_Buffer_attach needs a buffer to give the kernel",
+        "an array `buf`",
+    );
+}

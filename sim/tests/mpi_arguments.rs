@@ -116,3 +116,66 @@ fn a_waitall_count_past_its_array_counts_requests_not_bytes() {
     ));
     assert_eq!(message, "count 5 is more than `buf` holds (4 requests)");
 }
+
+#[test]
+fn an_attached_buffer_from_an_element_runs_to_the_array_s_end() {
+    // `&buf[0]` was one 8-byte element: attaching 32 bytes failed.
+    let source = "process Rank[2] {\n\
+            let buf[4]; let out[1];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                MPI_Buffer_attach(&buf[0], 32);\n\
+                MPI_Buffer_detach(&p, &whole);\n\
+                let k = 1;\n\
+                MPI_Buffer_attach(&buf[k], 24);\n\
+                buf[0] = 5;\n\
+                out[0] = 7;\n\
+                MPI_Bsend(out, 1, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+                MPI_Buffer_detach(&p, &rest);\n\
+                print \"detached\", whole, rest;\n\
+            } else {\n\
+                MPI_Recv(out, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+                print \"got\", out[0];\n\
+            }\n\
+        }";
+    let result = run_source(source);
+    assert_eq!(result.verdict, Verdict::Completes, "{:?}", result.verdict);
+    for line in ["detached 32 24", "got 7"] {
+        assert!(
+            result.output.iter().any(|l| l.contains(line)),
+            "{line}: {:?}",
+            result.output
+        );
+    }
+}
+
+#[test]
+fn an_attach_size_past_its_buffer_names_the_buffer_not_a_message() {
+    let (message, _) = error_of("process R {\n let pool[8];\n MPI_Buffer_attach(pool, 65);\n}");
+    assert_eq!(
+        message,
+        "size 65 bytes is more than `pool` holds (64 bytes)"
+    );
+    let (message, _) =
+        error_of("process R {\n let buf[4]; let k = 1;\n MPI_Buffer_attach(&buf[k], 32);\n}");
+    assert_eq!(
+        message,
+        "size 32 bytes is more than `buf[1..]` holds (24 bytes)"
+    );
+}
+
+#[test]
+fn the_attached_part_of_an_array_is_the_kernel_s_and_the_rest_is_not() {
+    let source = "process R {\n\
+            let buf[4];\n\
+            MPI_Buffer_attach(&buf[2], 16);\n\
+            buf[1] = 1;\n\
+            buf[2] = 1;\n\
+        }";
+    let (message, line) = error_of(source);
+    assert_eq!(line, 5, "{message}");
+    assert!(
+        message.starts_with("buffer race: line 5 writes `buf[2]`"),
+        "{message}"
+    );
+}

@@ -83,6 +83,28 @@ pub(super) fn status_field(field: &str) -> Option<u32> {
     })
 }
 
+/// How far the buffer of an MPI call reaches, for its count or size check.
+struct Extent {
+    /// Its size in bytes (the whole array's, for an element's buffer).
+    limit: i64,
+    /// Its name in an error.
+    name: String,
+    /// Where it starts, for a buffer that starts at an array element.
+    from: Option<ElementStart>,
+}
+
+impl Extent {
+    /// The instruction that checks a `measure` against this buffer.
+    fn check(self, measure: Measure) -> Instruction {
+        Instruction::RequireFits {
+            measure,
+            limit: self.limit,
+            buffer: self.name,
+            from: self.from,
+        }
+    }
+}
+
 /// Where a call's out-parameter goes.
 enum OutTarget {
     /// `MPI_STATUS_IGNORE` and the like: nowhere.
@@ -188,7 +210,7 @@ impl BodyCompiler<'_> {
                 OutTarget::Ignore
             };
             self.emit(Instruction::Push(mode as i64), span);
-            self.mpi_buffer(args[0], args[1], args[2], true)?;
+            self.mpi_buffer(name, args[0], args[1], args[2], true)?;
             for a in &args[3..6] {
                 self.value(a)?;
             }
@@ -210,7 +232,7 @@ impl BodyCompiler<'_> {
                 } else {
                     OutTarget::Ignore
                 };
-                self.mpi_buffer(args[0], args[1], args[2], false)?;
+                self.mpi_buffer(name, args[0], args[1], args[2], false)?;
                 for a in &args[3..6] {
                     self.value(a)?;
                 }
@@ -328,18 +350,9 @@ impl BodyCompiler<'_> {
             "MPI_Buffer_attach" => {
                 arity(2)?;
                 self.not_negative(args[1], "size")?;
-                let buffer = self.buffer(strip(args[0]), true)?;
-                self.push_address(&buffer.address, span);
+                let extent = self.mpi_extent(name, args[0], false)?;
                 self.value(args[1])?;
-                self.emit(
-                    Instruction::RequireFits {
-                        measure: Measure::Bytes,
-                        limit: buffer.length as i64,
-                        buffer: "the attached buffer".to_string(),
-                        from: None,
-                    },
-                    args[1].span,
-                );
+                self.emit(extent.check(Measure::Bytes), args[1].span);
                 self.syscall(Sysno::BufferAttach, 2, form, span);
                 Ok(())
             }
@@ -412,37 +425,71 @@ impl BodyCompiler<'_> {
     /// ...)` sends elements 2 and 3.
     fn mpi_buffer(
         &mut self,
+        call: &str,
         buf: &Expression,
         count: &Expression,
         datatype: &Expression,
         is_send: bool,
     ) -> Compiled<()> {
-        let span = buf.span;
         let (size, datatype) = self.datatype_argument(datatype)?;
         self.not_negative(count, "count")?;
-        self.no_address_of_shared(buf)?;
-        let buffer = self.buffer(strip(buf), is_send)?;
-        let (limit, text, from) = match (&strip(buf).kind, &buffer.address) {
-            (ExpressionKind::Index(array, _), BufferAddress::Computed(slot)) => {
-                let (base, length) = self.array(array)?;
-                let start = ElementStart { slot: *slot, base };
-                (i64::from(length) * 8, array.text.clone(), Some(start))
-            }
-            (ExpressionKind::Name(n), _) => (buffer.length as i64, n.text.clone(), None),
-            _ => (buffer.length as i64, "the value sent".to_string(), None),
-        };
-        self.push_address(&buffer.address, span);
+        let extent = self.mpi_extent(call, buf, is_send)?;
         self.value(count)?;
         self.emit(
-            Instruction::RequireFits {
-                measure: Measure::Elements { size, datatype },
-                limit,
-                buffer: text,
-                from,
-            },
+            extent.check(Measure::Elements { size, datatype }),
             count.span,
         );
         Ok(())
+    }
+
+    /// Pushes the address of the buffer `buf` of an MPI call and says how
+    /// far it reaches: a variable's or array's whole size, or from an
+    /// element `&buf[k]` to the array's end (the offset is known only at
+    /// run time). `is_send`: any value will do, as for `send`; else `buf`
+    /// must name memory the kernel may write or keep (`call`, as written,
+    /// says which in the error).
+    fn mpi_extent(&mut self, call: &str, buf: &Expression, is_send: bool) -> Compiled<Extent> {
+        self.no_address_of_shared(buf)?;
+        let target = strip(buf);
+        if !is_send && !self.names_memory(target) {
+            let purpose = if call == "MPI_Buffer_attach" {
+                "to give the kernel"
+            } else {
+                "to receive into"
+            };
+            return Err(Diagnostic::at(
+                buf.span,
+                format!("{call} needs a buffer {purpose}"),
+                "not a variable",
+            )
+            .with_help(
+                "name a variable `x`, an array `buf` (declared with `let buf[4];`) \
+                 or an element `&buf[k]` (the array from element k on)",
+            ));
+        }
+        let buffer = self.buffer(target, is_send)?;
+        let extent = match (&target.kind, &buffer.address) {
+            (ExpressionKind::Index(array, _), BufferAddress::Computed(slot)) => {
+                let (base, length) = self.array(array)?;
+                Extent {
+                    limit: i64::from(length) * 8,
+                    name: array.text.clone(),
+                    from: Some(ElementStart { slot: *slot, base }),
+                }
+            }
+            (ExpressionKind::Name(n), _) => Extent {
+                limit: buffer.length as i64,
+                name: n.text.clone(),
+                from: None,
+            },
+            _ => Extent {
+                limit: buffer.length as i64,
+                name: "the value sent".to_string(),
+                from: None,
+            },
+        };
+        self.push_address(&buffer.address, buf.span);
+        Ok(extent)
     }
 
     /// Where an out-parameter (`&x`, `&array[i]`) of a call is stored.
