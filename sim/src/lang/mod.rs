@@ -25,6 +25,7 @@ mod lexer;
 mod limits;
 mod mpi;
 mod parser;
+mod status;
 mod sync;
 pub mod vm;
 
@@ -37,6 +38,7 @@ pub use lexer::integer_literal;
 pub(crate) use mpi::call_written_at as mpi_call_written_at;
 pub(crate) use mpi::failure_message as mpi_failure_message;
 pub use parser::MAX_NESTING;
+pub use status::StatusLayout;
 pub use vm::{complete_syscall, run, ProcState, VmEvent};
 
 /// The most process instances a scenario may declare in total.

@@ -23,10 +23,11 @@
 //! Chapter: `docs/mpi.md`, "Buffer races".
 
 use ipclab_kernel::OwnedKind;
-use ipclab_syscalls::{Errno, Pid, Regs, RetRegs, Sysno};
+use ipclab_syscalls::{Errno, Regs, RetRegs, Sysno};
 
 use super::ast::BinaryOperator;
-use super::code::{CallForm, Instruction, Measure, PrintPart, StatusField, CALL_ARGUMENTS};
+use super::code::{CallForm, Instruction, Measure, PrintPart, CALL_ARGUMENTS};
+use super::status::StatusLayout;
 use super::{Program, Span};
 
 /// The deepest operand stack a process may build (expressions are shallow; this bounds memory).
@@ -82,6 +83,8 @@ pub struct ProcState {
     pub memory: Vec<u8>,
     /// The result registers of the last completed system call (`status`).
     pub status: RetRegs,
+    /// How `status` reads: a plain call's layout or an MPI call's.
+    pub status_layout: StatusLayout,
     /// The last value `produce` gave.
     pub produced: i64,
     /// The call the process trapped with, until [`complete_syscall`].
@@ -119,6 +122,7 @@ impl ProcState {
             stack: Vec::new(),
             memory,
             status: [0; 4],
+            status_layout: StatusLayout::Plain,
             produced: 0,
             pending: None,
             failed: None,
@@ -283,6 +287,7 @@ pub fn complete_syscall(_program: &Program, _instance: usize, state: &mut ProcSt
         return;
     };
     state.status = ret;
+    state.status_layout = StatusLayout::of(call.sysno, ret);
     match call.form {
         CallForm::Statement => {
             if ret[0] != 0 {
@@ -485,19 +490,7 @@ fn step(
         }
         Instruction::InstanceNumber => push(state, instance as i64)?,
         Instruction::Status(field) => {
-            let value = match field {
-                StatusField::Error => state.status[0] as i64,
-                StatusField::Length => state.status[1] as i64,
-                StatusField::Tag => state.status[3] as i64,
-                StatusField::Source => match Pid::from_raw(state.status[2]) {
-                    Ok(pid) => i64::from(pid.index),
-                    Err(_) => -1,
-                },
-                StatusField::MpiValue => state.status[1] as i64,
-                StatusField::MpiLength => state.status[2] as i64,
-                StatusField::MpiSource => (state.status[3] >> 32) as u32 as i64,
-                StatusField::MpiTag => state.status[3] as u32 as i64,
-            };
+            let value = state.status_layout.read(*field, state.status);
             push(state, value)?;
         }
         Instruction::Syscall { sysno, form } => {
