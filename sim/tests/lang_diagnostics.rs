@@ -655,3 +655,82 @@ fn an_mpi_receive_into_a_constant_is_an_error_about_that_call() {
         "an array `buf`",
     );
 }
+
+#[test]
+fn a_constant_rank_tag_or_communicator_out_of_range_is_an_error_with_the_range() {
+    // Each was a bare "MPI_Send failed with EINVAL" at run time.
+    let cases = [
+        (
+            "MPI_Send(buf, 4, MPI_INT, 5, 0, MPI_COMM_WORLD);",
+            31,
+            "rank 5 is not in MPI_COMM_WORLD (2 ranks)",
+            "MPI_COMM_WORLD's ranks are 0 to 1",
+        ),
+        (
+            "MPI_Isend(buf, 4, MPI_INT, MPI_ANY_SOURCE, 0, MPI_COMM_WORLD, &r);",
+            32,
+            "is no destination: a send names one rank",
+            "ranks are 0 to 1",
+        ),
+        (
+            "MPI_Send(buf, 4, MPI_INT, 1, -5, MPI_COMM_WORLD);",
+            34,
+            "tag -5 is negative",
+            "a tag is 0 to 4294967295",
+        ),
+        (
+            "MPI_Ssend(buf, 4, MPI_INT, 1, MPI_ANY_TAG, MPI_COMM_WORLD);",
+            35,
+            "a send has one tag",
+            "a tag is 0 to 4294967295",
+        ),
+        (
+            "MPI_Send(buf, 4, MPI_INT, 1, 0, 7);",
+            37,
+            "communicator 7 does not exist",
+            "only communicator is MPI_COMM_WORLD",
+        ),
+        (
+            "MPI_Recv(buf, 4, MPI_INT, Rank[1] + 1, 0, MPI_COMM_WORLD, &st);",
+            31,
+            "rank 2 is not in MPI_COMM_WORLD (2 ranks)",
+            "0 to 1, or MPI_ANY_SOURCE for any of them",
+        ),
+        (
+            "MPI_Irecv(buf, 4, MPI_INT, 0, -2, MPI_COMM_WORLD, &r);",
+            35,
+            "tag -2 is negative",
+            "or MPI_ANY_TAG for any tag",
+        ),
+        (
+            "MPI_Probe(0, 4294967296, MPI_COMM_WORLD, &st);",
+            18,
+            "tag 4294967296 is more than 4294967295",
+            "a tag is 0 to 4294967295",
+        ),
+        (
+            "MPI_Iprobe(-3, 0, MPI_COMM_WORLD, &f, &st);",
+            16,
+            "rank -3 is negative",
+            "ranks are 0 to 1",
+        ),
+        (
+            "MPI_Comm_size(0, &size);",
+            19,
+            "communicator 0 does not exist",
+            "only communicator is MPI_COMM_WORLD",
+        ),
+    ];
+    for (call, column, message, help) in cases {
+        let source = format!("process Rank[2] {{\n    let buf[4];\n    {call}\n}}");
+        assert_error(&source, 3, column, message, help);
+    }
+    // The wildcards in a receive, and a computed rank, compile.
+    for call in [
+        "MPI_Recv(buf, 4, MPI_INT, MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &st);",
+        "MPI_Send(buf, 4, MPI_INT, 1 - index, 4294967295, MPI_COMM_WORLD);",
+    ] {
+        let source = format!("process Rank[2] {{\n    let buf[4];\n    {call}\n}}");
+        assert!(compile("t.ipc", source.as_bytes(), &[]).is_ok(), "{call}");
+    }
+}

@@ -16,9 +16,11 @@ use super::diagnostics::Diagnostic;
 
 mod arguments;
 mod names;
+mod ranges;
 
 use names::CALLS;
 pub(super) use names::{constant, misused_name, MPI_UNDEFINED};
+use ranges::Direction;
 
 /// The MPI call written at the start of `source[span]`, if one is: a
 /// failed call or a race names the call as written, not its syscall.
@@ -211,9 +213,7 @@ impl BodyCompiler<'_> {
             };
             self.emit(Instruction::Push(mode as i64), span);
             self.mpi_buffer(name, args[0], args[1], args[2], true)?;
-            for a in &args[3..6] {
-                self.value(a)?;
-            }
+            self.peer_tag_comm(args[3], args[4], args[5], Direction::Send)?;
             let sysno = if immediate {
                 Sysno::Isend
             } else {
@@ -233,9 +233,7 @@ impl BodyCompiler<'_> {
                     OutTarget::Ignore
                 };
                 self.mpi_buffer(name, args[0], args[1], args[2], false)?;
-                for a in &args[3..6] {
-                    self.value(a)?;
-                }
+                self.peer_tag_comm(args[3], args[4], args[5], Direction::Receive)?;
                 let sysno = if name == "MPI_Recv" {
                     Sysno::MpiRecv
                 } else {
@@ -303,9 +301,7 @@ impl BodyCompiler<'_> {
                 } else {
                     OutTarget::Ignore
                 };
-                for a in &args[0..3] {
-                    self.value(a)?;
-                }
+                self.peer_tag_comm(args[0], args[1], args[2], Direction::Receive)?;
                 if name == "MPI_Probe" {
                     self.syscall(Sysno::Probe, 3, form, span);
                     self.store_mpi_status(args[3])
@@ -337,7 +333,7 @@ impl BodyCompiler<'_> {
             "MPI_Comm_rank" | "MPI_Comm_size" => {
                 arity(2)?;
                 let target = self.out_target(args[1])?;
-                self.value(args[0])?;
+                self.communicator(args[0])?;
                 let sysno = if name == "MPI_Comm_rank" {
                     Sysno::CommRank
                 } else {

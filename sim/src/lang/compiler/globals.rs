@@ -53,6 +53,19 @@ impl Globals {
         self.processes.iter().find(|p| p.name == name)
     }
 
+    /// The instance number of `name[offset]`, if `name` is a process with
+    /// that many instances.
+    pub(in crate::lang) fn instance_number(&self, name: &str, offset: i64) -> Option<u32> {
+        let process = self.process(name)?;
+        let offset = u32::try_from(offset).ok()?;
+        (offset < process.count).then(|| process.first + offset)
+    }
+
+    /// How many process instances the scenario has: the ranks of `MPI_COMM_WORLD`.
+    pub(in crate::lang) fn instance_total(&self) -> u32 {
+        self.instance_total
+    }
+
     /// The declared object `name` and the handle every process holds it by.
     pub(in crate::lang) fn object(&self, name: &str) -> Option<(&ObjectDecl, i64)> {
         let index = self.objects.iter().position(|o| o.name == name)?;

@@ -9,6 +9,7 @@ use super::super::ast::{Expression, ExpressionKind, UnaryOperator};
 use super::super::compiler::{binary_checked, errno_named, BodyCompiler, Compiled};
 use super::super::diagnostics::Diagnostic;
 use super::names;
+use super::ranges::{self, Direction};
 
 impl BodyCompiler<'_> {
     /// The size in bytes and the name of the datatype argument `e`, which
@@ -49,6 +50,11 @@ impl BodyCompiler<'_> {
                     .or_else(|| names::constant(text))
                     .or(builtin)
             }
+            // `Rank[1]` as a value is its instance number: its rank.
+            ExpressionKind::Index(name, index) => self
+                .globals
+                .instance_number(&name.text, self.constant_argument(index)?)
+                .map(i64::from),
             ExpressionKind::Unary(UnaryOperator::Negate, operand) => {
                 self.constant_argument(operand)?.checked_neg()
             }
@@ -64,6 +70,48 @@ impl BodyCompiler<'_> {
             }
             _ => None,
         }
+    }
+
+    /// Compiles the rank, tag and communicator arguments of a send
+    /// (`direction`: a receive or probe), judging each one that is a
+    /// constant: out of range, it is a compile error with the range in
+    /// the hint, as `send(Rank[7], x)` is.
+    pub(super) fn peer_tag_comm(
+        &mut self,
+        rank: &Expression,
+        tag: &Expression,
+        comm: &Expression,
+        direction: Direction,
+    ) -> Compiled<()> {
+        let ranks = u64::from(self.globals.instance_total());
+        self.judged(rank, |value| {
+            ranges::rank_fault(value, ranks, direction)
+                .map(|fault| (fault, ranges::ranks_hint(ranks, direction)))
+        })?;
+        self.judged(tag, |value| {
+            ranges::tag_fault(value, direction).map(|fault| (fault, ranges::tags_hint(direction)))
+        })?;
+        self.communicator(comm)
+    }
+
+    /// Compiles a communicator argument, judged when it is a constant.
+    pub(super) fn communicator(&mut self, comm: &Expression) -> Compiled<()> {
+        self.judged(comm, |value| {
+            ranges::comm_fault(value).map(|fault| (fault, ranges::comms_hint().to_string()))
+        })
+    }
+
+    /// Compiles `e`; when it is a constant that `fault` finds fault with
+    /// (the reason and a hint), that is a compile error at `e` instead.
+    fn judged(
+        &mut self,
+        e: &Expression,
+        fault: impl Fn(i64) -> Option<(String, String)>,
+    ) -> Compiled<()> {
+        if let Some((reason, hint)) = self.constant_argument(e).and_then(fault) {
+            return Err(Diagnostic::at(e.span, reason, "out of range").with_help(hint));
+        }
+        self.value(e)
     }
 
     /// A constant count or size (`what`) that is negative is a compile
