@@ -2,6 +2,7 @@
 
 use ipclab_sim::lang::{compile, Program};
 use ipclab_sim::runner::{run, RunOptions, RunResult};
+use ipclab_sim::threads::{run_threaded, ThreadOptions};
 use ipclab_sim::verdict::Verdict;
 
 fn compile_ok(source: &str) -> Program {
@@ -178,4 +179,108 @@ fn the_attached_part_of_an_array_is_the_kernel_s_and_the_rest_is_not() {
         message.starts_with("buffer race: line 5 writes `buf[2]`"),
         "{message}"
     );
+}
+
+#[test]
+fn a_computed_argument_the_kernel_refuses_is_named_with_the_reason() {
+    // Each was only "MPI_... failed with EINVAL (invalid argument)".
+    for (setup, call, reason) in [
+        (
+            "let d = 5;",
+            "MPI_Send(buf, 4, MPI_INT, d, 0, MPI_COMM_WORLD);",
+            "rank 5 is not in MPI_COMM_WORLD (2 ranks)",
+        ),
+        (
+            "let d = MPI_ANY_SOURCE;",
+            "MPI_Isend(buf, 4, MPI_INT, d, 0, MPI_COMM_WORLD, &r);",
+            "rank -1 (MPI_ANY_SOURCE) is no destination: a send names one rank",
+        ),
+        (
+            "let t = 0 - 5;",
+            "MPI_Send(buf, 4, MPI_INT, 0, t, MPI_COMM_WORLD);",
+            "tag -5 is negative",
+        ),
+        (
+            "let c = 7;",
+            "MPI_Ssend(buf, 4, MPI_INT, 0, 0, c);",
+            "communicator 7 does not exist",
+        ),
+        (
+            "let s = rank + 1; let t = 4294967296;",
+            "MPI_Recv(buf, 4, MPI_INT, s, t, MPI_COMM_WORLD, &st);",
+            "rank 2 is not in MPI_COMM_WORLD (2 ranks); tag 4294967296 is more than 4294967295",
+        ),
+        (
+            "let s = 0 - 2;",
+            "MPI_Probe(s, 0, MPI_COMM_WORLD, &st);",
+            "rank -2 is negative",
+        ),
+        (
+            "let c = 0;",
+            "MPI_Comm_size(c, &size);",
+            "communicator 0 does not exist",
+        ),
+        (
+            "let reqs[20]; let n = 20;",
+            "MPI_Waitall(n, reqs, MPI_STATUSES_IGNORE);",
+            "count 20 is more than the 16 requests one call may wait for",
+        ),
+        (
+            "let a[2]; let b[2]; MPI_Buffer_attach(a, 16);",
+            "MPI_Buffer_attach(b, 16);",
+            "a buffer is attached already (MPI_Buffer_detach it first)",
+        ),
+        ("", "MPI_Buffer_detach(&p, &n);", "no buffer is attached"),
+    ] {
+        let (message, line) = error_of(&rank_1_runs(&format!("{setup}\n{call}")));
+        let name = &call[..call.find('(').unwrap()];
+        assert_eq!(line, 6, "{call}: {message}");
+        assert_eq!(
+            message,
+            format!(
+                "{name} failed with EINVAL (invalid argument): {reason}, \
+                 and the program does not check the result"
+            ),
+            "{call}"
+        );
+    }
+}
+
+#[test]
+fn the_checker_s_error_names_the_refused_argument_too() {
+    use ipclab_sim::check::{self, CheckOptions, Kind, Output};
+    let source = rank_1_runs("let d = rank + 4;\nMPI_Send(buf, 4, MPI_INT, d, 0, MPI_COMM_WORLD);");
+    let program = compile_ok(&source);
+    let options = CheckOptions {
+        output: Output::None,
+        progress_bar: false,
+        jobs: 1,
+        ..CheckOptions::default()
+    };
+    let report = check::check(&program, &options).unwrap();
+    let finding = report.finding(Kind::Error).expect("an error");
+    match &finding.verdict {
+        Verdict::Error { message, .. } => assert!(
+            message.contains("rank 5 is not in MPI_COMM_WORLD (2 ranks)"),
+            "{message}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_threaded_runner_names_the_refused_argument_too() {
+    let source = rank_1_runs("let d = rank + 4;\nMPI_Send(buf, 4, MPI_INT, d, 0, MPI_COMM_WORLD);");
+    let options = ThreadOptions {
+        cpus: 2,
+        max_steps: 10_000,
+    };
+    let result = run_threaded(&compile_ok(&source), options).expect("boots");
+    match result.verdict {
+        Verdict::Error { message, .. } => assert!(
+            message.contains("rank 5 is not in MPI_COMM_WORLD (2 ranks)"),
+            "{message}"
+        ),
+        other => panic!("{other:?}"),
+    }
 }

@@ -29,7 +29,7 @@
 use ipclab_kernel::{Holder, Kernel, NullSink, OwnedKind, ProcessState};
 use ipclab_syscalls::{Errno, Reply, Sysno};
 
-use crate::lang::vm::{BufferGuard, PendingCall, ProcState};
+use crate::lang::vm::{BufferGuard, FailedCall, PendingCall, ProcState};
 use crate::lang::{CallForm, Instruction, Program, Span, StatusLayout};
 use crate::machine::{self, Effect, Machine};
 use crate::names::Names;
@@ -661,9 +661,18 @@ fn encode_proc(p: &ProcState, dead: bool, out: &mut Vec<u8>) {
         }
         match &p.failed {
             None => put(out, 0),
-            Some((errno, call)) => {
-                put(out, 1 + errno.number());
-                put_call(out, call);
+            Some(failed) => {
+                put(out, 1 + failed.errno.number());
+                put_call(out, &failed.call);
+                match failed.arguments {
+                    None => put(out, 0),
+                    Some(arguments) => {
+                        put(out, 1);
+                        for a in arguments {
+                            put(out, a);
+                        }
+                    }
+                }
             }
         }
         // One varint byte for both: the layout changes only after an MPI call.
@@ -748,7 +757,20 @@ fn decode_proc(p: &mut ProcState, bytes: &mut &[u8]) -> Option<()> {
     };
     p.failed = match get(bytes)? {
         0 => None,
-        n => Some((Errno::from_number(n - 1)?, get_call(bytes)?)),
+        n => Some(FailedCall {
+            errno: Errno::from_number(n - 1)?,
+            call: get_call(bytes)?,
+            arguments: match get(bytes)? {
+                0 => None,
+                _ => {
+                    let mut arguments = [0; 6];
+                    for a in &mut arguments {
+                        *a = get(bytes)?;
+                    }
+                    Some(arguments)
+                }
+            },
+        }),
     };
     let finished_and_layout = get(bytes)?;
     p.finished = finished_and_layout & 1 != 0;

@@ -39,7 +39,7 @@ pub(crate) use mpi::call_written_at as mpi_call_written_at;
 pub(crate) use mpi::failure_message as mpi_failure_message;
 pub use parser::MAX_NESTING;
 pub use status::StatusLayout;
-pub use vm::{complete_syscall, run, ProcState, VmEvent};
+pub use vm::{complete_syscall, complete_trap, run, ProcState, VmEvent};
 
 /// The most process instances a scenario may declare in total.
 pub const MAX_INSTANCES: u32 = ipclab_kernel::config::MAX_PROCS as u32;

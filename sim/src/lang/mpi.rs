@@ -6,8 +6,7 @@
 //! names the builtin `status` of the last call; requests are words holding
 //! kernel request handles.
 
-use ipclab_kernel::config::{MAX_REQUESTS, MAX_REQUESTS_PER_PROCESS};
-use ipclab_syscalls::{Errno, RetRegs, SendMode, Sysno};
+use ipclab_syscalls::{SendMode, Sysno};
 
 use super::ast::{BinaryOperator, Call, Expression, ExpressionKind, UnaryOperator};
 use super::code::{CallForm, ElementStart, Instruction, Measure, StatusField};
@@ -15,8 +14,11 @@ use super::compiler::{arity_error, split_arguments, BodyCompiler, BufferAddress,
 use super::diagnostics::Diagnostic;
 
 mod arguments;
+mod failure;
 mod names;
 mod ranges;
+
+pub(crate) use failure::failure_message;
 
 use names::CALLS;
 pub(super) use names::{constant, misused_name, MPI_UNDEFINED};
@@ -30,49 +32,6 @@ pub(crate) fn call_written_at(source: &str, span: super::Span) -> Option<&'stati
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .unwrap_or(text.len());
     CALLS.iter().copied().find(|name| *name == &text[..end])
-}
-
-/// The message of a statement-form MPI call `call` that failed with
-/// `errno`, when the result registers `ret` say more than the errno's
-/// name: the sizes of `ENOBUFS` (`r1` needed, `r2` available) and
-/// `EMSGSIZE` (`r2`: the message's length), and which table a full one is
-/// (`EMFILE` and `ENOSPC` name the kernel's handle tables in general).
-pub(crate) fn failure_message(call: &str, errno: Errno, ret: RetRegs) -> Option<String> {
-    if !call.starts_with("MPI_") {
-        return None;
-    }
-    let (what, detail) = match errno {
-        Errno::ENOBUFS => (
-            errno.description(),
-            format!(
-                "needs {} bytes of attached buffer, {} available",
-                ret[1], ret[2]
-            ),
-        ),
-        Errno::EMSGSIZE => (
-            errno.description(),
-            format!(
-                "the message is {} bytes, more than count × datatype size",
-                ret[2]
-            ),
-        ),
-        Errno::EMFILE => (
-            "request table full",
-            format!(
-                "a process may have {MAX_REQUESTS_PER_PROCESS} requests pending \
-                 (MPI_Wait or a successful MPI_Test frees one)"
-            ),
-        ),
-        Errno::ENOSPC if call != "MPI_Buffer_attach" => (
-            "request table full",
-            format!("the kernel's {MAX_REQUESTS} requests are all in use"),
-        ),
-        _ => return None,
-    };
-    Some(format!(
-        "{call} failed with {} ({what}): {detail}, and the program does not check the result",
-        errno.name()
-    ))
 }
 
 /// The word of a status variable that holds `field`.

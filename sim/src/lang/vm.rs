@@ -42,6 +42,17 @@ pub struct PendingCall {
     pub pc: u32,
 }
 
+/// A statement-form call that failed, until the next [`run`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FailedCall {
+    pub errno: Errno,
+    pub call: PendingCall,
+    /// The call's argument registers, when it failed at its trap (the
+    /// kernel refused an argument: the error can say which one); `None`
+    /// when it failed later, after blocking.
+    pub arguments: Option<[u64; 6]>,
+}
+
 /// A range of the process's memory that the kernel owns, and the call that gave it away.
 ///
 /// The stepping code (`machine`) keeps these in [`ProcState::guards`]: it
@@ -90,7 +101,7 @@ pub struct ProcState {
     /// The call the process trapped with, until [`complete_syscall`].
     pub pending: Option<PendingCall>,
     /// A statement-form call that failed, reported by the next [`run`].
-    pub failed: Option<(Errno, PendingCall)>,
+    pub failed: Option<FailedCall>,
     /// The process ran off its end, exited, or hit an error.
     pub finished: bool,
     /// The exit code once finished (-1 after a runtime error or failed assertion).
@@ -173,7 +184,11 @@ pub enum VmEvent {
     /// A statement-form call returned an error: a program error.
     SyscallFailed {
         errno: Errno,
+        /// The call as written (`MPI_Wait`, not `waitall`).
         call: &'static str,
+        sysno: Sysno,
+        /// Its argument registers, when it failed at its trap.
+        arguments: Option<[u64; 6]>,
         span: Span,
     },
     /// An `assert` failed; `text` is its condition as written.
@@ -256,12 +271,19 @@ fn cannot_continue(program: &Program, instance: usize, state: &mut ProcState) ->
         };
     }
     let decl = program.instances.get(instance).map_or(0, |i| i.decl);
-    if let Some((errno, call)) = state.failed.take() {
+    if let Some(FailedCall {
+        errno,
+        call,
+        arguments,
+    }) = state.failed.take()
+    {
         let span = program.span_of(decl, call.pc);
         return VmEvent::SyscallFailed {
             errno,
             // `MPI_Wait` rather than `waitall`; the result registers stay in `status`.
             call: super::mpi::call_written_at(&program.source, span).unwrap_or(call.sysno.name()),
+            sysno: call.sysno,
+            arguments,
             span,
         };
     }
@@ -282,7 +304,32 @@ fn cannot_continue(program: &Program, instance: usize, state: &mut ProcState) ->
 /// failed makes the next [`run`] report [`VmEvent::SyscallFailed`]. Without
 /// a pending call this does nothing.
 #[inline]
-pub fn complete_syscall(_program: &Program, _instance: usize, state: &mut ProcState, ret: RetRegs) {
+pub fn complete_syscall(program: &Program, instance: usize, state: &mut ProcState, ret: RetRegs) {
+    complete(program, instance, state, ret, None);
+}
+
+/// [`complete_syscall`] for a call that completed at its trap, whose
+/// argument registers were `arguments`: a failure keeps them, so that its
+/// error can say which argument the kernel refused.
+#[inline]
+pub fn complete_trap(
+    program: &Program,
+    instance: usize,
+    state: &mut ProcState,
+    ret: RetRegs,
+    arguments: &[u64; 6],
+) {
+    complete(program, instance, state, ret, Some(arguments));
+}
+
+#[inline]
+fn complete(
+    _program: &Program,
+    _instance: usize,
+    state: &mut ProcState,
+    ret: RetRegs,
+    arguments: Option<&[u64; 6]>,
+) {
     let Some(call) = state.pending.take() else {
         return;
     };
@@ -291,8 +338,11 @@ pub fn complete_syscall(_program: &Program, _instance: usize, state: &mut ProcSt
     match call.form {
         CallForm::Statement => {
             if ret[0] != 0 {
-                let errno = Errno::from_number(ret[0]).unwrap_or(Errno::EINVAL);
-                state.failed = Some((errno, call));
+                state.failed = Some(FailedCall {
+                    errno: Errno::from_number(ret[0]).unwrap_or(Errno::EINVAL),
+                    call,
+                    arguments: arguments.copied(),
+                });
             }
         }
         CallForm::Expression => {
