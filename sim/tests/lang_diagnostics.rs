@@ -591,7 +591,7 @@ fn an_unknown_mpi_name_is_an_error_naming_the_close_known_ones() {
         "unknown MPI name `MPI_FOO`",
         "the constants are: MPI_INT, MPI_LONG, MPI_DOUBLE, MPI_BYTE, MPI_CHAR, MPI_COMM_WORLD",
     );
-    // Wherever it stands: a variable, an array, a status, a request.
+    // Wherever it stands: a variable, an array, a request, a status, a peer.
     for (body, column) in [
         ("MPI_X = 1;", 5),
         ("let MPI_X[2];", 9),
@@ -601,6 +601,7 @@ fn an_unknown_mpi_name_is_an_error_naming_the_close_known_ones() {
             52,
         ),
         ("print MPI_X.MPI_SOURCE;", 11),
+        ("send(MPI_PEER, 1);", 10),
     ] {
         let source = format!("process Rank[2] {{\n    {body}\n}}");
         assert_error(&source, 2, column, "unknown MPI name", "");

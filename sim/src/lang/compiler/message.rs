@@ -282,6 +282,9 @@ impl BodyCompiler<'_> {
                     self.emit(Instruction::InstancePid, span);
                     return Ok(process_call);
                 }
+                if let Some(error) = crate::lang::mpi::misused_name(name) {
+                    return Err(error);
+                }
                 Err(Diagnostic::at(
                     span,
                     format!("unknown process or mailbox `{text}`"),
