@@ -5,6 +5,14 @@
 //! (`MPI_SOURCE`, `MPI_TAG`, length in bytes, `MPI_ERROR`); `&status`
 //! names the builtin `status` of the last call; requests are words holding
 //! kernel request handles.
+//!
+//! This file compiles the calls; beside it, [`names`] holds MPI's
+//! constants, datatypes and calls (and refuses any other `MPI_` name),
+//! [`arguments`] judges constant arguments at compile time against the
+//! ranges in [`ranges`], and [`failure`] words the error of a call that
+//! failed at run time. A datatype is a name, never a value, so a call's
+//! element size is known here and its count is checked against its buffer
+//! exactly (`Measure::Elements`).
 
 use ipclab_syscalls::{SendMode, Sysno};
 
