@@ -130,11 +130,24 @@ pub fn failed_call_message(call: &str, errno: Errno) -> String {
     )
 }
 
-/// [`failed_call_message`] with the call's result registers: an MPI call
-/// names the sizes or the table they report (`lang::mpi::failure_message`).
-pub fn failed_call_message_with(call: &str, errno: Errno, ret: RetRegs) -> String {
-    crate::lang::mpi_failure_message(call, errno, ret)
-        .unwrap_or_else(|| failed_call_message(call, errno))
+/// A statement-form call that failed, with what its registers say.
+pub struct Failure<'a> {
+    /// The call as written (`MPI_Wait`).
+    pub call: &'a str,
+    pub sysno: Sysno,
+    pub errno: Errno,
+    /// Its result registers.
+    pub ret: RetRegs,
+    /// Its argument registers, when it failed at its trap.
+    pub arguments: Option<[u64; 6]>,
+}
+
+/// [`failed_call_message`] with what the call's registers say: an MPI call
+/// names the sizes or the table they report, or the argument the kernel
+/// refused and why (`lang::mpi::failure_message`).
+pub fn failed_call_message_with(program: &Program, failure: &Failure) -> String {
+    crate::lang::mpi_failure_message(program, failure)
+        .unwrap_or_else(|| failed_call_message(failure.call, failure.errno))
 }
 
 /// The message of a buffer race: the access and the call that owns the
@@ -517,7 +530,7 @@ pub fn handle(
                 Ok(outcome) => {
                     match outcome {
                         TrapOutcome::Complete(result) => {
-                            vm::complete_syscall(program, k, &mut procs[k], result);
+                            vm::complete_trap(program, k, &mut procs[k], result, &regs.args);
                             guard_new_buffer(&mut procs[k], call, result);
                         }
                         TrapOutcome::Yielded => vm::complete_syscall(
@@ -552,12 +565,27 @@ pub fn handle(
             procs[k].guards.clear();
             Effect::Exited(code)
         }
-        VmEvent::SyscallFailed { errno, call, span } => Effect::Failed(program_error(
+        VmEvent::SyscallFailed {
+            errno,
+            call,
+            sysno,
+            arguments,
+            span,
+        } => Effect::Failed(program_error(
             program,
             names,
             k,
             *span,
-            failed_call_message_with(call, *errno, procs[k].status),
+            failed_call_message_with(
+                program,
+                &Failure {
+                    call,
+                    sysno: *sysno,
+                    errno: *errno,
+                    ret: procs[k].status,
+                    arguments: *arguments,
+                },
+            ),
         )),
         VmEvent::BufferRace {
             access_span,

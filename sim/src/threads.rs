@@ -344,7 +344,7 @@ impl Machine<'_> {
                             _ => None,
                         };
                         if let Some(result) = result {
-                            vm::complete_syscall(self.program, k, &mut state, result);
+                            vm::complete_trap(self.program, k, &mut state, result, &regs.args);
                         }
                         (outcome, ipclab_kernel::sync::take_for_ready(kernel, cpus))
                     });
@@ -387,10 +387,22 @@ impl Machine<'_> {
                         .unwrap_or_else(|e| e.into_inner())
                         .push(format!("{label}: {text}"));
                 }
-                VmEvent::SyscallFailed { errno, call, span } => {
+                VmEvent::SyscallFailed {
+                    errno,
+                    call,
+                    sysno,
+                    arguments,
+                    span,
+                } => {
                     // Out of the state first: the halt takes the kernel lock.
-                    let status = self.state(k).status;
-                    let message = crate::machine::failed_call_message_with(call, errno, status);
+                    let failure = crate::machine::Failure {
+                        call,
+                        sysno,
+                        errno,
+                        ret: self.state(k).status,
+                        arguments,
+                    };
+                    let message = crate::machine::failed_call_message_with(self.program, &failure);
                     self.program_error(k, span, message, false);
                     return;
                 }

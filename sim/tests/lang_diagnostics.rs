@@ -523,3 +523,234 @@ fn a_device_semaphore_that_is_not_a_declared_semaphore_is_an_error_at_its_name()
         "name a declared semaphore",
     );
 }
+
+#[test]
+fn a_datatype_argument_must_name_an_mpi_datatype() {
+    let datatypes = "the datatypes are MPI_INT, MPI_LONG and MPI_DOUBLE";
+    // MPI_FLOAT was a variable holding 0: a send of no bytes.
+    assert_error(
+        "process Rank[2] {\n    let buf[4];\n    MPI_Send(buf, 4, MPI_FLOAT, 1, 0, MPI_COMM_WORLD);\n}",
+        3,
+        22,
+        "unknown MPI datatype `MPI_FLOAT`",
+        datatypes,
+    );
+    // MPI_INT + 1 sent 9 bytes.
+    assert_error(
+        "process Rank[2] {\n    let buf[4];\n    MPI_Send(buf, 1, MPI_INT + 1, 1, 0, MPI_COMM_WORLD);\n}",
+        3,
+        22,
+        "the datatype must be an MPI datatype's name",
+        datatypes,
+    );
+    assert_error(
+        "process Rank[2] {\n    let t = 8;\n    MPI_Recv(x, 1, t, 0, 0, MPI_COMM_WORLD, &st);\n}",
+        3,
+        20,
+        "`t` is not an MPI datatype",
+        datatypes,
+    );
+    // A size of 0 made MPI_Get_count divide by zero at run time.
+    assert_error(
+        "process Rank[2] {\n    MPI_Get_count(&st, MPI_FOO, &c);\n}",
+        2,
+        24,
+        "unknown MPI datatype `MPI_FOO`",
+        datatypes,
+    );
+}
+
+#[test]
+fn a_constant_negative_count_or_size_is_an_error_at_the_argument() {
+    for (call, column, message) in [
+        (
+            "MPI_Send(buf, -1, MPI_INT, 1, 0, MPI_COMM_WORLD);",
+            19,
+            "count -1 is negative",
+        ),
+        (
+            "MPI_Irecv(buf, 2 - 3, MPI_INT, 1, 0, MPI_COMM_WORLD, &r);",
+            20,
+            "count -1 is negative",
+        ),
+        (
+            "MPI_Waitall(-2, buf, MPI_STATUSES_IGNORE);",
+            17,
+            "count -2 is negative",
+        ),
+        ("MPI_Buffer_attach(buf, -8);", 28, "size -8 is negative"),
+    ] {
+        let source = format!("process Rank[2] {{\n    let buf[4];\n    {call}\n}}");
+        assert_error(&source, 3, column, message, "0 or more");
+    }
+}
+
+#[test]
+fn an_unknown_mpi_name_is_an_error_naming_the_close_known_ones() {
+    // MPI_ANY_SOURCES was a variable holding 0: a receive from rank 0 only.
+    assert_error(
+        "process Rank[2] {\n    MPI_Recv(y, 1, MPI_INT, MPI_ANY_SOURCES, 0, MPI_COMM_WORLD, &st);\n}",
+        2,
+        29,
+        "unknown MPI name `MPI_ANY_SOURCES`",
+        "did you mean `MPI_ANY_SOURCE`?",
+    );
+    assert_error(
+        "process Rank[2] {\n    MPI_Send(x, 1, MPI_INT, 1, MPI_ANY_TAGG, MPI_COMM_WORLD);\n}",
+        2,
+        32,
+        "unknown MPI name `MPI_ANY_TAGG`",
+        "did you mean `MPI_ANY_TAG`?",
+    );
+    // Far from every name: the hint lists the constants.
+    assert_error(
+        "process Rank[2] {\n    let x = MPI_FOO + 1;\n}",
+        2,
+        13,
+        "unknown MPI name `MPI_FOO`",
+        "the constants are: MPI_INT, MPI_LONG, MPI_DOUBLE, MPI_BYTE, MPI_CHAR, MPI_COMM_WORLD",
+    );
+    // Wherever it stands: a variable, an array, a request, a status, a peer.
+    for (body, column) in [
+        ("MPI_X = 1;", 5),
+        ("let MPI_X[2];", 9),
+        ("MPI_Wait(&MPI_REQ, &st);", 15),
+        (
+            "MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &MPI_ST);",
+            52,
+        ),
+        ("print MPI_X.MPI_SOURCE;", 11),
+        ("send(MPI_PEER, 1);", 10),
+    ] {
+        let source = format!("process Rank[2] {{\n    {body}\n}}");
+        assert_error(&source, 2, column, "unknown MPI name", "");
+    }
+}
+
+#[test]
+fn an_mpi_call_without_its_arguments_or_misspelt_is_an_error() {
+    assert_error(
+        "process Rank[2] {\n    let f = MPI_Send;\n}",
+        2,
+        13,
+        "`MPI_Send` is an MPI call, not a value",
+        "MPI_Send(buf, count, MPI_INT, dest, tag, MPI_COMM_WORLD)",
+    );
+    assert_error(
+        "process Rank[2] {\n    MPI_Sendd(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD);\n}",
+        2,
+        5,
+        "unknown MPI call `MPI_Sendd`",
+        "did you mean `MPI_Send`? the MPI calls are: MPI_Init,",
+    );
+}
+
+#[test]
+fn a_declared_name_beginning_with_mpi_is_an_error() {
+    for (source, column) in [
+        ("const MPI_INT = 4;\nprocess P { }", 7),
+        ("mailbox MPI_box(capacity = 1);\nprocess P { }", 9),
+        ("process MPI_Rank[2] { }", 9),
+    ] {
+        assert_error(source, 1, column, "begins with MPI_", "belong to MPI");
+    }
+}
+
+#[test]
+fn an_mpi_receive_into_a_constant_is_an_error_about_that_call() {
+    // The hint was `recv(P, x)`'s, a call the line does not make.
+    let error = first_error(
+        "const N = 3;\nprocess Rank[2] {\n    MPI_Recv(N, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n}",
+    );
+    assert_eq!((error.line, error.column), (3, 14));
+    assert_eq!(error.message, "MPI_Recv needs a buffer to receive into");
+    let help = error.help.unwrap_or_default();
+    assert!(help.contains("an element `&buf[k]`"), "{help}");
+    assert!(!help.contains("recv(P"), "{help}");
+    assert_error(
+        "process Rank[2] {\n    MPI_Buffer_attach(64, 64);\n}",
+        2,
+        23,
+        "MPI_Buffer_attach needs a buffer to give the kernel",
+        "an array `buf`",
+    );
+}
+
+#[test]
+fn a_constant_rank_tag_or_communicator_out_of_range_is_an_error_with_the_range() {
+    // Each was a bare "MPI_Send failed with EINVAL" at run time.
+    let cases = [
+        (
+            "MPI_Send(buf, 4, MPI_INT, 5, 0, MPI_COMM_WORLD);",
+            31,
+            "rank 5 is not in MPI_COMM_WORLD (2 ranks)",
+            "MPI_COMM_WORLD's ranks are 0 to 1",
+        ),
+        (
+            "MPI_Isend(buf, 4, MPI_INT, MPI_ANY_SOURCE, 0, MPI_COMM_WORLD, &r);",
+            32,
+            "is no destination: a send names one rank",
+            "ranks are 0 to 1",
+        ),
+        (
+            "MPI_Send(buf, 4, MPI_INT, 1, -5, MPI_COMM_WORLD);",
+            34,
+            "tag -5 is negative",
+            "a tag is 0 to 4294967295",
+        ),
+        (
+            "MPI_Ssend(buf, 4, MPI_INT, 1, MPI_ANY_TAG, MPI_COMM_WORLD);",
+            35,
+            "a send has one tag",
+            "a tag is 0 to 4294967295",
+        ),
+        (
+            "MPI_Send(buf, 4, MPI_INT, 1, 0, 7);",
+            37,
+            "communicator 7 does not exist",
+            "only communicator is MPI_COMM_WORLD",
+        ),
+        (
+            "MPI_Recv(buf, 4, MPI_INT, Rank[1] + 1, 0, MPI_COMM_WORLD, &st);",
+            31,
+            "rank 2 is not in MPI_COMM_WORLD (2 ranks)",
+            "0 to 1, or MPI_ANY_SOURCE for any of them",
+        ),
+        (
+            "MPI_Irecv(buf, 4, MPI_INT, 0, -2, MPI_COMM_WORLD, &r);",
+            35,
+            "tag -2 is negative",
+            "or MPI_ANY_TAG for any tag",
+        ),
+        (
+            "MPI_Probe(0, 4294967296, MPI_COMM_WORLD, &st);",
+            18,
+            "tag 4294967296 is more than 4294967295",
+            "a tag is 0 to 4294967295",
+        ),
+        (
+            "MPI_Iprobe(-3, 0, MPI_COMM_WORLD, &f, &st);",
+            16,
+            "rank -3 is negative",
+            "ranks are 0 to 1",
+        ),
+        (
+            "MPI_Comm_size(0, &size);",
+            19,
+            "communicator 0 does not exist",
+            "only communicator is MPI_COMM_WORLD",
+        ),
+    ];
+    for (call, column, message, help) in cases {
+        let source = format!("process Rank[2] {{\n    let buf[4];\n    {call}\n}}");
+        assert_error(&source, 3, column, message, help);
+    }
+    // The wildcards in a receive, and a computed rank, compile.
+    for call in [
+        "MPI_Recv(buf, 4, MPI_INT, MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &st);",
+        "MPI_Send(buf, 4, MPI_INT, 1 - index, 4294967295, MPI_COMM_WORLD);",
+    ] {
+        let source = format!("process Rank[2] {{\n    let buf[4];\n    {call}\n}}");
+        assert!(compile("t.ipc", source.as_bytes(), &[]).is_ok(), "{call}");
+    }
+}

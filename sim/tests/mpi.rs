@@ -495,7 +495,7 @@ fn a_count_past_the_end_of_the_array_names_the_buffer_from_its_element() {
     let result = run(&compile_ok(source), RunOptions::default()).unwrap();
     let (message, _) = error_of(&result);
     assert!(
-        message.contains("the message is 24 bytes (count × datatype size) but `buf[2..]` holds 16"),
+        message.contains("count 3 × 8 bytes (MPI_INT) is 24 bytes, but `buf[2..]` holds 16"),
         "{message}"
     );
 }

@@ -22,7 +22,7 @@
 
 use ipclab_syscalls::Sysno;
 
-use crate::lang::{CallForm, Instruction, PrintPart, Program};
+use crate::lang::{CallForm, Instruction, Measure, PrintPart, Program};
 
 /// Where a program uses an item's value for more than consuming or printing it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,6 +160,16 @@ impl<'a> Interpreter<'a> {
             | Instruction::InstanceIndex
             | Instruction::InstanceNumber
             | Instruction::Status(_) => Some(Slot::Unknown),
+            // A count of elements becomes its length in bytes.
+            Instruction::RequireFits {
+                measure: Measure::Elements { size, .. },
+                ..
+            } => Some(match self.stack.last() {
+                Some(Slot::Constant(count)) => count
+                    .checked_mul(*size)
+                    .map_or(Slot::Unknown, Slot::Constant),
+                _ => Slot::Unknown,
+            }),
             // The result of an expression-form call, pushed when it completes.
             Instruction::Syscall { form, .. } | Instruction::CallWith { form, .. } => {
                 (*form == CallForm::Expression).then_some(Slot::Unknown)
@@ -192,7 +202,11 @@ fn pops(instruction: &Instruction) -> usize {
         | Instruction::InstancePid
         | Instruction::Consume
         | Instruction::Compute
-        | Instruction::Assert(_) => 1,
+        | Instruction::Assert(_)
+        | Instruction::RequireFits {
+            measure: Measure::Elements { .. },
+            ..
+        } => 1,
         Instruction::StoreElement { .. } | Instruction::Binary(_) => 2,
         Instruction::Syscall { .. } => 6,
         Instruction::Print(parts) => parts
@@ -204,7 +218,8 @@ fn pops(instruction: &Instruction) -> usize {
 }
 
 /// How many values `instruction` reads: those it pops, or the top that
-/// `RequireNonNegative` and `RequireFits` check in place.
+/// `RequireNonNegative` and `RequireFits` (but a count of elements) check
+/// in place.
 fn reads(instruction: &Instruction) -> usize {
     match instruction {
         Instruction::RequireNonNegative(_) | Instruction::RequireFits { .. } => 1,

@@ -29,8 +29,8 @@
 use ipclab_kernel::{Holder, Kernel, NullSink, OwnedKind, ProcessState};
 use ipclab_syscalls::{Errno, Reply, Sysno};
 
-use crate::lang::vm::{BufferGuard, PendingCall, ProcState};
-use crate::lang::{CallForm, Instruction, Program, Span};
+use crate::lang::vm::{BufferGuard, FailedCall, PendingCall, ProcState};
+use crate::lang::{CallForm, Instruction, Program, Span, StatusLayout};
 use crate::machine::{self, Effect, Machine};
 use crate::names::Names;
 use crate::runner::BootError;
@@ -602,6 +602,7 @@ fn copy_proc(dst: &mut ProcState, src: &ProcState) {
         stack,
         memory,
         status,
+        status_layout,
         produced,
         pending,
         failed,
@@ -613,6 +614,7 @@ fn copy_proc(dst: &mut ProcState, src: &ProcState) {
     dst.stack.clone_from(stack);
     dst.memory.clone_from(memory);
     dst.status = *status;
+    dst.status_layout = *status_layout;
     dst.produced = *produced;
     dst.pending = *pending;
     dst.failed = *failed;
@@ -659,12 +661,22 @@ fn encode_proc(p: &ProcState, dead: bool, out: &mut Vec<u8>) {
         }
         match &p.failed {
             None => put(out, 0),
-            Some((errno, call)) => {
-                put(out, 1 + errno.number());
-                put_call(out, call);
+            Some(failed) => {
+                put(out, 1 + failed.errno.number());
+                put_call(out, &failed.call);
+                match failed.arguments {
+                    None => put(out, 0),
+                    Some(arguments) => {
+                        put(out, 1);
+                        for a in arguments {
+                            put(out, a);
+                        }
+                    }
+                }
             }
         }
-        put(out, u64::from(p.finished));
+        // One varint byte for both: the layout changes only after an MPI call.
+        put(out, u64::from(p.finished) | (p.status_layout as u64) << 1);
         put(out, p.exit_code as u64);
         put(out, p.guards.len() as u64);
         for g in &p.guards {
@@ -745,9 +757,24 @@ fn decode_proc(p: &mut ProcState, bytes: &mut &[u8]) -> Option<()> {
     };
     p.failed = match get(bytes)? {
         0 => None,
-        n => Some((Errno::from_number(n - 1)?, get_call(bytes)?)),
+        n => Some(FailedCall {
+            errno: Errno::from_number(n - 1)?,
+            call: get_call(bytes)?,
+            arguments: match get(bytes)? {
+                0 => None,
+                _ => {
+                    let mut arguments = [0; 6];
+                    for a in &mut arguments {
+                        *a = get(bytes)?;
+                    }
+                    Some(arguments)
+                }
+            },
+        }),
     };
-    p.finished = get(bytes)? != 0;
+    let finished_and_layout = get(bytes)?;
+    p.finished = finished_and_layout & 1 != 0;
+    p.status_layout = *StatusLayout::ALL.get((finished_and_layout >> 1) as usize)?;
     p.exit_code = get(bytes)? as i64;
     let guards = get(bytes)? as usize;
     p.guards.clear();

@@ -76,6 +76,18 @@ pub struct ElementStart {
     pub base: u32,
 }
 
+/// What the value an [`Instruction::RequireFits`] checks counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Measure {
+    /// A count of elements of the datatype `datatype`, `size` bytes each
+    /// (`MPI_Send`, `MPI_Recv` and the like).
+    Elements { size: i64, datatype: &'static str },
+    /// A size in bytes (`MPI_Buffer_attach`).
+    Bytes,
+    /// A count of requests, one word each (`MPI_Waitall`, `MPI_Waitany`).
+    Requests,
+}
+
 /// One instruction. Operands come from the operand stack; results go back on it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Instruction {
@@ -146,8 +158,10 @@ pub enum Instruction {
     Assert(String),
     /// Fail when the top of the stack is negative (sleep, timeouts, counts).
     RequireNonNegative(&'static str),
-    /// Fail when the top of the stack (an MPI message length in bytes) is
-    /// negative or above `limit` (the buffer's size).
+    /// Fail when the MPI count or size on top of the stack is negative or
+    /// more than the buffer holds: `limit` bytes, or `limit` minus the
+    /// element's offset for a buffer that starts at an array element.
+    /// [`Measure::Elements`] replaces the count with its length in bytes.
     ///
     /// `from` is set for a buffer that starts at an array element
     /// (`&buf[k]`): the hidden word holding the element's address and the
@@ -155,6 +169,7 @@ pub enum Instruction {
     /// VM subtracts it from `limit` (the whole array) and names the buffer
     /// `buf[k..]`, as C's pointer to the rest of the array.
     RequireFits {
+        measure: Measure,
         limit: i64,
         buffer: String,
         from: Option<ElementStart>,

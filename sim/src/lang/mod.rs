@@ -25,19 +25,21 @@ mod lexer;
 mod limits;
 mod mpi;
 mod parser;
+mod status;
 mod sync;
 pub mod vm;
 
 use ipclab_syscalls::Pid;
 
-pub use code::{CallForm, Code, Instruction, PrintPart, StatusField};
+pub use code::{CallForm, Code, Instruction, Measure, PrintPart, StatusField};
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use handle_use::HandleUse;
 pub use lexer::integer_literal;
 pub(crate) use mpi::call_written_at as mpi_call_written_at;
 pub(crate) use mpi::failure_message as mpi_failure_message;
 pub use parser::MAX_NESTING;
-pub use vm::{complete_syscall, run, ProcState, VmEvent};
+pub use status::StatusLayout;
+pub use vm::{complete_syscall, complete_trap, run, ProcState, VmEvent};
 
 /// The most process instances a scenario may declare in total.
 pub const MAX_INSTANCES: u32 = ipclab_kernel::config::MAX_PROCS as u32;

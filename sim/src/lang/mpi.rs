@@ -5,63 +5,32 @@
 //! (`MPI_SOURCE`, `MPI_TAG`, length in bytes, `MPI_ERROR`); `&status`
 //! names the builtin `status` of the last call; requests are words holding
 //! kernel request handles.
+//!
+//! This file compiles the calls; beside it, [`names`] holds MPI's
+//! constants, datatypes and calls (and refuses any other `MPI_` name),
+//! [`arguments`] judges constant arguments at compile time against the
+//! ranges in [`ranges`], and [`failure`] words the error of a call that
+//! failed at run time. A datatype is a name, never a value, so a call's
+//! element size is known here and its count is checked against its buffer
+//! exactly (`Measure::Elements`).
 
-use ipclab_kernel::config::{MAX_REQUESTS, MAX_REQUESTS_PER_PROCESS};
-use ipclab_syscalls::{Errno, RetRegs, SendMode, Sysno};
+use ipclab_syscalls::{SendMode, Sysno};
 
 use super::ast::{BinaryOperator, Call, Expression, ExpressionKind, UnaryOperator};
-use super::code::{CallForm, ElementStart, Instruction, StatusField};
+use super::code::{CallForm, ElementStart, Instruction, Measure, StatusField};
 use super::compiler::{arity_error, split_arguments, BodyCompiler, BufferAddress, Compiled};
 use super::diagnostics::Diagnostic;
 
-/// `MPI_UNDEFINED`: MPI_Get_count of a length that is not a whole number of
-/// elements, MPI_Waitany's index when every request is null. MPICH's value,
-/// so a number printed from a scenario reads the same as from a C program.
-pub(super) const MPI_UNDEFINED: i64 = -32766;
+mod arguments;
+mod failure;
+mod names;
+mod ranges;
 
-/// The MPI constants a body may name.
-pub(super) fn constant(name: &str) -> Option<i64> {
-    Some(match name {
-        "MPI_COMM_WORLD" => 1,
-        "MPI_UNDEFINED" => MPI_UNDEFINED,
-        "MPI_ANY_SOURCE" | "MPI_ANY_TAG" => -1,
-        "MPI_INT" | "MPI_LONG" | "MPI_DOUBLE" => 8,
-        "MPI_BYTE" | "MPI_CHAR" => 1,
-        "MPI_SUCCESS"
-        | "MPI_REQUEST_NULL"
-        | "MPI_BSEND_OVERHEAD"
-        | "MPI_STATUS_IGNORE"
-        | "MPI_STATUSES_IGNORE" => 0,
-        _ => return None,
-    })
-}
+pub(crate) use failure::failure_message;
 
-/// Every MPI call a body may make, as written.
-const CALLS: &[&str] = &[
-    "MPI_Init",
-    "MPI_Finalize",
-    "MPI_Comm_rank",
-    "MPI_Comm_size",
-    "MPI_Send",
-    "MPI_Ssend",
-    "MPI_Bsend",
-    "MPI_Rsend",
-    "MPI_Recv",
-    "MPI_Isend",
-    "MPI_Issend",
-    "MPI_Ibsend",
-    "MPI_Irsend",
-    "MPI_Irecv",
-    "MPI_Wait",
-    "MPI_Waitall",
-    "MPI_Waitany",
-    "MPI_Test",
-    "MPI_Probe",
-    "MPI_Iprobe",
-    "MPI_Get_count",
-    "MPI_Buffer_attach",
-    "MPI_Buffer_detach",
-];
+use names::CALLS;
+pub(super) use names::{constant, misused_name, MPI_UNDEFINED};
+use ranges::Direction;
 
 /// The MPI call written at the start of `source[span]`, if one is: a
 /// failed call or a race names the call as written, not its syscall.
@@ -73,49 +42,6 @@ pub(crate) fn call_written_at(source: &str, span: super::Span) -> Option<&'stati
     CALLS.iter().copied().find(|name| *name == &text[..end])
 }
 
-/// The message of a statement-form MPI call `call` that failed with
-/// `errno`, when the result registers `ret` say more than the errno's
-/// name: the sizes of `ENOBUFS` (`r1` needed, `r2` available) and
-/// `EMSGSIZE` (`r2`: the message's length), and which table a full one is
-/// (`EMFILE` and `ENOSPC` name the kernel's handle tables in general).
-pub(crate) fn failure_message(call: &str, errno: Errno, ret: RetRegs) -> Option<String> {
-    if !call.starts_with("MPI_") {
-        return None;
-    }
-    let (what, detail) = match errno {
-        Errno::ENOBUFS => (
-            errno.description(),
-            format!(
-                "needs {} bytes of attached buffer, {} available",
-                ret[1], ret[2]
-            ),
-        ),
-        Errno::EMSGSIZE => (
-            errno.description(),
-            format!(
-                "the message is {} bytes, more than count × datatype size",
-                ret[2]
-            ),
-        ),
-        Errno::EMFILE => (
-            "request table full",
-            format!(
-                "a process may have {MAX_REQUESTS_PER_PROCESS} requests pending \
-                 (MPI_Wait or a successful MPI_Test frees one)"
-            ),
-        ),
-        Errno::ENOSPC if call != "MPI_Buffer_attach" => (
-            "request table full",
-            format!("the kernel's {MAX_REQUESTS} requests are all in use"),
-        ),
-        _ => return None,
-    };
-    Some(format!(
-        "{call} failed with {} ({what}): {detail}, and the program does not check the result",
-        errno.name()
-    ))
-}
-
 /// The word of a status variable that holds `field`.
 pub(super) fn status_field(field: &str) -> Option<u32> {
     Some(match field {
@@ -124,6 +50,28 @@ pub(super) fn status_field(field: &str) -> Option<u32> {
         "MPI_ERROR" => 3,
         _ => return None,
     })
+}
+
+/// How far the buffer of an MPI call reaches, for its count or size check.
+struct Extent {
+    /// Its size in bytes (the whole array's, for an element's buffer).
+    limit: i64,
+    /// Its name in an error.
+    name: String,
+    /// Where it starts, for a buffer that starts at an array element.
+    from: Option<ElementStart>,
+}
+
+impl Extent {
+    /// The instruction that checks a `measure` against this buffer.
+    fn check(self, measure: Measure) -> Instruction {
+        Instruction::RequireFits {
+            measure,
+            limit: self.limit,
+            buffer: self.name,
+            from: self.from,
+        }
+    }
 }
 
 /// Where a call's out-parameter goes.
@@ -231,10 +179,8 @@ impl BodyCompiler<'_> {
                 OutTarget::Ignore
             };
             self.emit(Instruction::Push(mode as i64), span);
-            self.mpi_buffer(args[0], args[1], args[2], true)?;
-            for a in &args[3..6] {
-                self.value(a)?;
-            }
+            self.mpi_buffer(name, args[0], args[1], args[2], true)?;
+            self.peer_tag_comm(args[3], args[4], args[5], Direction::Send)?;
             let sysno = if immediate {
                 Sysno::Isend
             } else {
@@ -253,10 +199,8 @@ impl BodyCompiler<'_> {
                 } else {
                     OutTarget::Ignore
                 };
-                self.mpi_buffer(args[0], args[1], args[2], false)?;
-                for a in &args[3..6] {
-                    self.value(a)?;
-                }
+                self.mpi_buffer(name, args[0], args[1], args[2], false)?;
+                self.peer_tag_comm(args[3], args[4], args[5], Direction::Receive)?;
                 let sysno = if name == "MPI_Recv" {
                     Sysno::MpiRecv
                 } else {
@@ -295,12 +239,14 @@ impl BodyCompiler<'_> {
                 } else {
                     OutTarget::Ignore
                 };
+                self.not_negative(args[0], "count")?;
                 let (base, length) = self.array(array)?;
                 self.emit(Instruction::Push(i64::from(base)), span);
                 self.value(args[0])?;
                 self.emit(
                     Instruction::RequireFits {
-                        limit: i64::from(length),
+                        measure: Measure::Requests,
+                        limit: i64::from(length) * 8,
                         buffer: array.text.clone(),
                         from: None,
                     },
@@ -322,9 +268,7 @@ impl BodyCompiler<'_> {
                 } else {
                     OutTarget::Ignore
                 };
-                for a in &args[0..3] {
-                    self.value(a)?;
-                }
+                self.peer_tag_comm(args[0], args[1], args[2], Direction::Receive)?;
                 if name == "MPI_Probe" {
                     self.syscall(Sysno::Probe, 3, form, span);
                     self.store_mpi_status(args[3])
@@ -349,16 +293,14 @@ impl BodyCompiler<'_> {
                     _ => return Err(arity_error(call, &shape(name))),
                 }
                 self.emit(Instruction::Store(length), span);
-                let size = self.allocate(1);
-                self.value(args[1])?;
-                self.emit(Instruction::Store(size), span);
+                let (size, _) = self.datatype_argument(args[1])?;
                 self.get_count(&count, length, size, span);
                 self.no_call(form, span)
             }
             "MPI_Comm_rank" | "MPI_Comm_size" => {
                 arity(2)?;
                 let target = self.out_target(args[1])?;
-                self.value(args[0])?;
+                self.communicator(args[0])?;
                 let sysno = if name == "MPI_Comm_rank" {
                     Sysno::CommRank
                 } else {
@@ -370,17 +312,10 @@ impl BodyCompiler<'_> {
             }
             "MPI_Buffer_attach" => {
                 arity(2)?;
-                let buffer = self.buffer(strip(args[0]), true)?;
-                self.push_address(&buffer.address, span);
+                self.not_negative(args[1], "size")?;
+                let extent = self.mpi_extent(name, args[0], false)?;
                 self.value(args[1])?;
-                self.emit(
-                    Instruction::RequireFits {
-                        limit: buffer.length as i64,
-                        buffer: "the attached buffer".to_string(),
-                        from: None,
-                    },
-                    args[1].span,
-                );
+                self.emit(extent.check(Measure::Bytes), args[1].span);
                 self.syscall(Sysno::BufferAttach, 2, form, span);
                 Ok(())
             }
@@ -393,18 +328,20 @@ impl BodyCompiler<'_> {
                 self.store_out(&size, StatusField::MpiLength, span);
                 Ok(())
             }
-            _ => Err(Diagnostic::at(
-                call.name.span,
-                format!("unknown MPI call `{name}`"),
-                "unknown call",
-            )
-            .with_help(
-                "the MPI calls are: MPI_Init, MPI_Finalize, MPI_Comm_rank, MPI_Comm_size, \
-                 MPI_Send, MPI_Ssend, MPI_Bsend, MPI_Rsend, MPI_Recv, MPI_Isend, MPI_Issend, \
-                 MPI_Ibsend, MPI_Irsend, MPI_Irecv, MPI_Wait, MPI_Waitall, MPI_Waitany, \
-                 MPI_Test, MPI_Probe, MPI_Iprobe, MPI_Get_count, MPI_Buffer_attach, \
-                 MPI_Buffer_detach",
-            )),
+            _ => {
+                let close = names::closest(name, CALLS);
+                let guess = if close.is_empty() {
+                    String::new()
+                } else {
+                    format!("did you mean {}? ", names::quoted_alternatives(&close))
+                };
+                Err(Diagnostic::at(
+                    call.name.span,
+                    format!("unknown MPI call `{name}`"),
+                    "unknown call",
+                )
+                .with_help(format!("{guess}the MPI calls are: {}", CALLS.join(", "))))
+            }
         }
     }
 
@@ -423,12 +360,6 @@ impl BodyCompiler<'_> {
         };
     }
 
-    /// Pushes `buf` and `count × datatype` (checked against the buffer's size).
-    ///
-    /// `&buf[k]` (or `buf[k]`) is C's pointer into the array: the buffer
-    /// runs from element `k` to the array's end, so `MPI_Send(&buf[2], 2,
-    /// ...)` sends elements 2 and 3.
-    ///
     /// A shared variable lives in the kernel, not in the process's memory:
     /// it has no address to hand to a call (`&c`, `&buf[i]`).
     fn no_address_of_shared(&self, argument: &Expression) -> Compiled<()> {
@@ -449,38 +380,79 @@ impl BodyCompiler<'_> {
         ))
     }
 
+    /// Pushes `buf` and `count × datatype` in bytes, checked at run time
+    /// against the buffer's size (`Measure::Elements`).
+    ///
+    /// `&buf[k]` (or `buf[k]`) is C's pointer into the array: the buffer
+    /// runs from element `k` to the array's end, so `MPI_Send(&buf[2], 2,
+    /// ...)` sends elements 2 and 3.
     fn mpi_buffer(
         &mut self,
+        call: &str,
         buf: &Expression,
         count: &Expression,
         datatype: &Expression,
         is_send: bool,
     ) -> Compiled<()> {
-        let span = buf.span;
-        self.no_address_of_shared(buf)?;
-        let buffer = self.buffer(strip(buf), is_send)?;
-        let (limit, text, from) = match (&strip(buf).kind, &buffer.address) {
-            (ExpressionKind::Index(array, _), BufferAddress::Computed(slot)) => {
-                let (base, length) = self.array(array)?;
-                let start = ElementStart { slot: *slot, base };
-                (i64::from(length) * 8, array.text.clone(), Some(start))
-            }
-            (ExpressionKind::Name(n), _) => (buffer.length as i64, n.text.clone(), None),
-            _ => (buffer.length as i64, "the value sent".to_string(), None),
-        };
-        self.push_address(&buffer.address, span);
+        let (size, datatype) = self.datatype_argument(datatype)?;
+        self.not_negative(count, "count")?;
+        let extent = self.mpi_extent(call, buf, is_send)?;
         self.value(count)?;
-        self.value(datatype)?;
-        self.emit(Instruction::Binary(BinaryOperator::Multiply), count.span);
         self.emit(
-            Instruction::RequireFits {
-                limit,
-                buffer: text,
-                from,
-            },
+            extent.check(Measure::Elements { size, datatype }),
             count.span,
         );
         Ok(())
+    }
+
+    /// Pushes the address of the buffer `buf` of an MPI call and says how
+    /// far it reaches: a variable's or array's whole size, or from an
+    /// element `&buf[k]` to the array's end (the offset is known only at
+    /// run time). `is_send`: any value will do, as for `send`; else `buf`
+    /// must name memory the kernel may write or keep (`call`, as written,
+    /// says which in the error).
+    fn mpi_extent(&mut self, call: &str, buf: &Expression, is_send: bool) -> Compiled<Extent> {
+        self.no_address_of_shared(buf)?;
+        let target = strip(buf);
+        if !is_send && !self.names_memory(target) {
+            let purpose = if call == "MPI_Buffer_attach" {
+                "to give the kernel"
+            } else {
+                "to receive into"
+            };
+            return Err(Diagnostic::at(
+                buf.span,
+                format!("{call} needs a buffer {purpose}"),
+                "not a variable",
+            )
+            .with_help(
+                "name a variable `x`, an array `buf` (declared with `let buf[4];`) \
+                 or an element `&buf[k]` (the array from element k on)",
+            ));
+        }
+        let buffer = self.buffer(target, is_send)?;
+        let extent = match (&target.kind, &buffer.address) {
+            (ExpressionKind::Index(array, _), BufferAddress::Computed(slot)) => {
+                let (base, length) = self.array(array)?;
+                Extent {
+                    limit: i64::from(length) * 8,
+                    name: array.text.clone(),
+                    from: Some(ElementStart { slot: *slot, base }),
+                }
+            }
+            (ExpressionKind::Name(n), _) => Extent {
+                limit: buffer.length as i64,
+                name: n.text.clone(),
+                from: None,
+            },
+            _ => Extent {
+                limit: buffer.length as i64,
+                name: "the value sent".to_string(),
+                from: None,
+            },
+        };
+        self.push_address(&buffer.address, buf.span);
+        Ok(extent)
     }
 
     /// Where an out-parameter (`&x`, `&array[i]`) of a call is stored.
@@ -557,19 +529,19 @@ impl BodyCompiler<'_> {
 
     /// Stores `length / size` into `target`, or MPI_UNDEFINED when the
     /// length (bytes, in the word at `length`) is not a whole number of
-    /// elements of `size` bytes: rounding down would give a count whose
-    /// receive is too small for the message (EMSGSIZE).
-    fn get_count(&mut self, target: &OutTarget, length: u32, size: u32, span: super::Span) {
+    /// elements of `size` bytes (a datatype's, never 0): rounding down would
+    /// give a count whose receive is too small for the message (EMSGSIZE).
+    fn get_count(&mut self, target: &OutTarget, length: u32, size: i64, span: super::Span) {
         let count = self.allocate(1);
         self.emit(Instruction::Push(MPI_UNDEFINED), span);
         self.emit(Instruction::Store(count), span);
         self.emit(Instruction::Load(length), span);
-        self.emit(Instruction::Load(size), span);
+        self.emit(Instruction::Push(size), span);
         self.emit(Instruction::Binary(BinaryOperator::Remainder), span);
         self.emit(Instruction::Not, span);
         let uneven = self.emit(Instruction::JumpIfFalse(0), span);
         self.emit(Instruction::Load(length), span);
-        self.emit(Instruction::Load(size), span);
+        self.emit(Instruction::Push(size), span);
         self.emit(Instruction::Binary(BinaryOperator::Divide), span);
         self.emit(Instruction::Store(count), span);
         let end = self.here();
@@ -601,6 +573,9 @@ impl BodyCompiler<'_> {
     fn status_variable(&mut self, name: &super::ast::Name) -> Compiled<u32> {
         if let Some(&address) = self.statuses.get(&name.text) {
             return Ok(address);
+        }
+        if let Some(error) = misused_name(name) {
+            return Err(error);
         }
         if self.variables.contains_key(&name.text) {
             return Err(Diagnostic::at(

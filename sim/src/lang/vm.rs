@@ -10,7 +10,8 @@
 //! Nothing a scenario does makes the VM panic: division by zero, an index
 //! out of range, a bad instance number or an operand-stack overflow is a
 //! [`VmEvent::RuntimeError`] with the span of the offending code, after which
-//! the process is finished. Arithmetic wraps on overflow.
+//! the process is finished. Arithmetic wraps on overflow; an MPI count times
+//! its datatype size does not (it is checked against its buffer exactly).
 //!
 //! # Buffer races
 //! [`run_guarded`] also checks every load and store the program makes
@@ -22,10 +23,11 @@
 //! Chapter: `docs/mpi.md`, "Buffer races".
 
 use ipclab_kernel::OwnedKind;
-use ipclab_syscalls::{Errno, MpiStatus, Pid, Regs, RetRegs, Sysno};
+use ipclab_syscalls::{Errno, Regs, RetRegs, Sysno};
 
 use super::ast::BinaryOperator;
-use super::code::{CallForm, Instruction, PrintPart, StatusField, CALL_ARGUMENTS};
+use super::code::{CallForm, Instruction, Measure, PrintPart, CALL_ARGUMENTS};
+use super::status::StatusLayout;
 use super::{Program, Span};
 
 /// The deepest operand stack a process may build (expressions are shallow; this bounds memory).
@@ -38,6 +40,17 @@ pub struct PendingCall {
     pub form: CallForm,
     /// The program counter of the `syscall` instruction.
     pub pc: u32,
+}
+
+/// A statement-form call that failed, until the next [`run`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FailedCall {
+    pub errno: Errno,
+    pub call: PendingCall,
+    /// The call's argument registers, when it failed at its trap (the
+    /// kernel refused an argument: the error can say which one); `None`
+    /// when it failed later, after blocking.
+    pub arguments: Option<[u64; 6]>,
 }
 
 /// A range of the process's memory that the kernel owns, and the call that gave it away.
@@ -81,12 +94,14 @@ pub struct ProcState {
     pub memory: Vec<u8>,
     /// The result registers of the last completed system call (`status`).
     pub status: RetRegs,
+    /// How `status` reads: a plain call's layout or an MPI call's.
+    pub status_layout: StatusLayout,
     /// The last value `produce` gave.
     pub produced: i64,
     /// The call the process trapped with, until [`complete_syscall`].
     pub pending: Option<PendingCall>,
     /// A statement-form call that failed, reported by the next [`run`].
-    pub failed: Option<(Errno, PendingCall)>,
+    pub failed: Option<FailedCall>,
     /// The process ran off its end, exited, or hit an error.
     pub finished: bool,
     /// The exit code once finished (-1 after a runtime error or failed assertion).
@@ -118,6 +133,7 @@ impl ProcState {
             stack: Vec::new(),
             memory,
             status: [0; 4],
+            status_layout: StatusLayout::Plain,
             produced: 0,
             pending: None,
             failed: None,
@@ -168,7 +184,11 @@ pub enum VmEvent {
     /// A statement-form call returned an error: a program error.
     SyscallFailed {
         errno: Errno,
+        /// The call as written (`MPI_Wait`, not `waitall`).
         call: &'static str,
+        sysno: Sysno,
+        /// Its argument registers, when it failed at its trap.
+        arguments: Option<[u64; 6]>,
         span: Span,
     },
     /// An `assert` failed; `text` is its condition as written.
@@ -251,12 +271,19 @@ fn cannot_continue(program: &Program, instance: usize, state: &mut ProcState) ->
         };
     }
     let decl = program.instances.get(instance).map_or(0, |i| i.decl);
-    if let Some((errno, call)) = state.failed.take() {
+    if let Some(FailedCall {
+        errno,
+        call,
+        arguments,
+    }) = state.failed.take()
+    {
         let span = program.span_of(decl, call.pc);
         return VmEvent::SyscallFailed {
             errno,
             // `MPI_Wait` rather than `waitall`; the result registers stay in `status`.
             call: super::mpi::call_written_at(&program.source, span).unwrap_or(call.sysno.name()),
+            sysno: call.sysno,
+            arguments,
             span,
         };
     }
@@ -277,16 +304,45 @@ fn cannot_continue(program: &Program, instance: usize, state: &mut ProcState) ->
 /// failed makes the next [`run`] report [`VmEvent::SyscallFailed`]. Without
 /// a pending call this does nothing.
 #[inline]
-pub fn complete_syscall(_program: &Program, _instance: usize, state: &mut ProcState, ret: RetRegs) {
+pub fn complete_syscall(program: &Program, instance: usize, state: &mut ProcState, ret: RetRegs) {
+    complete(program, instance, state, ret, None);
+}
+
+/// [`complete_syscall`] for a call that completed at its trap, whose
+/// argument registers were `arguments`: a failure keeps them, so that its
+/// error can say which argument the kernel refused.
+#[inline]
+pub fn complete_trap(
+    program: &Program,
+    instance: usize,
+    state: &mut ProcState,
+    ret: RetRegs,
+    arguments: &[u64; 6],
+) {
+    complete(program, instance, state, ret, Some(arguments));
+}
+
+#[inline]
+fn complete(
+    _program: &Program,
+    _instance: usize,
+    state: &mut ProcState,
+    ret: RetRegs,
+    arguments: Option<&[u64; 6]>,
+) {
     let Some(call) = state.pending.take() else {
         return;
     };
     state.status = ret;
+    state.status_layout = StatusLayout::of(call.sysno, ret);
     match call.form {
         CallForm::Statement => {
             if ret[0] != 0 {
-                let errno = Errno::from_number(ret[0]).unwrap_or(Errno::EINVAL);
-                state.failed = Some((errno, call));
+                state.failed = Some(FailedCall {
+                    errno: Errno::from_number(ret[0]).unwrap_or(Errno::EINVAL),
+                    call,
+                    arguments: arguments.copied(),
+                });
             }
         }
         CallForm::Expression => {
@@ -484,25 +540,7 @@ fn step(
         }
         Instruction::InstanceNumber => push(state, instance as i64)?,
         Instruction::Status(field) => {
-            let value = match field {
-                StatusField::Error => state.status[0] as i64,
-                StatusField::Length => state.status[1] as i64,
-                StatusField::Tag => state.status[3] as i64,
-                StatusField::Source => match Pid::from_raw(state.status[2]) {
-                    Ok(pid) => i64::from(pid.index),
-                    Err(_) => -1,
-                },
-                StatusField::MpiValue => state.status[1] as i64,
-                StatusField::MpiLength => state.status[2] as i64,
-                // The empty status (a null request's) reads as
-                // MPI_ANY_SOURCE and MPI_ANY_TAG: -1, the filters' raw ANY.
-                StatusField::MpiSource => {
-                    MpiStatus::from_regs(state.status).source_filter().to_raw() as i64
-                }
-                StatusField::MpiTag => {
-                    MpiStatus::from_regs(state.status).tag_filter().to_raw() as i64
-                }
-            };
+            let value = state.status_layout.read(*field, state.status);
             push(state, value)?;
         }
         Instruction::Syscall { sysno, form } => {
@@ -597,29 +635,73 @@ fn step(
             }
         }
         Instruction::RequireFits {
+            measure,
             limit,
             buffer,
             from,
         } => {
-            let value = state.stack.last().copied().unwrap_or(0);
             let offset = match from {
                 Some(start) => load(state, start.slot)?.wrapping_sub(i64::from(start.base)),
                 None => 0,
             };
-            let capacity = limit.wrapping_sub(offset);
-            if value < 0 || value > capacity {
-                let buffer = match from {
-                    Some(_) => format!("{buffer}[{}..]", offset / 8),
-                    None => buffer.clone(),
-                };
-                return Err(format!(
-                    "the message is {value} bytes (count × datatype size) but `{buffer}` holds {capacity}"
-                ));
-            }
+            let capacity = limit.saturating_sub(offset);
+            let name = || match from {
+                Some(_) => format!("{buffer}[{}..]", offset / 8),
+                None => buffer.clone(),
+            };
+            let fits = fits(*measure, pop(state)?, capacity, name)?;
+            push(state, fits)?;
         }
         Instruction::Halt => return Ok(Some(halt(state))),
     }
     Ok(None)
+}
+
+/// The value an [`Instruction::RequireFits`] leaves: a count or size
+/// `value` that is not negative and fits `capacity` bytes of the buffer
+/// `name()` (a count of elements becomes its length in bytes), or why not.
+///
+/// The product is taken in 128 bits, so a count too large for 64 bits of
+/// bytes is reported as the size it asks for, never wrapped into one that fits.
+fn fits(
+    measure: Measure,
+    value: i64,
+    capacity: i64,
+    name: impl Fn() -> String,
+) -> Result<i64, String> {
+    let what = if measure == Measure::Bytes {
+        "size"
+    } else {
+        "count"
+    };
+    if value < 0 {
+        return Err(format!("{what} {value} is negative"));
+    }
+    match measure {
+        Measure::Elements { size, datatype } => {
+            let bytes = i128::from(value) * i128::from(size);
+            if bytes > i128::from(capacity) {
+                return Err(format!(
+                    "count {value} × {size} byte{} ({datatype}) is {bytes} bytes, \
+                     but `{}` holds {capacity}",
+                    if size == 1 { "" } else { "s" },
+                    name()
+                ));
+            }
+            // Not above `capacity`, an i64.
+            Ok(bytes as i64)
+        }
+        Measure::Bytes if value > capacity => Err(format!(
+            "size {value} bytes is more than `{}` holds ({capacity} bytes)",
+            name()
+        )),
+        Measure::Requests if value > capacity / 8 => Err(format!(
+            "count {value} is more than `{}` holds ({} requests)",
+            name(),
+            capacity / 8
+        )),
+        Measure::Bytes | Measure::Requests => Ok(value),
+    }
 }
 
 fn instance_in(first: u32, count: u32, name: &str, index: i64) -> Result<u32, String> {
@@ -678,6 +760,22 @@ mod tests {
         assert_eq!(element(16, 2, 1), Ok(24));
         assert!(element(16, 2, 2).is_err());
         assert!(element(16, 2, -1).is_err());
+    }
+
+    #[test]
+    fn a_count_fits_up_to_the_last_byte_of_its_buffer() {
+        let name = || "buf".to_string();
+        let ints = Measure::Elements {
+            size: 8,
+            datatype: "MPI_INT",
+        };
+        assert_eq!(fits(ints, 4, 32, name), Ok(32));
+        assert!(fits(ints, 5, 32, name).is_err());
+        assert!(fits(ints, i64::MAX, 32, name).is_err());
+        assert_eq!(fits(Measure::Bytes, 32, 32, name), Ok(32));
+        assert!(fits(Measure::Bytes, -1, 32, name).is_err());
+        assert_eq!(fits(Measure::Requests, 4, 32, name), Ok(4));
+        assert!(fits(Measure::Requests, 5, 32, name).is_err());
     }
 
     #[test]

@@ -94,6 +94,9 @@ impl<'a> BodyCompiler<'a> {
     }
 
     fn reserved_name_error(&self, name: &Name) -> Option<Diagnostic> {
+        if let Some(error) = crate::lang::mpi::misused_name(name) {
+            return Some(error);
+        }
         let text = name.text.as_str();
         let what = if self.globals.constant(text).is_some() {
             "a constant"
@@ -396,6 +399,9 @@ impl<'a> BodyCompiler<'a> {
     }
 
     pub(in crate::lang) fn array(&mut self, name: &Name) -> Compiled<(u32, u32)> {
+        if let Some(error) = crate::lang::mpi::misused_name(name) {
+            return Err(error);
+        }
         match self.variables.get(&name.text) {
             Some(Variable {
                 address,

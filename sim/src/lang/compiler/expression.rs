@@ -88,6 +88,9 @@ impl BodyCompiler<'_> {
                 self.emit(Instruction::Status(field), span);
             }
             ExpressionKind::Field(name, field) => {
+                if let Some(error) = crate::lang::mpi::misused_name(name) {
+                    return Err(error);
+                }
                 if name.text != "status" {
                     return Err(Diagnostic::at(
                         name.span,

@@ -38,7 +38,7 @@ pub(in crate::lang) struct Globals {
 }
 
 impl Globals {
-    pub(super) fn constant(&self, name: &str) -> Option<i64> {
+    pub(in crate::lang) fn constant(&self, name: &str) -> Option<i64> {
         self.constants
             .iter()
             .find(|(known, _)| known == name)
@@ -51,6 +51,19 @@ impl Globals {
 
     pub(super) fn process(&self, name: &str) -> Option<&ProcessInfo> {
         self.processes.iter().find(|p| p.name == name)
+    }
+
+    /// The instance number of `name[offset]`, if `name` is a process with
+    /// that many instances.
+    pub(in crate::lang) fn instance_number(&self, name: &str, offset: i64) -> Option<u32> {
+        let process = self.process(name)?;
+        let offset = u32::try_from(offset).ok()?;
+        (offset < process.count).then(|| process.first + offset)
+    }
+
+    /// How many process instances the scenario has: the ranks of `MPI_COMM_WORLD`.
+    pub(in crate::lang) fn instance_total(&self) -> u32 {
+        self.instance_total
     }
 
     /// The declared object `name` and the handle every process holds it by.
@@ -90,6 +103,8 @@ impl Globals {
                         Ok(value)
                     } else if let Some(errno) = errno_named(text) {
                         Ok(errno.number() as i64)
+                    } else if let Some(error) = crate::lang::mpi::misused_name(name) {
+                        Err(error)
                     } else {
                         Err(Diagnostic::at(
                             name.span,
@@ -185,7 +200,11 @@ impl Globals {
 }
 
 /// `left op right` with overflow as `None` (division by zero is checked by the caller).
-pub(super) fn binary_checked(operator: BinaryOperator, left: i64, right: i64) -> Option<i64> {
+pub(in crate::lang) fn binary_checked(
+    operator: BinaryOperator,
+    left: i64,
+    right: i64,
+) -> Option<i64> {
     Some(match operator {
         BinaryOperator::Add => left.checked_add(right)?,
         BinaryOperator::Subtract => left.checked_sub(right)?,
@@ -204,7 +223,7 @@ pub(super) fn binary_checked(operator: BinaryOperator, left: i64, right: i64) ->
 }
 
 /// The errno with this name, as a scenario spells it (`EAGAIN`).
-pub(super) fn errno_named(name: &str) -> Option<Errno> {
+pub(in crate::lang) fn errno_named(name: &str) -> Option<Errno> {
     Errno::ALL.iter().copied().find(|e| e.name() == name)
 }
 

@@ -67,6 +67,19 @@ pub fn compile_items(
             );
             return false;
         }
+        if name.text.starts_with("MPI_") {
+            // A declared MPI_INT would shadow the datatype in some places
+            // and not others; MPI reserves the prefix for its own names.
+            errors.push(
+                Diagnostic::at(
+                    name.span,
+                    format!("`{}` begins with MPI_", name.text),
+                    "reserved",
+                )
+                .with_help("names beginning with MPI_ belong to MPI; choose another name"),
+            );
+            return false;
+        }
         names.insert(name.text.clone(), name.span);
         true
     };

@@ -156,36 +156,45 @@ impl BodyCompiler<'_> {
         Ok(())
     }
 
+    /// Does `argument` name memory of the process (a variable, an array or
+    /// an element of one), so that a receive can write into it?
+    pub(in crate::lang) fn names_memory(&self, argument: &Expression) -> bool {
+        match &argument.kind {
+            ExpressionKind::Name(name) => {
+                !self.globals.is_global(&name.text)
+                    && !BUILTIN_VALUES.contains(&name.text.as_str())
+                    && errno_named(&name.text).is_none()
+            }
+            ExpressionKind::Index(name, _) => {
+                self.globals.process(&name.text).is_none()
+                    && self.globals.object(&name.text).is_none()
+            }
+            _ => false,
+        }
+    }
+
     /// The buffer of a message call: a variable, an array, an element, or (send) any value.
     pub(in crate::lang) fn buffer(
         &mut self,
         argument: &Expression,
         is_send: bool,
     ) -> Compiled<Buffer> {
+        let names_memory = self.names_memory(argument);
         match &argument.kind {
-            ExpressionKind::Name(name)
-                if !self.globals.is_global(&name.text)
-                    && !BUILTIN_VALUES.contains(&name.text.as_str())
-                    && errno_named(&name.text).is_none() =>
-            {
-                match self.variables.get(&name.text) {
-                    Some(Variable {
-                        address,
-                        array: Some(words),
-                    }) => Ok(Buffer {
-                        address: BufferAddress::Fixed(*address),
-                        length: u64::from(*words) * 8,
-                    }),
-                    _ => Ok(Buffer {
-                        address: BufferAddress::Fixed(self.scalar(name)?),
-                        length: 8,
-                    }),
-                }
-            }
-            ExpressionKind::Index(name, index)
-                if self.globals.process(&name.text).is_none()
-                    && self.globals.object(&name.text).is_none() =>
-            {
+            ExpressionKind::Name(name) if names_memory => match self.variables.get(&name.text) {
+                Some(Variable {
+                    address,
+                    array: Some(words),
+                }) => Ok(Buffer {
+                    address: BufferAddress::Fixed(*address),
+                    length: u64::from(*words) * 8,
+                }),
+                _ => Ok(Buffer {
+                    address: BufferAddress::Fixed(self.scalar(name)?),
+                    length: 8,
+                }),
+            },
+            ExpressionKind::Index(name, index) if names_memory => {
                 // The element's address is computed into a hidden word first.
                 let (base, length) = self.array(name)?;
                 let slot = self.allocate(1);
@@ -272,6 +281,9 @@ impl BodyCompiler<'_> {
                     self.value(peer)?;
                     self.emit(Instruction::InstancePid, span);
                     return Ok(process_call);
+                }
+                if let Some(error) = crate::lang::mpi::misused_name(name) {
+                    return Err(error);
                 }
                 Err(Diagnostic::at(
                     span,
