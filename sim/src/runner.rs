@@ -24,7 +24,7 @@ use crate::lang::{Policy, Program};
 use crate::machine::{self, Effect, Machine};
 use crate::names::Names;
 use crate::trace::{ProcView, Step, Trace, TraceEvent};
-use crate::translate::{translate_all, MessageNumbers};
+use crate::translate::{translate_all, TraceMemory};
 use crate::verdict::{Limit, Progress, Stuck, Verdict};
 use crate::waitfor::analyse_stuck;
 
@@ -239,8 +239,8 @@ pub struct World<'p> {
     cpu_slots: Vec<Option<usize>>,
     last_cpu: usize,
     trace: Trace,
-    /// The numbers the trace shows for the kernel's messages.
-    message_numbers: MessageNumbers,
+    /// What the translation of kernel events remembers across steps.
+    trace_memory: TraceMemory,
     output: Vec<String>,
     /// Typed input still to come (`sim/src/device.rs`).
     devices: Devices,
@@ -270,7 +270,7 @@ impl<'p> World<'p> {
             cpu_slots: vec![None; options.cpus.max(1)],
             last_cpu: options.cpus.max(1) - 1,
             trace,
-            message_numbers: MessageNumbers::default(),
+            trace_memory: TraceMemory::default(),
             output: Vec::new(),
             devices,
         })
@@ -458,18 +458,22 @@ impl<'p> World<'p> {
         let mut extra_ticks = 0;
         let mut event = machine::run_to_event(&mut self.procs, self.program, k);
         if let (true, VmEvent::Syscall { regs, span }) = (record, &event) {
-            if let Ok(call) = Syscall::decode(regs) {
-                events.push(TraceEvent::Syscall {
-                    process: label.clone(),
-                    call: self.names.call_as_written(
-                        &self.kernel,
-                        pid,
-                        &call,
-                        crate::lang::mpi_call_written_at(&self.program.source, *span),
-                    ),
-                    line: self.program.line_col(*span).0,
-                });
-            }
+            // A call whose registers do not decode (a computed negative
+            // rank) is shown as written; the kernel's `bad_call` answers it.
+            let call = match Syscall::decode(regs) {
+                Ok(call) => self.names.call_as_written(
+                    &self.kernel,
+                    pid,
+                    &call,
+                    crate::lang::mpi_call_written_at(&self.program.source, *span),
+                ),
+                Err(_) => self.program.text_at(*span, 60),
+            };
+            events.push(TraceEvent::Syscall {
+                process: label.clone(),
+                call,
+                line: self.program.line_col(*span).0,
+            });
         }
         let effect = machine::handle(
             &mut self.kernel,
@@ -596,7 +600,7 @@ impl<'p> World<'p> {
             let mut translated = translate_all(
                 &self.kernel,
                 &self.names,
-                &mut self.message_numbers,
+                &mut self.trace_memory,
                 recorded.iter().map(|e| &e.1),
             );
             // The dispatch, then the call line, then what the kernel did,

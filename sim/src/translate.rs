@@ -6,18 +6,22 @@ use ipclab_syscalls::{Pid, RetRegs, Sysno};
 use crate::names::{result_text, Names};
 use crate::trace::TraceEvent;
 
-/// The numbers a trace shows for messages: 1, 2, 3 in the order they first
-/// appear. The kernel's own numbers order arrivals and skip where a
-/// blocked send took one when it blocked and its message took another
-/// when it moved into a slot; a reader of the trace should see no gaps.
+/// What the translation of a run's events remembers from step to step:
+/// the numbers shown for messages, and the call each process made last
+/// (a process woken later was blocked in it: its result is that call's).
 #[derive(Clone, Debug, Default)]
-pub struct MessageNumbers {
+pub struct TraceMemory {
+    /// Messages are shown as 1, 2, 3 in the order they first appear. The
+    /// kernel's own numbers order arrivals and skip where a blocked send
+    /// took one when it blocked and its message took another when it moved
+    /// into a slot; a reader of the trace should see no gaps.
     shown: std::collections::HashMap<u64, u64>,
+    last_call: std::collections::HashMap<Pid, Sysno>,
 }
 
-impl MessageNumbers {
+impl TraceMemory {
     /// The number shown for the kernel's message `id`.
-    pub fn of(&mut self, id: u64) -> u64 {
+    pub fn number(&mut self, id: u64) -> u64 {
         let next = self.shown.len() as u64 + 1;
         *self.shown.entry(id).or_insert(next)
     }
@@ -32,7 +36,7 @@ impl MessageNumbers {
 pub fn translate_all<'e>(
     kernel: &Kernel,
     names: &Names,
-    numbers: &mut MessageNumbers,
+    memory: &mut TraceMemory,
     events: impl IntoIterator<Item = &'e Event>,
 ) -> Vec<Option<TraceEvent>> {
     let mut last_call: Option<(Pid, Sysno)> = None;
@@ -40,7 +44,22 @@ pub fn translate_all<'e>(
         .into_iter()
         .map(|event| {
             match *event {
-                Event::Syscall { pid, call } => last_call = Some((pid, call.sysno())),
+                Event::Syscall { pid, call } => {
+                    last_call = Some((pid, call.sysno()));
+                    memory.last_call.insert(pid, call.sysno());
+                }
+                Event::Wake { pid, result } => {
+                    let text = memory
+                        .last_call
+                        .get(&pid)
+                        .and_then(|sysno| mpi_result_text(*sysno, result));
+                    if let Some(text) = text {
+                        return Some(TraceEvent::Wake {
+                            process: names.process(pid),
+                            result: text,
+                        });
+                    }
+                }
                 Event::Return { pid, result } => {
                     if let Some((caller, sysno)) = last_call {
                         let text = (caller == pid)
@@ -62,7 +81,7 @@ pub fn translate_all<'e>(
                 }
                 _ => {}
             }
-            translate(kernel, names, numbers, event)
+            translate(kernel, names, memory, event)
         })
         .collect()
 }
@@ -86,8 +105,9 @@ fn answers_with_data(sysno: Sysno) -> bool {
 /// The result of a successful MPI wait, test or probe in the words of its
 /// call: `MPI_Wait` says `ok` (the kernel's value is the number of requests
 /// waited for), `MPI_Waitany` names the index (`MPI_UNDEFINED` when every
-/// request was null), `MPI_Test` and `MPI_Iprobe` the flag, and
-/// `MPI_Isend` and `MPI_Irecv` the request handle they return.
+/// request was null), `MPI_Test` and `MPI_Iprobe` the flag,
+/// `MPI_Isend` and `MPI_Irecv` the request handle they return, `MPI_Recv`
+/// the length received and `MPI_Buffer_detach` the size it gave back.
 fn mpi_result_text(sysno: Sysno, result: RetRegs) -> Option<String> {
     let value = ipclab_syscalls::Reply::from_regs(result).ok()?.value;
     Some(match sysno {
@@ -96,6 +116,10 @@ fn mpi_result_text(sysno: Sysno, result: RetRegs) -> Option<String> {
         Sysno::Waitany => format!("ok, index {value}"),
         Sysno::Test | Sysno::Iprobe => format!("ok, flag {value}"),
         Sysno::Isend | Sysno::Irecv => format!("ok, request {value}"),
+        // `[0, 1, len, source << 32 | tag]`: the length, as a plain `recv` shows it.
+        Sysno::MpiRecv => format!("ok {}", result[2]),
+        // `[0, address, size, 0]`.
+        Sysno::BufferDetach => format!("ok, {} B detached", result[2]),
         _ => return None,
     })
 }
@@ -115,13 +139,13 @@ fn value_text(result: RetRegs) -> String {
 pub fn translate(
     kernel: &Kernel,
     names: &Names,
-    numbers: &mut MessageNumbers,
+    memory: &mut TraceMemory,
     event: &Event,
 ) -> Option<TraceEvent> {
-    let end = |e: &CopyEnd, numbers: &mut MessageNumbers| match *e {
+    let end = |e: &CopyEnd, memory: &mut TraceMemory| match *e {
         CopyEnd::User { pid, addr } => format!("{}@{addr}", names.process(pid)),
         CopyEnd::Kernel { message } => {
-            format!("kernel slot (message {})", numbers.of(message))
+            format!("kernel slot (message {})", memory.number(message))
         }
     };
     Some(match *event {
@@ -143,8 +167,8 @@ pub fn translate(
             result: result_text(result),
         },
         Event::Copy { from, to, bytes } => TraceEvent::Copy {
-            from: end(&from, numbers),
-            to: end(&to, numbers),
+            from: end(&from, memory),
+            to: end(&to, memory),
             bytes,
         },
         Event::Enqueue {
@@ -155,7 +179,7 @@ pub fn translate(
             len,
             queued,
         } => TraceEvent::Enqueue {
-            message: numbers.of(message),
+            message: memory.number(message),
             from: names.process(from),
             dest: names.dest(kernel, dest),
             tag,
@@ -171,7 +195,7 @@ pub fn translate(
             len,
             direct,
         } => TraceEvent::Deliver {
-            message: numbers.of(message),
+            message: memory.number(message),
             from: names.process(from),
             to: names.process(to),
             dest: names.dest(kernel, dest),
@@ -184,7 +208,7 @@ pub fn translate(
             from,
             dest,
         } => TraceEvent::SendCancelled {
-            message: numbers.of(message),
+            message: memory.number(message),
             from: names.process(from),
             dest: names.dest(kernel, dest),
         },
@@ -194,7 +218,7 @@ pub fn translate(
             len,
             copied,
         } => TraceEvent::Truncated {
-            message: numbers.of(message),
+            message: memory.number(message),
             to: names.process(to),
             len,
             copied,
@@ -205,7 +229,7 @@ pub fn translate(
             dest,
             reason,
         } => TraceEvent::Undeliverable {
-            message: numbers.of(message),
+            message: memory.number(message),
             from: names.process(from),
             dest: names.dest(kernel, dest),
             reason: match reason {

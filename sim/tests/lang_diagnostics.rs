@@ -583,6 +583,14 @@ fn a_constant_negative_count_or_size_is_an_error_at_the_argument() {
         let source = format!("process Rank[2] {{\n    let buf[4];\n    {call}\n}}");
         assert_error(&source, 3, column, message, "0 or more");
     }
+    // A request count no run could wait for is one too.
+    assert_error(
+        "process Rank[2] {\n    let reqs[20];\n    MPI_Waitany(17, reqs, &i, &st);\n}",
+        3,
+        17,
+        "count 17 is more than the 16 requests one MPI_Waitany may wait for",
+        "at most 16",
+    );
 }
 
 #[test]

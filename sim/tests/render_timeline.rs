@@ -401,3 +401,27 @@ fn mpi_waits_tests_and_probes_show_their_results_in_mpi_words() {
         assert!(text.contains(line), "{line:?} in\n{text}");
     }
 }
+
+#[test]
+fn mpi_receives_and_detaches_show_their_sizes_and_an_undecodable_call_its_source() {
+    let source = "process R0 {\n\
+        let a[3]; let pool[8]; let sz = 0;\n\
+        MPI_Send(a, 3, MPI_INT, 1, 4, MPI_COMM_WORLD);\n\
+        MPI_Buffer_attach(pool, 16); MPI_Buffer_detach(&pool, &sz);\n\
+    }\n\
+    process R1 {\n\
+        let b[3];\n\
+        MPI_Recv(b, 3, MPI_INT, 0, 4, MPI_COMM_WORLD, &st);\n\
+        let r = -5;\n\
+        MPI_Recv(b, 1, MPI_INT, r, 0, MPI_COMM_WORLD, &st);\n\
+    }\n";
+    let text = render(source, RunOptions::default(), plain());
+    for line in [
+        "cap 24) -> ok 24",
+        "MPI_Buffer_detach -> ok, 16 B detached",
+        "R1  MPI_Recv(b, 1, MPI_INT, r, 0, MPI_COMM_WORLD, &st)",
+        "-> EINVAL (its registers do not decode)",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+}

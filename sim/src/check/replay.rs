@@ -19,7 +19,7 @@ use crate::lang::Program;
 use crate::machine::{self, Effect};
 use crate::runner::RunResult;
 use crate::trace::{ProcView, Step, Trace, TraceEvent};
-use crate::translate::{translate_all, MessageNumbers};
+use crate::translate::{translate_all, TraceMemory};
 use crate::verdict::{Progress, Stuck, Verdict};
 
 /// A schedule that does not fit the scenario.
@@ -87,7 +87,7 @@ pub fn replay(
     };
     let choices = schedule.unrolled(repeat);
     let mut verdict = None;
-    let mut numbers = MessageNumbers::default();
+    let mut memory = TraceMemory::default();
     for (step, choice) in choices.iter().enumerate() {
         let mut rec = Recorder::default();
         let mut events = Vec::new();
@@ -136,18 +136,21 @@ pub fn replay(
                 }
                 let mut event = machine::run_to_event(procs, program, k);
                 if let VmEvent::Syscall { regs, span } = &event {
-                    if let Ok(call) = Syscall::decode(regs) {
-                        events.push(TraceEvent::Syscall {
-                            process: label.clone(),
-                            call: names.call_as_written(
-                                kernel,
-                                pid,
-                                &call,
-                                crate::lang::mpi_call_written_at(&program.source, *span),
-                            ),
-                            line: program.line_col(*span).0,
-                        });
-                    }
+                    // As the runner shows it: one that does not decode as written.
+                    let call = match Syscall::decode(regs) {
+                        Ok(call) => names.call_as_written(
+                            kernel,
+                            pid,
+                            &call,
+                            crate::lang::mpi_call_written_at(&program.source, *span),
+                        ),
+                        Err(_) => program.text_at(*span, 60),
+                    };
+                    events.push(TraceEvent::Syscall {
+                        process: label.clone(),
+                        call,
+                        line: program.line_col(*span).0,
+                    });
                 }
                 let effect =
                     machine::handle(kernel, procs, program, names, k, &mut event, &mut rec);
@@ -228,7 +231,7 @@ pub fn replay(
             .partition(|e| matches!(e, TraceEvent::Syscall { .. }));
         all.extend(calls);
         all.extend(
-            translate_all(kernel, names, &mut numbers, rec.0.iter())
+            translate_all(kernel, names, &mut memory, rec.0.iter())
                 .into_iter()
                 .flatten(),
         );

@@ -320,9 +320,14 @@ fn help(command: Option<&str>) -> Result<ExitCode, Failure> {
             format!("no command `{name}` (the commands: run, check, replay, list, show, help)")
         })?,
     };
-    target
-        .print_long_help()
-        .map_err(|e| format!("cannot print the help: {e}"))?;
+    // Through `write_stdout`, so that a closed pipe (`| head -1`) is no
+    // error; styled as `--help` is, on a terminal only.
+    let help = target.render_long_help();
+    if ColorArg::Auto.enabled(std::io::stdout().is_terminal()) {
+        write_stdout(&help.ansi().to_string());
+    } else {
+        write_stdout(&help.to_string());
+    }
     Ok(ExitCode::SUCCESS)
 }
 

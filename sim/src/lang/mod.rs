@@ -242,6 +242,23 @@ impl Program {
             .unwrap_or_default()
     }
 
+    /// The source text of a span on one line, spaces collapsed, cut to
+    /// `max` characters: how a call the kernel could not decode is shown.
+    pub fn text_at(&self, span: Span, max: usize) -> String {
+        let text = self
+            .source
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or_default();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let text = words.join(" ");
+        if text.chars().count() <= max {
+            return text;
+        }
+        let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    }
+
     /// The 1-based line and column of a span's start.
     pub fn line_col(&self, span: Span) -> (usize, usize) {
         diagnostics::line_col(&self.source, span.start as usize)

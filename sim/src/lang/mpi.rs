@@ -240,6 +240,7 @@ impl BodyCompiler<'_> {
                     OutTarget::Ignore
                 };
                 self.not_negative(args[0], "count")?;
+                self.wait_count_in_range(args[0], name)?;
                 let (base, length) = self.array(array)?;
                 self.emit(Instruction::Push(i64::from(base)), span);
                 self.value(args[0])?;

@@ -674,6 +674,15 @@ fn fits(
     } else {
         "count"
     };
+    // A variable's name is quoted; a description (`the value sent`) is not.
+    let name = || {
+        let name = name();
+        if name.contains(' ') {
+            name
+        } else {
+            format!("`{name}`")
+        }
+    };
     if value < 0 {
         return Err(format!("{what} {value} is negative"));
     }
@@ -683,7 +692,7 @@ fn fits(
             if bytes > i128::from(capacity) {
                 return Err(format!(
                     "count {value} × {size} byte{} ({datatype}) is {bytes} bytes, \
-                     but `{}` holds {capacity}",
+                     but {} holds {capacity}",
                     if size == 1 { "" } else { "s" },
                     name()
                 ));
@@ -692,11 +701,11 @@ fn fits(
             Ok(bytes as i64)
         }
         Measure::Bytes if value > capacity => Err(format!(
-            "size {value} bytes is more than `{}` holds ({capacity} bytes)",
+            "size {value} bytes is more than {} holds ({capacity} bytes)",
             name()
         )),
         Measure::Requests if value > capacity / 8 => Err(format!(
-            "count {value} is more than `{}` holds ({} requests)",
+            "count {value} is more than {} holds ({} requests)",
             name(),
             capacity / 8
         )),

@@ -661,6 +661,11 @@ fn event_lines(
                         TraceEvent::Block { process: p, reason } if p == process => {
                             Some((j, blocks_text(call, reason), Style::Blocked))
                         }
+                        TraceEvent::BadCall { process: p, errno } if p == process => Some((
+                            j,
+                            format!("-> {errno} (its registers do not decode)"),
+                            Style::Bad,
+                        )),
                         _ => None,
                     });
                 // The scenario line sits in the row prefix, under step and tick.

@@ -114,6 +114,27 @@ impl BodyCompiler<'_> {
         self.value(e)
     }
 
+    /// A constant request count above what one `MPI_Waitall` or
+    /// `MPI_Waitany` may wait for is a compile error, as the kernel would
+    /// refuse every run of it (`EINVAL`).
+    pub(super) fn wait_count_in_range(&self, e: &Expression, call: &str) -> Compiled<()> {
+        match self.constant_argument(e) {
+            Some(value) if value > ipclab_kernel::MAX_WAIT_COUNT as i64 => Err(Diagnostic::at(
+                e.span,
+                format!(
+                    "count {value} is more than the {} requests one {call} may wait for",
+                    ipclab_kernel::MAX_WAIT_COUNT
+                ),
+                "too many",
+            )
+            .with_help(format!(
+                "wait for at most {} requests at a time",
+                ipclab_kernel::MAX_WAIT_COUNT
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// A constant count or size (`what`) that is negative is a compile
     /// error: no run of the call could succeed.
     pub(super) fn not_negative(&self, e: &Expression, what: &str) -> Compiled<()> {
