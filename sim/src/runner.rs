@@ -547,9 +547,14 @@ impl<'p> World<'p> {
                 column,
             } = &verdict
             {
+                // The trace says which: an assertion, or another error.
+                let message = match &verdict {
+                    Verdict::AssertionFailed { .. } => format!("assertion failed: {message}"),
+                    _ => message.clone(),
+                };
                 events.push(TraceEvent::ProgramError {
                     process: process.clone(),
-                    message: message.clone(),
+                    message,
                     line: *line,
                     column: *column,
                 });

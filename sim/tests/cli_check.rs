@@ -234,6 +234,31 @@ fn a_lasso_names_a_process_that_never_ran_in_its_cycle_not_scheduled() {
 }
 
 #[test]
+fn a_check_of_processes_at_different_priorities_says_it_does_not_model_them() {
+    let dir = scratch("priorities");
+    let note = "priorities are not modelled";
+    std::fs::write(
+        dir.join("prio.ipc"),
+        "process Hi priority 5 { loop { produce x; yield; } }\n\
+         process Logger priority 0 { loop { produce y; yield; } }\n",
+    )
+    .unwrap();
+    let out = ipclab_in(&dir, &["check", "prio.ipc", "--no-save"]);
+    assert!(stdout(&out).contains(note), "{}", both(&out));
+    // One priority for all, or priorities switched off: nothing to say.
+    std::fs::write(
+        dir.join("off.ipc"),
+        "kernel { priorities = false; }\n\
+         process Hi priority 5 { yield; }\nprocess Lo { yield; }\n",
+    )
+    .unwrap();
+    let out = ipclab_in(&dir, &["check", "off.ipc", "--no-save"]);
+    assert!(!stdout(&out).contains(note), "{}", both(&out));
+    let out = ipclab_in(&dir, &["check", "credit-direct", "--no-save"]);
+    assert!(!stdout(&out).contains(note), "{}", both(&out));
+}
+
+#[test]
 fn deadlock_recv_first_deadlocks_from_the_start() {
     let dir = scratch("recv-first");
     let out = ipclab_in(&dir, &["check", "deadlock-recv-first", "--no-save"]);
@@ -245,6 +270,8 @@ fn deadlock_recv_first_deadlocks_from_the_start() {
     );
     assert!(text.contains("A waits in recv(B)"), "{text}");
     assert!(text.contains("critical step: from the start"), "{text}");
+    // It produces nothing: no word about items.
+    assert!(!text.contains("items are abstract"), "{text}");
     // Not saved: the replay command carries the schedule inline, and works.
     let command = text
         .lines()

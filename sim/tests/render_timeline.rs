@@ -425,3 +425,29 @@ fn mpi_receives_and_detaches_show_their_sizes_and_an_undecodable_call_its_source
         assert!(text.contains(line), "{line:?} in\n{text}");
     }
 }
+
+#[test]
+fn a_failed_assertion_is_named_so_on_the_timeline_and_in_json() {
+    let source = "process A { let x = 1; assert x == 2; }\n";
+    let text = render(source, RunOptions::default(), plain());
+    assert!(
+        text.contains("assertion failed in A at line 1, column 24: x == 2"),
+        "{text}"
+    );
+    assert!(!text.contains("error in A"), "{text}");
+    let program = lang::compile("a.ipc", source.as_bytes(), &[]).unwrap();
+    let options = RunOptions::default();
+    let result = runner::run(&program, options).unwrap();
+    let json = render::json_lines(
+        &program,
+        &RunSetup {
+            options,
+            replayed: false,
+        },
+        &result,
+    );
+    assert!(
+        json.contains(r#""message":"assertion failed: x == 2""#),
+        "{json}"
+    );
+}

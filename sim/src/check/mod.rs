@@ -24,7 +24,7 @@ pub use replay::{replay, ReplayError};
 pub use schedule::{Choice, Schedule};
 pub use sweep::{sweep, SweepKey, SweepReport, SweepRow, SweepValue};
 
-use crate::lang::{Expectation, Program};
+use crate::lang::{Expectation, Instruction, Program};
 use crate::runner::BootError;
 use crate::verdict::{Stuck, Verdict};
 
@@ -266,6 +266,12 @@ pub struct CheckReport {
     /// The line where the program uses an item's value beyond consuming or
     /// printing it, which made the checker keep exact items (`items.rs`).
     pub items_exact_because: Option<usize>,
+    /// Does the program `produce` at all (else the item note says nothing)?
+    pub produces_items: bool,
+    /// Do its processes run at different fixed priorities? The checker does
+    /// not model them (every order of the ready processes is explored), and
+    /// says so.
+    pub priorities_ignored: bool,
     /// Was starvation looked for (`CheckOptions::starvation`)?
     pub starvation_checked: bool,
     /// Processes whose code has no progress statement (`--progress`), so
@@ -542,6 +548,17 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
         findings,
         exact_items,
         items_exact_because: item_use.map(|u| program.line_col(program.span_of(u.decl, u.pc)).0),
+        produces_items: program.processes.iter().any(|p| {
+            p.code
+                .instructions
+                .iter()
+                .any(|i| matches!(i, Instruction::Produce(_)))
+        }),
+        priorities_ignored: program.kernel.priorities.unwrap_or(true) && {
+            let mut levels = program.processes.iter().map(|p| p.priority.unwrap_or(0));
+            let first = levels.next();
+            levels.any(|p| Some(p) != first)
+        },
         starvation_checked: options.starvation,
         not_judged: (0..model.instances)
             .filter(|&k| !analysis::can_progress(program, k, options.progress))
@@ -662,17 +679,25 @@ impl fmt::Display for CheckReport {
                 u.states, u.transitions
             )?;
         }
+        if self.priorities_ignored {
+            writeln!(
+                f,
+                "  priorities are not modelled: every order of the ready processes is explored, \
+                 as if all had one priority (a process kept waiting only by higher priorities \
+                 starves under `ipclab run`, not here)"
+            )?;
+        }
         if let Some(line) = self.items_exact_because {
             writeln!(
                 f,
                 "  items kept exact: line {line} uses an item's value beyond consume and print, \
                  so making every produce give 1 could change the answer"
             )?;
-        } else if !self.exact_items {
+        } else if !self.exact_items && self.produces_items {
             writeln!(
                 f,
-                "  items are abstract: every produce gives 1 (exact here: no item value reaches a \
-                 branch, an assertion or a call; --exact-items to keep values anyway)"
+                "  items are abstract: every produce gives 1 (exact here: item values are only \
+                 sent, received, consumed or printed; --exact-items to keep values anyway)"
             )?;
         }
         for x in &self.findings {

@@ -213,9 +213,16 @@ pub fn replay(
                     },
                 ) = &verdict
                 {
+                    // The trace says which: an assertion, or another error.
+                    let message = match &verdict {
+                        Some(Verdict::AssertionFailed { .. }) => {
+                            format!("assertion failed: {message}")
+                        }
+                        _ => message.clone(),
+                    };
                     events.push(TraceEvent::ProgramError {
                         process: process.clone(),
-                        message: message.clone(),
+                        message,
                         line: *line,
                         column: *column,
                     });

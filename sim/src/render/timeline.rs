@@ -867,7 +867,14 @@ fn event_lines(
                 line,
                 column,
             } => (
-                format!("error in {process} at line {line}, column {column}: {message}"),
+                match message.strip_prefix("assertion failed: ") {
+                    Some(condition) => format!(
+                        "assertion failed in {process} at line {line}, column {column}: {condition}"
+                    ),
+                    None => {
+                        format!("error in {process} at line {line}, column {column}: {message}")
+                    }
+                },
                 Style::Bad,
             ),
         };
