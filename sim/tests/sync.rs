@@ -180,6 +180,35 @@ fn a_wait_no_process_signals_is_blocked_forever_and_the_checker_agrees() {
 }
 
 #[test]
+fn philosophers_in_one_declaration_deadlock_in_the_cycle_of_their_own_forks() {
+    // One body for all three: which forks a philosopher takes (and gives
+    // back) is chosen by `index`, and the wait-for graph follows that
+    // choice per instance, so the cycle is the real one, 0 -> 1 -> 2 -> 0.
+    let p = program(
+        "semaphore fork0(1); semaphore fork1(1); semaphore fork2(1);\n\
+         process Phil[3] { loop {\n\
+           if index == 0 { P(fork0); } else if index == 1 { P(fork1); } else { P(fork2); }\n\
+           yield;\n\
+           if index == 0 { P(fork1); } else if index == 1 { P(fork2); } else { P(fork0); }\n\
+           consume index;\n\
+           if index == 0 { V(fork1); } else if index == 1 { V(fork2); } else { V(fork0); }\n\
+           if index == 0 { V(fork0); } else if index == 1 { V(fork1); } else { V(fork2); }\n\
+         } }",
+    );
+    let result = run(&p, RunOptions::default()).unwrap();
+    let text = result.verdict.explain().join("\n");
+    let Verdict::Deadlock { cycle, others } = &result.verdict else {
+        panic!("{text}");
+    };
+    assert_eq!(cycle.len(), 3, "{text}");
+    assert!(others.is_empty(), "{text}");
+    assert!(
+        text.contains("Phil[0] waits in P(fork1) [count 0] -> Phil[1] waits in P(fork2)"),
+        "{text}"
+    );
+}
+
+#[test]
 fn unlocking_a_mutex_one_does_not_hold_is_a_program_error_and_the_expression_form_gives_eperm() {
     let p = program("mutex m;\nprocess P { unlock(m); }\nexpect error;");
     let result = run(&p, RunOptions::default()).unwrap();

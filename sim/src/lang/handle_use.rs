@@ -7,7 +7,9 @@
 //! semaphore: a receiver blocked on an empty mailbox, or a `P` on a
 //! semaphore at 0, would wait for every other holder. The code can tell:
 //! a process whose body has no `send(m, ...)` never puts a message into
-//! `m`, and one without `V(s)` never raises `s`. A call whose handle is
+//! `m`, and one without `V(s)` never raises `s`. Each instance is read on
+//! its own: a branch on `index` against a constant is followed the way
+//! that instance goes ([`reachable`]). A call whose handle is
 //! computed at run time (not a constant in the bytecode) may name any
 //! handle, so it counts for all of them. So does every call of a process
 //! that opens, creates or closes handles (a handle number can then name
@@ -17,7 +19,8 @@
 
 use ipclab_syscalls::Sysno;
 
-use super::{Instruction, Program};
+use super::ast::BinaryOperator;
+use super::{Instance, Instruction, Program};
 
 /// The handles an instance may send to, receive from, and wake a waiter
 /// of, as bit masks (bit `h`: handle `h`; all ones: any handle). Mailbox
@@ -58,14 +61,21 @@ impl Program {
             receives: u64::MAX,
             wakes: u64::MAX,
         };
-        let Some(decl) = self.instances.get(instance).map(|i| i.decl) else {
+        let Some(&Instance { decl, index, .. }) = self.instances.get(instance) else {
             return any;
         };
         let Some(process) = self.processes.get(decl) else {
             return any;
         };
         let code = &process.code.instructions;
-        let remaps_or_destroys = code.iter().any(|i| {
+        let live = reachable(code, i64::from(index), instance as i64);
+        let code_of_instance = || {
+            code.iter()
+                .enumerate()
+                .filter(|(pc, _)| live[*pc])
+                .map(|(_, i)| i)
+        };
+        let remaps_or_destroys = code_of_instance().any(|i| {
             matches!(
                 i.traps_with(),
                 Some(Sysno::MboxCreate | Sysno::MboxOpen | Sysno::Close | Sysno::MboxDestroy)
@@ -80,7 +90,7 @@ impl Program {
             wakes: 0,
         };
         let handles = (self.mailboxes.len() + self.objects.len()).min(64);
-        for (pc, instruction) in code.iter().enumerate() {
+        for (pc, instruction) in code.iter().enumerate().filter(|(pc, _)| live[*pc]) {
             let (sysno, handle) = match instruction {
                 Instruction::CallWith { sysno, args, .. } => (*sysno, Some(args[0])),
                 Instruction::Syscall { sysno, .. } => (*sysno, constant_first_argument(code, pc)),
@@ -102,6 +112,74 @@ impl Program {
     }
 }
 
+/// The instructions instance `index` (`number` in the whole scenario) can
+/// reach: every branch is taken both ways, except one that compares the
+/// instance's `index` (or number) with a constant, whose outcome is known
+/// per instance. So `if index == 0 { P(fork0); ... } else if index == 1 {
+/// ... }` in one declaration gives each philosopher only its own forks.
+fn reachable(code: &[Instruction], index: i64, number: i64) -> Vec<bool> {
+    let targets: Vec<usize> = code
+        .iter()
+        .filter_map(|i| match i {
+            Instruction::Jump(t) | Instruction::JumpIfFalse(t) => Some(*t as usize),
+            _ => None,
+        })
+        .collect();
+    let mut live = vec![false; code.len()];
+    let mut work = vec![0usize];
+    while let Some(pc) = work.pop() {
+        if pc >= code.len() || live[pc] {
+            continue;
+        }
+        live[pc] = true;
+        match &code[pc] {
+            Instruction::Jump(t) => work.push(*t as usize),
+            Instruction::JumpIfFalse(t) => match decided(code, &targets, pc, index, number) {
+                Some(true) => work.push(pc + 1),
+                Some(false) => work.push(*t as usize),
+                None => work.extend([pc + 1, *t as usize]),
+            },
+            _ => work.push(pc + 1),
+        }
+    }
+    live
+}
+
+/// The outcome of the `JumpIfFalse` at `pc` when the three instructions
+/// before it compare the instance's index or number with a constant (and
+/// no jump lands inside them, so they run in order).
+fn decided(
+    code: &[Instruction],
+    targets: &[usize],
+    pc: usize,
+    index: i64,
+    number: i64,
+) -> Option<bool> {
+    let first = pc.checked_sub(3)?;
+    if targets.iter().any(|t| (first + 1..=pc).contains(t)) {
+        return None;
+    }
+    let [left, right, Instruction::Binary(operator)] = &code[first..pc] else {
+        return None;
+    };
+    let value = |i: &Instruction| match i {
+        Instruction::Push(v) => Some(*v),
+        Instruction::InstanceIndex => Some(index),
+        Instruction::InstanceNumber => Some(number),
+        _ => None,
+    };
+    let (l, r) = (value(left)?, value(right)?);
+    Some(match operator {
+        BinaryOperator::Equal => l == r,
+        BinaryOperator::NotEqual => l != r,
+        BinaryOperator::Less => l < r,
+        BinaryOperator::LessEqual => l <= r,
+        BinaryOperator::Greater => l > r,
+        BinaryOperator::GreaterEqual => l >= r,
+        _ => return None,
+    })
+}
+
 /// The first argument of the `syscall` at `pc` when the six instructions
 /// before it push constants (as written, or fused into a `CallWith` whose
 /// five pushes stay in place after it).
@@ -114,5 +192,33 @@ fn constant_first_argument(code: &[Instruction], pc: usize) -> Option<i64> {
         (Instruction::Push(v), true) => Some(*v),
         (Instruction::CallWith { args, .. }, true) => Some(args[0]),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lang::compile;
+
+    fn uses(source: &str, instance: usize) -> super::HandleUse {
+        compile("t.ipc", source.as_bytes(), &[])
+            .expect("compiles")
+            .handle_use(instance)
+    }
+
+    #[test]
+    fn a_branch_on_the_index_is_followed_per_instance_and_any_other_both_ways() {
+        // Handles: s is 0, t is 1.
+        let source = "semaphore s; semaphore t;\n\
+                      process P[2] { if index == 0 { V(s); } else { V(t); } }";
+        assert_eq!(uses(source, 0).wakes, 0b01);
+        assert_eq!(uses(source, 1).wakes, 0b10);
+        let source = "semaphore s; semaphore t;\n\
+                      process P[2] { let k = index; if k == 0 { V(s); } else { V(t); } }";
+        assert_eq!(uses(source, 0).wakes, 0b11);
+        // `index < 1` and a constant on the left are read too.
+        let source = "semaphore s; semaphore t;\n\
+                      process P[2] { if 1 > index { V(s); } if index >= 1 { V(t); } }";
+        assert_eq!(uses(source, 0).wakes, 0b01);
+        assert_eq!(uses(source, 1).wakes, 0b10);
     }
 }
