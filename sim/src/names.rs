@@ -5,6 +5,7 @@ use ipclab_kernel::{
 };
 use ipclab_syscalls::{
     CommId, Errno, Pid, RankFilter, Reply, RetRegs, SendMode, Source, SyncCall, Syscall, TagFilter,
+    Timeout,
 };
 
 use crate::lang::Program;
@@ -16,6 +17,8 @@ pub struct Names {
     /// What each instance's code may do with the declared mailboxes and
     /// objects.
     handle_use: Vec<crate::lang::HandleUse>,
+    /// The declared mailboxes' names (mailbox `m` is id `m`).
+    mailboxes: Vec<String>,
 }
 
 impl Names {
@@ -26,6 +29,7 @@ impl Names {
             handle_use: (0..program.instances.len())
                 .map(|k| program.handle_use(k))
                 .collect(),
+            mailboxes: program.mailboxes.iter().map(|m| m.name.clone()).collect(),
         }
     }
 
@@ -71,6 +75,8 @@ impl Names {
         kernel
             .mailbox(id)
             .map(|m| m.name.as_str().to_string())
+            // A destroyed declared mailbox keeps its declared name.
+            .or_else(|| self.mailboxes.get(id.0 as usize).cloned())
             .unwrap_or_else(|| format!("mailbox #{}", id.0))
     }
 
@@ -351,22 +357,57 @@ impl Names {
             }
         };
         match *call {
-            Syscall::Send { to, len, tag, .. } => {
-                format!("send({}, {len} bytes, tag {tag})", self.process(to))
-            }
-            Syscall::Recv { from, tag, cap, .. } => {
+            Syscall::Send {
+                to,
+                len,
+                tag,
+                timeout,
+                ..
+            } => format!(
+                "send({}, {len} bytes, tag {tag}{})",
+                self.process(to),
+                timeout_text(timeout)
+            ),
+            Syscall::Recv {
+                from,
+                tag,
+                cap,
+                timeout,
+                ..
+            } => {
                 let from = match from {
                     Source::Any => "ANY".to_string(),
                     Source::Pid(pid) => self.process(pid),
                 };
-                format!("recv({from}{}, cap {cap})", tag_text(tag))
+                format!(
+                    "recv({from}{}, cap {cap}{})",
+                    tag_text(tag),
+                    timeout_text(timeout)
+                )
             }
             Syscall::MboxSend {
-                handle, len, tag, ..
-            } => format!("send({}, {len} bytes, tag {tag})", handle_name(handle)),
+                handle,
+                len,
+                tag,
+                timeout,
+                ..
+            } => format!(
+                "send({}, {len} bytes, tag {tag}{})",
+                handle_name(handle),
+                timeout_text(timeout)
+            ),
             Syscall::MboxRecv {
-                handle, tag, cap, ..
-            } => format!("recv({}{}, cap {cap})", handle_name(handle), tag_text(tag)),
+                handle,
+                tag,
+                cap,
+                timeout,
+                ..
+            } => format!(
+                "recv({}{}, cap {cap}{})",
+                handle_name(handle),
+                tag_text(tag),
+                timeout_text(timeout)
+            ),
             Syscall::MboxCreate { capacity, .. } => format!("mbox_create(capacity {capacity})"),
             Syscall::MboxOpen { .. } => "mbox_open".to_string(),
             Syscall::Close { handle } => format!("close({})", handle_name(handle)),
@@ -546,4 +587,13 @@ pub fn result_text(regs: RetRegs) -> String {
 /// The errno of a failed result, if it failed.
 pub fn result_errno(regs: RetRegs) -> Option<Errno> {
     Reply::from_regs(regs).err()
+}
+
+/// `, timeout 3` or `, nonblocking` for a call's timeout; nothing for none.
+fn timeout_text(timeout: Timeout) -> String {
+    match timeout {
+        Timeout::Never => String::new(),
+        Timeout::NonBlocking => ", nonblocking".to_string(),
+        Timeout::After(ticks) => format!(", timeout {ticks}"),
+    }
 }

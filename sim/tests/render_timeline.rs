@@ -451,3 +451,11 @@ fn a_failed_assertion_is_named_so_on_the_timeline_and_in_json() {
         "{json}"
     );
 }
+
+#[test]
+fn a_call_with_a_timeout_shows_it_on_its_line() {
+    let source = "process A { recv(B, x, timeout = 3); }\nprocess B { recv(A, y, nonblocking); }\n";
+    let text = render(source, RunOptions::default(), plain());
+    assert!(text.contains("recv(B, cap 8, timeout 3)"), "{text}");
+    assert!(text.contains("recv(A, cap 8, nonblocking)"), "{text}");
+}
