@@ -39,15 +39,14 @@ pub fn translate_all<'e>(
     memory: &mut TraceMemory,
     events: impl IntoIterator<Item = &'e Event>,
 ) -> Vec<Option<TraceEvent>> {
-    let mut last_call: Option<(Pid, Sysno)> = None;
     events
         .into_iter()
         .map(|event| {
             match *event {
                 Event::Syscall { pid, call } => {
-                    last_call = Some((pid, call.sysno()));
                     memory.last_call.insert(pid, call.sysno());
                 }
+                // A woken process was blocked in its last call.
                 Event::Wake { pid, result } => {
                     let text = memory
                         .last_call
@@ -60,18 +59,16 @@ pub fn translate_all<'e>(
                         });
                     }
                 }
+                // A return answers the call its process just made.
                 Event::Return { pid, result } => {
-                    if let Some((caller, sysno)) = last_call {
-                        let text = (caller == pid)
-                            .then(|| mpi_result_text(sysno, result))
-                            .flatten();
-                        if let Some(text) = text {
+                    if let Some(&sysno) = memory.last_call.get(&pid) {
+                        if let Some(text) = mpi_result_text(sysno, result) {
                             return Some(TraceEvent::Return {
                                 process: names.process(pid),
                                 result: text,
                             });
                         }
-                        if caller == pid && answers_with_data(sysno) {
+                        if answers_with_data(sysno) {
                             return Some(TraceEvent::Return {
                                 process: names.process(pid),
                                 result: value_text(result),
@@ -102,8 +99,8 @@ fn answers_with_data(sysno: Sysno) -> bool {
     )
 }
 
-/// The result of a successful MPI wait, test or probe in the words of its
-/// call: `MPI_Wait` says `ok` (the kernel's value is the number of requests
+/// The result of a successful MPI call in the words of the call:
+/// `MPI_Wait` says `ok` (the kernel's value is the number of requests
 /// waited for), `MPI_Waitany` names the index (`MPI_UNDEFINED` when every
 /// request was null), `MPI_Test` and `MPI_Iprobe` the flag,
 /// `MPI_Isend` and `MPI_Irecv` the request handle they return, `MPI_Recv`
