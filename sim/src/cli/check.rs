@@ -531,7 +531,14 @@ pub(super) fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
         text.push_str(report.to_string().lines().next().unwrap_or(""));
         text.push('\n');
     } else {
-        text.push_str(&report.to_string());
+        // On a terminal the report fits 80 columns, as the timeline does;
+        // piped, its lines stay whole for the scripts that read them.
+        let report_text = report.to_string();
+        if std::io::stdout().is_terminal() {
+            text.push_str(&render::wrap_lines(&report_text, 80));
+        } else {
+            text.push_str(&report_text);
+        }
         for finding in &report.findings {
             if finding.saved_to.is_none() && !args.no_save {
                 text.push_str(&format!(

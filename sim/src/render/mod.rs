@@ -28,6 +28,7 @@ pub use timeline::{
     TimelineOptions, VerdictOptions,
 };
 pub use waitfor::{waitfor_dot, waitfor_text};
+pub use wrap::wrap_lines;
 
 /// How a run was made, for headers (`schedule rr, seed 0, limit 1000 steps`).
 #[derive(Clone, Copy, Debug)]

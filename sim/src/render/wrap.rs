@@ -94,9 +94,41 @@ pub fn wrap_fields(text: &str, separator: &str, max: usize, hang: &str) -> Vec<S
         .collect()
 }
 
+/// Every line of `text` longer than `max` columns wrapped at spaces, its
+/// continuation lines indented four columns past the line's own indent
+/// (the checker's report on a terminal).
+pub fn wrap_lines(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if width(line) <= max {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let lead = line.len() - line.trim_start_matches(' ').len();
+        for piece in wrap(line, max, &" ".repeat(lead + 4)) {
+            out.push_str(&piece);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_wraps_its_long_lines_under_their_own_indent_plus_four() {
+        let text =
+            "check x: DEADLOCK\n    A waits in send(box) [full 4/4] -> B waits in recv(A) -> A\n";
+        let wrapped = wrap_lines(text, 40);
+        assert_eq!(
+            wrapped,
+            "check x: DEADLOCK\n    A waits in send(box) [full 4/4] -> B\n        waits in recv(A) -> A\n"
+        );
+        assert!(wrapped.lines().all(|l| width(l) <= 40));
+    }
 
     #[test]
     fn a_short_line_is_left_alone() {
