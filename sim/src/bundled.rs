@@ -68,7 +68,7 @@ pub fn close_names(name: &str) -> Vec<&'static str> {
                 // The closer in length, the likelier the intended name.
                 return Some((candidate.len().abs_diff(wanted.len()), b.name));
             }
-            let distance = edit_distance(&wanted, &candidate);
+            let distance = ipclab_sim::lang::edit_distance(&wanted, &candidate);
             (distance <= (wanted.len() / 3).max(2)).then_some((distance, b.name))
         })
         .collect();
@@ -76,31 +76,9 @@ pub fn close_names(name: &str) -> Vec<&'static str> {
     scored.into_iter().map(|(_, n)| n).take(5).collect()
 }
 
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn edit_distance_counts_single_changes() {
-        assert_eq!(edit_distance("credit", "credit"), 0);
-        assert_eq!(edit_distance("credit", "credits"), 1);
-        assert_eq!(edit_distance("cerdit", "credit"), 2);
-    }
 
     #[test]
     fn summary_is_the_first_comment_line() {

@@ -233,6 +233,22 @@ fn floor_boundary(text: &str, mut offset: usize) -> usize {
     offset
 }
 
+/// The Levenshtein distance between two strings, by characters: how far a
+/// name written is from a known one, for "did you mean" hints.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
 /// 1-based line and character column of byte offset `offset` in `source`.
 pub(crate) fn line_col(source: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(source.len());
@@ -336,6 +352,16 @@ impl miette::Diagnostic for Report<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn edit_distance_counts_insertions_deletions_and_substitutions() {
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+        assert_eq!(edit_distance("credit", "credit"), 0);
+        assert_eq!(edit_distance("credit", "credits"), 1);
+        assert_eq!(edit_distance("cerdit", "credit"), 2);
+    }
 
     #[test]
     fn columns_count_characters_not_bytes() {

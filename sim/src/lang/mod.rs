@@ -32,7 +32,7 @@ pub mod vm;
 use ipclab_syscalls::Pid;
 
 pub use code::{CallForm, Code, Instruction, Measure, PrintPart, StatusField};
-pub use diagnostics::{Diagnostic, Diagnostics};
+pub use diagnostics::{edit_distance, Diagnostic, Diagnostics};
 pub use handle_use::HandleUse;
 pub use lexer::integer_literal;
 pub(crate) use mpi::call_written_at as mpi_call_written_at;

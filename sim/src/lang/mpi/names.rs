@@ -160,27 +160,11 @@ pub(in crate::lang) fn closest<'k>(name: &str, known: &[&'k str]) -> Vec<&'k str
     let limit = (wanted.chars().count() / 4).max(1);
     let mut close: Vec<(usize, &str)> = known
         .iter()
-        .map(|k| (edit_distance(&wanted, &rest(k)), *k))
+        .map(|k| (crate::lang::edit_distance(&wanted, &rest(k)), *k))
         .filter(|(distance, _)| *distance <= limit)
         .collect();
     close.sort_by_key(|(distance, _)| *distance);
     close.into_iter().take(3).map(|(_, k)| k).collect()
-}
-
-/// The Levenshtein distance between two ASCII-or-not strings, by characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = Vec::with_capacity(b.len() + 1);
-        current.push(i + 1);
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = previous[j] + usize::from(ca != *cb);
-            current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 #[cfg(test)]
@@ -203,13 +187,6 @@ mod tests {
             vec!["MPI_COMM_WORLD"]
         );
         assert!(closest("MPI_REQ", &["MPI_Recv"]).is_empty());
-    }
-
-    #[test]
-    fn edit_distance_counts_insertions_deletions_and_substitutions() {
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
     }
 
     #[test]
