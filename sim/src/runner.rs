@@ -467,7 +467,7 @@ impl<'p> World<'p> {
                     &call,
                     crate::lang::mpi_call_written_at(&self.program.source, *span),
                 ),
-                Err(_) => self.program.text_at(*span, 60),
+                Err(_) => crate::render::style::truncate(&self.program.text_at(*span), 60),
             };
             events.push(TraceEvent::Syscall {
                 process: label.clone(),

@@ -144,7 +144,7 @@ pub fn replay(
                             &call,
                             crate::lang::mpi_call_written_at(&program.source, *span),
                         ),
-                        Err(_) => program.text_at(*span, 60),
+                        Err(_) => crate::render::style::truncate(&program.text_at(*span), 60),
                     };
                     events.push(TraceEvent::Syscall {
                         process: label.clone(),

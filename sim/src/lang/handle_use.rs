@@ -69,14 +69,8 @@ impl Program {
         };
         let code = &process.code.instructions;
         let live = reachable(code, i64::from(index), instance as i64);
-        let code_of_instance = || {
-            code.iter()
-                .enumerate()
-                .filter(|(pc, _)| live[*pc])
-                .map(|(_, i)| i)
-        };
-        let remaps_or_destroys = code_of_instance().any(|i| {
-            matches!(
+        let remaps_or_destroys = code.iter().zip(&live).any(|(i, &live)| {
+            live && matches!(
                 i.traps_with(),
                 Some(Sysno::MboxCreate | Sysno::MboxOpen | Sysno::Close | Sysno::MboxDestroy)
             )

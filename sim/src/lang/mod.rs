@@ -242,21 +242,14 @@ impl Program {
             .unwrap_or_default()
     }
 
-    /// The source text of a span on one line, spaces collapsed, cut to
-    /// `max` characters: how a call the kernel could not decode is shown.
-    pub fn text_at(&self, span: Span, max: usize) -> String {
+    /// The source text of a span on one line, spaces collapsed: how a
+    /// call the kernel could not decode is shown.
+    pub fn text_at(&self, span: Span) -> String {
         let text = self
             .source
             .get(span.start as usize..span.end as usize)
             .unwrap_or_default();
-        let words: Vec<&str> = text.split_whitespace().collect();
-        let text = words.join(" ");
-        if text.chars().count() <= max {
-            return text;
-        }
-        let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
-        cut.push('…');
-        cut
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 
     /// The 1-based line and column of a span's start.
