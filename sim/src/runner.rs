@@ -692,22 +692,20 @@ impl<'p> World<'p> {
     /// that keep failing looks like starvation but is scheduled all along).
     fn starving_reason(&self, k: usize, state: ProcessState, half: u64) -> String {
         let counters = &self.counters[k];
-        if let ProcessState::Blocked(reason) = state {
-            return format!(
-                "waits in {}",
-                self.names.reason(&self.kernel, Program::pid_of(k), reason)
-            );
+        let pid = Program::pid_of(k);
+        crate::verdict::Starving {
+            waits_in: match state {
+                ProcessState::Blocked(reason) => Some(self.names.reason(&self.kernel, pid, reason)),
+                _ => None,
+            },
+            timed: self.kernel.has_timer(pid),
+            ran: counters.last_ran.is_some_and(|s| s >= half),
+            failing: counters
+                .last_failure
+                .filter(|&(_, at)| at >= half)
+                .map(|(errno, _)| errno),
         }
-        if counters.last_ran.is_none_or(|s| s < half) {
-            return "ready but not scheduled".to_string();
-        }
-        match counters.last_failure {
-            Some((errno, at)) if at >= half => format!(
-                "runs, but makes no progress: its calls keep failing with {}",
-                errno.name()
-            ),
-            _ => "runs, but makes no progress".to_string(),
-        }
+        .why()
     }
 }
 

@@ -30,6 +30,41 @@ pub struct Stuck {
     pub why: String,
 }
 
+/// What a starving process did over the stretch a report judges it by
+/// (the second half of a run, the cycle of a lasso): the facts its
+/// [`Stuck::why`] is made of, so that `run`, `check` and `replay` word the
+/// same facts the same way.
+pub struct Starving {
+    /// The call it is blocked in at the end, in kernel terms, if blocked.
+    pub waits_in: Option<String>,
+    /// Its blocked call has a timer that can fire (a timeout, a sleep).
+    pub timed: bool,
+    /// It ran in the stretch.
+    pub ran: bool,
+    /// The error a call of it failed with last, if one failed in the stretch.
+    pub failing: Option<ipclab_syscalls::Errno>,
+}
+
+impl Starving {
+    /// Why it starves, in words. One blocked in a timed call whose calls
+    /// keep failing is not stuck in that call: it is in a retry loop that
+    /// gets nowhere (a timeout that fires every time), as one whose calls
+    /// fail without blocking (`EAGAIN`) is.
+    pub fn why(self) -> String {
+        match (self.waits_in, self.failing) {
+            (Some(call), failing) if !(self.timed && failing.is_some()) => {
+                format!("waits in {call}")
+            }
+            (None, _) if !self.ran => "ready but not scheduled".to_string(),
+            (_, Some(errno)) => format!(
+                "runs, but makes no progress: its calls keep failing with {}",
+                errno.name()
+            ),
+            (_, None) => "runs, but makes no progress".to_string(),
+        }
+    }
+}
+
 /// The limit that ended a live run (the `runs` verdict).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Limit {
@@ -90,6 +125,27 @@ impl Verdict {
             Verdict::Runs { .. } => "runs",
             Verdict::Error { .. } => "error",
             Verdict::AssertionFailed { .. } => "assertion_failed",
+        }
+    }
+
+    /// The verdict as an `expect` line would name it, with the processes
+    /// it is about (`blocked_forever(B)`, `starvation(A, B)`): what a
+    /// mismatch says it got.
+    pub fn as_expected(&self) -> String {
+        let names = |of: &[Stuck]| {
+            of.iter()
+                .map(|s| s.process.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            Verdict::BlockedForever { stuck } if !stuck.is_empty() => {
+                format!("blocked_forever({})", names(stuck))
+            }
+            Verdict::Runs { starving, .. } if !starving.is_empty() => {
+                format!("starvation({})", names(starving))
+            }
+            _ => self.keyword().to_string(),
         }
     }
 

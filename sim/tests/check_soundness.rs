@@ -169,7 +169,9 @@ fn require_empty_flags_a_message_its_receiver_never_takes() {
         let report = check::check(&program(source), &asked).expect("checks");
         let finding = report.finding(Kind::NotEmpty).expect("a message is left");
         assert!(
-            report.to_string().contains("1 message was still buffered"),
+            report
+                .to_string()
+                .contains("1 message is never received (undeliverable)"),
             "{report}"
         );
         let replayed = check::replay(&program(source), &finding.schedule, 1).expect("replays");

@@ -709,3 +709,295 @@ fn a_schedule_records_its_overrides_and_replay_notes_a_mismatch() {
         both(&without)
     );
 }
+
+#[test]
+fn a_program_steered_by_clock_gets_no_proof_and_no_certain_answer() {
+    let dir = scratch("clock");
+    // `run` deadlocks (clock() is 5 when A tests it); the checker's clock
+    // stays at 0, so every state it explores takes the other branch.
+    std::fs::write(
+        dir.join("clock.ipc"),
+        "process A { compute 5;\nlet t = clock(); if t > 3 { recv(B, x); } send(B, 1); }\n\
+         process B { recv(A, y); }\nexpect deadlock;\n",
+    )
+    .unwrap();
+    let run = ipclab_in(&dir, &["run", "clock.ipc", "-q"]);
+    assert_eq!(code(&run), 0, "{}", both(&run));
+    let out = ipclab_in(&dir, &["check", "clock.ipc", "--no-save"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(!text.contains("(a proof)"), "{}", both(&out));
+    assert!(
+        text.contains("clock() is not modelled: line 2"),
+        "{}",
+        both(&out)
+    );
+    assert!(
+        text.contains("expected deadlock: does not hold with clock() at 0, but line 2 uses clock(): no answer either way"),
+        "{}",
+        both(&out)
+    );
+    let strict = ipclab_in(&dir, &["check", "clock.ipc", "--no-save", "--strict"]);
+    assert_eq!(code(&strict), 3, "{}", both(&strict));
+    // Only printed, clock() changes no answer: a proof as before.
+    let out = ipclab_in(&dir, &["check", "mailbox-rendezvous", "--no-save"]);
+    assert!(stdout(&out).contains("(a proof)"), "{}", both(&out));
+}
+
+#[test]
+fn an_expected_starvation_of_a_process_with_no_progress_statement_is_not_checked() {
+    let dir = scratch("not-judged");
+    std::fs::write(
+        dir.join("nj.ipc"),
+        "process A { recv(B, x); send(B, 1); }\nprocess B { recv(A, y); send(A, 2); }\n\
+         process C { loop { produce z; yield; } }\nexpect starvation(A);\n",
+    )
+    .unwrap();
+    let out = ipclab_in(&dir, &["check", "nj.ipc", "--no-save"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(
+        stdout(&out).contains("expected starvation(A): not checked: A has no progress statement"),
+        "{}",
+        both(&out)
+    );
+    // Judged by its calls, it starves, as `run` says.
+    let out = ipclab_in(
+        &dir,
+        &["check", "nj.ipc", "--no-save", "--progress", "any-call"],
+    );
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(
+        stdout(&out).contains("a schedule shows it ✓"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn run_check_and_replay_say_alike_why_a_retrying_process_starves() {
+    let dir = scratch("retry");
+    let cases = [
+        (
+            "timeout.ipc",
+            "process A { loop { let r = recv(B, x, timeout = 1); if r == OK { consume x; } } }\n\
+             process B { loop { produce y; yield; } }\nexpect starvation(A);\n",
+            "starving: A (runs, but makes no progress: its calls keep failing with ETIMEDOUT)",
+        ),
+        (
+            "poll.ipc",
+            "process A { loop { let r = recv(B, x, nonblocking); if r == OK { consume x; } } }\n\
+             process B { loop { produce y; yield; } }\nexpect starvation(A);\n",
+            "starving: A (runs, but makes no progress: its calls keep failing with EAGAIN)",
+        ),
+    ];
+    for (file, source, why) in cases {
+        std::fs::write(dir.join(file), source).unwrap();
+        let run = ipclab_in(&dir, &["run", file, "-q", "--width", "200"]);
+        assert!(stdout(&run).contains(why), "{}", both(&run));
+        let check = ipclab_in(&dir, &["check", file]);
+        assert!(stdout(&check).contains(why), "{}", both(&check));
+        let schedule = format!(
+            "ipclab-counterexamples/{}-starvation.schedule",
+            &file[..file.len() - 4]
+        );
+        let replay = ipclab_in(
+            &dir,
+            &[
+                "replay",
+                file,
+                "--schedule",
+                &schedule,
+                "-q",
+                "--width",
+                "200",
+            ],
+        );
+        assert!(stdout(&replay).contains(why), "{}", both(&replay));
+    }
+}
+
+#[test]
+fn replay_refuses_choices_past_a_program_error_and_notes_another_scenario() {
+    let dir = scratch("past-error");
+    std::fs::write(
+        dir.join("div.ipc"),
+        "process A { let z = 0; let x = 5 / z; print x; }\n",
+    )
+    .unwrap();
+    let out = ipclab_in(&dir, &["replay", "div.ipc", "--schedule", "0 0 0"]);
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(
+        stderr(&out).contains(
+            "step 2: the run ended at step 1 with a program error; the schedule has 2 more choices"
+        ),
+        "{}",
+        both(&out)
+    );
+    let out = ipclab_in(&dir, &["replay", "div.ipc", "--schedule", "0"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    // A schedule saved for one scenario, replayed on another.
+    let out = ipclab_in(&dir, &["check", "deadlock-recv-first", "-q"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    let saved = "ipclab-counterexamples/deadlock-recv-first-deadlock.schedule";
+    let out = ipclab_in(
+        &dir,
+        &[
+            "replay",
+            "credit-indirect-overflow",
+            "--schedule",
+            saved,
+            "-q",
+        ],
+    );
+    assert!(
+        stdout(&out).contains("note: the schedule was made for deadlock-recv-first.ipc and is replayed on credit-indirect-overflow.ipc"),
+        "{}",
+        both(&out)
+    );
+    // A timer of an instance the scenario does not have.
+    let out = ipclab_in(&dir, &["replay", "credit-direct", "--schedule", "t5"]);
+    assert!(
+        stderr(&out).contains("there is no instance 5"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn schedule_files_with_a_byte_order_mark_replay_and_directories_are_named() {
+    let dir = scratch("bom");
+    let out = ipclab_in(&dir, &["check", "deadlock-recv-first", "-q"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    let saved = dir.join("ipclab-counterexamples/deadlock-recv-first-deadlock.schedule");
+    let text = std::fs::read_to_string(&saved).unwrap();
+    std::fs::write(dir.join("bom.schedule"), format!("\u{feff}{text}")).unwrap();
+    let out = ipclab_in(
+        &dir,
+        &[
+            "replay",
+            "deadlock-recv-first",
+            "--schedule",
+            "bom.schedule",
+            "-q",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(stdout(&out).contains("reproduced ✓"), "{}", both(&out));
+    std::fs::write(dir.join("bad.schedule"), b"ipclab-schedule 1\n0 \xff 1\n").unwrap();
+    let out = ipclab_in(
+        &dir,
+        &[
+            "replay",
+            "deadlock-recv-first",
+            "--schedule",
+            "bad.schedule",
+        ],
+    );
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(
+        stderr(&out).contains("bad.schedule:2: not a schedule: the file is not UTF-8 text"),
+        "{}",
+        both(&out)
+    );
+    let out = ipclab_in(
+        &dir,
+        &[
+            "replay",
+            "deadlock-recv-first",
+            "--schedule",
+            "ipclab-counterexamples",
+        ],
+    );
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(stderr(&out).contains("is a directory"), "{}", both(&out));
+}
+
+#[test]
+fn a_counterexample_that_cannot_be_saved_is_said_on_stderr_even_when_quiet() {
+    let dir = scratch("unsaved");
+    std::fs::write(dir.join("afile"), "").unwrap();
+    let out = ipclab_in(
+        &dir,
+        &[
+            "check",
+            "deadlock-recv-first",
+            "-q",
+            "--output",
+            "afile/sub",
+        ],
+    );
+    assert!(
+        stderr(&out).contains("could not save the deadlock counterexample: afile/sub/deadlock-recv-first-deadlock.schedule:"),
+        "{}",
+        both(&out)
+    );
+    // The replay command then carries the schedule inline.
+    let out = ipclab_in(
+        &dir,
+        &["check", "deadlock-recv-first", "--output", "afile/sub"],
+    );
+    assert!(!stdout(&out).contains("--schedule afile"), "{}", both(&out));
+    let out = ipclab_in(
+        &dir,
+        &["check", "deadlock-recv-first", "--output", "x", "--no-save"],
+    );
+    assert_eq!(code(&out), 2, "{}", both(&out));
+}
+
+#[test]
+fn huge_time_limits_mean_no_limit_and_inf_is_one_sweep_row_with_its_number() {
+    let dir = scratch("limits");
+    for limit in ["1e20", "18446744073709551616", "1e400"] {
+        let out = ipclab_in(
+            &dir,
+            &["check", "credit-direct", "-q", "--time-limit", limit],
+        );
+        assert_eq!(code(&out), 0, "{limit}: {}", both(&out));
+        assert!(
+            stdout(&out).contains("(a proof)"),
+            "{limit}: {}",
+            both(&out)
+        );
+    }
+    let out = ipclab_in(
+        &dir,
+        &["check", "credit-direct", "-q", "--time-limit", "NaN"],
+    );
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    let out = ipclab_in(
+        &dir,
+        &["check", "credit-direct", "--sweep", "buffer=64,inf"],
+    );
+    let rows = stdout(&out)
+        .lines()
+        .filter(|l| l.contains("space exhausted"))
+        .count();
+    assert_eq!(rows, 1, "{}", both(&out));
+}
+
+#[test]
+fn a_bounded_search_without_reduction_says_it_was_bounded_too() {
+    let dir = scratch("compare-bounded");
+    std::fs::write(
+        dir.join("count.ipc"),
+        "process A { let n = 0; loop { n = n + 1; send(B, n); } }\n\
+         process B { loop { recv(A, x); assert x > 0; } }\n",
+    )
+    .unwrap();
+    let out = ipclab_in(
+        &dir,
+        &[
+            "check",
+            "count.ipc",
+            "--no-save",
+            "--max-states",
+            "500",
+            "--compare-reduction",
+        ],
+    );
+    assert!(
+        stdout(&out).contains("(bound reached: max-states; there are more)"),
+        "{}",
+        both(&out)
+    );
+}

@@ -73,6 +73,21 @@ fn a_verdict_that_does_not_match_expect_exits_1() {
 }
 
 #[test]
+fn a_mismatch_on_a_named_process_names_the_processes_it_got() {
+    let source = "mutex m;\nprocess A { compute 1; lock(m); }\nprocess B { lock(m); }\n\
+                  expect blocked_forever(A);\n";
+    let path = scenario("named-mismatch.ipc", source.as_bytes());
+    let out = ipclab(&["run", path.to_str().unwrap(), "-q"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stdout(&out)
+            .contains("expected blocked_forever(A): got blocked_forever(B), does not match"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
 fn no_expect_line_exits_0() {
     let source = DEADLOCK.replace("expect deadlock;", "");
     let path = scenario("noexpect.ipc", source.as_bytes());

@@ -1,4 +1,4 @@
-//! Is the checker's item abstraction exact for a program: can an item's value change what the program does?
+//! Are the checker's abstractions exact for a program: can an item's value, or a `clock()` reading, change what the program does?
 //!
 //! By default the checker makes every `produce` give 1 instead of a count
 //! that grows forever (`docs/checking.md`, "Items"). That is exact when
@@ -19,12 +19,21 @@
 //!
 //! It can err only in the safe direction: a program it flags may not need
 //! exact items (it then gets them anyway, and a larger state space).
+//!
+//! Time is abstract in the checker too: its clock never advances, so
+//! `clock()` reads 0 in every state it explores. [`clock_use`] runs the
+//! same interpretation with `clock()` results as the followed values: one
+//! only printed (or dropped) changes nothing, while one stored, compared,
+//! asserted or passed to a call may steer the program down a branch that
+//! no explored state takes, so the checker's answer is then no proof.
+//! (Storing counts as a use: `let t = clock(); print t;` is flagged.)
 
 use ipclab_syscalls::Sysno;
 
 use crate::lang::{CallForm, Instruction, Measure, PrintPart, Program};
 
-/// Where a program uses an item's value for more than consuming or printing it.
+/// Where a program uses an item's value (or a `clock()` reading) for more
+/// than consuming or printing it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ItemUse {
     /// The process declaration.
@@ -46,8 +55,28 @@ pub fn item_use(program: &Program) -> Option<ItemUse> {
     bodies().enumerate().find_map(|(decl, code)| {
         let mut items = Ranges::default();
         collect_item_words(code, &mut items);
-        first_use(code, &items).map(|pc| ItemUse { decl, pc })
+        first_use(code, Followed::Items(&items)).map(|pc| ItemUse { decl, pc })
     })
+}
+
+/// Where the program first uses a `clock()` reading for more than printing
+/// it, or `None` when every reading is only printed or dropped (the
+/// checker's clock, always 0, then changes no answer).
+pub fn clock_use(program: &Program) -> Option<ItemUse> {
+    program.processes.iter().enumerate().find_map(|(decl, p)| {
+        first_use(&p.code.instructions, Followed::Clock).map(|pc| ItemUse { decl, pc })
+    })
+}
+
+/// The values an [`Interpreter`] follows.
+#[derive(Clone, Copy)]
+enum Followed<'a> {
+    /// None: only constants are known (collecting receive buffers).
+    Nothing,
+    /// Values loaded from these item words.
+    Items(&'a Ranges),
+    /// The results of `clock()`.
+    Clock,
 }
 
 /// What the analysis knows of one operand-stack slot.
@@ -57,8 +86,8 @@ enum Slot {
     Unknown,
     /// A constant the code pushed.
     Constant(i64),
-    /// A value loaded from an item word.
-    Item,
+    /// A followed value: loaded from an item word, or read by `clock()`.
+    Followed,
 }
 
 /// Byte ranges of memory, `[start, end)`, or all of it.
@@ -79,16 +108,16 @@ impl Ranges {
     }
 }
 
-/// The operand stack of straight-line code, as far as it is known; values
-/// loaded from `items` (when given) are item values.
+/// The operand stack of straight-line code, as far as it is known, with
+/// the values it follows marked.
 struct Interpreter<'a> {
     stack: Vec<Slot>,
-    items: Option<&'a Ranges>,
+    followed: Followed<'a>,
     targets: Vec<bool>,
 }
 
 impl<'a> Interpreter<'a> {
-    fn new(code: &[Instruction], items: Option<&'a Ranges>) -> Interpreter<'a> {
+    fn new(code: &[Instruction], followed: Followed<'a>) -> Interpreter<'a> {
         let mut targets = vec![false; code.len() + 1];
         for instruction in code {
             if let Instruction::Jump(t) | Instruction::JumpIfFalse(t) = instruction {
@@ -99,9 +128,14 @@ impl<'a> Interpreter<'a> {
         }
         Interpreter {
             stack: Vec::new(),
-            items,
+            followed,
             targets,
         }
+    }
+
+    /// Is `instruction` a `clock()` call whose result is followed?
+    fn reads_clock(&self, instruction: &Instruction) -> bool {
+        matches!(self.followed, Followed::Clock) && instruction.traps_with() == Some(Sysno::Clock)
     }
 
     /// The top `count` slots (top last); unknown below the known part.
@@ -118,26 +152,31 @@ impl<'a> Interpreter<'a> {
     }
 
     fn loaded(&self, start: u64, len: u64) -> Slot {
-        match self.items {
-            Some(items) if items.overlaps(start, len) => Slot::Item,
+        match self.followed {
+            Followed::Items(items) if items.overlaps(start, len) => Slot::Followed,
             _ => Slot::Unknown,
         }
     }
 
-    /// Does running `instruction` at `pc` use an item value for more than
-    /// consuming or printing it? Then applies it to the stack.
+    /// Does running `instruction` at `pc` use a followed value for more than
+    /// consuming, printing or dropping it? Then applies it to the stack.
     fn step(&mut self, pc: usize, instruction: &Instruction) -> bool {
         let mut uses_item = false;
         if self.targets.get(pc) == Some(&true) {
             // Reached another way too: what it held is not known any more.
-            uses_item |= self.stack.contains(&Slot::Item);
+            uses_item |= self.stack.contains(&Slot::Followed);
             self.stack.clear();
         }
         let read = self.top(reads(instruction));
         uses_item |= match instruction {
-            Instruction::Consume | Instruction::Print(_) => false,
-            Instruction::Jump(_) | Instruction::JumpIfFalse(_) => self.stack.contains(&Slot::Item),
-            _ => read.contains(&Slot::Item),
+            Instruction::Consume | Instruction::Print(_) | Instruction::Pop => false,
+            // The arguments of `clock()` are placeholders (the result of a
+            // fused call's first push among them).
+            _ if self.reads_clock(instruction) => false,
+            Instruction::Jump(_) | Instruction::JumpIfFalse(_) => {
+                self.stack.contains(&Slot::Followed)
+            }
+            _ => read.contains(&Slot::Followed),
         };
         self.apply(instruction);
         uses_item
@@ -170,7 +209,12 @@ impl<'a> Interpreter<'a> {
                     .map_or(Slot::Unknown, Slot::Constant),
                 _ => Slot::Unknown,
             }),
-            // The result of an expression-form call, pushed when it completes.
+            // The result of an expression-form call, pushed when it
+            // completes. (A fused `CallWith` runs on through its pushes to
+            // its `Syscall` here, whose result is the one that stays.)
+            Instruction::Syscall { form, .. } if self.reads_clock(instruction) => {
+                (*form == CallForm::Expression).then_some(Slot::Followed)
+            }
             Instruction::Syscall { form, .. } | Instruction::CallWith { form, .. } => {
                 (*form == CallForm::Expression).then_some(Slot::Unknown)
             }
@@ -230,7 +274,7 @@ fn reads(instruction: &Instruction) -> usize {
 /// Adds the words `code` may put an item into: `produce` targets and the
 /// buffers of its receives (all of memory for a buffer not a constant).
 fn collect_item_words(code: &[Instruction], items: &mut Ranges) {
-    let mut interpreter = Interpreter::new(code, None);
+    let mut interpreter = Interpreter::new(code, Followed::Nothing);
     for (pc, instruction) in code.iter().enumerate() {
         if let Instruction::Produce(address) = instruction {
             items.add(u64::from(*address), 8);
@@ -277,10 +321,10 @@ fn receive_buffer(
     Some((args[buffer], args[capacity]))
 }
 
-/// The first pc of `code` that uses an item value for more than consuming
-/// or printing it.
-fn first_use(code: &[Instruction], items: &Ranges) -> Option<u32> {
-    let mut interpreter = Interpreter::new(code, Some(items));
+/// The first pc of `code` that uses a followed value for more than
+/// consuming, printing or dropping it.
+fn first_use(code: &[Instruction], followed: Followed) -> Option<u32> {
+    let mut interpreter = Interpreter::new(code, followed);
     code.iter()
         .enumerate()
         .find(|(pc, instruction)| interpreter.step(*pc, instruction))
@@ -327,6 +371,34 @@ mod tests {
                       process C { let k = 0; while k < 2 { send(P, k); k = k + 1; }\n\
                       loop { recv(P, item); send(P, 0); consume item; } }";
         assert_eq!(use_of(source), None);
+    }
+
+    fn clock_use_of(source: &str) -> Option<usize> {
+        let program = compile("t.ipc", source.as_bytes(), &[]).expect("compiles");
+        clock_use(&program).map(|u| program.line_col(program.span_of(u.decl, u.pc)).0)
+    }
+
+    #[test]
+    fn a_printed_clock_reading_changes_nothing() {
+        let source = "process A { send(B, 1); print \"sent at\", clock(); clock(); }\n\
+                      process B { recv(A, x); print \"got\", x, \"at tick\", clock(); }";
+        assert_eq!(clock_use_of(source), None);
+    }
+
+    #[test]
+    fn a_clock_reading_that_steers_a_branch_is_a_use() {
+        let source = "process A { compute 5;\n\
+                      if clock() > 3 { recv(B, x); } send(B, 1); }\n\
+                      process B { recv(A, y); }";
+        assert_eq!(clock_use_of(source), Some(2));
+    }
+
+    #[test]
+    fn a_stored_clock_reading_is_a_use() {
+        let source = "process A { send(B, 1);\n\
+                      let t = clock(); assert t >= 0; }\n\
+                      process B { recv(A, y); }";
+        assert_eq!(clock_use_of(source), Some(2));
     }
 
     #[test]

@@ -246,6 +246,9 @@ pub struct Finding {
     pub critical_step: Option<usize>,
     /// Where the schedule was written.
     pub saved_to: Option<PathBuf>,
+    /// Why it could not be written where it was to go: the path and the
+    /// system's error.
+    pub save_error: Option<String>,
 }
 
 /// The answer of a check.
@@ -258,8 +261,9 @@ pub struct CheckReport {
     /// `None`: the space was exhausted (the answer is a proof).
     pub bound: Option<Bound>,
     pub stats: SearchStats,
-    /// The same search without reduction, when asked.
-    pub unreduced: Option<SearchStats>,
+    /// The same search without reduction, when asked, and the bound that
+    /// ended it, if one did (it gets what is left of the time limit).
+    pub unreduced: Option<(SearchStats, Option<Bound>)>,
     pub findings: Vec<Finding>,
     /// Items kept their values (asked for, or needed: see the next field).
     pub exact_items: bool,
@@ -268,12 +272,19 @@ pub struct CheckReport {
     pub items_exact_because: Option<usize>,
     /// Does the program `produce` at all (else the item note says nothing)?
     pub produces_items: bool,
+    /// The line where the program uses a `clock()` reading beyond printing
+    /// it (`items.rs`). The checker's clock never advances, so its answer
+    /// then covers only runs in which `clock()` reads 0: no proof, and a
+    /// counterexample that a run where time passes may not follow.
+    pub clock_used_at: Option<usize>,
     /// Do its processes run at different fixed priorities? The checker does
     /// not model them (every order of the ready processes is explored), and
     /// says so.
     pub priorities_ignored: bool,
     /// Was starvation looked for (`CheckOptions::starvation`)?
     pub starvation_checked: bool,
+    /// What counted as progress for it.
+    pub progress: ProgressKind,
     /// Processes whose code has no progress statement (`--progress`), so
     /// that the starvation analysis does not judge them.
     pub not_judged: Vec<String>,
@@ -285,7 +296,13 @@ pub struct CheckReport {
 impl CheckReport {
     /// Is there no violation, and was the whole space explored?
     pub fn is_proof_of_safety(&self) -> bool {
-        self.findings.is_empty() && self.bound.is_none()
+        self.findings.is_empty() && self.is_exhaustive()
+    }
+
+    /// Does the explored space stand for every run of the program: the
+    /// search was not bounded, and no `clock()` reading steers it?
+    pub fn is_exhaustive(&self) -> bool {
+        self.bound.is_none() && self.clock_used_at.is_none()
     }
 
     /// The finding of `kind`, if any.
@@ -356,9 +373,13 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
         let plain = CheckOptions {
             reduction: false,
             progress_bar: false,
+            time_limit: options
+                .time_limit
+                .map(|t| t.saturating_sub(searched.elapsed)),
             ..options.clone()
         };
-        Some(stats_of(&search::search(&model, &plain)))
+        let again = search::search(&model, &plain);
+        Some((stats_of(&again), again.bound))
     } else {
         None
     };
@@ -412,6 +433,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
             },
             critical_step,
             saved_to: None,
+            save_error: None,
         });
     }
     let mut also_starving = Vec::new();
@@ -449,12 +471,24 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
                 .iter()
                 .map(|l| model.names.process(Program::pid_of(l.process)))
                 .collect();
-            let prefix = analysis::choices(&first.prefix);
+            let schedule = Schedule {
+                prefix: analysis::choices(&first.prefix),
+                cycle: analysis::choices(&first.cycle),
+                comments: vec![],
+            };
+            // Said as `ipclab replay` of the saved schedule says it (what
+            // each did on the cycle), else as the state at its entry.
+            let replayed = starving_as_replayed(program, &schedule, options.progress);
             let why = std::iter::once(&first)
                 .chain(&starved)
-                .map(|l| Stuck {
-                    process: model.names.process(Program::pid_of(l.process)),
-                    why: waits_at(&model, &prefix, l.process),
+                .map(|l| {
+                    let process = model.names.process(Program::pid_of(l.process));
+                    let why = replayed
+                        .iter()
+                        .find(|s| s.process == process)
+                        .map(|s| s.why.clone())
+                        .unwrap_or_else(|| waits_at(&model, &schedule.prefix, l.process));
+                    Stuck { process, why }
                 })
                 .collect();
             findings.push(Finding {
@@ -463,13 +497,10 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
                     progress: Vec::new(),
                     starving: why,
                 },
-                schedule: Schedule {
-                    prefix,
-                    cycle: analysis::choices(&first.cycle),
-                    comments: vec![],
-                },
+                schedule,
                 critical_step: None,
                 saved_to: None,
+                save_error: None,
             });
         }
     }
@@ -524,11 +555,14 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
             Output::File(_) => None,
         };
         if let Some(path) = path {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                let _ = std::fs::create_dir_all(parent);
+            let written = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                Some(parent) => std::fs::create_dir_all(parent),
+                None => Ok(()),
             }
-            if std::fs::write(&path, f.schedule.to_string()).is_ok() {
-                f.saved_to = Some(path);
+            .and_then(|()| std::fs::write(&path, f.schedule.to_string()));
+            match written {
+                Ok(()) => f.saved_to = Some(path),
+                Err(e) => f.save_error = Some(format!("{}: {e}", path.display())),
             }
         }
     }
@@ -548,6 +582,8 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
         findings,
         exact_items,
         items_exact_because: item_use.map(|u| program.line_col(program.span_of(u.decl, u.pc)).0),
+        clock_used_at: items::clock_use(program)
+            .map(|u| program.line_col(program.span_of(u.decl, u.pc)).0),
         produces_items: program.processes.iter().any(|p| {
             p.code
                 .instructions
@@ -560,6 +596,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
             levels.any(|p| Some(p) != first)
         },
         starvation_checked: options.starvation,
+        progress: options.progress,
         not_judged: (0..model.instances)
             .filter(|&k| !analysis::can_progress(program, k, options.progress))
             .map(|k| model.names.process(Program::pid_of(k)))
@@ -600,6 +637,23 @@ fn verdict_at(model: &model::Model, choices: &[Choice]) -> Option<Verdict> {
     Some(model.analyse_stuck(&scratch))
 }
 
+/// The starving processes, and why, as [`replay`] of the lasso `schedule`
+/// (found with `progress`) reports them; empty if it does not replay.
+fn starving_as_replayed(
+    program: &Program,
+    schedule: &Schedule,
+    progress: ProgressKind,
+) -> Vec<Stuck> {
+    let mut schedule = schedule.clone();
+    schedule
+        .comments
+        .push(format!("progress: {}", progress.word()));
+    match replay(program, &schedule, 1).map(|r| r.verdict) {
+        Ok(Verdict::Runs { starving, .. }) => starving,
+        _ => Vec::new(),
+    }
+}
+
 /// What instance `k` is doing after `choices`, in words.
 fn waits_at(model: &model::Model, choices: &[Choice], k: usize) -> String {
     let mut scratch = model.scratch();
@@ -636,6 +690,11 @@ impl fmt::Display for CheckReport {
             }
         )?;
         match self.bound {
+            None if self.findings.is_empty() && self.clock_used_at.is_some() => writeln!(
+                f,
+                "  space exhausted with clock() at 0: no schedule violates anything there, \
+                 but no proof (see the clock note)"
+            )?,
             None if self.findings.is_empty() && self.starvation_checked => {
                 writeln!(
                     f,
@@ -672,11 +731,16 @@ impl fmt::Display for CheckReport {
             s.states_per_second(),
             s.bytes_per_state
         )?;
-        if let Some(u) = &self.unreduced {
+        if let Some((u, bound)) = &self.unreduced {
             writeln!(
                 f,
-                "  without reduction: {} states, {} transitions",
-                u.states, u.transitions
+                "  without reduction: {} states, {} transitions{}",
+                u.states,
+                u.transitions,
+                match bound {
+                    Some(b) => format!(" (bound reached: {b}; there are more)"),
+                    None => String::new(),
+                }
             )?;
         }
         if self.priorities_ignored {
@@ -685,6 +749,15 @@ impl fmt::Display for CheckReport {
                 "  priorities are not modelled: every order of the ready processes is explored, \
                  as if all had one priority (a process kept waiting only by higher priorities \
                  starves under `ipclab run`, not here)"
+            )?;
+        }
+        if let Some(line) = self.clock_used_at {
+            writeln!(
+                f,
+                "  clock() is not modelled: line {line} uses its reading beyond printing it, and \
+                 the checker's clock never advances (clock() reads 0 in every state explored), \
+                 so a run in which time passes may go where no state here went; `ipclab run` \
+                 answers about time"
             )?;
         }
         if let Some(line) = self.items_exact_because {

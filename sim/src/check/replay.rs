@@ -9,8 +9,8 @@
 //! repeated `repeat` times. The result is a [`RunResult`] that the
 //! renderings draw like any run.
 
-use ipclab_kernel::{Event, Kernel, ProcessState, TraceSink};
-use ipclab_syscalls::{Reply, Syscall};
+use ipclab_kernel::{Event, Kernel, ProcessState, TraceSink, TrapOutcome};
+use ipclab_syscalls::{Errno, Reply, Syscall};
 
 use super::model::Model;
 use super::schedule::{Choice, Schedule};
@@ -20,7 +20,7 @@ use crate::machine::{self, Effect};
 use crate::runner::RunResult;
 use crate::trace::{ProcView, Step, Trace, TraceEvent};
 use crate::translate::{translate_all, TraceMemory};
-use crate::verdict::{Progress, Stuck, Verdict};
+use crate::verdict::{Progress, Starving, Stuck, Verdict};
 
 /// A schedule that does not fit the scenario.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,6 +75,8 @@ pub fn replay(
     let mut last_of_kind: Vec<Option<u64>> = vec![None; procs.len()];
     // The last step each instance ran, for why a starving one starves.
     let mut last_ran: Vec<Option<u64>> = vec![None; procs.len()];
+    // The last failed call of each instance: its error and step.
+    let mut last_failure: Vec<Option<(Errno, u64)>> = vec![None; procs.len()];
     // `item`: `Some(true)` a produce, `Some(false)` a consume, `None` a call.
     let counts = |item: Option<bool>| {
         matches!(
@@ -95,6 +97,9 @@ pub fn replay(
         match *choice {
             Choice::Timer(k) => {
                 ran = None;
+                if k >= procs.len() {
+                    return Err(no_instance(step, k, procs.len()));
+                }
                 kernel
                     .fire_timer(Program::pid_of(k), &mut rec)
                     .map_err(|_| {
@@ -111,12 +116,7 @@ pub fn replay(
                     *at = Some(step as u64);
                 }
                 if k >= procs.len() {
-                    return Err(ReplayError(format!(
-                        "step {}: there is no instance {k} (the scenario has {}: 0 to {})",
-                        step + 1,
-                        procs.len(),
-                        procs.len().saturating_sub(1)
-                    )));
+                    return Err(no_instance(step, k, procs.len()));
                 }
                 if kernel.dispatch(pid, &mut rec).is_err() {
                     return Err(ReplayError(format!(
@@ -126,12 +126,15 @@ pub fn replay(
                 }
                 let label = names.process(pid);
                 if let Some(regs) = machine::resume(kernel, procs, program, k) {
-                    if Reply::from_regs(regs).is_ok() {
-                        progress[k].2 += 1;
-                        progress[k].3 = Some(step as u64);
-                        if counts(None) {
-                            last_of_kind[k] = Some(step as u64);
+                    match Reply::from_regs(regs) {
+                        Ok(_) => {
+                            progress[k].2 += 1;
+                            progress[k].3 = Some(step as u64);
+                            if counts(None) {
+                                last_of_kind[k] = Some(step as u64);
+                            }
                         }
+                        Err(errno) => last_failure[k] = Some((errno, step as u64)),
                     }
                 }
                 let mut event = machine::run_to_event(procs, program, k);
@@ -154,6 +157,11 @@ pub fn replay(
                 }
                 let effect =
                     machine::handle(kernel, procs, program, names, k, &mut event, &mut rec);
+                if let Effect::Trapped(TrapOutcome::Complete(regs)) = effect {
+                    if let Err(errno) = Reply::from_regs(regs) {
+                        last_failure[k] = Some((errno, step as u64));
+                    }
+                }
                 if effect.completed_ok() {
                     progress[k].2 += 1;
                     progress[k].3 = Some(step as u64);
@@ -251,6 +259,21 @@ pub fn replay(
             events: all,
         });
         if verdict.is_some() {
+            // As past a deadlock or the end: nothing can take another step.
+            if step + 1 < choices.len() {
+                return Err(ReplayError(format!(
+                    "step {}: the run ended at step {} with a program error; the schedule \
+                     has {} more choice{} than the run can take",
+                    step + 2,
+                    step + 1,
+                    choices.len() - step - 1,
+                    if choices.len() - step - 1 == 1 {
+                        ""
+                    } else {
+                        "s"
+                    }
+                )));
+            }
             break;
         }
     }
@@ -278,17 +301,19 @@ pub fn replay(
                 })
                 .map(|(k, p)| Stuck {
                     process: names.process(Program::pid_of(k)),
-                    why: match p.state {
-                        ProcessState::Blocked(r) => {
-                            format!("waits in {}", names.reason(kernel, p.pid, r))
-                        }
-                        // As the runner says it: one that did not run in
-                        // the cycle is not busy, it is passed over.
-                        _ if last_ran[k].is_none_or(|s| s < cycle_start) => {
-                            "ready but not scheduled".to_string()
-                        }
-                        _ => "runs, but makes no progress".to_string(),
-                    },
+                    // As the runner says it, of the cycle.
+                    why: Starving {
+                        waits_in: match p.state {
+                            ProcessState::Blocked(r) => Some(names.reason(kernel, p.pid, r)),
+                            _ => None,
+                        },
+                        timed: kernel.has_timer(p.pid),
+                        ran: last_ran[k].is_some_and(|s| s >= cycle_start),
+                        failing: last_failure[k]
+                            .filter(|&(_, at)| at >= cycle_start)
+                            .map(|(errno, _)| errno),
+                    }
+                    .why(),
                 })
                 .collect();
             Verdict::Runs {
@@ -315,6 +340,15 @@ pub fn replay(
         ticks: kernel.now(),
         output,
     })
+}
+
+/// Step `step` (from 0) names instance `k` of a scenario that has `count`.
+fn no_instance(step: usize, k: usize, count: usize) -> ReplayError {
+    ReplayError(format!(
+        "step {}: there is no instance {k} (the scenario has {count}: 0 to {})",
+        step + 1,
+        count.saturating_sub(1)
+    ))
 }
 
 fn views(kernel: &Kernel, names: &crate::names::Names, n: usize) -> Vec<ProcView> {

@@ -145,18 +145,21 @@ struct Expansion {
     reduced: bool,
 }
 
-/// The `not_empty` finding: `count` messages were still buffered when
-/// they became undeliverable.
+/// The `not_empty` finding: `count` messages became undeliverable (the
+/// kernel's three cases: queued when the receiver exited, sent after it
+/// exited, queued in a mailbox destroyed).
 fn left_undelivered(count: u64) -> Verdict {
+    let one = count == 1;
     Verdict::BlockedForever {
         stuck: vec![crate::verdict::Stuck {
             process: "kernel buffer".into(),
             why: format!(
-                "{count} message{} still buffered when {} receiver exited or {} mailbox went \
-                 away (undeliverable: never received)",
-                if count == 1 { " was" } else { "s were" },
-                if count == 1 { "its" } else { "their" },
-                if count == 1 { "its" } else { "their" },
+                "{count} message{} never received (undeliverable): {} receiver exited before \
+                 receiving {}, or {} mailbox went away",
+                if one { " is" } else { "s are" },
+                if one { "its" } else { "their" },
+                if one { "it" } else { "them" },
+                if one { "its" } else { "their" },
             ),
         }],
     }

@@ -59,7 +59,7 @@ pub struct SweepReport {
 /// The row's answer in one word: `safe` only for a proof.
 fn answer(row: &SweepRow) -> String {
     match &row.report {
-        Ok(r) if r.findings.is_empty() && r.bound.is_some() => "no answer".into(),
+        Ok(r) if r.findings.is_empty() && !r.is_exhaustive() => "no answer".into(),
         Ok(r) => r.answer().to_string(),
         Err(_) => "error".into(),
     }
@@ -86,6 +86,14 @@ pub fn sweep(
         SweepValue::Infinite => (1, 0),
     });
     values.dedup();
+    // `inf` is the kernel's largest setting: that number too is one row.
+    let top = match key {
+        SweepKey::Buffer => ipclab_kernel::config::MAX_SLOTS as u64,
+        SweepKey::Eager => ipclab_kernel::config::MAX_EAGER_LIMIT as u64,
+    };
+    if values.contains(&SweepValue::Infinite) {
+        values.retain(|v| *v != SweepValue::Value(top));
+    }
     let rows: Vec<SweepRow> = values
         .iter()
         .map(|&value| SweepRow {
@@ -132,10 +140,6 @@ pub fn sweep(
             // Safe only at `inf`, the kernel's largest setting: a gap too,
             // unless `inf` is right above the last unsafe value.
             (true, Some(SweepValue::Value(below)), SweepValue::Infinite) => {
-                let top = match key {
-                    SweepKey::Buffer => ipclab_kernel::config::MAX_SLOTS as u64,
-                    SweepKey::Eager => ipclab_kernel::config::MAX_EAGER_LIMIT as u64,
-                };
                 if below + 1 >= top {
                     format!("{} only when {what} {top} {}", verb(&answers[0]), unit(top))
                 } else {
@@ -209,9 +213,12 @@ impl fmt::Display for SweepReport {
                     row.value.to_string(),
                     answer(row),
                     r.stats.states,
-                    match r.bound {
-                        None => "space exhausted".to_string(),
-                        Some(b) => format!("bound reached: {b}"),
+                    match (r.bound, r.clock_used_at) {
+                        (Some(b), _) => format!("bound reached: {b}"),
+                        (None, Some(line)) => {
+                            format!("space exhausted, clock() at 0 (line {line}): no proof")
+                        }
+                        (None, None) => "space exhausted".to_string(),
                     }
                 )?,
                 Err(e) => writeln!(f, "{:>8}  error: {e}", row.value.to_string())?,

@@ -93,7 +93,7 @@ pub(super) struct CheckArgs {
     #[arg(long, value_name = "N", default_value_t = 10_000_000)]
     max_states: u64,
 
-    /// Stop after this many seconds (fractions allowed).
+    /// Stop after this many seconds (fractions allowed; `inf`: no limit).
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     time_limit: Option<Duration>,
 
@@ -135,7 +135,7 @@ pub(super) struct CheckArgs {
 
     /// Do not save counterexamples (the replay command then carries the
     /// schedule inline).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "output")]
     no_save: bool,
 
     /// Check once per setting of the kernel buffer (`buffer=0,1,2,inf`, in
@@ -207,7 +207,8 @@ struct Sweep {
     values: Vec<SweepValue>,
 }
 
-/// `2`, `0.5`: seconds, more than zero; `inf`: no limit.
+/// `2`, `0.5`: seconds, more than zero; `inf`: no limit (as is a number
+/// too large for a duration, some 585 billion years).
 fn parse_seconds(text: &str) -> Result<Duration, String> {
     if matches!(text.trim(), "inf" | "none") {
         return Ok(Duration::MAX);
@@ -215,13 +216,15 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .trim()
         .parse()
-        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if !(seconds > 0.0 && seconds.is_finite()) {
+        .ok()
+        .filter(|s: &f64| !s.is_nan())
+        .ok_or_else(|| format!("`{text}` is not a number of seconds"))?;
+    if seconds <= 0.0 {
         return Err(format!(
             "`{text}`: the time limit must be more than 0 seconds"
         ));
     }
-    Ok(Duration::from_secs_f64(seconds))
+    Ok(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
 }
 
 /// `buffer=0,1,2,inf` or `eager=8,64,inf`.
@@ -315,6 +318,21 @@ enum Agreement {
 /// not tell completing from running forever: both are "no violation").
 fn agreement(report: &CheckReport, expect: &Expectation) -> (Agreement, String) {
     let wanted = expectation_text(expect);
+    if let Some(line) = report.clock_used_at {
+        // With clock() at 0 the answer holds only for runs in which no time
+        // passes: neither a proof nor a certain counterexample.
+        let shown = report.findings.iter().any(|f| f.verdict.matches(expect))
+            || (matches!(expect, Expectation::Completes | Expectation::Runs)
+                && report.findings.is_empty());
+        return (
+            Agreement::Unknown,
+            format!(
+                "expected {wanted}: {} with clock() at 0, but line {line} uses clock(): \
+                 no answer either way",
+                if shown { "holds" } else { "does not hold" }
+            ),
+        );
+    }
     match expect {
         Expectation::Completes | Expectation::Runs => {
             if let Some(first) = report.findings.first() {
@@ -343,6 +361,22 @@ fn agreement(report: &CheckReport, expect: &Expectation) -> (Agreement, String) 
             Agreement::Unknown,
             format!("expected {wanted}: not checked (--no-starvation): no answer either way"),
         ),
+        // No lasso can starve a process that has no progress statement of
+        // the kind asked for: that is no proof that it cannot starve.
+        Expectation::Starvation { label, .. }
+            if report.not_judged.iter().any(|n| n == label)
+                && !report.findings.iter().any(|f| f.verdict.matches(expect)) =>
+        {
+            (
+                Agreement::Unknown,
+                format!(
+                    "expected {wanted}: not checked: {label} has no progress statement \
+                     (--progress {}), so it is not judged; --progress any-call judges it by \
+                     its completed calls",
+                    report.progress.word()
+                ),
+            )
+        }
         _ => {
             if report.findings.iter().any(|f| f.verdict.matches(expect)) {
                 (
@@ -370,6 +404,21 @@ fn agreement(report: &CheckReport, expect: &Expectation) -> (Agreement, String) 
 
 /// The one-line answer.
 fn answer_line(report: &CheckReport) -> String {
+    if let (Some(line), None) = (report.clock_used_at, report.bound) {
+        let found: Vec<&str> = report.findings.iter().map(|f| f.kind.word()).collect();
+        return if found.is_empty() {
+            format!(
+                "answer: no violation with clock() at 0, but no proof (line {line} uses \
+                 clock(), which the checker does not model)"
+            )
+        } else {
+            format!(
+                "answer: {} with clock() at 0 (line {line} uses clock(): a run in which time \
+                 passes may not do this)",
+                found.join(", ")
+            )
+        };
+    }
     match (report.findings.is_empty(), report.bound) {
         (true, None) if report.starvation_checked => {
             "answer: safe (space exhausted: a proof)".to_string()
@@ -526,6 +575,16 @@ pub(super) fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
     }
     let report = check::check(&program, &options)
         .map_err(|e| Failure::Message(format!("cannot check {}: {e}", loaded.file_name)))?;
+    // On stderr, under --quiet too: a script must not go on to replay a
+    // file that is not there.
+    for finding in &report.findings {
+        if let Some(why) = &finding.save_error {
+            eprintln!(
+                "ipclab check: could not save the {} counterexample: {why}",
+                finding.kind.word()
+            );
+        }
+    }
     let mut text = String::new();
     if args.quiet {
         text.push_str(report.to_string().lines().next().unwrap_or(""));
@@ -538,15 +597,6 @@ pub(super) fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
             text.push_str(&render::wrap_lines(&report_text, 80));
         } else {
             text.push_str(&report_text);
-        }
-        for finding in &report.findings {
-            if finding.saved_to.is_none() && !args.no_save {
-                text.push_str(&format!(
-                    "  (could not save the {} counterexample under {})\n",
-                    finding.kind.word(),
-                    args.output.display()
-                ));
-            }
         }
         let commands: Vec<String> = report
             .findings
@@ -576,10 +626,10 @@ pub(super) fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
         }
         None => {
             text.push_str("no expect line: exit status 1 when a violation is found\n");
-            match (report.findings.is_empty(), report.bound) {
+            match (report.findings.is_empty(), report.is_exhaustive()) {
                 (false, _) => Agreement::Disagrees,
-                (true, None) => Agreement::Agrees,
-                (true, Some(_)) => Agreement::Unknown,
+                (true, true) => Agreement::Agrees,
+                (true, false) => Agreement::Unknown,
             }
         }
     };
@@ -698,10 +748,22 @@ struct GivenSchedule {
 /// `ipclab-schedule 1` header may be left out).
 fn read_schedule(given: &str) -> Result<GivenSchedule, Failure> {
     let path = Path::new(given);
+    if path.is_dir() {
+        return Err(Failure::Message(format!(
+            "--schedule `{given}` is a directory, not a schedule file"
+        )));
+    }
     if path.is_file() {
-        let text = std::fs::read_to_string(path)
+        let bytes = std::fs::read(path)
             .map_err(|e| format!("cannot read the schedule file {given}: {e}"))?;
-        let schedule = Schedule::parse(&text).map_err(|e| format!("{given}: {e}"))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            format!("{given}:{line}: not a schedule: the file is not UTF-8 text")
+        })?;
+        // A byte-order mark, as a scenario file may have one.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        let schedule = Schedule::parse(text).map_err(|e| format!("{given}: {e}"))?;
         return Ok(GivenSchedule {
             schedule,
             label: format!("from {given}"),
@@ -776,6 +838,20 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
     });
     // A hand-edited schedule: say what of its comments is not used.
     let mut notes = Vec::new();
+    let stem = |name: &str| {
+        std::path::Path::new(name)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+    };
+    if let Some(made_for) = comment(schedule, "scenario:") {
+        if stem(made_for) != stem(&loaded.file_name) {
+            notes.push(format!(
+                "note: the schedule was made for {made_for} and is replayed on {}: another \
+                 scenario, so it may not reproduce",
+                loaded.file_name
+            ));
+        }
+    }
     let made_with = comment(schedule, "overrides:").unwrap_or("");
     let given_now = check::schedule::overrides_text(&args.define);
     if made_with != given_now {
@@ -905,6 +981,10 @@ mod tests {
         assert!(parse_seconds("-1").is_err());
         assert!(parse_seconds("soon").is_err());
         assert_eq!(parse_seconds("inf"), Ok(Duration::MAX));
+        assert!(parse_seconds("NaN").is_err());
+        // Too large for a duration (it used to panic): no limit.
+        assert_eq!(parse_seconds("1e20"), Ok(Duration::MAX));
+        assert_eq!(parse_seconds("1e400"), Ok(Duration::MAX));
     }
 
     #[test]

@@ -405,7 +405,7 @@ fn expect_line(verdict: &Verdict, expect: Option<&Expectation>) -> String {
         Some(e) => format!(
             "expected {}: got {}, does not match ✗",
             expectation_text(e),
-            verdict.keyword()
+            verdict.as_expected()
         ),
     }
 }
