@@ -315,9 +315,35 @@ fn a_lasso_never_leaves_a_timer_enabled_all_along_its_cycle_unfired() {
 }
 
 #[test]
+fn a_process_with_no_items_is_judged_by_its_calls_as_run_judges_it() {
+    // A and B wait for each other while C runs forever: `run` names both
+    // as starving; so must the checker, though neither produces or consumes.
+    let source = "process A { recv(B, x); send(B, 1); }\n\
+                  process B { recv(A, y); send(A, 2); }\n\
+                  process C { loop { produce z; yield; } }";
+    let p = program(source);
+    let run = ipclab_sim::runner::run(&p, ipclab_sim::runner::RunOptions::default()).expect("runs");
+    assert_eq!(starving(&run.verdict), ["A", "B"]);
+    let report = check::check(&p, &options()).expect("checks");
+    let finding = report.finding(Kind::Starvation).expect("A and B starve");
+    assert_eq!(starving(&finding.verdict), ["A", "B"], "{report}");
+    let replayed = check::replay(&p, &finding.schedule, 3).expect("replays");
+    assert_eq!(starving(&replayed.verdict), ["A", "B"]);
+}
+
+#[test]
 fn a_proof_names_the_processes_starvation_was_not_judged_for() {
+    // A has no `produce` or `consume`: by default it is judged by its
+    // calls, as `run` judges it; under `--progress produce` it is not judged.
     let source = "process A { recv(B, x); print x; }\nprocess B { send(A, 1); produce item; }";
     let report = check::check(&program(source), &options()).expect("checks");
+    assert!(report.is_proof_of_safety(), "{report}");
+    assert!(report.not_judged.is_empty(), "{report}");
+    let produce = CheckOptions {
+        progress: check::ProgressKind::Produce,
+        ..options()
+    };
+    let report = check::check(&program(source), &produce).expect("checks");
     assert!(report.is_proof_of_safety(), "{report}");
     assert_eq!(report.not_judged, ["A"]);
     assert!(

@@ -753,18 +753,18 @@ fn an_expected_starvation_of_a_process_with_no_progress_statement_is_not_checked
          process C { loop { produce z; yield; } }\nexpect starvation(A);\n",
     )
     .unwrap();
-    let out = ipclab_in(&dir, &["check", "nj.ipc", "--no-save"]);
+    // Under --progress produce, A (no produce) is not judged.
+    let args = ["check", "nj.ipc", "--no-save", "--progress", "produce"];
+    let out = ipclab_in(&dir, &args);
     assert_eq!(code(&out), 0, "{}", both(&out));
     assert!(
         stdout(&out).contains("expected starvation(A): not checked: A has no progress statement"),
         "{}",
         both(&out)
     );
-    // Judged by its calls, it starves, as `run` says.
-    let out = ipclab_in(
-        &dir,
-        &["check", "nj.ipc", "--no-save", "--progress", "any-call"],
-    );
+    // By default, A (no items) is judged by its calls and starves, as
+    // `run` says.
+    let out = ipclab_in(&dir, &["check", "nj.ipc", "--no-save"]);
     assert_eq!(code(&out), 0, "{}", both(&out));
     assert!(
         stdout(&out).contains("a schedule shows it ✓"),

@@ -446,9 +446,28 @@ fn make_fair(
     None
 }
 
+/// The progress instance `k` is judged by when `progress` is asked for:
+/// `progress` itself if its code has a statement of that kind; under the
+/// default (`items`), a process with no `produce` or `consume` is judged
+/// by its completed calls, as `ipclab run` judges every process; `None`
+/// when it has nothing that counts (it cannot starve by this definition).
+pub fn progress_of(
+    program: &crate::lang::Program,
+    k: usize,
+    progress: ProgressKind,
+) -> Option<ProgressKind> {
+    if can_progress(program, k, progress) {
+        Some(progress)
+    } else if progress == ProgressKind::Items && can_progress(program, k, ProgressKind::AnyCall) {
+        Some(ProgressKind::AnyCall)
+    } else {
+        None
+    }
+}
+
 /// Does the declaration of instance `k` contain a statement that counts as
-/// progress? Processes without one cannot starve by this definition.
-pub fn can_progress(program: &crate::lang::Program, k: usize, progress: ProgressKind) -> bool {
+/// progress of kind `progress`?
+fn can_progress(program: &crate::lang::Program, k: usize, progress: ProgressKind) -> bool {
     use crate::lang::Instruction;
     let Some(decl) = program.instances.get(k).map(|i| i.decl) else {
         return false;

@@ -439,11 +439,12 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
     let mut also_starving = Vec::new();
     if options.starvation {
         let mut lassos = Vec::new();
-        for k in 0..model.instances {
-            if !analysis::can_progress(program, k, options.progress) {
-                continue;
-            }
-            if let Some(lasso) = analysis::starvation(graph, k, options.progress) {
+        let judged_by: Vec<Option<ProgressKind>> = (0..model.instances)
+            .map(|k| analysis::progress_of(program, k, options.progress))
+            .collect();
+        for (k, kind) in judged_by.iter().enumerate() {
+            let Some(kind) = *kind else { continue };
+            if let Some(lasso) = analysis::starvation(graph, k, kind) {
                 lassos.push(lasso);
             }
         }
@@ -462,10 +463,12 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
             // schedules of their own.
             let (starved, others): (Vec<_>, Vec<_>) = lassos.into_iter().partition(|l| {
                 graph.nodes[first.entry as usize].alive & (1 << l.process) != 0
-                    && !first
-                        .cycle
-                        .iter()
-                        .any(|&label| analysis::is_progress(label, l.process, options.progress))
+                    && judged_by[l.process].is_some_and(|kind| {
+                        !first
+                            .cycle
+                            .iter()
+                            .any(|&label| analysis::is_progress(label, l.process, kind))
+                    })
             });
             also_starving = others
                 .iter()
@@ -598,7 +601,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
         starvation_checked: options.starvation,
         progress: options.progress,
         not_judged: (0..model.instances)
-            .filter(|&k| !analysis::can_progress(program, k, options.progress))
+            .filter(|&k| analysis::progress_of(program, k, options.progress).is_none())
             .map(|k| model.names.process(Program::pid_of(k)))
             .collect(),
         also_starving,

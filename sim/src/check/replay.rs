@@ -77,14 +77,19 @@ pub fn replay(
     let mut last_ran: Vec<Option<u64>> = vec![None; procs.len()];
     // The last failed call of each instance: its error and step.
     let mut last_failure: Vec<Option<(Errno, u64)>> = vec![None; procs.len()];
-    // `item`: `Some(true)` a produce, `Some(false)` a consume, `None` a call.
-    let counts = |item: Option<bool>| {
+    // What each instance is judged by, as the check judged it.
+    let judged_by: Vec<Option<super::ProgressKind>> = (0..procs.len())
+        .map(|k| super::analysis::progress_of(program, k, kind))
+        .collect();
+    // Does this count for instance `k`? `item`: `Some(true)` a produce,
+    // `Some(false)` a consume, `None` a call.
+    let counts = |k: usize, item: Option<bool>| {
         matches!(
-            (kind, item),
-            (super::ProgressKind::AnyCall, None)
-                | (super::ProgressKind::Items, Some(_))
-                | (super::ProgressKind::Produce, Some(true))
-                | (super::ProgressKind::Consume, Some(false))
+            (judged_by[k], item),
+            (Some(super::ProgressKind::AnyCall), None)
+                | (Some(super::ProgressKind::Items), Some(_))
+                | (Some(super::ProgressKind::Produce), Some(true))
+                | (Some(super::ProgressKind::Consume), Some(false))
         )
     };
     let choices = schedule.unrolled(repeat);
@@ -130,7 +135,7 @@ pub fn replay(
                         Ok(_) => {
                             progress[k].2 += 1;
                             progress[k].3 = Some(step as u64);
-                            if counts(None) {
+                            if counts(k, None) {
                                 last_of_kind[k] = Some(step as u64);
                             }
                         }
@@ -165,7 +170,7 @@ pub fn replay(
                 if effect.completed_ok() {
                     progress[k].2 += 1;
                     progress[k].3 = Some(step as u64);
-                    if counts(None) {
+                    if counts(k, None) {
                         last_of_kind[k] = Some(step as u64);
                     }
                 }
@@ -178,7 +183,7 @@ pub fn replay(
                     Effect::Produce(value) => {
                         progress[k].0 += 1;
                         progress[k].3 = Some(step as u64);
-                        if counts(Some(true)) {
+                        if counts(k, Some(true)) {
                             last_of_kind[k] = Some(step as u64);
                         }
                         events.push(TraceEvent::Produce {
@@ -189,7 +194,7 @@ pub fn replay(
                     Effect::Consume(value) => {
                         progress[k].1 += 1;
                         progress[k].3 = Some(step as u64);
-                        if counts(Some(false)) {
+                        if counts(k, Some(false)) {
                             last_of_kind[k] = Some(step as u64);
                         }
                         events.push(TraceEvent::Consume {
@@ -296,7 +301,7 @@ pub fn replay(
                 .filter(|(k, p)| {
                     schedule.is_lasso()
                         && !p.is_exited()
-                        && super::analysis::can_progress(program, *k, kind)
+                        && judged_by[*k].is_some()
                         && last_of_kind[*k].is_none_or(|s| s < cycle_start)
                 })
                 .map(|(k, p)| Stuck {
