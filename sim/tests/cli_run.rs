@@ -307,3 +307,33 @@ fn a_threaded_run_at_the_step_limit_names_the_limit() {
         stdout(&out)
     );
 }
+
+#[test]
+fn a_threaded_run_that_sleeps_past_the_tick_limit_ends_there_quickly() {
+    let path = scenario(
+        "long-sleep.ipc",
+        b"process A { sleep 9223372036854775807; print \"woke\", clock(); }\n",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ipclab"))
+        .args(["run", path.to_str().unwrap(), "--threads", "--steps", "10"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It used to tick the clock one by one towards 2^63 at 100% CPU.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("ipclab run --threads still sleeping after 10 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}");
+    assert!(
+        text.contains("runs: still live at the tick limit (100000 ticks)"),
+        "{text}"
+    );
+    assert!(text.contains(", 100000 ticks;"), "{text}");
+}

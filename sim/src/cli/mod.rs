@@ -420,6 +420,7 @@ fn run_threaded(
     let options = ipclab_sim::threads::ThreadOptions {
         cpus: args.cpus as usize,
         max_steps: args.steps,
+        ..Default::default()
     };
     let started = std::time::Instant::now();
     let result = ipclab_sim::threads::run_threaded(program, options)
@@ -453,15 +454,14 @@ fn run_threaded(
             }
         ));
     }
-    // A live threaded run ends only at the step limit: its verdict says so.
-    let limit = matches!(result.verdict, ipclab_sim::verdict::Verdict::Runs { .. })
-        .then_some(ipclab_sim::verdict::Limit::Steps(args.steps));
     text.push_str(&render::verdict_text_with(
         &result.verdict,
         program.expect.as_ref(),
         &render::VerdictOptions {
             color,
-            limit,
+            // A live threaded run ends at the step or the tick limit: its
+            // verdict says which.
+            limit: result.limit,
             ..render::VerdictOptions::default()
         },
     ));
