@@ -337,3 +337,16 @@ fn a_threaded_run_that_sleeps_past_the_tick_limit_ends_there_quickly() {
     );
     assert!(text.contains(", 100000 ticks;"), "{text}");
 }
+
+#[test]
+fn a_threaded_run_writes_out_control_characters_of_printed_text() {
+    let path = scenario(
+        "print-controls.ipc",
+        b"process A { print \"red \x1b[31mX\\nY\x07\"; }\n",
+    );
+    let out = ipclab(&["run", path.to_str().unwrap(), "--threads"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}");
+    assert!(text.starts_with("A: red \\e[31mX\\nY\\x07\n"), "{text}");
+    assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");
+}

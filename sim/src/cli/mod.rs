@@ -430,7 +430,9 @@ fn run_threaded(
     let mut text = String::new();
     if !args.output.quiet {
         for line in &result.output {
-            text.push_str(line);
+            // As the timeline writes a `print`: control characters written
+            // out, so they neither break lines nor reach the terminal.
+            text.push_str(&render::style::escape_controls(line));
             text.push('\n');
         }
         let s = &result.stats;
