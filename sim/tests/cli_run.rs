@@ -201,6 +201,29 @@ fn defines_override_constants() {
 }
 
 #[test]
+fn a_constant_given_twice_with_d_is_a_usage_error_in_every_command() {
+    let path = scenario("counted-twice.ipc", COUNTED.as_bytes());
+    let path = path.to_str().unwrap();
+    for command in [
+        &["run", path][..],
+        &["check", path, "--no-save"],
+        &["replay", path, "--schedule", "0"],
+        &["show", path, "--bytecode"],
+    ] {
+        let mut args = command.to_vec();
+        args.extend(["-D", "N=3", "-D", "M=1", "-D", "N=7"]);
+        let out = ipclab(&args);
+        assert_eq!(code(&out), 2, "{command:?}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            "error: -D N given twice (3 and 7): give each constant once\n",
+            "{command:?}"
+        );
+        assert!(stdout(&out).is_empty(), "{command:?}: {}", stdout(&out));
+    }
+}
+
+#[test]
 fn steps_limits_the_run() {
     let path = scenario(
         "forever.ipc",
