@@ -137,6 +137,36 @@ impl Kernel {
         report
     }
 
+    /// With no process on a CPU, advances the clock to the next timer or to
+    /// `limit`, whichever comes first, in one jump, and fires the timers due
+    /// there. The clock never moves back: at or past `limit` this does
+    /// nothing.
+    ///
+    /// A jump rather than a tick at a time: with nothing running, the ticks
+    /// before the next timer change nothing but the clock (no quantum to
+    /// charge, no timer to fire), and a `sleep` of 2^63 ticks ticked out one
+    /// by one would never end. The last tick is a real [`Kernel::tick`], so
+    /// the timers fire, and report, exactly as they would have.
+    ///
+    /// # Errors
+    /// `EINVAL` when a process is running: its quantum counts the ticks, so
+    /// none may be skipped.
+    pub fn idle_until(
+        &mut self,
+        limit: u64,
+        sink: &mut impl TraceSink,
+    ) -> Result<TickReport, Errno> {
+        if self.procs.iter().any(|p| p.state == ProcessState::Running) {
+            return Err(Errno::EINVAL);
+        }
+        let target = self.next_timer().map_or(limit, |at| at.min(limit));
+        if target <= self.now {
+            return Ok(TickReport::default());
+        }
+        self.now = target - 1;
+        Ok(self.tick(sink))
+    }
+
     /// Is some timer due now, and the highest priority among ready processes.
     #[inline]
     fn due_and_best_ready(&self) -> (bool, Option<u8>) {
@@ -180,7 +210,7 @@ impl Kernel {
 
 #[cfg(test)]
 mod tests {
-    use ipclab_syscalls::{Syscall, TagFilter, Timeout};
+    use ipclab_syscalls::{Errno, Syscall, TagFilter, Timeout};
 
     use crate::testing::*;
     use crate::{ProcessState, TrapOutcome};
@@ -268,6 +298,53 @@ mod tests {
         assert_eq!(w.completion(p), [0, 0, 0, 0]);
         assert_eq!(ok(w.call(p, Syscall::Clock)), 3);
         assert_eq!(ok(w.call(p, Syscall::Sleep { ticks: 0 })), 0);
+    }
+
+    #[test]
+    fn an_idle_clock_jumps_to_the_next_timer_and_fires_it() {
+        let mut w = World::new(Default::default());
+        let (soon, late) = (w.spawn(1), w.spawn(1));
+        blocked(w.call(soon, Syscall::Sleep { ticks: 1_000_000 }));
+        blocked(w.call(
+            late,
+            Syscall::Sleep {
+                ticks: u64::MAX / 2,
+            },
+        ));
+        let report = w.k.idle_until(u64::MAX, &mut w.sink).unwrap();
+        w.check();
+        assert_eq!((w.k.now(), report.timers_fired), (1_000_000, 1));
+        assert_eq!(w.completion(soon), [0, 0, 0, 0]);
+        assert!(w.is_blocked(late));
+    }
+
+    #[test]
+    fn an_idle_clock_stops_at_the_limit_before_a_later_timer() {
+        let mut w = World::new(Default::default());
+        let p = w.spawn(1);
+        blocked(w.call(
+            p,
+            Syscall::Sleep {
+                ticks: i64::MAX as u64,
+            },
+        ));
+        let report = w.k.idle_until(100_000, &mut w.sink).unwrap();
+        w.check();
+        assert_eq!((w.k.now(), report.timers_fired), (100_000, 0));
+        assert!(w.is_blocked(p));
+        // At the limit it stays there: the clock never moves back.
+        w.k.idle_until(10, &mut w.sink).unwrap();
+        assert_eq!(w.k.now(), 100_000);
+    }
+
+    #[test]
+    fn an_idle_clock_refuses_to_skip_a_running_processs_ticks() {
+        let mut w = World::new(Default::default());
+        let (sleeper, runner) = (w.spawn(1), w.spawn(1));
+        blocked(w.call(sleeper, Syscall::Sleep { ticks: 50 }));
+        w.run(runner);
+        assert_eq!(w.k.idle_until(u64::MAX, &mut w.sink), Err(Errno::EINVAL));
+        assert_eq!(w.k.now(), 0);
     }
 
     #[test]

@@ -121,6 +121,9 @@ pub enum Work {
 /// A kernel shared by several CPUs: every entry takes the lock.
 pub struct SharedKernel {
     inner: Mutex<Locked>,
+    /// The tick at which an idle machine halts instead of waiting longer
+    /// for a timer (the embedder's limit; `u64::MAX`: none).
+    tick_limit: u64,
 }
 
 struct Locked {
@@ -129,8 +132,15 @@ struct Locked {
 }
 
 impl SharedKernel {
-    /// Wraps a booted kernel.
+    /// Wraps a booted kernel, with no tick limit.
     pub fn new(kernel: Kernel) -> SharedKernel {
+        SharedKernel::with_tick_limit(kernel, u64::MAX)
+    }
+
+    /// Wraps a booted kernel whose clock stops at `tick_limit`: when every
+    /// process waits for a timer beyond it, the clock jumps to the limit and
+    /// the machine halts there, still live (the embedder's `runs`).
+    pub fn with_tick_limit(kernel: Kernel, tick_limit: u64) -> SharedKernel {
         SharedKernel {
             inner: Mutex::new(Locked {
                 kernel,
@@ -139,6 +149,7 @@ impl SharedKernel {
                     halted: false,
                 },
             }),
+            tick_limit,
         }
     }
 
@@ -161,9 +172,10 @@ impl SharedKernel {
     /// next ready process; or, when nothing is ready but some process is
     /// still on a CPU (and may make others ready), it records itself idle;
     /// or, when nothing is ready and nothing runs, it advances the clock to
-    /// the next timer, and with no timer halts the machine. The second
-    /// value is the CPUs to unpark once the lock is released (all of them
-    /// on a halt).
+    /// the next timer in one jump ([`Kernel::idle_until`]), and halts the
+    /// machine with no timer, or with the clock at the tick limit. The
+    /// second value is the CPUs to unpark once the lock is released (all of
+    /// them on a halt).
     pub fn find_work(&self, cpu: usize, sink: &mut impl TraceSink) -> (Work, CpuSet) {
         self.with_cpus(|kernel, cpus| {
             cpus.idle.remove(cpu);
@@ -186,13 +198,15 @@ impl SharedKernel {
                     cpus.idle.insert(cpu);
                     return (Work::Park, CpuSet::default());
                 }
-                match kernel.next_timer() {
-                    Some(at) => {
-                        while kernel.now() < at {
-                            let _ = kernel.tick(sink);
-                        }
-                    }
-                    None => cpus.halted = true,
+                if kernel.next_timer().is_none() {
+                    cpus.halted = true;
+                    continue;
+                }
+                // Cannot fail: nothing is running. Never past the limit: a
+                // `sleep` of 2^63 ticks ends the run there, still live.
+                let _ = kernel.idle_until(self.tick_limit, sink);
+                if kernel.now() >= self.tick_limit {
+                    cpus.halted = true;
                 }
             }
         })
@@ -234,6 +248,38 @@ pub fn take_for_ready(kernel: &mut Kernel, cpus: &mut Cpus) -> CpuSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{blocked, World};
+    use crate::NullSink;
+    use ipclab_syscalls::Syscall;
+
+    #[test]
+    fn an_idle_machine_whose_timer_is_past_the_tick_limit_halts_at_the_limit() {
+        let mut w = World::new(Default::default());
+        let p = w.spawn(1);
+        blocked(w.call(
+            p,
+            Syscall::Sleep {
+                ticks: i64::MAX as u64,
+            },
+        ));
+        let shared = SharedKernel::with_tick_limit(w.k, 100_000);
+        // One look, not 2^63 ticks: the clock jumps to the limit and stops.
+        let (work, _) = shared.find_work(0, &mut NullSink);
+        assert_eq!(work, Work::Halt);
+        let (now, state) = shared.with(|k| (k.now(), k.process(p).unwrap().state));
+        assert_eq!(now, 100_000);
+        assert!(matches!(state, ProcessState::Blocked(_)), "{state:?}");
+    }
+
+    #[test]
+    fn an_idle_machine_jumps_to_a_timer_within_the_limit_and_runs_its_process() {
+        let mut w = World::new(Default::default());
+        let p = w.spawn(1);
+        blocked(w.call(p, Syscall::Sleep { ticks: 99_999 }));
+        let shared = SharedKernel::with_tick_limit(w.k, 100_000);
+        assert_eq!(shared.find_work(0, &mut NullSink).0, Work::Run(p));
+        assert_eq!(shared.with(|k| k.now()), 99_999);
+    }
 
     #[test]
     fn a_cpu_set_gives_back_what_it_was_given_lowest_first() {

@@ -65,6 +65,7 @@ fn ipclab_threaded(cpus: usize, messages: u64) -> Sample {
         ThreadOptions {
             cpus,
             max_steps: messages * 3,
+            ..ThreadOptions::default()
         },
     )
     .expect("scenario boots");

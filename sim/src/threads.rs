@@ -24,7 +24,9 @@
 //!
 //! Time: the virtual clock advances only when no process can run and a
 //! timer is set (the CPUs run for real, so per-step ticks would mean
-//! nothing); a process that computes for a long time without a call is
+//! nothing). It jumps to the timer, and stops at the deterministic
+//! runner's tick limit: a run that waits past it ends there with `runs`,
+//! as it does without `--threads`. A process that computes for a long time without a call is
 //! taken off its CPU when its VM budget runs out and another process waits.
 //!
 //! Chapter: `docs/concurrency.md`.
@@ -42,7 +44,7 @@ use crate::lang::vm::{self, ProcState, VmEvent};
 use crate::lang::{Program, Span};
 use crate::names::Names;
 use crate::runner::{BootError, RunOptions, World};
-use crate::verdict::{Progress, Stuck, Verdict};
+use crate::verdict::{Limit, Progress, Stuck, Verdict};
 use crate::waitfor::analyse_stuck;
 
 /// Instructions a process may run without an event before its CPU checks
@@ -76,6 +78,21 @@ pub struct ThreadOptions {
     /// Steps (calls and local events: see [`ThreadedResult::steps`]) after
     /// which a live run halts with `runs`.
     pub max_steps: u64,
+    /// The tick at which a live run whose processes all wait for a later
+    /// timer halts with `runs` (the deterministic runner's limit).
+    pub max_ticks: u64,
+}
+
+impl Default for ThreadOptions {
+    /// One CPU, and the deterministic runner's limits.
+    fn default() -> ThreadOptions {
+        let run = RunOptions::default();
+        ThreadOptions {
+            cpus: 1,
+            max_steps: run.max_steps,
+            max_ticks: run.max_ticks,
+        }
+    }
 }
 
 /// What a threaded run produced.
@@ -91,6 +108,8 @@ pub struct ThreadedResult {
     pub steps: u64,
     /// The clock at the end.
     pub ticks: u64,
+    /// The limit that ended a `runs` verdict (`None` for any other).
+    pub limit: Option<Limit>,
     /// Lines the processes printed, in the order the CPUs printed them.
     pub output: Vec<String>,
     /// The kernel's invariants at the end, as a sentence when broken.
@@ -113,6 +132,7 @@ struct Machine<'p> {
     error: Mutex<Option<Verdict>>,
     steps: AtomicU64,
     max_steps: u64,
+    max_ticks: u64,
     at_limit: AtomicBool,
     /// Set when the machine halts: CPUs still running a process stop at
     /// its next call.
@@ -216,7 +236,7 @@ pub fn run_threaded(
     let last_ran = (0..world.procs.len()).map(|_| AtomicU64::new(0)).collect();
     let machine = Machine {
         program,
-        kernel: SharedKernel::new(*world.kernel),
+        kernel: SharedKernel::with_tick_limit(*world.kernel, options.max_ticks),
         procs: world.procs.into_iter().map(Mutex::new).collect(),
         counters,
         last_ran,
@@ -224,6 +244,7 @@ pub fn run_threaded(
         error: Mutex::new(None),
         steps: AtomicU64::new(0),
         max_steps: options.max_steps,
+        max_ticks: options.max_ticks,
         at_limit: AtomicBool::new(false),
         stopping: AtomicBool::new(false),
         threads: OnceLock::new(),
@@ -555,23 +576,36 @@ impl Machine<'_> {
             .map(|s| s.load(Ordering::Relaxed))
             .collect();
         let names = &self.names;
-        let (verdict, stats, ticks, invariants) = self.kernel.with(|kernel: &mut Kernel| {
+        let (max_steps, max_ticks) = (self.max_steps, self.max_ticks);
+        let (verdict, limit, stats, ticks, invariants) = self.kernel.with(|kernel: &mut Kernel| {
+            // The order the deterministic runner checks them in. The clock
+            // reaches the tick limit only in a halt of an idle machine with
+            // a timer still set (`SharedKernel::find_work`): a live world.
+            let limit = if at_limit {
+                Some(Limit::Steps(max_steps))
+            } else if kernel.now() >= max_ticks {
+                Some(Limit::Ticks(max_ticks))
+            } else {
+                None
+            };
             let verdict = match error {
                 Some(verdict) => verdict,
-                None if at_limit => {
+                None if limit.is_some() => {
                     let starving = starving(kernel, names, &progress, &last_ran, steps);
                     Verdict::Runs { progress, starving }
                 }
                 None => analyse_stuck(kernel, names),
             };
+            let limit = limit.filter(|_| matches!(verdict, Verdict::Runs { .. }));
             let invariants = kernel.check_invariants().map_err(|v| format!("{v:?}"));
-            (verdict, *kernel.stats(), kernel.now(), invariants)
+            (verdict, limit, *kernel.stats(), kernel.now(), invariants)
         });
         ThreadedResult {
             verdict,
             stats,
             steps,
             ticks,
+            limit,
             output: self.output.into_inner().unwrap_or_else(|e| e.into_inner()),
             invariants,
             dispatches,

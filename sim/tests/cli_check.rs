@@ -1001,3 +1001,26 @@ fn a_bounded_search_without_reduction_says_it_was_bounded_too() {
         both(&out)
     );
 }
+
+#[test]
+fn control_characters_in_a_mailbox_name_reach_neither_the_report_nor_the_timeline_raw() {
+    let dir = scratch("control-name");
+    std::fs::write(
+        dir.join("esc.ipc"),
+        "process A { let h = mbox_create(\"\x1b[31mZ\x07\\n\", capacity = 0); mbox_send(h, 1); }\n\
+         process B { recv(A, x); }\n",
+    )
+    .unwrap();
+    let out = ipclab_in(&dir, &["check", "esc.ipc", "--no-save", "--timeline"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    let text = stdout(&out);
+    assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");
+    // In the report, in a state cell of the timeline, and in its verdict.
+    assert!(
+        text.contains("  A waits in send(\\e[31mZ\\x07\\n) [rendezvous"),
+        "{text}"
+    );
+    assert!(text.contains(" BLK send(\\e[31mZ\\x07\\n)"), "{text}");
+    // No line starts with the rest of a name cut by a raw newline.
+    assert!(!text.lines().any(|l| l.starts_with(')')), "{text}");
+}

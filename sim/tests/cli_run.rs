@@ -216,6 +216,29 @@ fn defines_override_constants() {
 }
 
 #[test]
+fn a_constant_given_twice_with_d_is_a_usage_error_in_every_command() {
+    let path = scenario("counted-twice.ipc", COUNTED.as_bytes());
+    let path = path.to_str().unwrap();
+    for command in [
+        &["run", path][..],
+        &["check", path, "--no-save"],
+        &["replay", path, "--schedule", "0"],
+        &["show", path, "--bytecode"],
+    ] {
+        let mut args = command.to_vec();
+        args.extend(["-D", "N=3", "-D", "M=1", "-D", "N=7"]);
+        let out = ipclab(&args);
+        assert_eq!(code(&out), 2, "{command:?}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            "error: -D N given twice (3 and 7): give each constant once\n",
+            "{command:?}"
+        );
+        assert!(stdout(&out).is_empty(), "{command:?}: {}", stdout(&out));
+    }
+}
+
+#[test]
 fn steps_limits_the_run() {
     let path = scenario(
         "forever.ipc",
@@ -321,4 +344,47 @@ fn a_threaded_run_at_the_step_limit_names_the_limit() {
         "{}",
         stdout(&out)
     );
+}
+
+#[test]
+fn a_threaded_run_that_sleeps_past_the_tick_limit_ends_there_quickly() {
+    let path = scenario(
+        "long-sleep.ipc",
+        b"process A { sleep 9223372036854775807; print \"woke\", clock(); }\n",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ipclab"))
+        .args(["run", path.to_str().unwrap(), "--threads", "--steps", "10"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It used to tick the clock one by one towards 2^63 at 100% CPU.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("ipclab run --threads still sleeping after 10 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}");
+    assert!(
+        text.contains("runs: still live at the tick limit (100000 ticks)"),
+        "{text}"
+    );
+    assert!(text.contains(", 100000 ticks;"), "{text}");
+}
+
+#[test]
+fn a_threaded_run_writes_out_control_characters_of_printed_text() {
+    let path = scenario(
+        "print-controls.ipc",
+        b"process A { print \"red \x1b[31mX\\nY\x07\"; }\n",
+    );
+    let out = ipclab(&["run", path.to_str().unwrap(), "--threads"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}");
+    assert!(text.starts_with("A: red \\e[31mX\\nY\\x07\n"), "{text}");
+    assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");
 }

@@ -401,6 +401,35 @@ fn rendering_without_colour_has_no_escape_codes_and_shows_the_caret_line() {
 }
 
 #[test]
+fn control_characters_of_the_source_line_are_written_out_under_an_aligned_caret() {
+    let source = "process A { let h = mbox_create(\"\x1b[31mZ\x07\", capacity = 0); fork(); }";
+    let errors = errors_of(source);
+    let plain = errors.render(false);
+    assert!(
+        !plain.contains('\x1b') && !plain.contains('\x07'),
+        "{plain}"
+    );
+    let mut lines = plain.lines().skip_while(|l| !l.contains("mbox_create"));
+    let line = lines.next().unwrap_or_else(|| panic!("{plain}"));
+    assert!(
+        line.ends_with("mbox_create(\"\\e[31mZ\\x07\", capacity = 0); fork(); }"),
+        "{line}"
+    );
+    // The caret's underline starts under `fork`, counted in characters.
+    let caret = lines.next().unwrap_or_else(|| panic!("{plain}"));
+    let column = |l: &str, at: usize| l[..at].chars().count();
+    assert_eq!(
+        column(caret, caret.find('─').unwrap()),
+        column(line, line.find("fork").unwrap()),
+        "{plain}"
+    );
+    // The place is still the source's own.
+    let fork = column(source, source.find("fork").unwrap()) + 1;
+    assert_eq!(errors.errors[0].column, fork);
+    assert!(plain.contains(&format!("test.ipc:1:{fork}")), "{plain}");
+}
+
+#[test]
 fn invalid_utf8_is_read_lossily_and_reported() {
     let error = compile("bin.ipc", b"process P { \xff\xfe }", &[]).unwrap_err();
     assert!(error.errors[0].message.contains("unexpected character"));

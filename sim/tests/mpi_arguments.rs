@@ -274,6 +274,7 @@ fn the_threaded_runner_names_the_refused_argument_too() {
     let options = ThreadOptions {
         cpus: 2,
         max_steps: 10_000,
+        ..ThreadOptions::default()
     };
     let result = run_threaded(&compile_ok(&source), options).expect("boots");
     match result.verdict {

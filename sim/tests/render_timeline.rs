@@ -265,6 +265,37 @@ fn control_characters_in_print_text_are_written_out() {
 }
 
 #[test]
+fn control_characters_in_a_mailbox_name_are_written_out_in_the_state_cells() {
+    // A quote, a newline (`\n` in the literal), braces, a backslash; then
+    // raw ESC and BEL bytes in the literal.
+    for (literal, written) in [
+        ("a\\\"b\\n{}\\\\", "a\"b\\n{}\\"),
+        ("\x1b[31mZ\x07", "\\e[31mZ\\x07"),
+    ] {
+        let text = render(
+            &format!(
+                "process A {{ let h = mbox_create(\"{literal}\", capacity = 0); mbox_send(h, 1); }}\n\
+                 process B {{ recv(A, x); }}\n"
+            ),
+            RunOptions::default(),
+            plain(),
+        );
+        let cell = format!("    1     2 BLK send({written})");
+        let row = text
+            .lines()
+            .find(|l| l.starts_with(&cell))
+            .unwrap_or_else(|| panic!("no row `{cell}`:\n{text}"));
+        // The next cell starts under its heading: the column was cut after
+        // the escape, not before.
+        let heading = text.lines().find(|l| l.starts_with(" step")).unwrap();
+        assert_eq!(row.find(" READY"), heading.find(" B"), "{text}");
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");
+        // One line per row: no raw newline split a cell.
+        assert!(!text.lines().any(|l| l.starts_with("{}")), "{text}");
+    }
+}
+
+#[test]
 fn the_footer_counts_one_of_a_thing_in_the_singular() {
     let text = render(
         "process B { recv(A, x); }\nprocess A { send(B, 1); }\nexpect completes;\n",

@@ -10,7 +10,7 @@
 use ipclab_sim::lang::{compile, Program};
 use ipclab_sim::runner::{run, RunOptions, Schedule};
 use ipclab_sim::threads::{run_threaded, ThreadOptions};
-use ipclab_sim::verdict::Verdict;
+use ipclab_sim::verdict::{Limit, Verdict};
 
 fn program(source: &str, defines: &[(String, i64)]) -> Program {
     match compile("stress.ipc", source.as_bytes(), defines) {
@@ -120,6 +120,7 @@ fn stress(source: &str, messages: u64, rounds: usize) {
             ThreadOptions {
                 cpus: cores(),
                 max_steps: u64::MAX,
+                ..ThreadOptions::default()
             },
         )
         .unwrap();
@@ -168,6 +169,7 @@ fn a_threaded_run_of_a_deadlock_halts_with_the_deadlock() {
         ThreadOptions {
             cpus: 2,
             max_steps: 1000,
+            ..ThreadOptions::default()
         },
     )
     .unwrap();
@@ -186,12 +188,53 @@ fn a_threaded_run_stops_at_the_step_limit_with_runs() {
         ThreadOptions {
             cpus: 2,
             max_steps: 5000,
+            ..ThreadOptions::default()
         },
     )
     .unwrap();
     assert_eq!(result.verdict.keyword(), "runs");
     assert_eq!(result.steps, 5000);
     assert_eq!(result.invariants, Ok(()));
+}
+
+#[test]
+fn a_threaded_run_waiting_past_the_tick_limit_ends_there_with_runs_at_once() {
+    // Every process waits for a timer 2^63 ticks away: the clock jumps to
+    // the deterministic runner's tick limit and the run ends there, live,
+    // instead of ticking 2^63 times under the kernel lock.
+    let sleeps = "process A { sleep 9223372036854775807; print \"woke\", clock(); }";
+    let waits = "process A { let x; recv(B, x, timeout = 9223372036854775807); }\n\
+                 process B { let y; recv(A, y); }";
+    for source in [sleeps, waits] {
+        let program = program(source, &[]);
+        let started = std::time::Instant::now();
+        let result = run_with_watchdog(&program, 10, std::time::Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("still running after 10 s: {source}"));
+        assert!(started.elapsed().as_secs() < 5, "{source}: slow");
+        assert_eq!(result.verdict.keyword(), "runs", "{source}");
+        assert_eq!(result.limit, Some(Limit::Ticks(100_000)), "{source}");
+        assert_eq!(result.ticks, 100_000, "{source}");
+        assert!(result.output.is_empty(), "{source}: {:?}", result.output);
+        assert_eq!(result.invariants, Ok(()), "{source}");
+        // Without --threads: the same verdict, at the same limit.
+        let options = RunOptions::default();
+        let deterministic = run(&program, options).unwrap();
+        assert_eq!(deterministic.limit(&options), result.limit, "{source}");
+    }
+}
+
+#[test]
+fn a_threaded_run_sleeping_within_the_tick_limit_wakes_at_its_timer() {
+    let source = "process A { sleep 99999; print \"woke\", clock(); }";
+    let result = run_with_watchdog(
+        &program(source, &[]),
+        10,
+        std::time::Duration::from_secs(10),
+    )
+    .expect("finishes");
+    assert_eq!(result.verdict, Verdict::Completes);
+    assert_eq!(result.output, ["A: woke 99999"]);
+    assert_eq!(result.limit, None);
 }
 
 #[test]
@@ -251,7 +294,11 @@ fn run_with_watchdog(
     let (done, finished) = std::sync::mpsc::channel();
     let program = program.clone();
     std::thread::spawn(move || {
-        let options = ThreadOptions { cpus: 2, max_steps };
+        let options = ThreadOptions {
+            cpus: 2,
+            max_steps,
+            ..ThreadOptions::default()
+        };
         let _ = done.send(run_threaded(&program, options).unwrap());
     });
     finished.recv_timeout(limit).ok()
@@ -270,6 +317,7 @@ fn a_credit_scheme_stopped_at_the_step_limit_on_two_cpus_runs_every_time() {
                 ThreadOptions {
                     cpus: 2,
                     max_steps: 300,
+                    ..ThreadOptions::default()
                 },
             )
             .unwrap();
@@ -341,6 +389,7 @@ fn a_threaded_run_names_the_producer_the_lecture_code_starves() {
                 ThreadOptions {
                     cpus,
                     max_steps: 1000,
+                    ..ThreadOptions::default()
                 },
             )
             .unwrap();

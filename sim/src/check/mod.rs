@@ -25,6 +25,7 @@ pub use schedule::{Choice, Schedule};
 pub use sweep::{sweep, SweepKey, SweepReport, SweepRow, SweepValue};
 
 use crate::lang::{Expectation, Instruction, Program};
+use crate::render::style::escape_controls;
 use crate::runner::BootError;
 use crate::verdict::{Stuck, Verdict};
 
@@ -681,7 +682,7 @@ impl fmt::Display for CheckReport {
         writeln!(
             f,
             "check {}: {}",
-            self.scenario,
+            escape_controls(&self.scenario),
             match self.findings.first() {
                 None => "no violation".to_string(),
                 Some(_) => self
@@ -780,7 +781,7 @@ impl fmt::Display for CheckReport {
             writeln!(f)?;
             if let (Kind::NotEmpty, Verdict::BlockedForever { stuck }) = (x.kind, &x.verdict) {
                 for s in stuck {
-                    writeln!(f, "  not empty: {}", s.why)?;
+                    writeln!(f, "  not empty: {}", escape_controls(&s.why))?;
                 }
             }
             let explained = match x.kind {
@@ -797,7 +798,9 @@ impl fmt::Display for CheckReport {
                     )?;
                     continue;
                 }
-                writeln!(f, "  {line}")?;
+                // A run-time mailbox name in a reason may hold any
+                // character: written out, as the timeline writes it.
+                writeln!(f, "  {}", escape_controls(line))?;
             }
             let steps = x.schedule.prefix.len();
             if x.schedule.is_lasso() {

@@ -69,9 +69,9 @@ pub(super) struct CheckArgs {
     #[arg(value_name = "FILE")]
     scenario: String,
 
-    /// Override a `const` of the scenario (repeatable).
+    /// Override a `const` of the scenario (repeatable, once per constant).
     #[arg(short = 'D', value_name = "NAME=VALUE", value_parser = parse_define)]
-    define: Vec<(String, i64)>,
+    pub(super) define: Vec<(String, i64)>,
 
     /// Breadth-first search also with one worker (several workers always
     /// search breadth-first, level by level).
@@ -167,10 +167,10 @@ pub(super) struct ReplayArgs {
     #[arg(value_name = "FILE")]
     scenario: String,
 
-    /// Override a `const` of the scenario (repeatable); use the values the
-    /// check was made with.
+    /// Override a `const` of the scenario (repeatable, once per constant);
+    /// use the values the check was made with.
     #[arg(short = 'D', value_name = "NAME=VALUE", value_parser = parse_define)]
-    define: Vec<(String, i64)>,
+    pub(super) define: Vec<(String, i64)>,
 
     /// A schedule file written by `ipclab check`, or the choices inline:
     /// `0 1 0 t1` (run instance 0, 1, 0, fire 1's timer), `0 1 | 2 2` (a

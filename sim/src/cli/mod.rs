@@ -117,7 +117,7 @@ struct RunArgs {
     #[arg(value_name = "FILE")]
     scenario: String,
 
-    /// Override a `const` of the scenario (repeatable).
+    /// Override a `const` of the scenario (repeatable, once per constant).
     #[arg(short = 'D', value_name = "NAME=VALUE", value_parser = parse_define)]
     define: Vec<(String, i64)>,
 
@@ -290,14 +290,15 @@ pub fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    let outcome = match cli.command {
+    let defines_once = refuse_repeated_defines(cli.command.defines());
+    let outcome = defines_once.and_then(|()| match cli.command {
         Command::Run(args) => run(&args),
         Command::Check(args) => check::check(&args),
         Command::Replay(args) => check::replay(&args),
         Command::List => list(),
         Command::Show(args) => show(&args),
         Command::Help { command } => help(command.as_deref()),
-    };
+    });
     match outcome {
         Ok(code) => code,
         Err(Failure::Message(message)) => {
@@ -306,6 +307,34 @@ pub fn main() -> ExitCode {
         }
         Err(Failure::Printed) => ExitCode::from(2),
     }
+}
+
+impl Command {
+    /// The `-D` overrides the command was given (none for `list`, `help`).
+    fn defines(&self) -> &[(String, i64)] {
+        match self {
+            Command::Run(args) => &args.define,
+            Command::Check(args) => &args.define,
+            Command::Replay(args) => &args.define,
+            Command::Show(args) => &args.define,
+            Command::List | Command::Help { .. } => &[],
+        }
+    }
+}
+
+/// A usage error for a constant given twice with `-D`. clap refuses every
+/// other repeated option, but `-D` is repeatable (one per constant), so it
+/// would let the last value win in silence: `-D N=3 -D N=7` is more often
+/// a slip in a script than a wish for 7.
+fn refuse_repeated_defines(defines: &[(String, i64)]) -> Result<(), Failure> {
+    for (i, (name, first)) in defines.iter().enumerate() {
+        if let Some((_, again)) = defines[i + 1..].iter().find(|(n, _)| n == name) {
+            return Err(Failure::Message(format!(
+                "-D {name} given twice ({first} and {again}): give each constant once"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `ipclab help [COMMAND]`: the long help of the program or of a command.
@@ -420,6 +449,7 @@ fn run_threaded(
     let options = ipclab_sim::threads::ThreadOptions {
         cpus: args.cpus as usize,
         max_steps: args.steps,
+        ..Default::default()
     };
     let started = std::time::Instant::now();
     let result = ipclab_sim::threads::run_threaded(program, options)
@@ -429,7 +459,9 @@ fn run_threaded(
     let mut text = String::new();
     if !args.output.quiet {
         for line in &result.output {
-            text.push_str(line);
+            // As the timeline writes a `print`: control characters written
+            // out, so they neither break lines nor reach the terminal.
+            text.push_str(&render::style::escape_controls(line));
             text.push('\n');
         }
         let s = &result.stats;
@@ -453,15 +485,14 @@ fn run_threaded(
             }
         ));
     }
-    // A live threaded run ends only at the step limit: its verdict says so.
-    let limit = matches!(result.verdict, ipclab_sim::verdict::Verdict::Runs { .. })
-        .then_some(ipclab_sim::verdict::Limit::Steps(args.steps));
     text.push_str(&render::verdict_text_with(
         &result.verdict,
         program.expect.as_ref(),
         &render::VerdictOptions {
             color,
-            limit,
+            // A live threaded run ends at the step or the tick limit: its
+            // verdict says which.
+            limit: result.limit,
             ..render::VerdictOptions::default()
         },
     ));

@@ -5,11 +5,13 @@
 //! (file, line, column, a caret under the offending text, and a `help:`
 //! line), with or without colour.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
 
 use super::Span;
+use crate::render::style::escape_controls;
 
 /// One compile error.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -167,10 +169,11 @@ impl std::error::Error for Diagnostics {}
 const SHOWN_LINE_BYTES: usize = 160;
 
 /// The source as a report shows it: lines longer than [`SHOWN_LINE_BYTES`]
-/// are cut to a window (around the span on its own line), and the span is
-/// moved to match. Line numbers stay right because no line is removed; the
-/// cut also keeps miette's layout arithmetic within its limits (it cannot
-/// lay out lines tens of thousands of characters wide).
+/// are cut to a window (around the span on its own line), control
+/// characters are written out ([`visible`]), and the span is moved to
+/// match. Line numbers stay right because no line is removed; the cut also
+/// keeps miette's layout arithmetic within its limits (it cannot lay out
+/// lines tens of thousands of characters wide).
 fn display_source(source: &str, span: Span) -> (String, Span) {
     let span = span.clamped(source.len());
     let (span_start, span_end) = (span.start as usize, span.end as usize);
@@ -180,7 +183,12 @@ fn display_source(source: &str, span: Span) -> (String, Span) {
     let mut line_start = 0;
     for line in source.split_inclusive('\n') {
         let line_end = line_start + line.len();
-        let content = line.strip_suffix('\n').unwrap_or(line);
+        // miette ends a line at `\r\n` as at `\n`: neither is content.
+        let ending = ["\r\n", "\n"]
+            .into_iter()
+            .find(|e| line.ends_with(e))
+            .unwrap_or("");
+        let content = &line[..line.len() - ending.len()];
         let in_line = |offset: usize| offset >= line_start && offset <= line_start + content.len();
         let (window_start, window_end) = if content.len() <= SHOWN_LINE_BYTES {
             (0, content.len())
@@ -198,7 +206,8 @@ fn display_source(source: &str, span: Span) -> (String, Span) {
         let base = shown.len() + prefix.len();
         let map = |offset: usize| {
             let relative = (offset - line_start).clamp(window_start, window_end);
-            base + relative - window_start
+            let relative = floor_boundary(content, relative);
+            base + visible(&content[window_start..relative]).len()
         };
         if !found_start && in_line(span_start) {
             found_start = true;
@@ -209,13 +218,11 @@ fn display_source(source: &str, span: Span) -> (String, Span) {
             new_end = map(span_end).max(new_start);
         }
         shown.push_str(prefix);
-        shown.push_str(&content[window_start..window_end]);
+        shown.push_str(&visible(&content[window_start..window_end]));
         if window_end < content.len() {
             shown.push('…');
         }
-        if line.len() > content.len() {
-            shown.push('\n');
-        }
+        shown.push_str(ending);
         line_start = line_end;
     }
     if source.is_empty() || span_start >= source.len() {
@@ -223,6 +230,19 @@ fn display_source(source: &str, span: Span) -> (String, Span) {
         new_end = shown.len();
     }
     (shown, Span::new(new_start, new_end))
+}
+
+/// `text` with its control characters written out as the timeline writes
+/// them (`\e`, `\x07`, [`escape_controls`]), tabs excepted: miette lays
+/// tabs out itself. Raw, an ESC in the source would reach the terminal (the
+/// start of an escape sequence), and a character that takes no column
+/// would pull the caret off the text it points at.
+fn visible(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return Cow::Borrowed(text);
+    }
+    let pieces: Vec<String> = text.split('\t').map(escape_controls).collect();
+    Cow::Owned(pieces.join("\t"))
 }
 
 fn floor_boundary(text: &str, mut offset: usize) -> usize {
@@ -376,6 +396,15 @@ mod tests {
         let (shown, span) = display_source("ab\ncd", Span::new(3, 5));
         assert_eq!(shown, "ab\ncd");
         assert_eq!(span, Span::new(3, 5));
+    }
+
+    #[test]
+    fn control_characters_are_written_out_and_the_span_follows_them() {
+        let source = "let s = \"\x1b[31mZ\x07\";\tbad\r\nnext";
+        let at = source.find("bad").unwrap();
+        let (shown, span) = display_source(source, Span::new(at, at + 3));
+        assert_eq!(shown, "let s = \"\\e[31mZ\\x07\";\tbad\r\nnext");
+        assert_eq!(&shown[span.start as usize..span.end as usize], "bad");
     }
 
     #[test]

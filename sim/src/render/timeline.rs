@@ -129,7 +129,8 @@ pub fn timeline_annotated(
         if labels.len() == 1 { "" } else { "es" },
     );
     match &annotations.schedule {
-        Some(schedule) => header.push_str(schedule),
+        // It may name a schedule file, whose path is the user's.
+        Some(schedule) => header.push_str(&escape_controls(schedule)),
         None => {
             header.push_str(&format!("schedule {}", setup.schedule_name()));
             if setup.options.schedule == crate::runner::Schedule::Random {
@@ -568,8 +569,12 @@ fn cell(state: &ProcView, column: usize) -> (String, Style) {
         ProcView::Ready => ("READY".into(), Style::Ready),
         ProcView::Blocked { reason } => {
             // `send(consMbox) [full 4/4]` -> `BLK send(consMbox)`: the call
-            // fits a column, the detail is in the event line.
+            // fits a column, the detail is in the event line. A mailbox
+            // name made at run time may hold any character: written out
+            // before the cut, so that the cell keeps to its column and to
+            // its line, as the event line does.
             let call = reason.split(" [").next().unwrap_or(reason);
+            let call = escape_controls(call);
             (truncate(&format!("BLK {call}"), column), Style::Blocked)
         }
         ProcView::Exited { code: 0 } => ("EXITED".into(), Style::Exited),
