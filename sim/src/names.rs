@@ -488,9 +488,13 @@ impl Names {
             Syscall::BufferAttach { size, .. } => format!("MPI_Buffer_attach({size} bytes)"),
             Syscall::BufferDetach => "MPI_Buffer_detach".to_string(),
             Syscall::Sync(sync) => match sync {
-                SyncCall::P { sem: h, .. } => format!("P({})", handle_name(h)),
+                SyncCall::P { sem: h, timeout } => {
+                    format!("P({}{})", handle_name(h), timeout_text(timeout))
+                }
                 SyncCall::V { sem: h } => format!("V({})", handle_name(h)),
-                SyncCall::Lock { mutex: h, .. } => format!("lock({})", handle_name(h)),
+                SyncCall::Lock { mutex: h, timeout } => {
+                    format!("lock({}{})", handle_name(h), timeout_text(timeout))
+                }
                 SyncCall::Unlock { mutex: h } => format!("unlock({})", handle_name(h)),
                 SyncCall::Wait { condvar, mutex } => {
                     format!("wait({}, {})", handle_name(condvar), handle_name(mutex))

@@ -388,3 +388,14 @@ fn a_threaded_run_writes_out_control_characters_of_printed_text() {
     assert!(text.starts_with("A: red \\e[31mX\\nY\\x07\n"), "{text}");
     assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");
 }
+
+#[test]
+fn the_trace_shows_a_semaphore_call_with_its_timeout_or_nonblocking() {
+    let source =
+        "semaphore z(0);\nprocess A { let r = P(z, nonblocking); r = P(z, timeout = 2); }\n";
+    let path = scenario("p-timeout.ipc", source.as_bytes());
+    let out = ipclab(&["run", path.to_str().unwrap(), "--color", "never"]);
+    let text = stdout(&out);
+    assert!(text.contains("P(z, nonblocking) -> EAGAIN"), "{text}");
+    assert!(text.contains("P(z, timeout 2) -> blocks"), "{text}");
+}

@@ -791,3 +791,25 @@ fn a_constant_rank_tag_or_communicator_out_of_range_is_an_error_with_the_range()
         assert!(compile("t.ipc", source.as_bytes(), &[]).is_ok(), "{call}");
     }
 }
+
+#[test]
+fn a_constant_that_uses_a_later_one_is_told_to_move_it() {
+    assert_error(
+        "const X = Y; const Y = 1;\nprocess A { print X; }",
+        1,
+        11,
+        "`Y` is declared after this constant",
+        "move `const Y` above this one",
+    );
+}
+
+#[test]
+fn a_negative_constant_receive_tag_is_a_compile_error() {
+    assert_error(
+        "process A { send(B, 1); }\nprocess B { let x; recv(A, x, tag = -1); }",
+        2,
+        37,
+        "a receive's tag filter cannot be negative, got -1",
+        "write `tag = ANY` to take any tag",
+    );
+}

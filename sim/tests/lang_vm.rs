@@ -502,3 +502,40 @@ fn running_with_a_call_pending_is_reported_not_a_panic() {
         VmEvent::RuntimeError { .. }
     ));
 }
+
+#[test]
+fn print_separates_every_part_by_one_space_even_an_empty_first_one() {
+    let program =
+        compile_ok("process A { print \"\", 1, \"x\"; print 1, \"\", 2; print \"a\", \"\"; }");
+    let (events, _) = drive(&program, 0, no_kernel);
+    assert_eq!(prints(&events), [" 1 x", "1  2", "a "]);
+}
+
+#[test]
+fn a_computed_negative_receive_tag_is_a_runtime_error_not_any() {
+    // -1 is how ANY travels in the registers: it must not pass for it.
+    let program =
+        compile_ok("process A { let t = -1; let x; let r = recv(B, x, tag = t); }\nprocess B {}");
+    let (events, _) = drive(&program, 0, no_kernel);
+    match last(&events) {
+        VmEvent::RuntimeError { message, .. } => {
+            assert!(
+                message.contains("tag must not be negative, got -1"),
+                "{message}"
+            );
+        }
+        other => panic!("expected a runtime error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_call_with_constant_arguments_reports_the_span_of_the_whole_call() {
+    // The fused call used to report its first argument's span (`B`).
+    let program = compile_ok("process A { let r = send(B, 1, tag = 7); }\nprocess B {}");
+    let (events, _) = drive(&program, 0, |_, _| ok(0));
+    let span = match &events[0] {
+        VmEvent::Syscall { span, .. } => *span,
+        other => panic!("expected the call, got {other:?}"),
+    };
+    assert_eq!(program.text_at(span), "send(B, 1, tag = 7)");
+}

@@ -199,11 +199,13 @@ pub const CALL_ARGUMENTS: u32 = 6;
 /// A call with constant arguments (most of the lecture's calls: a pid, a
 /// mailbox handle, a buffer address, a length) then costs the VM one
 /// dispatch instead of seven. Nothing moves: the `CallWith` overwrites the
-/// first push only and jumps over the rest, so every pc, span and jump
-/// target is unchanged. Code that enters the run past its first push (no
-/// construct of the language does) runs the remaining pushes and the
-/// `syscall`, which are still in place.
-pub fn fuse_calls(instructions: &mut [Instruction]) {
+/// first push only and jumps over the rest, so every pc and jump target is
+/// unchanged. Code that enters the run past its first push (no construct
+/// of the language does) runs the remaining pushes and the `syscall`, which
+/// are still in place. The `CallWith` takes the call's span from its
+/// `syscall` (the first push had its first argument's): what it reports,
+/// a call shown as written or an error, is about the whole call.
+pub fn fuse_calls(instructions: &mut [Instruction], spans: &mut [Span]) {
     let width = CALL_ARGUMENTS as usize;
     for at in width..instructions.len() {
         let Instruction::Syscall { sysno, form } = instructions[at] else {
@@ -223,6 +225,11 @@ pub fn fuse_calls(instructions: &mut [Instruction]) {
             });
         if constants {
             instructions[first] = Instruction::CallWith { sysno, form, args };
+            if let Some(&call) = spans.get(at) {
+                if let Some(span) = spans.get_mut(first) {
+                    *span = call;
+                }
+            }
         }
     }
 }

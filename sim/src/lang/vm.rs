@@ -604,8 +604,9 @@ fn step(
                 popped.push(pop(state)?);
             }
             let mut text = String::new();
-            for part in parts {
-                if !text.is_empty() {
+            // One space between parts, even around an empty string.
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
                     text.push(' ');
                 }
                 match part {

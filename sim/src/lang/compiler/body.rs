@@ -60,7 +60,7 @@ impl<'a> BodyCompiler<'a> {
     }
 
     pub(super) fn finish(mut self) -> Code {
-        crate::lang::code::fuse_calls(&mut self.instructions);
+        crate::lang::code::fuse_calls(&mut self.instructions, &mut self.spans);
         Code {
             instructions: self.instructions,
             spans: self.spans,
@@ -74,6 +74,14 @@ impl<'a> BodyCompiler<'a> {
         self.instructions.push(instruction);
         self.spans.push(span);
         self.instructions.len() - 1
+    }
+
+    /// The value the last instruction pushes, if it pushes a constant.
+    pub(in crate::lang) fn last_constant(&self) -> Option<i64> {
+        match self.instructions.last() {
+            Some(Instruction::Push(value)) => Some(*value),
+            _ => None,
+        }
     }
 
     pub(in crate::lang) fn here(&self) -> u32 {

@@ -28,6 +28,9 @@ pub(super) struct ProcessInfo {
 
 pub(in crate::lang) struct Globals {
     pub(super) constants: Vec<(String, i64)>,
+    /// Constants declared further down the file than the one being
+    /// evaluated: known by name only, for the hint that says so.
+    pub(super) later_constants: Vec<String>,
     pub(super) mailboxes: Vec<MailboxDecl>,
     /// Semaphores, mutexes, condition variables, shared variables.
     pub(in crate::lang) objects: Vec<ObjectDecl>,
@@ -105,6 +108,16 @@ impl Globals {
                         Ok(errno.number() as i64)
                     } else if let Some(error) = crate::lang::mpi::misused_name(name) {
                         Err(error)
+                    } else if self.later_constants.iter().any(|later| later == text) {
+                        Err(Diagnostic::at(
+                            name.span,
+                            format!("`{text}` is declared after this constant"),
+                            "declared further down",
+                        )
+                        .with_help(format!(
+                            "a constant may use only the constants declared before it: move \
+                             `const {text}` above this one"
+                        )))
                     } else {
                         Err(Diagnostic::at(
                             name.span,

@@ -33,6 +33,7 @@ pub fn compile_items(
     let mut errors = Vec::new();
     let mut globals = Globals {
         constants: Vec::new(),
+        later_constants: Vec::new(),
         mailboxes: Vec::new(),
         objects: Vec::new(),
         processes: Vec::new(),
@@ -85,8 +86,22 @@ pub fn compile_items(
     };
 
     // Constants, in order, each with the overrides applied.
-    for item in items {
+    let constant_names = || {
+        items.iter().filter_map(|item| match item {
+            Item::Const { name, .. } => Some(name.text.clone()),
+            _ => None,
+        })
+    };
+    for (at, item) in items
+        .iter()
+        .filter(|item| matches!(item, Item::Const { .. }))
+        .enumerate()
+    {
         if let Item::Const { name, value } = item {
+            globals.later_constants = constant_names()
+                .skip(at + 1)
+                .filter(|later| globals.constant(later).is_none())
+                .collect();
             if !declare(name, &mut errors) {
                 continue;
             }
@@ -105,6 +120,7 @@ pub fn compile_items(
             }
         }
     }
+    globals.later_constants.clear();
     for (key, _) in overrides {
         if globals.constant(key).is_none() {
             errors.push(
