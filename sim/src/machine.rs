@@ -371,6 +371,54 @@ pub fn resume(
     Some(result)
 }
 
+/// The system call `k` traps with (`regs`, written at `span`) as the trace
+/// shows it: the MPI name it was written with, the mailbox name a
+/// `mbox_create` or `mbox_open` reads from `k`'s memory, or the call as
+/// written when its registers do not decode (a computed negative rank).
+pub fn call_text(
+    kernel: &Kernel,
+    procs: &[ProcState],
+    program: &Program,
+    names: &Names,
+    k: usize,
+    regs: &ipclab_syscalls::Regs,
+    span: Span,
+) -> String {
+    let Ok(call) = ipclab_syscalls::Syscall::decode(regs) else {
+        return crate::render::style::truncate(&program.text_at(span), 60);
+    };
+    let named = |name: u64, len: u64| {
+        let memory = &procs.get(k)?.memory;
+        let start = usize::try_from(name).ok()?;
+        let bytes = memory.get(start..start.checked_add(usize::try_from(len).ok()?)?)?;
+        let text = crate::render::style::escape_controls(&String::from_utf8_lossy(bytes));
+        Some(crate::render::style::truncate(&text, 24))
+    };
+    match call {
+        ipclab_syscalls::Syscall::MboxCreate {
+            name,
+            name_len,
+            capacity,
+        } => {
+            if let Some(text) = named(name, name_len) {
+                return format!("mbox_create(\"{text}\", capacity {capacity})");
+            }
+        }
+        ipclab_syscalls::Syscall::MboxOpen { name, name_len } => {
+            if let Some(text) = named(name, name_len) {
+                return format!("mbox_open(\"{text}\")");
+            }
+        }
+        _ => {}
+    }
+    names.call_as_written(
+        kernel,
+        Program::pid_of(k),
+        &call,
+        crate::lang::mpi_call_written_at(&program.source, span),
+    )
+}
+
 /// Runs `k`'s bytecode to its next event, checking its loads and stores
 /// against the buffers the kernel owns ([`ProcState::guards`]).
 #[inline]

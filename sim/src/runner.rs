@@ -14,7 +14,7 @@ use ipclab_kernel::{
     Config, Event, Kernel, NullSink, Policy as KernelPolicy, ProcessState, Stats, TraceSink,
     TrapOutcome,
 };
-use ipclab_syscalls::{Errno, Pid, Reply, RetRegs, Syscall};
+use ipclab_syscalls::{Errno, Pid, Reply, RetRegs};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -460,15 +460,15 @@ impl<'p> World<'p> {
         if let (true, VmEvent::Syscall { regs, span }) = (record, &event) {
             // A call whose registers do not decode (a computed negative
             // rank) is shown as written; the kernel's `bad_call` answers it.
-            let call = match Syscall::decode(regs) {
-                Ok(call) => self.names.call_as_written(
-                    &self.kernel,
-                    pid,
-                    &call,
-                    crate::lang::mpi_call_written_at(&self.program.source, *span),
-                ),
-                Err(_) => crate::render::style::truncate(&self.program.text_at(*span), 60),
-            };
+            let call = machine::call_text(
+                &self.kernel,
+                &self.procs,
+                self.program,
+                &self.names,
+                k,
+                regs,
+                *span,
+            );
             events.push(TraceEvent::Syscall {
                 process: label.clone(),
                 call,

@@ -399,3 +399,17 @@ fn the_trace_shows_a_semaphore_call_with_its_timeout_or_nonblocking() {
     assert!(text.contains("P(z, nonblocking) -> EAGAIN"), "{text}");
     assert!(text.contains("P(z, timeout 2) -> blocks"), "{text}");
 }
+
+#[test]
+fn the_trace_names_the_mailbox_a_create_or_open_call_reads() {
+    let source =
+        "process A { let h = mbox_create(\"rt\", capacity = 1); let g = mbox_open(\"nope\"); }\n";
+    let path = scenario("mbox-names.ipc", source.as_bytes());
+    let out = ipclab(&["run", path.to_str().unwrap(), "--color", "never"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("mbox_create(\"rt\", capacity 1) -> ok"),
+        "{text}"
+    );
+    assert!(text.contains("mbox_open(\"nope\") -> ENOENT"), "{text}");
+}

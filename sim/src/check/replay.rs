@@ -10,7 +10,7 @@
 //! renderings draw like any run.
 
 use ipclab_kernel::{Event, Kernel, ProcessState, TraceSink, TrapOutcome};
-use ipclab_syscalls::{Errno, Reply, Syscall};
+use ipclab_syscalls::{Errno, Reply};
 
 use super::model::Model;
 use super::schedule::{Choice, Schedule};
@@ -145,15 +145,7 @@ pub fn replay(
                 let mut event = machine::run_to_event(procs, program, k);
                 if let VmEvent::Syscall { regs, span } = &event {
                     // As the runner shows it: one that does not decode as written.
-                    let call = match Syscall::decode(regs) {
-                        Ok(call) => names.call_as_written(
-                            kernel,
-                            pid,
-                            &call,
-                            crate::lang::mpi_call_written_at(&program.source, *span),
-                        ),
-                        Err(_) => crate::render::style::truncate(&program.text_at(*span), 60),
-                    };
+                    let call = machine::call_text(kernel, procs, program, names, k, regs, *span);
                     events.push(TraceEvent::Syscall {
                         process: label.clone(),
                         call,
