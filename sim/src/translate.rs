@@ -1,14 +1,15 @@
 //! Translating kernel trace events into scenario words (`Producer[1]`, `consMbox`).
 
-use ipclab_kernel::{CopyEnd, Event, Kernel, TimerKind, UndeliverableReason};
+use ipclab_kernel::{CopyEnd, Dest, Event, Kernel, MailboxId, TimerKind, UndeliverableReason};
 use ipclab_syscalls::{Pid, RetRegs, Sysno};
 
 use crate::names::{result_text, Names};
 use crate::trace::TraceEvent;
 
 /// What the translation of a run's events remembers from step to step:
-/// the numbers shown for messages, and the call each process made last
-/// (a process woken later was blocked in it: its result is that call's).
+/// the numbers shown for messages, the call each process made last (a
+/// process woken later was blocked in it: its result is that call's), and
+/// the names mailboxes were created with.
 #[derive(Clone, Debug, Default)]
 pub struct TraceMemory {
     /// Messages are shown as 1, 2, 3 in the order they first appear. The
@@ -17,6 +18,10 @@ pub struct TraceMemory {
     /// into a slot; a reader of the trace should see no gaps.
     shown: std::collections::HashMap<u64, u64>,
     last_call: std::collections::HashMap<Pid, Sysno>,
+    /// Each mailbox's name as it was created: the kernel forgets a
+    /// mailbox its last `close` (or its owner's exit) destroys, but its
+    /// last events still name it.
+    created: std::collections::HashMap<MailboxId, String>,
 }
 
 impl TraceMemory {
@@ -24,6 +29,23 @@ impl TraceMemory {
     pub fn number(&mut self, id: u64) -> u64 {
         let next = self.shown.len() as u64 + 1;
         *self.shown.entry(id).or_insert(next)
+    }
+
+    /// Mailbox `id`'s name: the kernel's while it lives, else the one it
+    /// was created with.
+    fn mailbox(&self, kernel: &Kernel, names: &Names, id: MailboxId) -> String {
+        match (kernel.mailbox(id), self.created.get(&id)) {
+            (None, Some(name)) => name.clone(),
+            _ => names.mailbox(kernel, id),
+        }
+    }
+
+    /// A destination in words ([`Names::dest`], with [`TraceMemory::mailbox`]).
+    fn dest(&self, kernel: &Kernel, names: &Names, dest: Dest) -> String {
+        match dest {
+            Dest::Mailbox(id) => self.mailbox(kernel, names, id),
+            Dest::Process(_) => names.dest(kernel, dest),
+        }
     }
 }
 
@@ -178,7 +200,7 @@ pub fn translate(
         } => TraceEvent::Enqueue {
             message: memory.number(message),
             from: names.process(from),
-            dest: names.dest(kernel, dest),
+            dest: memory.dest(kernel, names, dest),
             tag,
             len,
             queued,
@@ -195,7 +217,7 @@ pub fn translate(
             message: memory.number(message),
             from: names.process(from),
             to: names.process(to),
-            dest: names.dest(kernel, dest),
+            dest: memory.dest(kernel, names, dest),
             tag,
             len,
             direct,
@@ -207,7 +229,7 @@ pub fn translate(
         } => TraceEvent::SendCancelled {
             message: memory.number(message),
             from: names.process(from),
-            dest: names.dest(kernel, dest),
+            dest: memory.dest(kernel, names, dest),
         },
         Event::Truncated {
             message,
@@ -228,7 +250,7 @@ pub fn translate(
         } => TraceEvent::Undeliverable {
             message: memory.number(message),
             from: names.process(from),
-            dest: names.dest(kernel, dest),
+            dest: memory.dest(kernel, names, dest),
             reason: match reason {
                 UndeliverableReason::ReceiverExited => "receiver terminated",
                 UndeliverableReason::SentToExited => "sent to a terminated process",
@@ -236,12 +258,16 @@ pub fn translate(
             }
             .to_string(),
         },
-        Event::MailboxCreated { mailbox, .. } => TraceEvent::Mailbox {
-            mailbox: names.mailbox(kernel, mailbox),
-            action: "created".into(),
-        },
+        Event::MailboxCreated { mailbox, .. } => {
+            let name = names.mailbox(kernel, mailbox);
+            memory.created.insert(mailbox, name.clone());
+            TraceEvent::Mailbox {
+                mailbox: name,
+                action: "created".into(),
+            }
+        }
         Event::MailboxDestroyed { mailbox } => TraceEvent::Mailbox {
-            mailbox: names.mailbox(kernel, mailbox),
+            mailbox: memory.mailbox(kernel, names, mailbox),
             action: "destroyed".into(),
         },
         Event::Exit { pid, code } => TraceEvent::Exit {

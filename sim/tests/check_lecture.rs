@@ -339,7 +339,7 @@ fn a_sweep_with_a_gap_claims_no_bound_it_did_not_check() {
     let gap = sweep(&[4, 2, 1, 0]);
     assert_eq!(
         gap.summary,
-        "deadlocks at 2 and below, safe at 4 and above; 3 not checked (sweep it for the exact bound)"
+        "deadlocks at 0 to 2, safe at 4; 3 not checked (sweep it for the exact bound)"
     );
     let rows: Vec<String> = gap.rows.iter().map(|r| r.value.to_string()).collect();
     assert_eq!(
@@ -351,7 +351,8 @@ fn a_sweep_with_a_gap_claims_no_bound_it_did_not_check() {
         sweep(&[0, 1, 2, 3, 4]).summary,
         "deadlocks only when the kernel buffer holds fewer than 3 messages"
     );
-    // Safe only at `inf`: a gap up to the kernel's largest buffer.
+    // Safe only at `inf`, and 0 not checked: a gap below the table and up to
+    // the kernel's largest buffer.
     let with_inf = check::sweep(
         &source,
         "credit-indirect.ipc",
@@ -368,10 +369,58 @@ fn a_sweep_with_a_gap_claims_no_bound_it_did_not_check() {
     assert_eq!(
         with_inf.summary,
         format!(
-            "deadlocks at 2 and below, safe at inf ({} messages); 3 to {} not checked \
+            "deadlocks at 1 and 2, safe at inf ({} messages); 0 and 3 to {} not checked \
              (sweep them for the exact bound)",
             ipclab_kernel::config::MAX_SLOTS,
             ipclab_kernel::config::MAX_SLOTS - 1
         )
+    );
+}
+
+#[test]
+fn a_sweep_claims_nothing_below_its_lowest_setting_nor_of_rows_without_an_answer() {
+    // Fails only when the buffer holds exactly 1 message: the first
+    // nonblocking send fits, the second does not.
+    let source =
+        "process A { let r1 = send(B, 1, nonblocking); let r2 = send(B, 2, nonblocking);\n\
+                  if r1 == OK && r2 != OK { assert false; } send(B, 3, tag = 5); }\n\
+                  process B { let z; recv(A, z, tag = 5); }\n";
+    let sweep = |values: &[u64], options: &CheckOptions, file: &str, source: &str| {
+        let values: Vec<check::SweepValue> = values
+            .iter()
+            .map(|&v| check::SweepValue::Value(v))
+            .collect();
+        check::sweep(
+            source.as_bytes(),
+            file,
+            &[],
+            check::SweepKey::Buffer,
+            &values,
+            options,
+        )
+        .unwrap()
+        .summary
+    };
+    assert_eq!(
+        sweep(&[0, 1, 2], &options(), "nm.ipc", source),
+        "safe at 0 and 2; assertion_failed at 1"
+    );
+    assert_eq!(
+        sweep(&[1, 2, 3], &options(), "nm.ipc", source),
+        "fails (assertion_failed) at 1, safe at 2 and 3; 0 not checked (sweep it for the exact bound)"
+    );
+    // Rows a bound stopped are no answer, not unsafe.
+    let credit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/credit-indirect.ipc"
+    ))
+    .unwrap();
+    let small = CheckOptions {
+        max_states: 100,
+        ..options()
+    };
+    assert_eq!(
+        sweep(&[0, 1, 2, 3, 4], &small, "credit-indirect.ipc", &credit),
+        "deadlock at 0 to 2; no answer at 3 and 4"
     );
 }

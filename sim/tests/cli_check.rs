@@ -1024,3 +1024,24 @@ fn control_characters_in_a_mailbox_name_reach_neither_the_report_nor_the_timelin
     // No line starts with the rest of a name cut by a raw newline.
     assert!(!text.lines().any(|l| l.starts_with(')')), "{text}");
 }
+
+#[test]
+fn a_strict_sweep_of_a_program_steered_by_clock_is_inconclusive() {
+    let dir = scratch("sweep-clock");
+    std::fs::write(
+        dir.join("c2.ipc"),
+        "process A { let t = clock(); if t > 5 { recv(B, y); } send(B, 1); }\n\
+         process B { recv(A, x); }\nexpect completes;\n",
+    )
+    .unwrap();
+    let out = ipclab_in(
+        &dir,
+        &["check", "c2.ipc", "--sweep", "buffer=0,1", "--strict"],
+    );
+    assert_eq!(code(&out), 3, "{}", both(&out));
+    assert!(
+        stdout(&out).contains("no answer at every setting"),
+        "{}",
+        both(&out)
+    );
+}

@@ -413,3 +413,17 @@ fn the_trace_names_the_mailbox_a_create_or_open_call_reads() {
     );
     assert!(text.contains("mbox_open(\"nope\") -> ENOENT"), "{text}");
 }
+
+#[test]
+fn a_mailbox_its_last_close_destroys_keeps_its_name_in_the_trace() {
+    let source = "process A { let h = mbox_create(\"box\", 2); mbox_send(h, 1); close(h); }\n";
+    let path = scenario("close-name.ipc", source.as_bytes());
+    let out = ipclab(&["run", path.to_str().unwrap(), "--color", "never"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("A -> box  msg 1 undeliverable: mailbox destroyed"),
+        "{text}"
+    );
+    assert!(text.contains("mailbox box destroyed"), "{text}");
+    assert!(!text.contains("mailbox #"), "{text}");
+}

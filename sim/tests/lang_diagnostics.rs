@@ -813,3 +813,14 @@ fn a_negative_constant_receive_tag_is_a_compile_error() {
         "write `tag = ANY` to take any tag",
     );
 }
+
+#[test]
+fn a_receive_tag_of_constant_arithmetic_is_checked_when_compiled() {
+    assert_error(
+        "const K = 3;\nprocess A { let x; recv(B, x, tag = K - 4); }\nprocess B {}",
+        2,
+        37,
+        "a receive's tag filter cannot be negative, got -1",
+        "tag = ANY",
+    );
+}

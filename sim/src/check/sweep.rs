@@ -61,7 +61,8 @@ fn answer(row: &SweepRow) -> String {
     match &row.report {
         Ok(r) if r.findings.is_empty() && !r.is_exhaustive() => "no answer".into(),
         Ok(r) => r.answer().to_string(),
-        Err(_) => "error".into(),
+        // The setting cannot be booted (the table says why).
+        Err(_) => "not checked".into(),
     }
 }
 
@@ -101,9 +102,28 @@ pub fn sweep(
             report: check(&configure(&base, key, value), options).map_err(|e| e.0),
         })
         .collect();
-    let what = match key {
-        SweepKey::Buffer => "the kernel buffer holds fewer than",
-        SweepKey::Eager => "the eager limit is below",
+    let summary = summarise(key, &rows, top);
+    Ok(SweepReport { key, rows, summary })
+}
+
+/// The summary line: what the table shows. A scenario that fails at the
+/// lowest settings and is safe from some setting up gets its bound when
+/// the table starts at 0 and the last failing setting is right below the
+/// first safe one ("deadlocks only when the kernel buffer holds fewer than
+/// 3 messages"); else the settings it failed and was safe at, and those it
+/// cannot tell of (below its lowest setting, in the gap). Any other table:
+/// each answer with its settings.
+fn summarise(key: SweepKey, rows: &[SweepRow], top: u64) -> String {
+    let answers: Vec<String> = rows.iter().map(answer).collect();
+    let Some(first) = answers.first() else {
+        return "no setting checked".to_string();
+    };
+    if answers.iter().all(|a| a == first) {
+        return format!("{first} at every setting");
+    }
+    let number = |v: SweepValue| match v {
+        SweepValue::Value(n) => n,
+        SweepValue::Infinite => top,
     };
     let unit = |v: u64| match (key, v) {
         (SweepKey::Buffer, 1) => "message",
@@ -111,54 +131,98 @@ pub fn sweep(
         (SweepKey::Eager, 1) => "byte",
         (SweepKey::Eager, _) => "bytes",
     };
-    let answers: Vec<String> = rows.iter().map(answer).collect();
-    let summary = if answers.iter().all(|a| a == "safe") {
-        "safe at every setting".to_string()
-    } else if answers.iter().all(|a| a == &answers[0]) {
-        format!("{} at every setting", answers[0])
-    } else if let Some(first_safe) = answers.iter().position(|a| a == "safe") {
-        let unsafe_below = answers[..first_safe].iter().all(|a| a != "safe")
-            && answers[first_safe..].iter().all(|a| a == "safe");
-        let last_unsafe = first_safe.checked_sub(1).map(|i| rows[i].value);
-        match (unsafe_below, last_unsafe, rows[first_safe].value) {
-            // Adjacent settings: the bound is exact.
-            (true, Some(SweepValue::Value(below)), SweepValue::Value(v)) if below + 1 == v => {
-                format!("{} only when {what} {v} {}", verb(&answers[0]), unit(v))
-            }
-            // A gap: say only what was checked.
-            (true, Some(SweepValue::Value(below)), SweepValue::Value(v)) => format!(
-                "{} at {below} and below, safe at {v} and above; {} not checked \
-                 (sweep {} for the exact bound)",
-                verb(&answers[0]),
-                if below + 2 == v {
-                    format!("{}", below + 1)
-                } else {
-                    format!("{} to {}", below + 1, v - 1)
-                },
-                if below + 2 == v { "it" } else { "them" }
-            ),
-            // Safe only at `inf`, the kernel's largest setting: a gap too,
-            // unless `inf` is right above the last unsafe value.
-            (true, Some(SweepValue::Value(below)), SweepValue::Infinite) => {
-                if below + 1 >= top {
-                    format!("{} only when {what} {top} {}", verb(&answers[0]), unit(top))
-                } else {
-                    format!(
-                        "{} at {below} and below, safe at inf ({top} {}); {} to {} not checked \
-                         (sweep them for the exact bound)",
-                        verb(&answers[0]),
-                        unit(top),
-                        below + 1,
-                        top - 1
-                    )
-                }
-            }
-            _ => "depends on the setting (see the table)".to_string(),
+    let settings = |rows: &[&SweepRow]| {
+        let numbers: Vec<u64> = rows
+            .iter()
+            .filter_map(|r| match r.value {
+                SweepValue::Value(n) => Some(n),
+                SweepValue::Infinite => None,
+            })
+            .collect();
+        let mut parts = runs(&numbers);
+        if rows.iter().any(|r| r.value == SweepValue::Infinite) {
+            parts.push(format!("inf ({top} {})", unit(top)));
         }
-    } else {
-        "unsafe at every setting".to_string()
+        join_and(&parts)
     };
-    Ok(SweepReport { key, rows, summary })
+    let violation = !matches!(first.as_str(), "safe" | "no answer" | "not checked");
+    let first_safe = answers.iter().position(|a| a == "safe");
+    if let Some(s) = first_safe.filter(|&s| {
+        violation
+            && answers[..s].iter().all(|a| a == first)
+            && answers[s..].iter().all(|a| a == "safe")
+    }) {
+        let bound = number(rows[s].value);
+        let lowest = number(rows[0].value);
+        let last_failing = number(rows[s - 1].value);
+        // Where the table cannot tell: below its lowest setting, and
+        // between the last failing setting and the first safe one.
+        let unchecked: Vec<u64> = (0..lowest).chain(last_failing + 1..bound).collect();
+        let what = match key {
+            SweepKey::Buffer => "the kernel buffer holds fewer than",
+            SweepKey::Eager => "the eager limit is below",
+        };
+        if unchecked.is_empty() {
+            return format!("{} only when {what} {bound} {}", verb(first), unit(bound));
+        }
+        let (below, above): (Vec<&SweepRow>, Vec<&SweepRow>) =
+            rows.iter().partition(|r| number(r.value) < bound);
+        return format!(
+            "{} at {}, safe at {}; {} not checked (sweep {} for the exact bound)",
+            verb(first),
+            settings(&below),
+            settings(&above),
+            join_and(&runs(&unchecked)),
+            if unchecked.len() == 1 { "it" } else { "them" }
+        );
+    }
+    // Each answer, in the order the table first shows it, with its settings.
+    let mut seen: Vec<&String> = Vec::new();
+    for a in &answers {
+        if !seen.contains(&a) {
+            seen.push(a);
+        }
+    }
+    seen.iter()
+        .map(|a| {
+            let at: Vec<&SweepRow> = rows
+                .iter()
+                .zip(&answers)
+                .filter(|(_, b)| b == a)
+                .map(|(r, _)| r)
+                .collect();
+            format!("{a} at {}", settings(&at))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Sorted numbers as runs: `0 to 2`, single ones and pairs as they are.
+fn runs(numbers: &[u64]) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < numbers.len() {
+        let mut j = i;
+        while j + 1 < numbers.len() && numbers[j + 1] == numbers[j] + 1 {
+            j += 1;
+        }
+        if j >= i + 2 {
+            parts.push(format!("{} to {}", numbers[i], numbers[j]));
+        } else {
+            parts.extend(numbers[i..=j].iter().map(u64::to_string));
+        }
+        i = j + 1;
+    }
+    parts
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_and(parts: &[String]) -> String {
+    match parts {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 fn verb(answer: &str) -> String {

@@ -730,7 +730,7 @@ fn run_sweep(
     } else if args.strict
         && rows
             .iter()
-            .any(|r| r.report.as_ref().is_ok_and(|r| r.bound.is_some()))
+            .any(|r| r.report.as_ref().is_ok_and(|r| !r.is_exhaustive()))
     {
         ExitCode::from(INCONCLUSIVE)
     } else {

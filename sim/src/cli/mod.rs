@@ -467,10 +467,11 @@ fn run_threaded(
         let s = &result.stats;
         let buffered = s.accepted - s.delivered - s.undeliverable;
         text.push_str(&format!(
-            "{} CPUs (host threads), {} steps in {:.3} s, {} ticks; dispatches per CPU: {:?}\n\
+            "{} CPU{} (host threads), {} steps in {:.3} s, {} ticks; dispatches per CPU: {:?}\n\
              messages: {} accepted = {} delivered + {} buffered + {} undeliverable\n\
              invariants: {}\n",
             options.cpus,
+            if options.cpus == 1 { "" } else { "s" },
             result.steps,
             elapsed.as_secs_f64(),
             result.ticks,

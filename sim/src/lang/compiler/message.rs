@@ -113,25 +113,23 @@ impl BodyCompiler<'_> {
                 // A receive's filter: -1 is how `ANY` travels in the call's
                 // registers, so a tag that a program computes must not be
                 // negative, or a computed -1 would silently receive any tag.
-                Some(tag) => {
-                    compiler.value(tag)?;
-                    match compiler.last_constant() {
-                        Some(value) if value < 0 => {
-                            return Err(Diagnostic::at(
-                                tag.span,
-                                format!("a receive's tag filter cannot be negative, got {value}"),
-                                "negative tag",
-                            )
-                            .with_help(
-                                "tags are 0 to 4294967295; write `tag = ANY` to take any tag",
-                            ));
-                        }
-                        Some(_) => {}
-                        None => {
-                            compiler.emit(Instruction::RequireNonNegative("tag"), tag.span);
-                        }
+                Some(tag) => match compiler.globals.evaluate(tag) {
+                    Ok(value) if value < 0 => {
+                        return Err(Diagnostic::at(
+                            tag.span,
+                            format!("a receive's tag filter cannot be negative, got {value}"),
+                            "negative tag",
+                        )
+                        .with_help("tags are 0 to 4294967295; write `tag = ANY` to take any tag"));
                     }
-                }
+                    Ok(value) => {
+                        compiler.emit(Instruction::Push(value), tag.span);
+                    }
+                    Err(_) => {
+                        compiler.value(tag)?;
+                        compiler.emit(Instruction::RequireNonNegative("tag"), tag.span);
+                    }
+                },
                 None => {
                     compiler.emit(Instruction::Push(if is_send { 0 } else { -1 }), span_tag);
                 }
