@@ -105,7 +105,8 @@ pub(super) struct CheckArgs {
     #[arg(long, conflicts_with = "no_reduction")]
     compare_reduction: bool,
 
-    /// Flag end states in which messages are still buffered.
+    /// Flag a message that is never received: still buffered at the end,
+    /// or undeliverable (its receiver exited, its mailbox went away).
     #[arg(long)]
     require_empty: bool,
 
@@ -123,7 +124,8 @@ pub(super) struct CheckArgs {
     exact_items: bool,
 
     /// Where counterexamples go: a directory (one `<scenario>-<kind>.schedule`
-    /// per violation), or a file ending in `.schedule` (the first violation).
+    /// per violation), or a file ending in `.schedule` (the violation the
+    /// `expect` line names, if found, else the first).
     /// A sweep saves none.
     #[arg(
         long,
@@ -144,7 +146,8 @@ pub(super) struct CheckArgs {
     #[arg(long, value_name = "KEY=V,V,...", value_parser = parse_sweep)]
     sweep: Option<Sweep>,
 
-    /// Exit 3 when a bound stopped the search before the answer was certain.
+    /// Exit 3 when the answer is not certain: a bound stopped the search,
+    /// the program uses `clock()`, or the `expect` line was not checked.
     #[arg(long)]
     strict: bool,
 
@@ -190,7 +193,7 @@ pub(super) struct ReplayArgs {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum ProgressArg {
-    /// `produce` or `consume`.
+    /// `produce` or `consume`; a process with neither: its completed calls.
     Items,
     /// `produce` only.
     Produce,
