@@ -704,6 +704,8 @@ impl<'p> World<'p> {
                 .last_failure
                 .filter(|&(_, at)| at >= half)
                 .map(|(errno, _)| errno),
+            // Every completed call is progress here.
+            busy_without: None,
         }
         .why()
     }

@@ -43,6 +43,9 @@ pub struct Starving {
     pub ran: bool,
     /// The error a call of it failed with last, if one failed in the stretch.
     pub failing: Option<ipclab_syscalls::Errno>,
+    /// It made progress of another kind than the one it is judged by (its
+    /// calls completed, judged by `produce` and `consume`): why, in words.
+    pub busy_without: Option<&'static str>,
 }
 
 impl Starving {
@@ -56,6 +59,9 @@ impl Starving {
                 format!("waits in {call}")
             }
             (None, _) if !self.ran => "ready but not scheduled".to_string(),
+            (_, _) if self.busy_without.is_some() => {
+                self.busy_without.unwrap_or_default().to_string()
+            }
             (_, Some(errno)) => format!(
                 "runs, but makes no progress: its calls keep failing with {}",
                 errno.name()

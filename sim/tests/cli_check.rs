@@ -1045,3 +1045,146 @@ fn a_strict_sweep_of_a_program_steered_by_clock_is_inconclusive() {
         both(&out)
     );
 }
+
+#[test]
+fn a_sweep_whose_rows_agree_claims_only_the_settings_it_checked() {
+    let dir = scratch("every-setting");
+    let out = ipclab_in(
+        &dir,
+        &["check", "credit-indirect", "--sweep", "buffer=3,inf"],
+    );
+    assert!(
+        stdout(&out).contains("safe at every setting checked: 3 and inf (64 messages)"),
+        "{}",
+        both(&out)
+    );
+    // Rows that rest on clock() at 0 are no answer, not violations.
+    let out = ipclab_in(&dir, &["check", "mailbox-async", "--sweep", "buffer=0,inf"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(
+        stdout(&out).contains("no answer at every setting checked"),
+        "{}",
+        both(&out)
+    );
+    let out = ipclab_in(
+        &dir,
+        &[
+            "check",
+            "mailbox-async",
+            "--sweep",
+            "buffer=0,inf",
+            "--strict",
+        ],
+    );
+    assert_eq!(code(&out), 3, "{}", both(&out));
+}
+
+#[test]
+fn a_process_whose_calls_complete_but_that_never_produces_is_said_so() {
+    let dir = scratch("busy");
+    std::fs::write(
+        dir.join("spin.ipc"),
+        "process A { produce x; loop { yield; } }\nprocess B { loop { produce y; consume y; } }\n",
+    )
+    .unwrap();
+    let why = "starving: A (runs and its calls complete, but it neither produces nor consumes)";
+    let check = ipclab_in(&dir, &["check", "spin.ipc"]);
+    assert!(stdout(&check).contains(why), "{}", both(&check));
+    let schedule = "ipclab-counterexamples/spin-starvation.schedule";
+    let replay = ipclab_in(
+        &dir,
+        &[
+            "replay",
+            "spin.ipc",
+            "--schedule",
+            schedule,
+            "-q",
+            "--width",
+            "200",
+        ],
+    );
+    assert!(stdout(&replay).contains(why), "{}", both(&replay));
+}
+
+#[test]
+fn replay_reads_a_pipe_names_an_assertion_and_escapes_what_it_quotes() {
+    let dir = scratch("replay-more");
+    std::fs::write(dir.join("s.schedule"), "ipclab-schedule 1\n0 1\n").unwrap();
+    // A path that is not a regular file (as `<(...)` gives) is read.
+    let out = ipclab_in(
+        &dir,
+        &["replay", "deadlock-recv-first", "--schedule", "/dev/null"],
+    );
+    assert!(
+        stderr(&out).contains("/dev/null: not an ipclab schedule: the text is empty"),
+        "{}",
+        both(&out)
+    );
+    std::fs::write(dir.join("nul.schedule"), b"ipclab-schedule 1\n1\0\n").unwrap();
+    let out = ipclab_in(
+        &dir,
+        &[
+            "replay",
+            "deadlock-recv-first",
+            "--schedule",
+            "nul.schedule",
+        ],
+    );
+    assert!(
+        stderr(&out).contains("`1\\x00` is neither"),
+        "{}",
+        both(&out)
+    );
+    assert!(!stderr(&out).contains('\0'), "{}", both(&out));
+    std::fs::write(dir.join("a.ipc"), "process A { assert 1 == 2; }\n").unwrap();
+    let out = ipclab_in(&dir, &["replay", "a.ipc", "--schedule", "0 0"]);
+    assert!(
+        stderr(&out).contains("ended at step 1 with a failed assertion"),
+        "{}",
+        both(&out)
+    );
+    let out = ipclab_in(&dir, &["check", "a.ipc", "--no-save"]);
+    assert!(
+        stdout(&out).contains("counterexample: 1 step\n"),
+        "{}",
+        both(&out)
+    );
+    // -D with a constant's own value makes the same scenario: no note.
+    std::fs::write(
+        dir.join("dn.ipc"),
+        "const N = 10;\nprocess A { repeat N { yield; } recv(B, x); }\nprocess B { recv(A, y); }\n",
+    )
+    .unwrap();
+    let out = ipclab_in(&dir, &["check", "dn.ipc", "-q", "--output", "dn.schedule"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    let out = ipclab_in(
+        &dir,
+        &[
+            "replay",
+            "dn.ipc",
+            "-D",
+            "N=10",
+            "--schedule",
+            "dn.schedule",
+            "-q",
+        ],
+    );
+    assert!(!stdout(&out).contains("note:"), "{}", both(&out));
+    let out = ipclab_in(
+        &dir,
+        &[
+            "replay",
+            "dn.ipc",
+            "-D",
+            "N=11",
+            "--schedule",
+            "dn.schedule",
+            "-q",
+        ],
+    );
+    assert!(
+        stdout(&out).contains("note: the schedule was made with no -D"),
+        "{}",
+        both(&out)
+    );
+}

@@ -809,7 +809,7 @@ fn a_negative_constant_receive_tag_is_a_compile_error() {
         "process A { send(B, 1); }\nprocess B { let x; recv(A, x, tag = -1); }",
         2,
         37,
-        "a receive's tag filter cannot be negative, got -1",
+        "a receive's tag filter must be 0 to 4294967295, got -1",
         "write `tag = ANY` to take any tag",
     );
 }
@@ -820,7 +820,20 @@ fn a_receive_tag_of_constant_arithmetic_is_checked_when_compiled() {
         "const K = 3;\nprocess A { let x; recv(B, x, tag = K - 4); }\nprocess B {}",
         2,
         37,
-        "a receive's tag filter cannot be negative, got -1",
+        "a receive's tag filter must be 0 to 4294967295, got -1",
         "tag = ANY",
     );
+}
+
+#[test]
+fn a_receive_tag_that_is_an_mpi_constant_or_too_large_is_a_compile_error() {
+    for (tag, got) in [("MPI_ANY_TAG", "-1"), ("4294967296", "4294967296")] {
+        assert_error(
+            &format!("process A {{ let x; recv(B, x, tag = {tag}); }}\nprocess B {{}}"),
+            1,
+            37,
+            &format!("a receive's tag filter must be 0 to 4294967295, got {got}"),
+            "tag = ANY",
+        );
+    }
 }

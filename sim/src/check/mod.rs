@@ -806,11 +806,16 @@ impl fmt::Display for CheckReport {
             if x.schedule.is_lasso() {
                 writeln!(
                     f,
-                    "  counterexample: {steps} steps, then a cycle of {} repeated forever",
+                    "  counterexample: {steps} step{}, then a cycle of {} repeated forever",
+                    if steps == 1 { "" } else { "s" },
                     x.schedule.cycle.len()
                 )?;
             } else {
-                writeln!(f, "  counterexample: {steps} steps")?;
+                writeln!(
+                    f,
+                    "  counterexample: {steps} step{}",
+                    if steps == 1 { "" } else { "s" }
+                )?;
             }
             let text = x.schedule.to_string();
             for line in text.lines().filter(|l| !l.starts_with('#')) {

@@ -259,10 +259,14 @@ pub fn replay(
             // As past a deadlock or the end: nothing can take another step.
             if step + 1 < choices.len() {
                 return Err(ReplayError(format!(
-                    "step {}: the run ended at step {} with a program error; the schedule \
+                    "step {}: the run ended at step {} with {}; the schedule \
                      has {} more choice{} than the run can take",
                     step + 2,
                     step + 1,
+                    match verdict {
+                        Some(Verdict::AssertionFailed { .. }) => "a failed assertion",
+                        _ => "a program error",
+                    },
                     choices.len() - step - 1,
                     if choices.len() - step - 1 == 1 {
                         ""
@@ -309,6 +313,21 @@ pub fn replay(
                         failing: last_failure[k]
                             .filter(|&(_, at)| at >= cycle_start)
                             .map(|(errno, _)| errno),
+                        // Progress `run` would count (a completed call), of
+                        // a kind this lasso does not.
+                        busy_without: match judged_by[k] {
+                            _ if progress[k].3.is_none_or(|s| s < cycle_start) => None,
+                            Some(super::ProgressKind::Items) => Some(
+                                "runs and its calls complete, but it neither produces nor consumes",
+                            ),
+                            Some(super::ProgressKind::Produce) => {
+                                Some("runs, but it never produces")
+                            }
+                            Some(super::ProgressKind::Consume) => {
+                                Some("runs, but it never consumes")
+                            }
+                            _ => None,
+                        },
                     }
                     .why(),
                 })

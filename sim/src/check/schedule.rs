@@ -63,7 +63,12 @@ pub struct ParseError(pub String);
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "not an ipclab schedule: {}", self.0)
+        // A token may hold any byte of the file: none reaches the terminal raw.
+        write!(
+            f,
+            "not an ipclab schedule: {}",
+            crate::render::style::escape_controls(&self.0)
+        )
     }
 }
 

@@ -59,7 +59,11 @@ pub struct SweepReport {
 /// The row's answer in one word: `safe` only for a proof.
 fn answer(row: &SweepRow) -> String {
     match &row.report {
-        Ok(r) if r.findings.is_empty() && !r.is_exhaustive() => "no answer".into(),
+        // Neither a proof nor a certain counterexample: a bound stopped
+        // the search, or the answer rests on clock() reading 0.
+        Ok(r) if (r.findings.is_empty() && r.bound.is_some()) || r.clock_used_at.is_some() => {
+            "no answer".into()
+        }
         Ok(r) => r.answer().to_string(),
         // The setting cannot be booted (the table says why).
         Err(_) => "not checked".into(),
@@ -118,9 +122,6 @@ fn summarise(key: SweepKey, rows: &[SweepRow], top: u64) -> String {
     let Some(first) = answers.first() else {
         return "no setting checked".to_string();
     };
-    if answers.iter().all(|a| a == first) {
-        return format!("{first} at every setting");
-    }
     let number = |v: SweepValue| match v {
         SweepValue::Value(n) => n,
         SweepValue::Infinite => top,
@@ -145,6 +146,11 @@ fn summarise(key: SweepKey, rows: &[SweepRow], top: u64) -> String {
         }
         join_and(&parts)
     };
+    if answers.iter().all(|a| a == first) {
+        // Of the settings checked only: another may answer otherwise.
+        let all: Vec<&SweepRow> = rows.iter().collect();
+        return format!("{first} at every setting checked: {}", settings(&all));
+    }
     let violation = !matches!(first.as_str(), "safe" | "no answer" | "not checked");
     let first_safe = answers.iter().position(|a| a == "safe");
     if let Some(s) = first_safe.filter(|&s| {

@@ -725,10 +725,11 @@ fn run_sweep(
     let rows = &report.rows;
     Ok(if rows.iter().any(|r| r.report.is_err()) {
         ExitCode::from(2)
-    } else if rows
-        .iter()
-        .any(|r| r.report.as_ref().is_ok_and(|r| !r.findings.is_empty()))
-    {
+    } else if rows.iter().any(|r| {
+        r.report
+            .as_ref()
+            .is_ok_and(|r| !r.findings.is_empty() && r.clock_used_at.is_none())
+    }) {
         ExitCode::from(1)
     } else if args.strict
         && rows
@@ -756,7 +757,8 @@ fn read_schedule(given: &str) -> Result<GivenSchedule, Failure> {
             "--schedule `{given}` is a directory, not a schedule file"
         )));
     }
-    if path.is_file() {
+    // Any file that exists: a pipe (`<(...)`) and a device are read too.
+    if path.exists() {
         let bytes = std::fs::read(path)
             .map_err(|e| format!("cannot read the schedule file {given}: {e}"))?;
         let text = String::from_utf8(bytes).map_err(|e| {
@@ -857,7 +859,19 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
     }
     let made_with = comment(schedule, "overrides:").unwrap_or("");
     let given_now = check::schedule::overrides_text(&args.define);
-    if made_with != given_now {
+    // Other words may make the same scenario (`-D N=10` where N is 10).
+    let same_program = || {
+        let mut words = made_with.split_whitespace();
+        let mut defines = Vec::new();
+        while let Some(word) = words.next() {
+            let (name, value) = if word == "-D" { words.next()? } else { word }.split_once('=')?;
+            defines.push((name.to_string(), value.parse::<i64>().ok()?));
+        }
+        let made = ipclab_sim::lang::compile(&loaded.file_name, loaded.source.as_bytes(), &defines)
+            .ok()?;
+        Some(made == program)
+    };
+    if made_with != given_now && same_program() != Some(true) {
         notes.push(format!(
             "note: the schedule was made with {} and is replayed with {}: another scenario, \
              so it may not reproduce",

@@ -467,12 +467,13 @@ fn run_threaded(
         let s = &result.stats;
         let buffered = s.accepted - s.delivered - s.undeliverable;
         text.push_str(&format!(
-            "{} CPU{} (host threads), {} steps in {:.3} s, {} ticks; dispatches per CPU: {:?}\n\
+            "{} CPU{} (host threads), {} step{} in {:.3} s, {} ticks; dispatches per CPU: {:?}\n\
              messages: {} accepted = {} delivered + {} buffered + {} undeliverable\n\
              invariants: {}\n",
             options.cpus,
             if options.cpus == 1 { "" } else { "s" },
             result.steps,
+            if result.steps == 1 { "" } else { "s" },
             elapsed.as_secs_f64(),
             result.ticks,
             result.dispatches,

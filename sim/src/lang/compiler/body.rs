@@ -76,6 +76,15 @@ impl<'a> BodyCompiler<'a> {
         self.instructions.len() - 1
     }
 
+    /// The value the last instruction pushes, if it pushes a constant (a
+    /// builtin name such as an MPI constant compiles to one).
+    pub(in crate::lang) fn last_constant(&self) -> Option<i64> {
+        match self.instructions.last() {
+            Some(Instruction::Push(value)) => Some(*value),
+            _ => None,
+        }
+    }
+
     pub(in crate::lang) fn here(&self) -> u32 {
         u32::try_from(self.instructions.len()).unwrap_or(u32::MAX)
     }

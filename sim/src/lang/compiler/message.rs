@@ -113,23 +113,34 @@ impl BodyCompiler<'_> {
                 // A receive's filter: -1 is how `ANY` travels in the call's
                 // registers, so a tag that a program computes must not be
                 // negative, or a computed -1 would silently receive any tag.
-                Some(tag) => match compiler.globals.evaluate(tag) {
-                    Ok(value) if value < 0 => {
-                        return Err(Diagnostic::at(
-                            tag.span,
-                            format!("a receive's tag filter cannot be negative, got {value}"),
-                            "negative tag",
-                        )
-                        .with_help("tags are 0 to 4294967295; write `tag = ANY` to take any tag"));
+                Some(tag) => {
+                    let constant = match compiler.globals.evaluate(tag) {
+                        Ok(value) => {
+                            compiler.emit(Instruction::Push(value), tag.span);
+                            Some(value)
+                        }
+                        Err(_) => {
+                            compiler.value(tag)?;
+                            compiler.last_constant()
+                        }
+                    };
+                    match constant {
+                        Some(value) if !(0..=i64::from(u32::MAX)).contains(&value) => {
+                            return Err(Diagnostic::at(
+                                tag.span,
+                                format!(
+                                    "a receive's tag filter must be 0 to 4294967295, got {value}"
+                                ),
+                                "not a tag",
+                            )
+                            .with_help("write `tag = ANY` to take any tag"));
+                        }
+                        Some(_) => {}
+                        None => {
+                            compiler.emit(Instruction::RequireNonNegative("tag"), tag.span);
+                        }
                     }
-                    Ok(value) => {
-                        compiler.emit(Instruction::Push(value), tag.span);
-                    }
-                    Err(_) => {
-                        compiler.value(tag)?;
-                        compiler.emit(Instruction::RequireNonNegative("tag"), tag.span);
-                    }
-                },
+                }
                 None => {
                     compiler.emit(Instruction::Push(if is_send { 0 } else { -1 }), span_tag);
                 }
