@@ -120,3 +120,18 @@ fn the_eager_sweep_says_deadlock_only_below_the_message_size() {
         "{report}"
     );
 }
+
+#[test]
+fn a_ping_pong_of_blocking_sends_repeats_its_states() {
+    // Each round's blocking send used to take a new request generation, so
+    // the space had 255 copies of the loop (782,368 states).
+    let source = "process Rank[2] { MPI_Comm_rank(MPI_COMM_WORLD, &rank); loop {\n\
+        if rank == 0 { MPI_Send(1, 1, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+                       MPI_Recv(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &st); }\n\
+        else { MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+               MPI_Send(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD); } } }";
+    let program = compile("pp.ipc", source.as_bytes(), &[]).expect("compiles");
+    let report = check::check(&program, &options(1)).expect("checks");
+    assert!(report.is_proof_of_safety(), "{report}");
+    assert!(report.stats.states < 1_000, "{report}");
+}

@@ -71,10 +71,18 @@ impl Kernel {
         debug_assert_eq!(self.cannot_insert(request.owner, request.holder), None);
         if let Some(slot) = self.mpi.requests.iter().position(|s| s.request.is_none()) {
             let entry = &mut self.mpi.requests[slot];
-            entry.generation = match entry.generation.wrapping_add(1) {
-                0 => 1,
-                g => g,
-            };
+            // Only a request the user gets a handle to takes a new
+            // generation. An internal or buffered one is never named by a
+            // handle ([`Kernel::lookup`] refuses any handle to it), so a
+            // stale handle stays stale without one; and a blocking send
+            // in a loop does not make every round a new kernel state for
+            // the checker (255 generations of the same slot).
+            if request.holder == Holder::User {
+                entry.generation = match entry.generation.wrapping_add(1) {
+                    0 => 1,
+                    g => g,
+                };
+            }
             entry.request = Some(request);
             return Ok(slot);
         }

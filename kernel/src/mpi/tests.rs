@@ -651,3 +651,35 @@ fn a_pending_send_of_an_exiting_rank_is_traced_send_cancelled_not_undeliverable(
         (before.accepted, before.undeliverable)
     );
 }
+
+#[test]
+fn a_blocking_send_takes_no_new_generation_and_a_stale_handle_stays_stale() {
+    let (mut w, p) = world(2, |c| c.eager_limit = 0);
+    // A user request in slot 0, completed and freed: its handle is stale.
+    let h = isend(&mut w, p[0], SendMode::Standard, 1, b"abc", 1);
+    ok(recv(&mut w, p[1], RankFilter::Any, TagFilter::Any, 8));
+    w.write(p[0], REQ, &h.to_le_bytes());
+    assert_eq!(ok(w.call(p[0], Syscall::Test { handle: REQ })), 1);
+    // A blocking send's internal request takes slot 0 again, without a
+    // new generation: nobody gets a handle to it, and its owner, blocked
+    // in the send, can name no request while it lives.
+    let generation = |w: &World| w.k.mpi.requests[0].generation;
+    let before = generation(&w);
+    blocked(send(&mut w, p[0], SendMode::Standard, 1, b"def", 2));
+    assert!(
+        w.k.mpi.requests[0].request.is_some(),
+        "the send holds slot 0"
+    );
+    assert_eq!(generation(&w), before);
+    ok(recv(&mut w, p[1], RankFilter::Any, TagFilter::Any, 8));
+    assert_eq!(w.completion(p[0])[0], 0);
+    // The next user request in the slot has a new generation: the old
+    // handle is still refused.
+    let again = isend(&mut w, p[0], SendMode::Standard, 1, b"ghi", 3);
+    assert_ne!(again, h);
+    w.write(p[0], REQ, &h.to_le_bytes());
+    assert_eq!(
+        failed(w.call(p[0], Syscall::Test { handle: REQ })),
+        Errno::EBADRQC
+    );
+}
