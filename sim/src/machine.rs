@@ -504,6 +504,11 @@ fn call_buffer(regs: &ipclab_syscalls::Regs) -> Option<(u64, u64, bool)> {
         | Syscall::MpiRecv { buf, cap, .. }
         | Syscall::Irecv { buf, cap, .. } => Some((buf, cap, true)),
         Syscall::BufferAttach { addr, size } => Some((addr, size, true)),
+        // The handles a wait reads, and nulls when it frees their requests.
+        Syscall::Waitall { handles, count } | Syscall::Waitany { handles, count } => {
+            Some((handles, count.saturating_mul(8), true))
+        }
+        Syscall::Test { handle } => Some((handle, 8, true)),
         _ => None,
     }
 }

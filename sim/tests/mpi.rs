@@ -838,3 +838,20 @@ fn a_cancelled_send_is_its_own_event_in_the_timeline_and_json_and_not_counted_un
     assert!(text.contains("send cancelled"), "{text}");
     assert!(!text.contains("undeliverable:"), "{text}");
 }
+
+#[test]
+fn a_wait_handed_a_pending_receive_buffer_as_its_request_is_a_race() {
+    // `h` belongs to the pending MPI_Irecv: a wait reads its handles there
+    // and nulls them, so it races as a load and a store would.
+    let source = "process Rank[2] { let h = 0; let x = 0;\n\
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+        if rank == 0 { MPI_Irecv(h, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &r); compute 3;\n\
+        MPI_Wait(&h, &st);\n\
+        MPI_Wait(&r, &st); }\n\
+        else { MPI_Send(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD); } }";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    let (message, line) = error_of(&result);
+    assert!(message.contains("buffer race"), "{message}");
+    assert!(message.contains("MPI_Wait writes into `h`"), "{message}");
+    assert_eq!(line, 4);
+}
