@@ -855,3 +855,24 @@ fn a_wait_handed_a_pending_receive_buffer_as_its_request_is_a_race() {
     assert!(message.contains("MPI_Wait writes into `h`"), "{message}");
     assert_eq!(line, 4);
 }
+
+#[test]
+fn a_refused_wait_or_test_leaves_its_index_and_flag_as_they_were() {
+    // A stale handle is refused (EBADRQC): the call changes nothing, its
+    // out-parameters included (index used to read 0, a live request).
+    let source = "process Rank[2] { let idx = 9; let flag = 5; let reqs[2]; let x = 0;\n\
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+        if rank == 0 { reqs[0] = 12345; reqs[1] = 12345;\n\
+        let r = MPI_Waitany(2, reqs, &idx, MPI_STATUS_IGNORE);\n\
+        let t = MPI_Test(&reqs[0], &flag, MPI_STATUS_IGNORE);\n\
+        print r, idx, t, flag; } }";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    let printed: Vec<String> = result.output.iter().map(|l| l.to_string()).collect();
+    let ebadrqc = ipclab_syscalls::Errno::EBADRQC.number();
+    assert_eq!(
+        printed,
+        [format!("Rank[0]: {ebadrqc} 9 {ebadrqc} 5")],
+        "{:?}",
+        result.verdict
+    );
+}

@@ -503,9 +503,35 @@ impl BodyCompiler<'_> {
         }
     }
 
-    /// Stores a field of the call's result into `target`.
+    /// Stores a field of the call's result into `target`. The call's value
+    /// (a request, a flag, a rank) only when it succeeded: a refused call
+    /// changes nothing, its out-parameters included.
     fn store_out(&mut self, target: &OutTarget, field: StatusField, span: super::Span) {
+        if matches!(target, OutTarget::Ignore) {
+            return;
+        }
+        let refused = (field == StatusField::MpiValue).then(|| self.unless_refused(span));
         self.store_into(target, Instruction::Status(field), span);
+        if let Some(jump) = refused {
+            let end = self.here();
+            self.patch(jump, end);
+        }
+    }
+
+    /// Jumps past what follows when the call just made was refused: the
+    /// jump to patch to its end. A truncated receive (`EMSGSIZE`) is not
+    /// refused: it completed its request, and its index and flag say so.
+    fn unless_refused(&mut self, span: super::Span) -> usize {
+        self.emit(Instruction::Status(StatusField::Error), span);
+        self.emit(Instruction::Not, span);
+        self.emit(Instruction::Status(StatusField::Error), span);
+        self.emit(
+            Instruction::Push(ipclab_syscalls::Errno::EMSGSIZE.number() as i64),
+            span,
+        );
+        self.emit(Instruction::Binary(BinaryOperator::Equal), span);
+        self.emit(Instruction::Binary(BinaryOperator::Or), span);
+        self.emit(Instruction::JumpIfFalse(0), span)
     }
 
     /// Stores MPI_Waitany's index: the kernel's `u64::MAX` (every request
@@ -514,6 +540,7 @@ impl BodyCompiler<'_> {
         if matches!(target, OutTarget::Ignore) {
             return;
         }
+        let refused = self.unless_refused(span);
         let index = self.allocate(1);
         self.emit(Instruction::Status(StatusField::MpiValue), span);
         self.emit(Instruction::Store(index), span);
@@ -526,6 +553,8 @@ impl BodyCompiler<'_> {
         let end = self.here();
         self.patch(defined, end);
         self.store_into(target, Instruction::Load(index), span);
+        let end = self.here();
+        self.patch(refused, end);
     }
 
     /// Stores `length / size` into `target`, or MPI_UNDEFINED when the
@@ -552,8 +581,7 @@ impl BodyCompiler<'_> {
 
     /// Pushes the address of the request word `&x` or `&array[i]` (bounds
     /// checked at run time).
-    /// The push has the call's `span`: a fused call reports the span of its
-    /// first push, which must name the call as written.
+    /// The push has the call's `span`, as every part of the call has.
     fn push_word_address(&mut self, e: &Expression, span: super::Span) -> Compiled<()> {
         match &strip(e).kind {
             ExpressionKind::Name(n) => {
