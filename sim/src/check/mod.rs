@@ -306,6 +306,17 @@ impl CheckReport {
         self.bound.is_none() && self.clock_used_at.is_none()
     }
 
+    /// Is the answer certain: a counterexample that does not rest on
+    /// `clock()` reading 0 (a bound does not make one less real), or a
+    /// proof?
+    pub fn is_certain(&self) -> bool {
+        if self.findings.is_empty() {
+            self.is_exhaustive()
+        } else {
+            self.clock_used_at.is_none()
+        }
+    }
+
     /// The finding of `kind`, if any.
     pub fn finding(&self, kind: Kind) -> Option<&Finding> {
         self.findings.iter().find(|f| f.kind == kind)

@@ -61,9 +61,7 @@ fn answer(row: &SweepRow) -> String {
     match &row.report {
         // Neither a proof nor a certain counterexample: a bound stopped
         // the search, or the answer rests on clock() reading 0.
-        Ok(r) if (r.findings.is_empty() && r.bound.is_some()) || r.clock_used_at.is_some() => {
-            "no answer".into()
-        }
+        Ok(r) if !r.is_certain() => "no answer".into(),
         Ok(r) => r.answer().to_string(),
         // The setting cannot be booted (the table says why).
         Err(_) => "not checked".into(),

@@ -728,13 +728,13 @@ fn run_sweep(
     } else if rows.iter().any(|r| {
         r.report
             .as_ref()
-            .is_ok_and(|r| !r.findings.is_empty() && r.clock_used_at.is_none())
+            .is_ok_and(|r| !r.findings.is_empty() && r.is_certain())
     }) {
         ExitCode::from(1)
     } else if args.strict
         && rows
             .iter()
-            .any(|r| r.report.as_ref().is_ok_and(|r| !r.is_exhaustive()))
+            .any(|r| r.report.as_ref().is_ok_and(|r| !r.is_certain()))
     {
         ExitCode::from(INCONCLUSIVE)
     } else {
