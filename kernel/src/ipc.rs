@@ -114,7 +114,7 @@ impl Kernel {
             if any_too_small(None) {
                 self.fail_too_small(caller, args, None, sink);
             }
-            self.accept_into_slot(caller, args, mem, sink)?;
+            self.accept_into_slot(caller, args, None, mem, sink)?;
             return Ok(TrapOutcome::Complete(ok(0)?));
         }
         let reason = match args.dest {
@@ -428,10 +428,14 @@ impl Kernel {
 
     /// Copies the sender's message into a new slot (or, for a terminated
     /// receiver under `classic`, accepts it and reports it undeliverable).
+    /// `arrived` is its arrival number when it has one already (a blocked
+    /// send's message moving into a slot keeps its place in arrival order);
+    /// `None` for a new send, which is the newest.
     fn accept_into_slot(
         &mut self,
         sender: Pid,
         args: SendArgs,
+        arrived: Option<u64>,
         mem: &mut impl UserMemory,
         sink: &mut impl TraceSink,
     ) -> Result<(), Errno> {
@@ -445,7 +449,7 @@ impl Kernel {
             .map_err(|_| Errno::EMSGSIZE)?;
         mem.read(sender, args.buf, data)
             .map_err(|_| Errno::EFAULT)?;
-        let id = self.next_arrival();
+        let id = arrived.unwrap_or_else(|| self.next_arrival());
         self.stats.accepted += 1;
         self.stats.copies_to_kernel += 1;
         self.stats.bytes_copied += args.len;
@@ -678,7 +682,7 @@ impl Kernel {
                 })
                 .filter(|&(_, _, dest, _, len, _)| self.can_buffer(dest, len))
                 .min_by_key(|(seq, ..)| *seq);
-            let Some((_, sender, dest, buf, len, tag)) = next else {
+            let Some((seq, sender, dest, buf, len, tag)) = next else {
                 return;
             };
             let args = SendArgs {
@@ -688,7 +692,7 @@ impl Kernel {
                 tag,
                 timeout: Timeout::Never,
             };
-            let result = self.accept_into_slot(sender, args, mem, sink);
+            let result = self.accept_into_slot(sender, args, Some(seq), mem, sink);
             self.complete(
                 sender,
                 Reply::to_regs(result.map(|()| Reply::value(0))),
@@ -817,6 +821,55 @@ mod tests {
             assert_eq!(w.read(r, RECV_BUF, 1), [i as u8]);
             assert_eq!(w.completion(s), [0, 0, 0, 0]);
         }
+    }
+
+    #[test]
+    fn a_blocked_message_that_moves_into_a_slot_keeps_its_place_in_arrival_order() {
+        // One slot, held by a's first message; a's second and then b's
+        // message wait in their blocked senders. The first receive frees
+        // the slot and a's second moves in; it arrived before b's, so the
+        // next receive takes it, not b's.
+        for slots_or_quota in [false, true] {
+            let mut w = World::with(|c| {
+                if slots_or_quota {
+                    c.buffer_slots = 8;
+                    c.receiver_quota = 1;
+                } else {
+                    c.buffer_slots = 1;
+                }
+            });
+            let (a, b, r) = (w.spawn(1), w.spawn(1), w.spawn(1));
+            ok(w.send(a, r, b"1", 0, Timeout::Never));
+            blocked(w.send(a, r, b"2", 0, Timeout::Never));
+            blocked(w.send(b, r, b"3", 0, Timeout::Never));
+            let got: std::vec::Vec<u8> = (0..3)
+                .map(|_| {
+                    done(w.recv(r, ANY, ANY_TAG, 8, Timeout::Never));
+                    w.read(r, RECV_BUF, 1)[0]
+                })
+                .collect();
+            assert_eq!(got, *b"123", "quota: {slots_or_quota}");
+            w.k.check_invariants().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_mailbox_serves_blocked_senders_messages_in_arrival_order() {
+        let mut w = World::with(|c| c.buffer_slots = 8);
+        let (a, b, r) = (w.spawn(1), w.spawn(1), w.spawn(1));
+        let h = ipclab_syscalls::Handle(ok(w.mbox_create(a, "one", 1)) as u32);
+        let hb = ipclab_syscalls::Handle(ok(w.mbox_open(b, "one")) as u32);
+        let hr = ipclab_syscalls::Handle(ok(w.mbox_open(r, "one")) as u32);
+        ok(w.mbox_send(a, h, b"1", 0));
+        blocked(w.mbox_send(a, h, b"2", 0));
+        blocked(w.mbox_send(b, hb, b"3", 0));
+        let got: std::vec::Vec<u8> = (0..3)
+            .map(|_| {
+                done(w.mbox_recv(r, hr, 8));
+                w.read(r, RECV_BUF, 1)[0]
+            })
+            .collect();
+        assert_eq!(got, *b"123");
     }
 
     #[test]

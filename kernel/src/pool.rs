@@ -98,8 +98,11 @@ impl Pool {
         Some(&mut self.slots[slot as usize].data)
     }
 
-    /// Makes the slot [`Pool::vacant`] filled the newest message, with
-    /// this id, sender, destination and tag.
+    /// Makes the slot [`Pool::vacant`] filled a message, with this id,
+    /// sender, destination and tag, at its place in arrival order: the id
+    /// is its arrival number. A new send's message is the newest; a blocked
+    /// sender's message that moves into a slot keeps the number it got when
+    /// it blocked, so it may go before messages accepted since.
     ///
     /// # Panics
     /// If no slot is vacant (a kernel bug: `vacant` was not called).
@@ -111,8 +114,12 @@ impl Pool {
         message.from = from;
         message.dest = dest;
         message.tag = tag;
+        let mut at = self.order.len();
+        while at > 0 && self.slots[self.order[at - 1] as usize].id > id {
+            at -= 1;
+        }
         // Cannot fail: `order` has room for every slot.
-        let _ = self.order.push(slot);
+        let _ = self.order.insert(at, slot);
     }
 
     /// Appends a message with `bytes` as the newest (restoring a saved

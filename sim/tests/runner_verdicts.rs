@@ -725,3 +725,35 @@ fn a_limit_of_one_step_is_said_in_the_singular() {
         Some("runs: still live at the step limit (1 step)")
     );
 }
+
+#[test]
+fn blocked_senders_messages_are_received_in_the_order_they_were_sent() {
+    // One slot holds A's first message; A's second blocks at step 1, B's
+    // at step 5. When R starts receiving, A's second moves into the freed
+    // slot and is still older than B's: R gets 1, 2, 3.
+    for (setup, send, recv) in [
+        ("kernel { buffer_slots = 1; }", "send(R, ", "recv(ANY, "),
+        (
+            "kernel { buffer_slots = 8; receiver_quota = 1; }",
+            "send(R, ",
+            "recv(ANY, ",
+        ),
+        ("mailbox box(capacity = 1);", "send(box, ", "recv(box, "),
+    ] {
+        let source = format!(
+            "{setup}\n\
+             process A {{ {send}1); {send}2); }}\n\
+             process B {{ sleep 3; {send}3); }}\n\
+             process R {{ sleep 20; let last = 0;\n\
+               repeat 3 {{ {recv}x); assert x == last + 1; last = x; }} }}\n\
+             expect completes;"
+        );
+        let result = run_source(&source);
+        assert_eq!(
+            result.verdict,
+            Verdict::Completes,
+            "{setup}: {}",
+            text(&result)
+        );
+    }
+}
