@@ -306,10 +306,17 @@ impl<'p> World<'p> {
             .processes()
             .iter()
             .any(|p| matches!(p.state, ProcessState::Ready | ProcessState::Running));
-        if can_run || self.kernel.next_timer().is_some() || self.devices.next_at().is_some() {
+        let pending = self.kernel.next_timer().is_some() || self.devices.next_at().is_some();
+        if can_run || (pending && !self.all_exited()) {
             return None;
         }
         Some(analyse_stuck(&self.kernel, &self.names))
+    }
+
+    /// Has every process exited? Then the run is over, even with input
+    /// still to be typed: no one is left to read it.
+    fn all_exited(&self) -> bool {
+        self.kernel.processes().iter().all(|p| p.is_exited())
     }
 
     /// The instance running on the CPU, if any.
@@ -419,6 +426,10 @@ impl<'p> World<'p> {
     fn step_with<S: StepLog>(&mut self, mut recorder: S) -> Option<Verdict> {
         let record = self.options.record;
         let mut events = Vec::new();
+        if self.all_exited() {
+            // Over: input still to be typed has no one left to read it.
+            return Some(analyse_stuck(&self.kernel, &self.names));
+        }
         // At tick t the interrupt handlers of the input due at t run first.
         self.devices.fire_due(&mut self.kernel, &mut recorder);
         let Some(k) = self.choose(&mut recorder) else {

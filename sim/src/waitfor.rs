@@ -13,11 +13,12 @@
 //! caller, it cannot help it). A `lock(m)` waits for `m`'s owner; a `P(s)`
 //! or a condition-variable `wait(c, m)` for every other live holder of `s`
 //! or `c` whose code may `V` it (or `signal` or `broadcast` it), except
-//! those waiting in the same call on the same object; but a `P` on a device's semaphore (the
-//! keyboard's `chars`) waits for the device, not for a process: only its
-//! interrupt handler `V`s it, so it has no edges, and once no more input
-//! is scheduled it is blocked forever, never part of a deadlock (the
-//! `device` declaration says which semaphore is the device's). In a stuck world (no process can run and no
+//! those waiting in the same call on the same object. A `P` on a device's
+//! semaphore (the keyboard's `chars`) is no different: a stuck world is
+//! analysed only once no more input is scheduled, so the interrupt
+//! handler will not `V` it again, and what is left is the processes whose
+//! code `V`s it too (usually none: the `P` is then blocked forever on the
+//! keyboard). In a stuck world (no process can run and no
 //! timer is pending) a cycle among these edges is a deadlock; a process
 //! whose edges lead only to terminated processes, or nowhere, is blocked
 //! forever. Chapter: `docs/verdicts.md`.
@@ -148,7 +149,6 @@ pub fn waits_for(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) 
         // A mutex waits for its owner; a semaphore or a condition variable
         // for every other holder that could `V` or `signal` it.
         BlockReason::MutexLock { owner, .. } => vec![owner],
-        BlockReason::SemP { sem } if is_device_semaphore(kernel, sem) => Vec::new(),
         BlockReason::SemP { sem } => wakers(kernel, names, pid, Object::Semaphore(sem), reason),
         BlockReason::CondWait { condvar, .. } => {
             wakers(kernel, names, pid, Object::Condvar(condvar), reason)
@@ -306,13 +306,13 @@ pub fn analyse_stuck(kernel: &Kernel, names: &Names) -> Verdict {
 /// A block reason with why nobody can complete it.
 fn describe_dead_end(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) -> String {
     let what = names.reason(kernel, pid, reason);
+    let partners = waits_for(kernel, names, pid, reason);
     if let BlockReason::SemP { sem } = reason {
-        if is_device_semaphore(kernel, sem) {
+        if partners.is_empty() && is_device_semaphore(kernel, sem) {
             // Stuck worlds are analysed only once no input is left to type.
             return format!("{what}: waits for keyboard input (no more input scheduled)");
         }
     }
-    let partners = waits_for(kernel, names, pid, reason);
     let live: Vec<String> = partners
         .iter()
         .filter(|q| kernel.process(**q).is_some_and(|p| !p.is_exited()))

@@ -101,3 +101,53 @@ fn a_full_ring_drops_keys_with_a_reported_and_counted_overrun() {
         .iter()
         .any(|s| s.process == "Driver" && s.why.contains("waits for keyboard input")));
 }
+
+fn run_source(source: &str) -> RunResult {
+    let program = compile("t.ipc", source.as_bytes(), &[]).expect("compiles");
+    run(&program, RunOptions::default()).expect("boots")
+}
+
+#[test]
+fn a_device_semaphore_that_a_process_also_raises_can_be_part_of_a_deadlock() {
+    // Driver's second P(chars) waits for Helper's V(chars), Helper waits
+    // for Driver's send: a circular wait, not a wait for the keyboard.
+    let result = run_source(
+        "semaphore chars(0);\n\
+         device keyboard(ring = 4, semaphore = chars) { at 1: \"a\"; }\n\
+         process Driver { P(chars); let c = dev_read(keyboard); P(chars); send(Helper, c); }\n\
+         process Helper { recv(Driver, x); V(chars); }",
+    );
+    let Verdict::Deadlock { cycle, .. } = &result.verdict else {
+        panic!("{:?}", result.verdict);
+    };
+    assert_eq!(cycle.len(), 2);
+    // Without the helper's V, the same wait is for the keyboard alone.
+    let result = run_source(
+        "semaphore chars(0);\n\
+         device keyboard(ring = 4, semaphore = chars) { at 1: \"a\"; }\n\
+         process Driver { P(chars); let c = dev_read(keyboard); P(chars); send(Helper, c); }\n\
+         process Helper { recv(Driver, x); }",
+    );
+    let explained = result.verdict.explain().join("\n");
+    assert!(
+        explained.contains("waits for keyboard input (no more input scheduled)"),
+        "{explained}"
+    );
+}
+
+#[test]
+fn the_run_ends_when_every_process_has_exited_with_input_still_to_come() {
+    let result = run_source(
+        "semaphore chars(0);\n\
+         device keyboard(ring = 4, semaphore = chars) { at 50: \"xyz\"; }\n\
+         process A { print \"bye\"; }",
+    );
+    assert_eq!(result.verdict, Verdict::Completes);
+    assert!(result.ticks < 50, "the clock ran on to {}", result.ticks);
+    assert_eq!(
+        events(&result)
+            .filter(|e| matches!(e, TraceEvent::Interrupt { .. }))
+            .count(),
+        0
+    );
+}
