@@ -55,27 +55,12 @@ const VM_BUDGET: u32 = 10_000;
 /// is ready and no CPU is idle (round robin, in calls rather than ticks).
 const CALLS_PER_TURN: u64 = 64;
 
-/// Does `event` count as a step? A call or a local event, as in the
-/// deterministic runner; an exit or a program error ends the process
-/// instead, past any limit.
-fn is_step(event: &VmEvent) -> bool {
-    matches!(
-        event,
-        VmEvent::Syscall { .. }
-            | VmEvent::Compute { .. }
-            | VmEvent::Produce { .. }
-            | VmEvent::Consume { .. }
-            | VmEvent::Print { .. }
-            | VmEvent::Budget
-    )
-}
-
 /// Options of a threaded run.
 #[derive(Clone, Copy, Debug)]
 pub struct ThreadOptions {
     /// Host threads, one per CPU (1 to [`MAX_CPUS`]).
     pub cpus: usize,
-    /// Steps (calls and local events: see [`ThreadedResult::steps`]) after
+    /// Steps (every event a process makes: see [`ThreadedResult::steps`]) after
     /// which a live run halts with `runs`.
     pub max_steps: u64,
     /// The tick at which a live run whose processes all wait for a later
@@ -102,9 +87,9 @@ pub struct ThreadedResult {
     pub verdict: Verdict,
     /// The kernel's counters at the end.
     pub stats: Stats,
-    /// Steps made: system calls and local events (compute, produce,
-    /// consume, print, a used-up VM budget), counted as the deterministic
-    /// runner counts them.
+    /// Steps made: system calls, local events (compute, produce, consume,
+    /// print, a used-up VM budget), exits and program errors, counted as
+    /// the deterministic runner counts them.
     pub steps: u64,
     /// The clock at the end.
     pub ticks: u64,
@@ -343,7 +328,10 @@ impl Machine<'_> {
         let mut calls = 0u64;
         loop {
             let event = vm::run(self.program, k, &mut self.state(k), VM_BUDGET);
-            if is_step(&event) && !self.take_step(k) {
+            // Every event is a step, as in the deterministic runner: an
+            // exit or a program error too, so the same `--steps` limit
+            // stops both runners at the same point.
+            if !self.take_step(k) {
                 return;
             }
             match event {

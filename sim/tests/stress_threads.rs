@@ -177,6 +177,31 @@ fn a_threaded_run_of_a_deadlock_halts_with_the_deadlock() {
 }
 
 #[test]
+fn a_threaded_run_counts_exits_as_steps_as_the_deterministic_runner_does() {
+    // A locks and exits (2 steps), B's lock then waits on a dead owner.
+    let source = "mutex m;\nprocess A { lock(m); }\nprocess B { lock(m); unlock(m); }";
+    let p = program(source, &[]);
+    let deterministic =
+        ipclab_sim::runner::run(&p, ipclab_sim::runner::RunOptions::default()).expect("boots");
+    let threaded = |max_steps| {
+        run_threaded(
+            &p,
+            ThreadOptions {
+                cpus: 1,
+                max_steps,
+                ..ThreadOptions::default()
+            },
+        )
+        .unwrap()
+    };
+    let full = threaded(1000);
+    assert_eq!(full.verdict.keyword(), "blocked_forever");
+    assert_eq!(full.steps, deterministic.steps, "{:?}", full.verdict);
+    // Cut one step short, A's exit has not happened: still live.
+    assert_eq!(threaded(full.steps - 1).verdict.keyword(), "runs");
+}
+
+#[test]
 fn a_threaded_run_stops_at_the_step_limit_with_runs() {
     let source = r#"
         process P { loop { send(Q, 1); } }
