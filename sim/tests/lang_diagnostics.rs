@@ -837,3 +837,86 @@ fn a_receive_tag_that_is_an_mpi_constant_or_too_large_is_a_compile_error() {
         );
     }
 }
+
+#[test]
+fn a_name_of_another_kind_where_an_object_is_wanted_says_what_it_is() {
+    assert_error(
+        "mailbox mb(capacity = 1);\nsemaphore s(1);\nprocess A { P(mb); }",
+        3,
+        15,
+        "`mb` is a mailbox, not a semaphore",
+        "the semaphores declared: s",
+    );
+    assert_error(
+        "semaphore s(1);\nprocess A { V(A); }",
+        2,
+        15,
+        "`A` is a process, not a semaphore",
+        "",
+    );
+    assert_error(
+        "shared x;\nprocess A { P(x); }",
+        2,
+        15,
+        "`x` is a shared variable, not a semaphore",
+        "",
+    );
+    assert_error(
+        "semaphore s(1);\nprocess A { let s = 3; }",
+        2,
+        17,
+        "`s` is a semaphore, not a variable",
+        "",
+    );
+}
+
+#[test]
+fn the_declare_one_hint_suggests_a_name_not_already_taken() {
+    // `m` is the mutex; the hint must not propose `condvar m;`.
+    let error = first_error("mutex m;\nprocess A { signal(m); }");
+    let help = error.help.unwrap_or_default();
+    assert!(help.contains("`condvar c;`"), "{help}");
+    let error = first_error("mutex c;\nprocess A { signal(c); }");
+    let help = error.help.unwrap_or_default();
+    assert!(help.contains("`condvar c2;`"), "{help}");
+}
+
+#[test]
+fn a_keyboard_semaphore_must_start_at_zero_and_be_a_semaphore() {
+    assert_error(
+        "semaphore chars(2);\n\
+         device keyboard(ring = 4, semaphore = chars) { at 1: \"a\"; }\n\
+         process A { P(chars); }",
+        2,
+        39,
+        "the keyboard's semaphore `chars` starts at 2",
+        "semaphore chars(initial = 0);",
+    );
+    assert_error(
+        "mailbox c(capacity = 1);\n\
+         device keyboard(ring = 4, semaphore = c) { at 1: \"a\"; }\n\
+         process A { }",
+        2,
+        39,
+        "`c` is a mailbox, not a semaphore",
+        "name a declared semaphore",
+    );
+}
+
+#[test]
+fn nonblocking_given_twice_is_an_error_as_any_repeated_option() {
+    assert_error(
+        "semaphore s(1);\nprocess A { P(s, nonblocking, nonblocking); }",
+        2,
+        31,
+        "`nonblocking` given twice",
+        "give each option once",
+    );
+    assert_error(
+        "process A { recv(B, x, nonblocking, nonblocking); }\nprocess B { }",
+        1,
+        37,
+        "`nonblocking` given twice",
+        "give each option once",
+    );
+}

@@ -161,6 +161,17 @@ impl ObjectKind {
             ObjectKind::Shared => "shared",
         }
     }
+
+    /// The kind with its article, for prose: "a semaphore", "a condition
+    /// variable".
+    pub fn noun(self) -> &'static str {
+        match self {
+            ObjectKind::Semaphore => "a semaphore",
+            ObjectKind::Mutex => "a mutex",
+            ObjectKind::Condvar => "a condition variable",
+            ObjectKind::Shared => "a shared variable",
+        }
+    }
 }
 
 /// A top-level declaration.

@@ -110,20 +110,18 @@ impl BodyCompiler<'_> {
             }
             Some((object, _)) => Err(Diagnostic::at(
                 e.span,
-                format!(
-                    "`{}` is a {}, not a {what}",
-                    name.text,
-                    object.kind.keyword()
-                ),
+                format!("`{}` is {}, not a {what}", name.text, object.kind.noun()),
                 format!("not a {what}"),
             )
             .with_help(self.objects_hint(kind))),
-            None => Err(Diagnostic::at(
-                e.span,
-                format!("unknown {what} `{}`", name.text),
-                format!("not a {what}"),
-            )
-            .with_help(self.objects_hint(kind))),
+            None => {
+                let message = match self.globals.other_kind(&name.text) {
+                    Some(other) => format!("`{}` is {other}, not a {what}", name.text),
+                    None => format!("unknown {what} `{}`", name.text),
+                };
+                Err(Diagnostic::at(e.span, message, format!("not a {what}"))
+                    .with_help(self.objects_hint(kind)))
+            }
         }
     }
 
@@ -137,11 +135,26 @@ impl BodyCompiler<'_> {
             .collect();
         let what = kind.keyword();
         if names.is_empty() {
+            // The example's name is one the scenario has not taken.
+            let letter = match kind {
+                ObjectKind::Semaphore => "s",
+                ObjectKind::Mutex => "m",
+                ObjectKind::Condvar => "c",
+                ObjectKind::Shared => "x",
+            };
+            let free = [
+                letter.to_string(),
+                format!("{letter}2"),
+                format!("{letter}3"),
+            ]
+            .into_iter()
+            .find(|n| self.globals.object(n).is_none() && self.globals.other_kind(n).is_none())
+            .unwrap_or_else(|| "name".to_string());
             match kind {
-                ObjectKind::Semaphore => {
-                    "no semaphore is declared; declare one: `semaphore s(initial = 1);`".into()
-                }
-                _ => format!("no {what} is declared; declare one: `{what} m;`"),
+                ObjectKind::Semaphore => format!(
+                    "no semaphore is declared; declare one: `semaphore {free}(initial = 1);`"
+                ),
+                _ => format!("no {what} is declared; declare one: `{what} {free};`"),
             }
         } else {
             let plural = match kind {
@@ -176,7 +189,7 @@ impl BodyCompiler<'_> {
                 ExpressionKind::Name(flag)
                     if blocking && flag.text == "nonblocking" && !fixed.is_empty() =>
                 {
-                    nonblocking = true;
+                    crate::lang::compiler::call::note_nonblocking(&mut nonblocking, flag)?;
                 }
                 _ => fixed.push(*argument),
             }

@@ -112,7 +112,7 @@ impl<'a> BodyCompiler<'a> {
         } else if self.globals.mailbox(text).is_some() {
             "a mailbox"
         } else if let Some((object, _)) = self.globals.object(text) {
-            object.kind.keyword()
+            object.kind.noun()
         } else if self.globals.process(text).is_some() {
             "a process"
         } else if BUILTIN_VALUES.contains(&text)

@@ -191,3 +191,16 @@ pub(in crate::lang) fn split_arguments<'c>(
     }
     Ok((positional, named))
 }
+
+/// Notes a `nonblocking` flag; a second one is an error, as a repeated
+/// option is.
+pub(in crate::lang) fn note_nonblocking(seen: &mut bool, flag: &Name) -> Compiled<()> {
+    if *seen {
+        return Err(
+            Diagnostic::at(flag.span, "`nonblocking` given twice", "again")
+                .with_help("give each option once"),
+        );
+    }
+    *seen = true;
+    Ok(())
+}

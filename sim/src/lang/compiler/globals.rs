@@ -56,6 +56,23 @@ impl Globals {
         self.processes.iter().find(|p| p.name == name)
     }
 
+    /// What a declared name that is not a kernel object is ("a mailbox",
+    /// "a process", "a constant", "a device"), for the error that names
+    /// it where an object was wanted.
+    pub(in crate::lang) fn other_kind(&self, name: &str) -> Option<&'static str> {
+        if self.mailbox(name).is_some() {
+            Some("a mailbox")
+        } else if self.process(name).is_some() {
+            Some("a process")
+        } else if self.constant(name).is_some() {
+            Some("a constant")
+        } else if self.devices.iter().any(|d| d == name) {
+            Some("a device")
+        } else {
+            None
+        }
+    }
+
     /// The instance number of `name[offset]`, if `name` is a process with
     /// that many instances.
     pub(in crate::lang) fn instance_number(&self, name: &str, offset: i64) -> Option<u32> {

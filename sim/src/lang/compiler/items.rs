@@ -331,27 +331,40 @@ pub fn compile_items(
     }
     // A device's semaphore may be declared after the device: checked now.
     for device in &devices {
-        let declared = globals
-            .objects
-            .iter()
-            .find(|o| o.name == device.semaphore)
-            .map(|o| o.kind);
-        let (what, help) = match declared {
-            Some(ObjectKind::Semaphore) => continue,
-            Some(kind) => (
+        let declared = globals.objects.iter().find(|o| o.name == device.semaphore);
+        let (what, help) = match declared.map(|o| (o.kind, o.argument)) {
+            Some((ObjectKind::Semaphore, 0)) => continue,
+            Some((ObjectKind::Semaphore, initial)) => (
                 format!(
-                    "`{}` is a {}, not a semaphore",
-                    device.semaphore,
-                    kind.keyword()
+                    "the keyboard's semaphore `{}` starts at {initial}",
+                    device.semaphore
                 ),
+                format!(
+                    "it counts the characters in the ring, and the ring starts empty: \
+                     declare it `semaphore {}(initial = 0);`",
+                    device.semaphore
+                ),
+            ),
+            Some((kind, _)) => (
+                format!("`{}` is {}, not a semaphore", device.semaphore, kind.noun()),
                 "the interrupt handler does V on it: name a declared semaphore".to_string(),
             ),
-            None => (
-                format!("no semaphore named `{}` is declared", device.semaphore),
-                format!("declare it: `semaphore {}(initial = 0);`", device.semaphore),
-            ),
+            None => match globals.other_kind(&device.semaphore) {
+                Some(other) => (
+                    format!("`{}` is {other}, not a semaphore", device.semaphore),
+                    "the interrupt handler does V on it: name a declared semaphore".to_string(),
+                ),
+                None => (
+                    format!("no semaphore named `{}` is declared", device.semaphore),
+                    format!("declare it: `semaphore {}(initial = 0);`", device.semaphore),
+                ),
+            },
         };
-        errors.push(Diagnostic::at(device.semaphore_span, what, "not a semaphore").with_help(help));
+        let label = match declared {
+            Some(o) if o.kind == ObjectKind::Semaphore => "starts above 0",
+            _ => "not a semaphore",
+        };
+        errors.push(Diagnostic::at(device.semaphore_span, what, label).with_help(help));
     }
     if globals.processes.is_empty() && errors.is_empty() {
         errors.push(

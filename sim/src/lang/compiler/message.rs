@@ -47,7 +47,7 @@ impl BodyCompiler<'_> {
         for argument in &positional {
             match &argument.kind {
                 ExpressionKind::Name(flag) if flag.text == "nonblocking" && fixed.len() >= 2 => {
-                    nonblocking = true;
+                    super::call::note_nonblocking(&mut nonblocking, flag)?;
                 }
                 _ => fixed.push(*argument),
             }

@@ -15,7 +15,7 @@
 //! own modules beside this one.
 
 mod body;
-mod call;
+pub(in crate::lang) mod call;
 mod expression;
 mod globals;
 mod items;
