@@ -1188,3 +1188,71 @@ fn replay_reads_a_pipe_names_an_assertion_and_escapes_what_it_quotes() {
         both(&out)
     );
 }
+
+#[test]
+fn a_starvation_schedule_whose_cycle_is_unfair_is_refused_and_replays_without_the_claim() {
+    let dir = scratch("unfair");
+    std::fs::write(
+        dir.join("s.ipc"),
+        "process A { loop { send(B, x); recv(B, x); } }\n\
+         process B { loop { recv(A, y); send(A, y); } }\n\
+         process S { loop { yield; } }\n",
+    )
+    .unwrap();
+    // Only S runs in the cycle, while A stays ready: not weakly fair, so
+    // not the starvation `check` looks for (and proves absent).
+    let proof = ipclab_in(&dir, &["check", "s.ipc", "-q"]);
+    assert_eq!(code(&proof), 0, "{}", both(&proof));
+    std::fs::write(
+        dir.join("unfair.schedule"),
+        "ipclab-schedule 1\n# kind: starvation\n2\n| 2\n",
+    )
+    .unwrap();
+    let out = ipclab_in(&dir, &["replay", "s.ipc", "--schedule", "unfair.schedule"]);
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot replay s.ipc: the cycle is not weakly fair: A is ready in every state of it and never runs"),
+        "{err}"
+    );
+    assert!(!err.contains("another scenario"), "{err}");
+    // Without the claim, the same schedule replays as it is.
+    std::fs::write(dir.join("plain.schedule"), "ipclab-schedule 1\n2\n| 2\n").unwrap();
+    let out = ipclab_in(
+        &dir,
+        &["replay", "s.ipc", "--schedule", "plain.schedule", "-q"],
+    );
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(
+        stdout(&out).contains("starving: A (ready but not scheduled)"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn a_schedule_that_does_not_fit_names_the_overrides_it_was_made_with() {
+    let dir = scratch("misfit-overrides");
+    std::fs::write(dir.join("ssr.ipc"), SEND_SEND_RECV).unwrap();
+    // At SLOTS=0 the first sends block, so the deadlock schedule made at
+    // SLOTS=1 asks for a process that is not ready.
+    let out = ipclab_in(&dir, &["check", "ssr.ipc", "-D", "SLOTS=1", "--jobs", "1"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    let path = dir
+        .join("ipclab-counterexamples/ssr-deadlock.schedule")
+        .display()
+        .to_string();
+    let out = ipclab_in(
+        &dir,
+        &["replay", "ssr.ipc", "-D", "SLOTS=0", "--schedule", &path],
+    );
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(
+        stderr(&out).contains(
+            "it was made with -D SLOTS=1 and is replayed with -D SLOTS=0: \
+             replay it with the same -D values"
+        ),
+        "{}",
+        both(&out)
+    );
+}

@@ -204,24 +204,7 @@ impl<'p> Model<'p> {
     /// The choices enabled in the state loaded in `scratch`, as masks:
     /// (ready instances, instances with a timer that can fire, live instances).
     pub fn enabled(&self, scratch: &Scratch) -> (u64, u64, u64) {
-        let (mut run, mut timer, mut alive) = (0u64, 0u64, 0u64);
-        for (k, p) in scratch
-            .kernel
-            .processes()
-            .iter()
-            .take(self.instances)
-            .enumerate()
-        {
-            match p.state {
-                ProcessState::Ready | ProcessState::Running => run |= 1 << k,
-                ProcessState::Blocked(_) if scratch.kernel.has_timer(p.pid) => timer |= 1 << k,
-                _ => {}
-            }
-            if !p.is_exited() {
-                alive |= 1 << k;
-            }
-        }
-        (run, timer, alive)
+        enabled_in(&scratch.kernel, self.instances)
     }
 
     /// Messages left in the kernel buffer of the loaded state.
@@ -798,4 +781,23 @@ fn decode_proc(p: &mut ProcState, bytes: &mut &[u8]) -> Option<()> {
 /// The 128-bit fingerprint of an encoded state.
 pub fn fingerprint(state: &[u8]) -> u128 {
     xxhash_rust::xxh3::xxh3_128(state)
+}
+
+/// The enabled and live sets of `kernel`'s first `instances` processes:
+/// ready instances (each a `Run` choice), instances whose timer can fire
+/// (a `Timer` choice), live instances; one bit per instance.
+#[inline]
+pub fn enabled_in(kernel: &Kernel, instances: usize) -> (u64, u64, u64) {
+    let (mut run, mut timer, mut alive) = (0u64, 0u64, 0u64);
+    for (k, p) in kernel.processes().iter().take(instances).enumerate() {
+        match p.state {
+            ProcessState::Ready | ProcessState::Running => run |= 1 << k,
+            ProcessState::Blocked(_) if kernel.has_timer(p.pid) => timer |= 1 << k,
+            _ => {}
+        }
+        if !p.is_exited() {
+            alive |= 1 << k;
+        }
+    }
+    (run, timer, alive)
 }

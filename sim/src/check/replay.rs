@@ -22,13 +22,31 @@ use crate::trace::{ProcView, Step, Trace, TraceEvent};
 use crate::translate::{translate_all, TraceMemory};
 use crate::verdict::{Progress, Starving, Stuck, Verdict};
 
-/// A schedule that does not fit the scenario.
+/// Why a schedule cannot be replayed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReplayError(pub String);
+pub enum ReplayError {
+    /// It does not fit the scenario: a choice that is not enabled when it
+    /// comes, choices past the end of the run (made for another scenario,
+    /// or with other constants?).
+    Misfit(String),
+    /// The scenario cannot be replayed at all (it does not boot, or uses
+    /// what the checker does not model), or the schedule claims what it
+    /// cannot show (an unfair cycle as a starvation counterexample).
+    Refused(String),
+}
+
+impl ReplayError {
+    /// The reason, in words.
+    pub fn reason(&self) -> &str {
+        match self {
+            ReplayError::Misfit(reason) | ReplayError::Refused(reason) => reason,
+        }
+    }
+}
 
 impl std::fmt::Display for ReplayError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.reason())
     }
 }
 
@@ -53,7 +71,7 @@ pub fn replay(
     schedule: &Schedule,
     repeat: usize,
 ) -> Result<RunResult, ReplayError> {
-    let model = Model::new(program, false).map_err(|e| ReplayError(e.0))?;
+    let model = Model::new(program, false).map_err(|e| ReplayError::Refused(e.0))?;
     let mut scratch = model.scratch();
     model.load(&mut scratch, model.initial());
     let (kernel, procs) = scratch.parts();
@@ -95,7 +113,20 @@ pub fn replay(
     let choices = schedule.unrolled(repeat);
     let mut verdict = None;
     let mut memory = TraceMemory::default();
+    // Weak fairness of the cycle: the choices enabled in every state it
+    // visits, and the choices it takes (`Run` bits, then `Timer` bits).
+    let cycle_from = schedule.prefix.len();
+    let (mut always, mut taken) = ((u64::MAX, u64::MAX), (0u64, 0u64));
     for (step, choice) in choices.iter().enumerate() {
+        if schedule.is_lasso() && step >= cycle_from {
+            let (run, timer, _) = super::model::enabled_in(kernel, procs.len());
+            always = (always.0 & run, always.1 & timer);
+            match *choice {
+                Choice::Run(k) if k < 64 => taken.0 |= 1 << k,
+                Choice::Timer(k) if k < 64 => taken.1 |= 1 << k,
+                _ => {}
+            }
+        }
         let mut rec = Recorder::default();
         let mut events = Vec::new();
         let ran;
@@ -108,7 +139,7 @@ pub fn replay(
                 kernel
                     .fire_timer(Program::pid_of(k), &mut rec)
                     .map_err(|_| {
-                        ReplayError(format!(
+                        ReplayError::Misfit(format!(
                             "step {}: t{k}: instance {k} has no timer to fire",
                             step + 1
                         ))
@@ -124,7 +155,7 @@ pub fn replay(
                     return Err(no_instance(step, k, procs.len()));
                 }
                 if kernel.dispatch(pid, &mut rec).is_err() {
-                    return Err(ReplayError(format!(
+                    return Err(ReplayError::Misfit(format!(
                         "step {}: instance {k} is not ready",
                         step + 1
                     )));
@@ -258,7 +289,7 @@ pub fn replay(
         if verdict.is_some() {
             // As past a deadlock or the end: nothing can take another step.
             if step + 1 < choices.len() {
-                return Err(ReplayError(format!(
+                return Err(ReplayError::Misfit(format!(
                     "step {}: the run ended at step {} with {}; the schedule \
                      has {} more choice{} than the run can take",
                     step + 2,
@@ -279,6 +310,36 @@ pub fn replay(
         }
     }
     let steps = trace.steps.len() as u64;
+    let claims_starvation = schedule
+        .comments
+        .iter()
+        .filter_map(|c| c.strip_prefix("kind:"))
+        .any(|word| word.trim() == "starvation");
+    if verdict.is_none() && claims_starvation && steps as usize > cycle_from {
+        let unfair = |bits: u64, timer: bool| {
+            (0..procs.len())
+                .filter(move |k| bits & (1 << k) != 0)
+                .map(move |k| {
+                    let who = names.process(Program::pid_of(k));
+                    if timer {
+                        format!("{who}'s timer (t{k}) can fire in every state of it and never does")
+                    } else {
+                        format!("{who} is ready in every state of it and never runs")
+                    }
+                })
+        };
+        let left_out: Vec<String> = unfair(always.0 & !taken.0, false)
+            .chain(unfair(always.1 & !taken.1, true))
+            .collect();
+        if !left_out.is_empty() {
+            return Err(ReplayError::Refused(format!(
+                "the cycle is not weakly fair: {}; a starvation counterexample's cycle \
+                 gives every choice that stays enabled its turn (without `# kind: \
+                 starvation` the schedule replays as it is)",
+                left_out.join("; ")
+            )));
+        }
+    }
     let verdict = verdict.unwrap_or_else(|| {
         let stuck = kernel
             .processes()
@@ -360,7 +421,7 @@ pub fn replay(
 
 /// Step `step` (from 0) names instance `k` of a scenario that has `count`.
 fn no_instance(step: usize, k: usize, count: usize) -> ReplayError {
-    ReplayError(format!(
+    ReplayError::Misfit(format!(
         "step {}: there is no instance {k} (the scenario has {count}: 0 to {})",
         step + 1,
         count.saturating_sub(1)

@@ -803,6 +803,39 @@ fn read_schedule(given: &str) -> Result<GivenSchedule, Failure> {
 }
 
 /// The value after `prefix` in the schedule's comments (`kind: deadlock`).
+/// What to try when a schedule does not fit: the `-D` values or the
+/// scenario its comments say it was made with, when they differ from this
+/// replay's.
+fn misfit_hint(schedule: &Schedule, file_name: &str, define: &[(String, i64)]) -> String {
+    let made_with = comment(schedule, "overrides:").unwrap_or("");
+    let given_now = check::schedule::overrides_text(define);
+    let or_none = |text: &str| {
+        if text.is_empty() {
+            "no -D".to_string()
+        } else {
+            text.to_string()
+        }
+    };
+    if made_with != given_now {
+        return format!(
+            "it was made with {} and is replayed with {}: replay it with the same -D values",
+            or_none(made_with),
+            or_none(&given_now)
+        );
+    }
+    let stem = |name: &str| {
+        std::path::Path::new(name)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+    };
+    match comment(schedule, "scenario:") {
+        Some(made_for) if stem(made_for) != stem(file_name) => {
+            format!("it was made for {made_for}")
+        }
+        _ => "was it made for another scenario, or with other -D values?".to_string(),
+    }
+}
+
 fn comment<'a>(schedule: &'a Schedule, prefix: &str) -> Option<&'a str> {
     schedule
         .comments
@@ -829,11 +862,15 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
     let program = compile(&loaded, &args.define, args.output.color)?;
     let given = read_schedule(&args.schedule)?;
     let schedule = &given.schedule;
-    let result = check::replay(&program, schedule, args.repeat as usize).map_err(|e| {
-        Failure::Message(format!(
-            "the schedule does not fit {}: {e}\n  was it made for another scenario, or with other -D values?",
-            loaded.file_name
-        ))
+    let result = check::replay(&program, schedule, args.repeat as usize).map_err(|e| match e {
+        check::ReplayError::Misfit(reason) => Failure::Message(format!(
+            "the schedule does not fit {}: {reason}\n  {}",
+            loaded.file_name,
+            misfit_hint(schedule, &loaded.file_name, &args.define)
+        )),
+        check::ReplayError::Refused(reason) => {
+            Failure::Message(format!("cannot replay {}: {reason}", loaded.file_name))
+        }
     })?;
     let kind = comment(schedule, "kind:").and_then(kind_of_word);
     let critical = comment(schedule, "critical step:").and_then(|text| {
