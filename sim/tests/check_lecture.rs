@@ -307,9 +307,48 @@ fn the_buffer_sweep_finds_the_smallest_safe_buffer() {
         &options(),
     )
     .unwrap();
+    // 3 to 63 were not checked: the bound is said of the settings checked.
     assert_eq!(
-        report.summary, "deadlocks only when the kernel buffer holds fewer than 1 message",
+        report.summary,
+        "deadlocks only when the kernel buffer holds fewer than 1 message, \
+         of the settings checked (3 to 63 not checked)",
         "{report}"
+    );
+}
+
+/// Deadlocks at 0 (both sends fail, A waits), is safe at 1 (only the first
+/// is buffered, A sends the tagged message), deadlocks again from 2 (both
+/// are buffered).
+const SAFE_ONLY_AT_ONE: &str = "process A {\n\
+      let r1 = send(B, 1, nonblocking);\n\
+      let r2 = send(B, 2, nonblocking);\n\
+      if r1 == r2 { recv(B, y); } else { send(B, 5, tag = 7); }\n\
+    }\n\
+    process B { recv(A, z, tag = 7); }";
+
+#[test]
+fn a_sweep_bound_names_the_settings_above_it_that_it_did_not_check() {
+    let sweep = |values: &[check::SweepValue]| {
+        check::sweep(
+            SAFE_ONLY_AT_ONE.as_bytes(),
+            "s.ipc",
+            &[],
+            check::SweepKey::Buffer,
+            values,
+            &options(),
+        )
+        .unwrap()
+        .summary
+    };
+    use check::SweepValue::{Infinite, Value};
+    assert_eq!(
+        sweep(&[Value(0), Value(1)]),
+        "deadlocks only when the kernel buffer holds fewer than 1 message, \
+         of the settings checked (2 to 64 not checked)"
+    );
+    assert_eq!(
+        sweep(&[Value(0), Value(1), Value(2), Infinite]),
+        "deadlock at 0, 2 and inf (64 messages); safe at 1"
     );
 }
 
@@ -349,7 +388,8 @@ fn a_sweep_with_a_gap_claims_no_bound_it_did_not_check() {
     );
     assert_eq!(
         sweep(&[0, 1, 2, 3, 4]).summary,
-        "deadlocks only when the kernel buffer holds fewer than 3 messages"
+        "deadlocks only when the kernel buffer holds fewer than 3 messages, \
+         of the settings checked (5 to 64 not checked)"
     );
     // Safe only at `inf`, and 0 not checked: a gap below the table and up to
     // the kernel's largest buffer.

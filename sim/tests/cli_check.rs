@@ -1040,7 +1040,7 @@ fn a_strict_sweep_of_a_program_steered_by_clock_is_inconclusive() {
     );
     assert_eq!(code(&out), 3, "{}", both(&out));
     assert!(
-        stdout(&out).contains("no answer at every setting"),
+        stdout(&out).contains("\nno answer at 0 and 1\n"),
         "{}",
         both(&out)
     );
@@ -1062,7 +1062,14 @@ fn a_sweep_whose_rows_agree_claims_only_the_settings_it_checked() {
     let out = ipclab_in(&dir, &["check", "mailbox-async", "--sweep", "buffer=0,inf"]);
     assert_eq!(code(&out), 0, "{}", both(&out));
     assert!(
-        stdout(&out).contains("no answer at every setting checked"),
+        stdout(&out).contains("\nno answer at 0 and inf (64 messages)\n"),
+        "{}",
+        both(&out)
+    );
+    // A setting the kernel cannot boot is not "checked at every setting".
+    let out = ipclab_in(&dir, &["check", "credit-direct", "--sweep", "buffer=65"]);
+    assert!(
+        stdout(&out).contains("\nnot checked at 65\n"),
         "{}",
         both(&out)
     );

@@ -112,8 +112,11 @@ pub fn sweep(
 /// lowest settings and is safe from some setting up gets its bound when
 /// the table starts at 0 and the last failing setting is right below the
 /// first safe one ("deadlocks only when the kernel buffer holds fewer than
-/// 3 messages"); else the settings it failed and was safe at, and those it
-/// cannot tell of (below its lowest setting, in the gap). Any other table:
+/// 3 messages"), with the settings above it that the table did not check
+/// named ("..., of the settings checked (3 to 63 not checked)": a program
+/// that tests whether its sends were buffered can fail again with more
+/// room); else the settings it failed and was safe at, and those it cannot
+/// tell of (below its lowest setting, in the gap). Any other table:
 /// each answer with its settings.
 fn summarise(key: SweepKey, rows: &[SweepRow], top: u64) -> String {
     let answers: Vec<String> = rows.iter().map(answer).collect();
@@ -147,6 +150,9 @@ fn summarise(key: SweepKey, rows: &[SweepRow], top: u64) -> String {
     if answers.iter().all(|a| a == first) {
         // Of the settings checked only: another may answer otherwise.
         let all: Vec<&SweepRow> = rows.iter().collect();
+        if matches!(first.as_str(), "not checked" | "no answer") {
+            return format!("{first} at {}", settings(&all));
+        }
         return format!("{first} at every setting checked: {}", settings(&all));
     }
     let violation = !matches!(first.as_str(), "safe" | "no answer" | "not checked");
@@ -162,12 +168,24 @@ fn summarise(key: SweepKey, rows: &[SweepRow], top: u64) -> String {
         // Where the table cannot tell: below its lowest setting, and
         // between the last failing setting and the first safe one.
         let unchecked: Vec<u64> = (0..lowest).chain(last_failing + 1..bound).collect();
+        // And above the first safe one: a program that tests whether its
+        // sends were buffered can fail again with more room.
+        let checked: Vec<u64> = rows.iter().map(|r| number(r.value)).collect();
+        let unchecked_above: Vec<u64> =
+            (bound + 1..=top).filter(|v| !checked.contains(v)).collect();
         let what = match key {
             SweepKey::Buffer => "the kernel buffer holds fewer than",
             SweepKey::Eager => "the eager limit is below",
         };
         if unchecked.is_empty() {
-            return format!("{} only when {what} {bound} {}", verb(first), unit(bound));
+            let claim = format!("{} only when {what} {bound} {}", verb(first), unit(bound));
+            if unchecked_above.is_empty() {
+                return claim;
+            }
+            return format!(
+                "{claim}, of the settings checked ({} not checked)",
+                join_and(&runs(&unchecked_above))
+            );
         }
         let (below, above): (Vec<&SweepRow>, Vec<&SweepRow>) =
             rows.iter().partition(|r| number(r.value) < bound);
