@@ -157,6 +157,28 @@ fn a_deadlock_exactly_max_depth_steps_away_is_found_in_every_order() {
 }
 
 #[test]
+fn a_stuck_state_stored_before_the_states_bound_is_judged_in_every_order() {
+    // 15 states in all, the last one the deadlock: a bound of 15 stores
+    // it without expanding it.
+    let source = "process A { repeat 5 { yield; } recv(B, x); }\nprocess B { recv(A, y); }";
+    let full = check::check(&program(source), &options()).expect("checks");
+    assert_eq!(full.stats.states, 15, "{full}");
+    for (order, jobs) in EVERY_ORDER {
+        let options = CheckOptions {
+            order,
+            jobs,
+            max_states: 15,
+            ..options()
+        };
+        let report = check::check(&program(source), &options).expect("checks");
+        assert!(
+            report.finding(Kind::Deadlock).is_some(),
+            "{order:?} x{jobs}: {report}"
+        );
+    }
+}
+
+#[test]
 fn require_empty_flags_a_message_its_receiver_never_takes() {
     let direct = "process A { send(B, 1); send(B, 2); }\nprocess B { recv(A, x); }";
     let mailbox = "mailbox box(capacity = 4);\n\

@@ -517,6 +517,33 @@ struct Frame {
     next: usize,
 }
 
+/// After the states bound stopped a search: looks at the states stored but
+/// not expanded, and records those that are stuck or end states (they add
+/// no state). A stored state is then judged whatever the search order,
+/// as at the depth bound.
+fn judge_unexpanded<'a>(
+    model: &Model,
+    scratch: &mut Scratch,
+    buf: &mut Vec<u8>,
+    graph: &mut Graph,
+    options: &CheckOptions,
+    states: impl Iterator<Item = (u32, &'a [u8])>,
+) {
+    for (id, state) in states {
+        if graph.nodes[id as usize].status != UNEXPANDED {
+            continue;
+        }
+        let expansion = {
+            let visited = &graph.visited;
+            let known = |fp: u128| visited.contains_key(&fp);
+            expand(model, scratch, buf, state, options, &known)
+        };
+        if expansion.succs.is_empty() {
+            graph.record(id, expansion);
+        }
+    }
+}
+
 fn dfs(model: &Model, options: &CheckOptions) -> Searched {
     let mut limits = Limits::new(options);
     let mut graph = Graph::default();
@@ -547,6 +574,23 @@ fn dfs(model: &Model, options: &CheckOptions) -> Searched {
             } else {
                 if let Some(b) = limits.tick(&graph, depth, options) {
                     bound = Some(b);
+                    if b == Bound::States {
+                        let unexpanded = std::iter::once((id, state.as_slice())).chain(
+                            stack.iter().flat_map(|f| {
+                                f.children[f.next..]
+                                    .iter()
+                                    .map(|(id, s)| (*id, s.as_slice()))
+                            }),
+                        );
+                        judge_unexpanded(
+                            model,
+                            &mut scratch,
+                            &mut buf,
+                            &mut graph,
+                            options,
+                            unexpanded,
+                        );
+                    }
                     break;
                 }
                 let expansion = {
@@ -664,9 +708,29 @@ fn bfs(model: &Model, options: &CheckOptions) -> Searched {
             }
         };
         let mut next = Vec::new();
-        for ((id, _), expansion) in frontier.iter().zip(expansions) {
+        let mut expansions = expansions.into_iter();
+        for (id, _) in frontier.iter() {
+            let Some(expansion) = expansions.next() else {
+                break;
+            };
             if let Some(b) = limits.tick(&graph, depth, options) {
                 bound = Some(b);
+                if b == Bound::States {
+                    // The rest of this level is expanded already: its stuck
+                    // states add nothing; the next level's are looked at.
+                    let from = frontier.len() - expansions.len() - 1;
+                    let rest = std::iter::once(expansion).chain(expansions);
+                    for ((id, _), expansion) in frontier[from..].iter().zip(rest) {
+                        if expansion.succs.is_empty() {
+                            graph.record(*id, expansion);
+                        }
+                    }
+                    let (scratch, buf) = &mut scratches[0];
+                    let unexpanded = next
+                        .iter()
+                        .map(|(id, s): &(u32, Vec<u8>)| (*id, s.as_slice()));
+                    judge_unexpanded(model, scratch, buf, &mut graph, options, unexpanded);
+                }
                 break 'levels;
             }
             next.extend(graph.record(*id, expansion));
