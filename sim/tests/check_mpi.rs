@@ -137,3 +137,23 @@ fn a_ping_pong_of_blocking_sends_repeats_its_states() {
     assert!(report.is_proof_of_safety(), "{report}");
     assert!(report.stats.states < 1_000, "{report}");
 }
+
+#[test]
+fn a_nonblocking_exchange_in_a_loop_repeats_its_states_and_is_proved() {
+    // Each round's requests used to take new generations, so no round
+    // came back to a state already seen: the search hit its bound.
+    let source = "process Rank[2] { let out[1]; let in[1];\n\
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank); let other = 1 - rank; loop {\n\
+        MPI_Irecv(in, 1, MPI_INT, other, 0, MPI_COMM_WORLD, &rreq);\n\
+        MPI_Isend(out, 1, MPI_INT, other, 0, MPI_COMM_WORLD, &sreq);\n\
+        MPI_Wait(&sreq, MPI_STATUS_IGNORE); MPI_Wait(&rreq, MPI_STATUS_IGNORE);\n\
+        produce item; } }";
+    let program = compile("nb.ipc", source.as_bytes(), &[]).expect("compiles");
+    let options = CheckOptions {
+        max_states: 100_000,
+        ..options(1)
+    };
+    let report = check::check(&program, &options).expect("checks");
+    assert!(report.is_proof_of_safety(), "{report}");
+    assert!(report.stats.states < 2_000, "{report}");
+}

@@ -75,7 +75,7 @@ impl Kernel {
             holder,
             done: None,
         };
-        let slot = self.insert_request(request).map_err(e)?;
+        let slot = self.insert_request(request, mem).map_err(e)?;
         if let Some(c) = self.oldest_candidate(caller, comm, from, tag) {
             self.deliver(c, slot, mem, sink);
         }

@@ -13,7 +13,7 @@ use ipclab_syscalls::{Errno, Pid, RequestHandle, RetRegs};
 
 use super::{Holder, Request, RequestSlot};
 use crate::config::MAX_REQUESTS_PER_PROCESS;
-use crate::Kernel;
+use crate::{Kernel, UserMemory};
 
 impl Kernel {
     pub(super) fn request(&self, slot: usize) -> Option<&Request> {
@@ -67,33 +67,76 @@ impl Kernel {
 
     /// Puts `request` in a free slot; returns the slot. Callers have asked
     /// [`Kernel::cannot_insert`] first (before the call changed anything).
-    pub(super) fn insert_request(&mut self, request: Request) -> Result<usize, Errno> {
+    /// `mem` is read (never written) for the new generation of a user
+    /// request ([`Kernel::fresh_generation`]).
+    pub(super) fn insert_request(
+        &mut self,
+        request: Request,
+        mem: &impl UserMemory,
+    ) -> Result<usize, Errno> {
         debug_assert_eq!(self.cannot_insert(request.owner, request.holder), None);
-        if let Some(slot) = self.mpi.requests.iter().position(|s| s.request.is_none()) {
-            let entry = &mut self.mpi.requests[slot];
-            // Only a request the user gets a handle to takes a new
-            // generation. An internal or buffered one is never named by a
-            // handle ([`Kernel::lookup`] refuses any handle to it), so a
-            // stale handle stays stale without one; and a blocking send
-            // in a loop does not make every round a new kernel state for
-            // the checker (255 generations of the same slot).
-            if request.holder == Holder::User {
-                entry.generation = match entry.generation.wrapping_add(1) {
-                    0 => 1,
-                    g => g,
-                };
+        let slot = match self.mpi.requests.iter().position(|s| s.request.is_none()) {
+            Some(slot) => slot,
+            None => {
+                self.mpi
+                    .requests
+                    .push(RequestSlot {
+                        generation: 0,
+                        request: None,
+                    })
+                    .map_err(|_| Errno::ENOSPC)?;
+                self.mpi.requests.len() - 1
             }
-            entry.request = Some(request);
-            return Ok(slot);
+        };
+        // Only a request the user gets a handle to takes a new generation.
+        // An internal or buffered one is never named by a handle
+        // ([`Kernel::lookup`] refuses any handle to it), so a stale handle
+        // stays stale without one.
+        if request.holder == Holder::User || self.mpi.requests[slot].generation == 0 {
+            let generation = self.fresh_generation(slot, request.owner, mem);
+            self.mpi.requests[slot].generation = generation;
         }
-        self.mpi
-            .requests
-            .push(RequestSlot {
-                generation: 1,
-                request: Some(request),
-            })
-            .map_err(|_| Errno::ENOSPC)?;
-        Ok(self.mpi.requests.len() - 1)
+        self.mpi.requests[slot].request = Some(request);
+        Ok(slot)
+    }
+
+    /// The generation a new user request in `slot` takes: the lowest, 1 to
+    /// 255, that no word of its owner's memory holds as a handle to
+    /// `slot`. A handle the owner kept (a stale copy, a request it never
+    /// waited for) then stays stale, as with a counter; but a loop that
+    /// starts a request and waits for it (which nulls its handle) comes
+    /// back to the state it started from, so the checker sees the loop as
+    /// a loop and not as 255 copies of it. A copy held elsewhere (sent to
+    /// another process) is not seen. With all 255 held, the next after the
+    /// slot's current one.
+    fn fresh_generation(&self, slot: usize, owner: Pid, mem: &impl UserMemory) -> u8 {
+        let mut held = [false; 256];
+        held[0] = true;
+        let size = self.pcb_ref(owner).map_or(0, |p| p.memory_size);
+        let mut chunk = [0u8; 256];
+        let mut addr = 0u64;
+        while addr < size {
+            let n = (size - addr).min(chunk.len() as u64) as usize;
+            if mem.read(owner, addr, &mut chunk[..n]).is_err() {
+                break;
+            }
+            for word in chunk[..n].chunks_exact(8) {
+                let mut bytes = [0u8; 8];
+                bytes.copy_from_slice(word);
+                let handle = RequestHandle(u64::from_le_bytes(bytes));
+                if handle.slot() as usize == slot && handle.generation() <= 0xff {
+                    held[handle.generation() as usize] = true;
+                }
+            }
+            addr += n as u64;
+        }
+        match (1..=255u8).find(|&g| !held[g as usize]) {
+            Some(g) => g,
+            None => match self.mpi.requests[slot].generation.wrapping_add(1) {
+                0 => 1,
+                g => g,
+            },
+        }
     }
 
     pub(super) fn handle_of(&self, slot: usize) -> RequestHandle {

@@ -86,7 +86,7 @@ impl Kernel {
             holder,
             done: None,
         };
-        let slot = self.insert_request(request).map_err(e)?;
+        let slot = self.insert_request(request, mem).map_err(e)?;
         if holder == Holder::Buffered {
             // Accepted: the message now lives in the attached buffer.
             self.stats.accepted += 1;

@@ -673,8 +673,9 @@ fn a_blocking_send_takes_no_new_generation_and_a_stale_handle_stays_stale() {
     assert_eq!(generation(&w), before);
     ok(recv(&mut w, p[1], RankFilter::Any, TagFilter::Any, 8));
     assert_eq!(w.completion(p[0])[0], 0);
-    // The next user request in the slot has a new generation: the old
-    // handle is still refused.
+    // The program kept a copy of the old handle: the next user request in
+    // the slot takes another generation, and the copy is still refused.
+    w.write(p[0], KEPT, &h.to_le_bytes());
     let again = isend(&mut w, p[0], SendMode::Standard, 1, b"ghi", 3);
     assert_ne!(again, h);
     w.write(p[0], REQ, &h.to_le_bytes());
@@ -682,4 +683,29 @@ fn a_blocking_send_takes_no_new_generation_and_a_stale_handle_stays_stale() {
         failed(w.call(p[0], Syscall::Test { handle: REQ })),
         Errno::EBADRQC
     );
+}
+
+/// Where a test program keeps a copy of a handle.
+const KEPT: u64 = REQ + 64;
+
+#[test]
+fn a_request_started_and_waited_for_in_a_loop_comes_back_to_the_same_handle() {
+    // The wait nulls the only copy of the handle, so the next round's
+    // request is the same slot and generation: the kernel state repeats,
+    // and the checker sees the loop as a loop.
+    let (mut w, p) = world(2, |_| {});
+    let mut handles = std::vec::Vec::new();
+    for round in 0..3u8 {
+        let h = isend(&mut w, p[0], SendMode::Standard, 1, &[round], 1);
+        ok(recv(&mut w, p[1], RankFilter::Any, TagFilter::Any, 8));
+        w.write(p[0], REQ, &h.to_le_bytes());
+        assert_eq!(ok(w.call(p[0], Syscall::Test { handle: REQ })), 1);
+        assert_eq!(w.read(p[0], REQ, 8), 0u64.to_le_bytes(), "handle nulled");
+        handles.push(h);
+    }
+    assert!(handles.windows(2).all(|h| h[0] == h[1]), "{handles:?}");
+    // A copy kept anywhere in the owner's memory makes the next one new.
+    w.write(p[0], KEPT + 8, &handles[0].to_le_bytes());
+    let next = isend(&mut w, p[0], SendMode::Standard, 1, b"x", 1);
+    assert_ne!(next, handles[0]);
 }
