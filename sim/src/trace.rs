@@ -55,6 +55,9 @@ pub enum TraceEvent {
         tag: u32,
         len: u64,
         queued: u32,
+        /// How many that queue can hold: a mailbox's capacity, or a
+        /// process's receiver quota, either capped by the buffer slots.
+        capacity: u64,
     },
     /// A message reached its receiver.
     Deliver {

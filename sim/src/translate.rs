@@ -204,6 +204,7 @@ pub fn translate(
             tag,
             len,
             queued,
+            capacity: kernel.quota_of(dest) as u64,
         },
         Event::Deliver {
             message,

@@ -318,14 +318,23 @@ fn the_footer_counts_one_of_a_thing_in_the_singular() {
 }
 
 #[test]
-fn a_mailbox_made_at_run_time_shows_no_capacity_it_does_not_know() {
+fn a_queue_shows_the_capacity_the_kernel_gives_it() {
+    // A mailbox made at run time: its capacity is known when it fills.
     let text = render(
         "process A { let h = mbox_create(\"x\", capacity = 2); mbox_send(h, 1); }\n\
          process B { sleep 20; }",
         RunOptions::default(),
         plain(),
     );
-    assert!(text.contains("A -> x  msg 1 (8 B) queued 1\n"), "{text}");
+    assert!(text.contains("A -> x  msg 1 (8 B) queued 1/2\n"), "{text}");
+    // A receiver quota above the buffer slots is capped by them.
+    let text = render(
+        "kernel { buffer_slots = 2; receiver_quota = 100; }\n\
+         process A { send(B, 1); }\nprocess B { sleep 20; recv(A, x); }",
+        RunOptions::default(),
+        plain(),
+    );
+    assert!(text.contains("A -> B  msg 1 (8 B) queued 1/2\n"), "{text}");
 }
 
 #[test]

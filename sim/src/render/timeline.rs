@@ -26,7 +26,7 @@
 //! deadlocks`). A marked step is never elided.
 
 use crate::lang::{Expectation, Program};
-use crate::runner::{kernel_config, RunResult};
+use crate::runner::RunResult;
 use crate::trace::{ProcView, Step, TraceEvent};
 use crate::verdict::{expectation_text, Verdict};
 
@@ -118,7 +118,7 @@ pub fn timeline_annotated(
     let labels = &result.trace.labels;
     let layout = Layout::of(result, options.width);
     let column = layout.column;
-    let capacities = Capacities::of(program);
+    let mailboxes = Mailboxes::of(program);
     let mut out = String::new();
 
     // Header: what ran, and how.
@@ -219,7 +219,7 @@ pub fn timeline_annotated(
         }
         for (index, step) in steps[range.clone()].iter().enumerate() {
             out.push_str(&row(step, &layout, &painter));
-            for line in event_lines(step, &capacities, &painter, &layout) {
+            for line in event_lines(step, &mailboxes, &painter, &layout) {
                 out.push_str(&line);
                 out.push('\n');
             }
@@ -582,43 +582,17 @@ fn cell(state: &ProcView, column: usize) -> (String, Style) {
     }
 }
 
-/// The capacity each destination's queue has, for `queued 2/4`: a
-/// declared mailbox's, or a process's receiver quota. A mailbox made at
-/// run time is neither; its queue shows no capacity.
-struct Capacities {
-    mailboxes: Vec<(String, u64)>,
-    processes: Vec<String>,
-    receiver_quota: Option<u64>,
-}
+/// The declared mailboxes' names: a delivery from one is shown as coming
+/// through it even when it went user to user.
+struct Mailboxes(Vec<String>);
 
-impl Capacities {
-    fn of(program: &Program) -> Capacities {
-        let config = kernel_config(program).ok();
-        let mailbox_quota = config.as_ref().map(|c| c.mailbox_quota as u64);
-        Capacities {
-            mailboxes: program
-                .mailboxes
-                .iter()
-                .map(|m| {
-                    let quota = mailbox_quota.unwrap_or(m.capacity);
-                    (m.name.clone(), m.capacity.min(quota))
-                })
-                .collect(),
-            processes: program.instances.iter().map(|i| i.label.clone()).collect(),
-            receiver_quota: config.map(|c| c.receiver_quota as u64),
-        }
-    }
-
-    fn of_dest(&self, dest: &str) -> Option<u64> {
-        match self.mailboxes.iter().find(|(name, _)| name == dest) {
-            Some((_, capacity)) => Some(*capacity),
-            None if self.processes.iter().any(|p| p == dest) => self.receiver_quota,
-            None => None,
-        }
+impl Mailboxes {
+    fn of(program: &Program) -> Mailboxes {
+        Mailboxes(program.mailboxes.iter().map(|m| m.name.clone()).collect())
     }
 
     fn is_mailbox(&self, dest: &str) -> bool {
-        self.mailboxes.iter().any(|(name, _)| name == dest)
+        self.0.iter().any(|name| name == dest)
     }
 }
 
@@ -630,7 +604,7 @@ impl Capacities {
 /// start [`HANG`] columns deeper, so they never look like the next event.
 fn event_lines(
     step: &Step,
-    capacities: &Capacities,
+    mailboxes: &Mailboxes,
     painter: &Painter,
     layout: &Layout,
 ) -> Vec<String> {
@@ -740,11 +714,9 @@ fn event_lines(
                 tag,
                 len,
                 queued,
+                capacity,
             } => {
-                let fill = match capacities.of_dest(dest) {
-                    Some(capacity) => format!("{queued}/{capacity}"),
-                    None => queued.to_string(),
-                };
+                let fill = format!("{queued}/{capacity}");
                 (
                     format!(
                         "{from} -> {dest}  msg {message} ({len} B{}) queued {fill}",
@@ -763,7 +735,7 @@ fn event_lines(
                 direct,
             } => {
                 let size = format!("{len} B{}", tag_text(*tag));
-                let via_mailbox = capacities.is_mailbox(dest) || dest != to;
+                let via_mailbox = mailboxes.is_mailbox(dest) || dest != to;
                 let text = match (direct, via_mailbox) {
                     // The copy line above says it went user to user.
                     (true, true) => {
