@@ -499,3 +499,21 @@ fn a_call_with_a_timeout_shows_it_on_its_line() {
     assert!(text.contains("recv(B, cap 8, timeout 3)"), "{text}");
     assert!(text.contains("recv(A, cap 8, nonblocking)"), "{text}");
 }
+
+#[test]
+fn the_totals_line_breaks_between_its_fields_not_inside_one() {
+    // 80 columns: the totals with undeliverable messages need two lines.
+    let text = render(
+        "kernel { buffer_slots = 2; }\n\
+         process A { send(B, 1); send(B, 2); exit; }\nprocess B { sleep 5; }",
+        RunOptions::default(),
+        plain(),
+    );
+    let totals = text
+        .lines()
+        .skip_while(|l| !l.contains(" steps, "))
+        .take(2)
+        .collect::<Vec<_>>();
+    assert!(totals[0].ends_with(" ·"), "{totals:?}");
+    assert_eq!(totals[1], "  2 copies, 16 B", "{totals:?}");
+}

@@ -255,7 +255,8 @@ pub fn timeline_annotated(
         },
         stats.bytes_copied
     );
-    for line in wrap(&totals, options.width, "  ") {
+    // Broken between its fields only, never inside "8 B".
+    for line in wrap_fields(&totals, " · ", options.width, "  ") {
         out.push_str(&painter.paint(Style::Detail, &line));
         out.push('\n');
     }
