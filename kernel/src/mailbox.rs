@@ -153,12 +153,12 @@ impl Kernel {
         if mailbox.refs > 0 {
             return;
         }
-        let was_destroyed = mailbox.destroyed;
-        self.drop_mailbox_messages(id, sink);
-        self.mailboxes[id.0 as usize] = None;
-        if !was_destroyed {
+        // Said first, then what it takes with it: as `mbox_destroy` says it.
+        if !mailbox.destroyed {
             sink.event(self.now, &Event::MailboxDestroyed { mailbox: id });
         }
+        self.drop_mailbox_messages(id, sink);
+        self.mailboxes[id.0 as usize] = None;
     }
 
     /// `mbox_destroy`: only the creator may; every waiter gets `EIDRM`.
@@ -315,6 +315,37 @@ mod tests {
         assert!(!w.is_blocked(s));
         assert_eq!(w.completion(s), [0, 0, 0, 0]);
         ok(w.recv(r, Source::Pid(s), TagFilter::Any, 8, Timeout::Never));
+    }
+
+    #[test]
+    fn a_mailbox_is_said_destroyed_before_the_messages_it_takes_however_it_goes() {
+        // By `mbox_destroy`, and by the last `close`: the same order.
+        for by_close in [false, true] {
+            let mut w = World::new(Default::default());
+            let a = w.spawn(1);
+            let h = handle(w.mbox_create(a, "box", 1));
+            ok(w.mbox_send(a, h, b"1", 0));
+            let call = if by_close {
+                ipclab_syscalls::Syscall::Close { handle: h }
+            } else {
+                ipclab_syscalls::Syscall::MboxDestroy { handle: h }
+            };
+            ok(w.call(a, call));
+            let order: std::vec::Vec<&str> = w
+                .events()
+                .iter()
+                .filter_map(|e| match e {
+                    Event::MailboxDestroyed { .. } => Some("destroyed"),
+                    Event::Undeliverable { .. } => Some("undeliverable"),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(
+                order,
+                ["destroyed", "undeliverable"],
+                "by close: {by_close}"
+            );
+        }
     }
 
     #[test]
