@@ -673,12 +673,16 @@ impl<'p> World<'p> {
                 last_progress_step: c.last_progress,
             })
             .collect();
-        let others_progress = |k: usize| {
-            self.counters
-                .iter()
-                .enumerate()
-                .any(|(j, c)| j != k && c.last_progress.is_some_and(|s| s >= half))
-        };
+        // The world was not idle: some process ran in the second half and
+        // one can run at the end (a world only waiting for a timer, whose
+        // clock jumped to the limit, starves nobody). As `check`: a
+        // process kept from progressing while others run, or while it
+        // runs itself and gets nowhere (a busy-wait).
+        let someone_ran = self
+            .counters
+            .iter()
+            .any(|c| c.last_ran.is_some_and(|s| s >= half))
+            && !idle(&self.kernel);
         let starving = self
             .kernel
             .processes()
@@ -687,8 +691,9 @@ impl<'p> World<'p> {
             .enumerate()
             .filter(|(k, p)| {
                 !p.is_exited()
+                    && self.program.can_progress(*k)
                     && self.counters[*k].last_progress.is_none_or(|s| s < half)
-                    && others_progress(*k)
+                    && someone_ran
             })
             .map(|(k, p)| Stuck {
                 process: self.names.process(Program::pid_of(k)),
@@ -729,4 +734,14 @@ fn names_of(program: &Program) -> Vec<String> {
 /// Compiles nothing: runs an already compiled program to a verdict.
 pub fn run(program: &Program, options: RunOptions) -> Result<RunResult, BootError> {
     Ok(World::boot(program, options)?.run())
+}
+
+/// Is no process able to run (every live one blocked, waiting at most for
+/// a timer)? Such a world at the limit starves nobody: the next timer
+/// would move it.
+pub(crate) fn idle(kernel: &Kernel) -> bool {
+    !kernel
+        .processes()
+        .iter()
+        .any(|p| matches!(p.state, ProcessState::Ready | ProcessState::Running))
 }

@@ -579,7 +579,8 @@ impl Machine<'_> {
             let verdict = match error {
                 Some(verdict) => verdict,
                 None if limit.is_some() => {
-                    let starving = starving(kernel, names, &progress, &last_ran, steps);
+                    let judged = |k: usize| self.program.can_progress(k);
+                    let starving = starving(kernel, names, &progress, &last_ran, &judged, steps);
                     Verdict::Runs { progress, starving }
                 }
                 None => analyse_stuck(kernel, names),
@@ -601,9 +602,10 @@ impl Machine<'_> {
     }
 }
 
-/// The live processes that made no progress in the second half of a run of
-/// `steps` steps while another did: the deterministic runner's rule
-/// (`runner.rs`, `runs_verdict`), on the step numbers the CPUs recorded.
+/// The live processes that can progress (`judged`) and made no progress in
+/// the second half of a run of `steps` steps while some process ran: the
+/// deterministic runner's rule (`runner.rs`, `runs_verdict`), on the step
+/// numbers the CPUs recorded.
 ///
 /// The CPUs count steps into one counter, so "the second half" is the same
 /// stretch of the run for every process; which steps were whose depends on
@@ -614,22 +616,19 @@ fn starving(
     names: &Names,
     progress: &[Progress],
     last_ran: &[u64],
+    judged: &dyn Fn(usize) -> bool,
     steps: u64,
 ) -> Vec<Stuck> {
     let half = steps / 2;
     let progressed = |p: &Progress| p.last_progress_step.is_some_and(|s| s >= half);
+    // Step numbers count from 1; 0 is "never ran".
+    let someone_ran = last_ran.iter().any(|&s| s != 0 && s >= half) && !crate::runner::idle(kernel);
     kernel
         .processes()
         .iter()
         .zip(progress)
         .enumerate()
-        .filter(|(k, (pcb, p))| {
-            let others = progress
-                .iter()
-                .enumerate()
-                .any(|(j, q)| j != *k && progressed(q));
-            !pcb.is_exited() && !progressed(p) && others
-        })
+        .filter(|(k, (pcb, p))| !pcb.is_exited() && judged(*k) && !progressed(p) && someone_ran)
         .map(|(k, (pcb, p))| Stuck {
             process: p.process.clone(),
             why: match pcb.state {

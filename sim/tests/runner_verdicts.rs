@@ -757,3 +757,31 @@ fn blocked_senders_messages_are_received_in_the_order_they_were_sent() {
         );
     }
 }
+
+fn starving_names(result: &RunResult) -> Vec<String> {
+    match &result.verdict {
+        Verdict::Runs { starving, .. } => starving.iter().map(|s| s.process.clone()).collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_process_kept_waiting_while_another_only_computes_is_starving_as_check_says() {
+    // A runs all along without progress; B waits for it forever. `check`
+    // finds B starving on a fair cycle; `run` says the same. A, whose code
+    // has nothing that counts as progress, is not judged.
+    let result = run_source(
+        "process A { loop { compute 1; } }\n\
+         process B { recv(A, x); }",
+    );
+    assert_eq!(starving_names(&result), ["B"], "{}", text(&result));
+}
+
+#[test]
+fn a_world_only_waiting_for_a_timer_at_the_tick_limit_starves_nobody() {
+    let result = run_source(
+        "process A { sleep 1000000; send(B, 1); }\n\
+         process B { recv(A, x); }",
+    );
+    assert!(starving_names(&result).is_empty(), "{}", text(&result));
+}

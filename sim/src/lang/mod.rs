@@ -272,6 +272,19 @@ impl Program {
     pub fn pid_of(instance: usize) -> Pid {
         Pid::new(u16::try_from(instance).unwrap_or(u16::MAX), 1)
     }
+
+    /// Can instance `instance` make progress at all: does its code have a
+    /// `produce`, a `consume` or a system call? One that only computes
+    /// cannot starve, having nothing to be kept from (`run` and `check`
+    /// judge alike).
+    pub fn can_progress(&self, instance: usize) -> bool {
+        let Some(decl) = self.instances.get(instance).map(|i| i.decl) else {
+            return false;
+        };
+        self.processes[decl].code.instructions.iter().any(|i| {
+            matches!(i, Instruction::Produce(_) | Instruction::Consume) || i.traps_with().is_some()
+        })
+    }
 }
 
 /// The bytecode listing of declaration `decl`.
