@@ -54,6 +54,27 @@ fn an_assertion_that_fails_on_the_third_item_is_found() {
 }
 
 #[test]
+fn an_item_read_back_from_the_attached_bsend_buffer_is_checked_with_its_real_value() {
+    // MPI_Bsend copies item 2 into `pool`; read back after the detach it
+    // fails the assertion on every schedule. With every item 1 it would
+    // hold, and the check would claim a proof.
+    let source = "process S { let pool[4]; MPI_Buffer_attach(pool, 32);\n\
+        produce a; produce b; MPI_Bsend(b, 1, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+        MPI_Buffer_detach(&pool, &bytes); let v = pool[0]; assert v == 1; }\n\
+        process R { MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st); }";
+    for (order, jobs) in EVERY_ORDER {
+        let options = CheckOptions {
+            order,
+            jobs,
+            ..options()
+        };
+        let report = check::check(&program(source), &options).expect("checks");
+        assert!(report.finding(Kind::AssertionFailed).is_some(), "{report}");
+        assert_eq!(report.items_exact_because, Some(3));
+    }
+}
+
+#[test]
 fn the_credit_scheme_keeps_the_abstraction_and_its_proof() {
     let source = "const N = 2;\n\
         process Producer { loop { produce item; recv(Consumer, credit); send(Consumer, item); } }\n\

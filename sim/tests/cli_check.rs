@@ -1138,11 +1138,23 @@ fn replay_reads_a_pipe_names_an_assertion_and_escapes_what_it_quotes() {
         ],
     );
     assert!(
-        stderr(&out).contains("`1\\x00` is neither"),
+        stderr(&out)
+            .contains("nul.schedule looks like a binary file (a NUL byte at line 2, column 2)"),
         "{}",
         both(&out)
     );
     assert!(!stderr(&out).contains('\0'), "{}", both(&out));
+    // A device that never ends is refused at its first byte, not read.
+    let out = ipclab_in(
+        &dir,
+        &["replay", "deadlock-recv-first", "--schedule", "/dev/zero"],
+    );
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(
+        stderr(&out).contains("/dev/zero looks like a binary file"),
+        "{}",
+        both(&out)
+    );
     std::fs::write(dir.join("a.ipc"), "process A { assert 1 == 2; }\n").unwrap();
     let out = ipclab_in(&dir, &["replay", "a.ipc", "--schedule", "0 0"]);
     assert!(

@@ -7,9 +7,10 @@
 //! the items are. [`item_use`] decides this conservatively, by an abstract
 //! interpretation of each body's operand stack:
 //!
-//! - a process's *item words* are the words its `produce` writes and its
-//!   receive buffers (a message may carry an item; all of its memory when a
-//!   receive's buffer is not a constant);
+//! - a process's *item words* are the words its `produce` writes, its
+//!   receive buffers (a message may carry an item) and its attached
+//!   `MPI_Bsend` buffer (each buffered send copies its message there); all
+//!   of its memory when such a buffer's address is not a constant;
 //! - a value loaded from an item word is an *item value*; `consume` and
 //!   `print` may take it, nothing else: arithmetic, a comparison, a branch,
 //!   an assertion, a store, an array index or a system call argument makes
@@ -306,8 +307,11 @@ fn collect_item_words(code: &[Instruction], items: &mut Ranges) {
     }
 }
 
-/// The buffer and capacity a receive writes into, each if constant; `None`
-/// for a call that receives no message.
+/// The buffer and capacity a call puts message bytes into, each if
+/// constant; `None` for a call that puts none. A receive writes its
+/// buffer; `MPI_Buffer_attach` hands the kernel memory that every
+/// `MPI_Bsend` copies its message into, and the program may read it after
+/// `MPI_Buffer_detach`.
 fn receive_buffer(
     instruction: &Instruction,
     args: &[Option<i64>; 6],
@@ -315,7 +319,7 @@ fn receive_buffer(
     // Argument positions as `Syscall::encode` lays them out.
     let (buffer, capacity) = match instruction.traps_with()? {
         Sysno::Recv | Sysno::MboxRecv => (2, 3),
-        Sysno::MpiRecv | Sysno::Irecv => (0, 1),
+        Sysno::MpiRecv | Sysno::Irecv | Sysno::BufferAttach => (0, 1),
         _ => return None,
     };
     Some((args[buffer], args[capacity]))
@@ -361,6 +365,19 @@ mod tests {
         let source = "process P { repeat 3 { produce item; if item < 3 { send(C, item); } } }\n\
                       process C { loop { recv(P, x); consume x; } }";
         assert_eq!(use_of(source).map(|(line, _)| line), Some(1));
+    }
+
+    #[test]
+    fn an_item_read_back_from_the_attached_bsend_buffer_needs_exact_items() {
+        // The buffered send copies item 2 into `pool`; after the detach the
+        // program reads it (line 3) and compares it: with every item 1 the
+        // assertion would hold.
+        let source = "process S { let pool[4]; MPI_Buffer_attach(pool, 32);\n\
+                      produce a; produce b; MPI_Bsend(b, 1, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+                      MPI_Buffer_detach(&pool, &bytes); let v = pool[0];\n\
+                      assert v == 1; }\n\
+                      process R { MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st); }";
+        assert_eq!(use_of(source).map(|(line, _)| line), Some(3));
     }
 
     #[test]

@@ -99,7 +99,8 @@ impl Schedule {
             Some(HEADER) => {}
             Some(other) => {
                 return Err(ParseError(format!(
-                    "the first line is `{other}`, expected `{HEADER}`"
+                    "the first line is `{}`, expected `{HEADER}`",
+                    quoted(other)
                 )))
             }
             None => return Err(ParseError("the text is empty".into())),
@@ -125,7 +126,8 @@ impl Schedule {
                 }
                 .map_err(|_| {
                     ParseError(format!(
-                        "`{token}` is neither an instance number nor tK (fire K's timer)"
+                        "`{}` is neither an instance number nor tK (fire K's timer)",
+                        quoted(token)
                     ))
                 })?;
                 if in_cycle {
@@ -139,6 +141,18 @@ impl Schedule {
             return Err(ParseError("`|` with no cycle after it".into()));
         }
         Ok(schedule)
+    }
+}
+
+/// The most characters of the input an error quotes.
+const QUOTE_CHARS: usize = 40;
+
+/// `text` as an error quotes it: at most [`QUOTE_CHARS`] characters, so a
+/// line of a binary or huge file never floods the terminal.
+fn quoted(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_CHARS) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_string(),
     }
 }
 
@@ -184,5 +198,20 @@ mod tests {
         assert!(Schedule::parse("ipclab-schedule 2\n0").is_err());
         assert!(Schedule::parse("ipclab-schedule 1\n0 x").is_err());
         assert!(Schedule::parse("ipclab-schedule 1\n0 | 1 | 2").is_err());
+    }
+
+    #[test]
+    fn an_error_quotes_a_long_line_cut_short() {
+        let junk = "x".repeat(100_000);
+        let error = Schedule::parse(&junk).unwrap_err().to_string();
+        assert!(error.len() < 200, "{error}");
+        assert!(
+            error.contains(&format!("`{}...`", "x".repeat(40))),
+            "{error}"
+        );
+        let error = Schedule::parse(&format!("{HEADER}\n0 {junk}"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.len() < 200, "{error}");
     }
 }

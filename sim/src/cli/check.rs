@@ -759,16 +759,10 @@ fn read_schedule(given: &str) -> Result<GivenSchedule, Failure> {
     }
     // Any file that exists: a pipe (`<(...)`) and a device are read too.
     if path.exists() {
-        let bytes = std::fs::read(path)
-            .map_err(|e| format!("cannot read the schedule file {given}: {e}"))?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            let at = e.utf8_error().valid_up_to();
-            let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-            format!("{given}:{line}: not a schedule: the file is not UTF-8 text")
-        })?;
-        // A byte-order mark, as a scenario file may have one.
-        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-        let schedule = Schedule::parse(text).map_err(|e| format!("{given}: {e}"))?;
+        // Read as a scenario is: capped, and refused at a NUL byte, so
+        // `/dev/zero` is turned away at once instead of filling memory.
+        let text = super::load::read_text_file(given, path, "schedule")?;
+        let schedule = Schedule::parse(&text).map_err(|e| format!("{given}: {e}"))?;
         return Ok(GivenSchedule {
             schedule,
             label: format!("from {given}"),

@@ -40,9 +40,7 @@ pub fn load(name: &str) -> Result<Loaded, String> {
         if path.is_dir() {
             return Err(format!("{name} is a directory, not a scenario file"));
         }
-        let file = std::fs::File::open(path).map_err(|e| format!("cannot read {name}: {e}"))?;
-        let bytes = read_capped(name, file, MAX_SOURCE_BYTES)?;
-        let source = check_text(name, bytes)?;
+        let source = read_text_file(name, path, "scenario")?;
         return Ok(Loaded {
             file_name: name.to_string(),
             source,
@@ -63,12 +61,29 @@ pub fn load(name: &str) -> Result<Loaded, String> {
     Err(message)
 }
 
+/// Reads the text file at `path` (a `what`: "scenario", "schedule") as
+/// scenarios are read: at most [`MAX_SOURCE_BYTES`], refused at the first
+/// NUL byte or at bytes that are not UTF-8, a byte-order mark dropped.
+///
+/// # Errors
+/// A message for people, naming the file as `name`.
+pub fn read_text_file(name: &str, path: &Path, what: &str) -> Result<String, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {name}: {e}"))?;
+    let bytes = read_capped(name, file, MAX_SOURCE_BYTES, what)?;
+    check_text(name, bytes, what)
+}
+
 /// Reads at most `limit` bytes of `reader`, stopping at the first NUL byte.
 ///
 /// # Errors
 /// The reader fails, the input is longer than `limit` (nothing beyond
 /// `limit + 1` bytes is read), or it contains a NUL byte (a binary file).
-fn read_capped(name: &str, mut reader: impl Read, limit: usize) -> Result<Vec<u8>, String> {
+fn read_capped(
+    name: &str,
+    mut reader: impl Read,
+    limit: usize,
+    what: &str,
+) -> Result<Vec<u8>, String> {
     let mut bytes = Vec::new();
     let mut chunk = vec![0; CHUNK_BYTES];
     loop {
@@ -83,33 +98,33 @@ fn read_capped(name: &str, mut reader: impl Read, limit: usize) -> Result<Vec<u8
         let start = bytes.len();
         bytes.extend_from_slice(&chunk[..read]);
         if let Some(at) = chunk[..read].iter().position(|b| *b == 0) {
-            return Err(binary_file(name, &bytes, start + at));
+            return Err(binary_file(name, &bytes, start + at, what));
         }
         if bytes.len() > limit {
             return Err(format!(
-                "{name} is too large: a scenario has at most {} MiB",
+                "{name} is too large: a {what} has at most {} MiB",
                 limit / (1024 * 1024)
             ));
         }
     }
 }
 
-fn binary_file(name: &str, bytes: &[u8], at: usize) -> String {
+fn binary_file(name: &str, bytes: &[u8], at: usize, what: &str) -> String {
     let (line, column) = place(bytes, at);
     format!(
         "{name} looks like a binary file (a NUL byte at line {line}, column {column}); \
-         a scenario is UTF-8 text"
+         a {what} is UTF-8 text"
     )
 }
 
 /// The bytes as text, or why they are not a scenario. A leading byte-order
 /// mark is dropped, so columns count from the first character after it.
-fn check_text(name: &str, mut bytes: Vec<u8>) -> Result<String, String> {
+fn check_text(name: &str, mut bytes: Vec<u8>, what: &str) -> Result<String, String> {
     if bytes.starts_with(ipclab_sim::lang::BYTE_ORDER_MARK) {
         bytes.drain(..ipclab_sim::lang::BYTE_ORDER_MARK.len());
     }
     if let Some(at) = bytes.iter().position(|b| *b == 0) {
-        return Err(binary_file(name, &bytes, at));
+        return Err(binary_file(name, &bytes, at, what));
     }
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
@@ -144,20 +159,21 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_reported_with_its_place() {
-        let error = check_text("x.ipc", b"process A {}\n  \xff".to_vec()).unwrap_err();
+        let error = check_text("x.ipc", b"process A {}\n  \xff".to_vec(), "scenario").unwrap_err();
         assert!(error.contains("line 2, column 3"), "{error}");
         assert!(error.contains("0xff"), "{error}");
     }
 
     #[test]
     fn nul_bytes_mean_binary() {
-        let error = check_text("x.bin", b"ab\0cd".to_vec()).unwrap_err();
+        let error = check_text("x.bin", b"ab\0cd".to_vec(), "scenario").unwrap_err();
         assert!(error.contains("binary"), "{error}");
     }
 
     #[test]
     fn an_endless_stream_of_nul_bytes_is_refused_as_binary_at_once() {
-        let error = read_capped("zero", std::io::repeat(0), MAX_SOURCE_BYTES).unwrap_err();
+        let error =
+            read_capped("zero", std::io::repeat(0), MAX_SOURCE_BYTES, "scenario").unwrap_err();
         assert!(
             error.contains("binary") && error.contains("line 1, column 1"),
             "{error}"
@@ -167,7 +183,7 @@ mod tests {
     #[test]
     fn an_endless_stream_of_text_stops_at_the_size_limit() {
         let limit = 3 * 1024 * 1024;
-        let error = read_capped("yes", std::io::repeat(b'y'), limit).unwrap_err();
+        let error = read_capped("yes", std::io::repeat(b'y'), limit, "scenario").unwrap_err();
         assert!(
             error.contains("too large") && error.contains("3 MiB"),
             "{error}"
@@ -177,20 +193,26 @@ mod tests {
     #[test]
     fn a_file_of_exactly_the_limit_is_read_whole() {
         let text = vec![b'a'; 2 * CHUNK_BYTES + 3];
-        let read = read_capped("a", &text[..], text.len()).unwrap();
+        let read = read_capped("a", &text[..], text.len(), "scenario").unwrap();
         assert_eq!(read, text);
-        assert!(read_capped("a", &text[..], text.len() - 1).is_err());
+        assert!(read_capped("a", &text[..], text.len() - 1, "scenario").is_err());
     }
 
     #[test]
     fn a_byte_order_mark_is_dropped_and_columns_count_after_it() {
-        assert_eq!(check_text("x", b"\xef\xbb\xbfok".to_vec()).unwrap(), "ok");
-        let error = check_text("x", b"\xef\xbb\xbf\xff".to_vec()).unwrap_err();
+        assert_eq!(
+            check_text("x", b"\xef\xbb\xbfok".to_vec(), "scenario").unwrap(),
+            "ok"
+        );
+        let error = check_text("x", b"\xef\xbb\xbf\xff".to_vec(), "scenario").unwrap_err();
         assert!(error.contains("line 1, column 1"), "{error}");
     }
 
     #[test]
     fn text_passes() {
-        assert_eq!(check_text("x", b"ok\n".to_vec()).unwrap(), "ok\n");
+        assert_eq!(
+            check_text("x", b"ok\n".to_vec(), "scenario").unwrap(),
+            "ok\n"
+        );
     }
 }
