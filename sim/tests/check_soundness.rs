@@ -1,6 +1,6 @@
 //! The checker's answers are sound: the item abstraction only where it is exact, a starvation lasso that starves what it names, bounds and end states that find what they promise.
 
-use ipclab_sim::check::{self, CheckOptions, Kind, Output, SearchOrder};
+use ipclab_sim::check::{self, Bound, CheckOptions, Kind, Output, SearchOrder};
 use ipclab_sim::lang::{compile, Program};
 use ipclab_sim::verdict::Verdict;
 
@@ -174,6 +174,29 @@ fn a_deadlock_exactly_max_depth_steps_away_is_found_in_every_order() {
             report.findings.is_empty() && report.bound.is_some(),
             "{report}"
         );
+    }
+}
+
+#[test]
+fn the_time_limit_is_looked_at_before_every_expansion_in_every_order() {
+    // Thousands of states; a limit that has run out before the search
+    // starts must stop it at once, not after a thousand expansions (a
+    // state of a large scenario can take milliseconds to expand).
+    let source = "process W[4] { repeat 6 { yield; } }";
+    for (order, jobs) in EVERY_ORDER {
+        let options = CheckOptions {
+            order,
+            jobs,
+            time_limit: Some(std::time::Duration::from_nanos(1)),
+            ..options()
+        };
+        let report = check::check(&program(source), &options).expect("checks");
+        assert_eq!(
+            report.bound,
+            Some(Bound::Time),
+            "{order:?} x{jobs}: {report}"
+        );
+        assert!(report.stats.states < 10, "{order:?} x{jobs}: {report}");
     }
 }
 

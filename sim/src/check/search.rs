@@ -423,6 +423,8 @@ pub struct Searched {
 
 struct Limits {
     start: Instant,
+    /// When the time limit runs out, if there is one.
+    deadline: Option<Instant>,
     bar: ProgressBar,
     expansions: u64,
 }
@@ -439,11 +441,20 @@ impl Limits {
         } else {
             ProgressBar::hidden()
         };
+        let start = Instant::now();
         Limits {
-            start: Instant::now(),
+            start,
+            deadline: options.time_limit.and_then(|t| start.checked_add(t)),
             bar,
             expansions: 0,
         }
+    }
+
+    /// Has the time limit run out? Asked before every expansion: one state
+    /// of a large scenario may take milliseconds to expand, so a check every
+    /// thousand states could overrun the limit many times over.
+    fn out_of_time(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
     /// Counts an expansion; a bound when the states or the time ran out.
@@ -452,20 +463,18 @@ impl Limits {
         if graph.nodes.len() as u64 >= options.max_states {
             return Some(Bound::States);
         }
-        if self.expansions.is_multiple_of(1024) {
+        if self.out_of_time() {
+            return Some(Bound::Time);
+        }
+        if self.expansions.is_multiple_of(1024) && !self.bar.is_hidden() {
             let elapsed = self.start.elapsed();
-            if !self.bar.is_hidden() {
-                let rate = graph.nodes.len() as f64 / elapsed.as_secs_f64().max(1e-9);
-                self.bar.set_message(format!(
-                    "{} states, depth {depth}, {:.0} states/s",
-                    graph.nodes.len(),
-                    rate
-                ));
-                self.bar.tick();
-            }
-            if options.time_limit.is_some_and(|t| elapsed >= t) {
-                return Some(Bound::Time);
-            }
+            let rate = graph.nodes.len() as f64 / elapsed.as_secs_f64().max(1e-9);
+            self.bar.set_message(format!(
+                "{} states, depth {depth}, {:.0} states/s",
+                graph.nodes.len(),
+                rate
+            ));
+            self.bar.tick();
         }
         None
     }
@@ -527,9 +536,14 @@ fn judge_unexpanded<'a>(
     buf: &mut Vec<u8>,
     graph: &mut Graph,
     options: &CheckOptions,
+    limits: &Limits,
     states: impl Iterator<Item = (u32, &'a [u8])>,
 ) {
     for (id, state) in states {
+        if limits.out_of_time() {
+            // A bound was reached already: the answer is no proof either way.
+            return;
+        }
         if graph.nodes[id as usize].status != UNEXPANDED {
             continue;
         }
@@ -588,6 +602,7 @@ fn dfs(model: &Model, options: &CheckOptions) -> Searched {
                             &mut buf,
                             &mut graph,
                             options,
+                            &limits,
                             unexpanded,
                         );
                     }
@@ -654,27 +669,34 @@ fn bfs(model: &Model, options: &CheckOptions) -> Searched {
             }
             break;
         }
-        let expansions: Vec<Expansion> = {
+        // Aligned with the frontier: `None` where the time ran out before
+        // the state was expanded.
+        let expansions: Vec<Option<Expansion>> = {
             let visited = &graph.visited;
             let known = |fp: u128| visited.contains_key(&fp);
+            let limits = &limits;
+            let expand_one = |scratch: &mut Scratch, buf: &mut Vec<u8>, state: &[u8]| {
+                (!limits.out_of_time()).then(|| expand(model, scratch, buf, state, options, &known))
+            };
             if jobs == 1 || frontier.len() < 64 {
                 let (scratch, buf) = &mut scratches[0];
                 frontier
                     .iter()
-                    .map(|(_, s)| expand(model, scratch, buf, s, options, &known))
+                    .map(|(_, s)| expand_one(scratch, buf, s))
                     .collect()
             } else {
                 // Small chunks handed out in turn: states differ in cost.
                 let chunk = (frontier.len() / (jobs * 16)).clamp(16, 4096);
                 let next_chunk = std::sync::atomic::AtomicUsize::new(0);
                 let chunks = frontier.len().div_ceil(chunk);
-                let mut done: Vec<Option<Vec<Expansion>>> = Vec::new();
+                let mut done: Vec<Option<Vec<Option<Expansion>>>> = Vec::new();
                 done.resize_with(chunks, || None);
                 let results = std::thread::scope(|scope| {
                     let handles: Vec<_> = scratches
                         .iter_mut()
                         .map(|(scratch, buf)| {
-                            let (known, next_chunk, frontier) = (&known, &next_chunk, &frontier);
+                            let (expand_one, next_chunk, frontier) =
+                                (&expand_one, &next_chunk, &frontier);
                             scope.spawn(move || {
                                 let mut mine = Vec::new();
                                 loop {
@@ -685,11 +707,9 @@ fn bfs(model: &Model, options: &CheckOptions) -> Searched {
                                     }
                                     let part =
                                         &frontier[c * chunk..((c + 1) * chunk).min(frontier.len())];
-                                    let out: Vec<Expansion> = part
+                                    let out: Vec<Option<Expansion>> = part
                                         .iter()
-                                        .map(|(_, s)| {
-                                            expand(model, scratch, buf, s, options, known)
-                                        })
+                                        .map(|(_, s)| expand_one(scratch, buf, s))
                                         .collect();
                                     mine.push((c, out));
                                 }
@@ -707,11 +727,15 @@ fn bfs(model: &Model, options: &CheckOptions) -> Searched {
                 done.into_iter().flatten().flatten().collect()
             }
         };
+        let cut_by_time = expansions.iter().any(Option::is_none);
         let mut next = Vec::new();
         let mut expansions = expansions.into_iter();
         for (id, _) in frontier.iter() {
             let Some(expansion) = expansions.next() else {
                 break;
+            };
+            let Some(expansion) = expansion else {
+                continue;
             };
             if let Some(b) = limits.tick(&graph, depth, options) {
                 bound = Some(b);
@@ -719,9 +743,9 @@ fn bfs(model: &Model, options: &CheckOptions) -> Searched {
                     // The rest of this level is expanded already: its stuck
                     // states add nothing; the next level's are looked at.
                     let from = frontier.len() - expansions.len() - 1;
-                    let rest = std::iter::once(expansion).chain(expansions);
+                    let rest = std::iter::once(Some(expansion)).chain(expansions);
                     for ((id, _), expansion) in frontier[from..].iter().zip(rest) {
-                        if expansion.succs.is_empty() {
+                        if let Some(expansion) = expansion.filter(|e| e.succs.is_empty()) {
                             graph.record(*id, expansion);
                         }
                     }
@@ -729,11 +753,18 @@ fn bfs(model: &Model, options: &CheckOptions) -> Searched {
                     let unexpanded = next
                         .iter()
                         .map(|(id, s): &(u32, Vec<u8>)| (*id, s.as_slice()));
-                    judge_unexpanded(model, scratch, buf, &mut graph, options, unexpanded);
+                    judge_unexpanded(
+                        model, scratch, buf, &mut graph, options, &limits, unexpanded,
+                    );
                 }
                 break 'levels;
             }
             next.extend(graph.record(*id, expansion));
+        }
+        if cut_by_time {
+            // The states expanded before the time ran out are recorded.
+            bound = Some(Bound::Time);
+            break;
         }
         frontier = next;
         depth += 1;
