@@ -445,7 +445,7 @@ impl<'p> World<'p> {
                     // up to 100000 empty ticks.
                     let until = at.min(self.options.max_ticks);
                     let _ = self.kernel.idle_until(until, &mut recorder);
-                    self.finish_step(None, recorder, 0, events);
+                    self.finish_step(None, recorder, (0, 0), events);
                     None
                 }
                 None => Some(analyse_stuck(&self.kernel, &self.names)),
@@ -570,9 +570,14 @@ impl<'p> World<'p> {
                     column: *column,
                 });
             }
-            self.finish_step(Some(k), recorder, before_call, events);
+            let before_tick = recorder.recorded();
+            self.finish_step(Some(k), recorder, (before_call, before_tick), events);
             return Some(verdict);
         }
+        // What the clock tick does (a timer fires, a sleeper wakes) comes
+        // after everything the step's process did, its `produce` and
+        // `print` among them.
+        let before_tick = recorder.recorded();
         self.kernel.tick(&mut recorder);
         for _ in 0..extra_ticks {
             if self.kernel.now() >= self.options.max_ticks {
@@ -580,7 +585,7 @@ impl<'p> World<'p> {
             }
             self.kernel.tick(&mut recorder);
         }
-        self.finish_step(Some(k), recorder, before_call, events);
+        self.finish_step(Some(k), recorder, (before_call, before_tick), events);
         None
     }
 
@@ -607,7 +612,7 @@ impl<'p> World<'p> {
         &mut self,
         ran: Option<usize>,
         recorder: impl StepLog,
-        before_call: usize,
+        (before_call, before_tick): (usize, usize),
         mut vm_events: Vec<TraceEvent>,
     ) {
         if self.options.record {
@@ -619,16 +624,19 @@ impl<'p> World<'p> {
                 &mut self.trace_memory,
                 recorded.iter().map(|e| &e.1),
             );
-            // The dispatch, then the call line, then what the kernel did,
-            // then the VM's own events (produce, print...).
+            // The dispatch, then the call line, then what the kernel did
+            // for it, then the VM's own events (produce, print...), then
+            // the clock tick's (timers, wake-ups).
             let (calls, rest): (Vec<_>, Vec<_>) = vm_events
                 .drain(..)
                 .partition(|e| matches!(e, TraceEvent::Syscall { .. }));
+            let after_tick = translated.split_off(before_tick.min(translated.len()));
             let after_call = translated.split_off(before_call.min(translated.len()));
             events.extend(translated.into_iter().flatten());
             events.extend(calls);
             events.extend(after_call.into_iter().flatten());
             events.extend(rest);
+            events.extend(after_tick.into_iter().flatten());
             let states = self.views();
             self.trace.steps.push(Step {
                 step: self.step,

@@ -895,7 +895,7 @@ fn schedule_files_with_a_byte_order_mark_replay_and_directories_are_named() {
     );
     assert_eq!(code(&out), 2, "{}", both(&out));
     assert!(
-        stderr(&out).contains("bad.schedule:2: not a schedule: the file is not UTF-8 text"),
+        stderr(&out).contains("bad.schedule is not UTF-8 text: byte 0xff at line 2, column 3"),
         "{}",
         both(&out)
     );

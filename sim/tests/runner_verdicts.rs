@@ -2,7 +2,7 @@
 
 use ipclab_sim::lang::{compile, Expectation, Program};
 use ipclab_sim::runner::{run, RunOptions, RunResult};
-use ipclab_sim::trace::ProcView;
+use ipclab_sim::trace::{ProcView, TraceEvent};
 use ipclab_sim::verdict::Verdict;
 
 fn program(source: &str) -> Program {
@@ -382,6 +382,22 @@ fn every_step_records_every_process_state() {
             }
     });
     assert!(blocked_on_rendezvous);
+}
+
+#[test]
+fn a_timer_that_fires_at_a_steps_tick_comes_after_what_the_step_did() {
+    // L's `produce` runs in step 1; T's sleep ends when that step's tick
+    // comes, so the trace says the produce first, the wake-up after.
+    let result = run_source("process T { sleep 2; }\nprocess L { loop { produce x; } }");
+    let step = &result.trace.steps[1];
+    let position = |wanted: fn(&TraceEvent) -> bool| step.events.iter().position(wanted);
+    let produce = position(|e| matches!(e, TraceEvent::Produce { .. }));
+    let timer = position(|e| matches!(e, TraceEvent::Timer { .. }));
+    assert!(
+        produce.is_some() && timer.is_some() && produce < timer,
+        "{:?}",
+        step.events
+    );
 }
 
 #[test]
