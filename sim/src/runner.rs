@@ -708,7 +708,11 @@ impl<'p> World<'p> {
                 why: self.starving_reason(k, p.state, half),
             })
             .collect();
-        Verdict::Runs { progress, starving }
+        Verdict::Runs {
+            progress,
+            starving,
+            deadlocked: crate::waitfor::closed_cycle(&self.kernel, &self.names),
+        }
     }
 
     /// Why a process made no progress since step `half`: it waits, it was

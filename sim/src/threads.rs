@@ -581,7 +581,11 @@ impl Machine<'_> {
                 None if limit.is_some() => {
                     let judged = |k: usize| self.program.can_progress(k);
                     let starving = starving(kernel, names, &progress, &last_ran, &judged, steps);
-                    Verdict::Runs { progress, starving }
+                    Verdict::Runs {
+                        progress,
+                        starving,
+                        deadlocked: crate::waitfor::closed_cycle(kernel, names),
+                    }
                 }
                 None => analyse_stuck(kernel, names),
             };

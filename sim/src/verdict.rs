@@ -104,6 +104,10 @@ pub enum Verdict {
         progress: Vec<Progress>,
         /// Processes that made no progress for most of the run while others did.
         starving: Vec<Stuck>,
+        /// A wait-for cycle at the end that nothing outside it can break
+        /// (`waitfor::closed_cycle`): deadlocked while others still run.
+        /// Empty when there is none.
+        deadlocked: Vec<Stuck>,
     },
     /// A program error the kernel or the VM reported.
     Error {
@@ -187,14 +191,7 @@ impl Verdict {
             Verdict::Completes => lines.push("completes: every process exited".to_string()),
             Verdict::Deadlock { cycle, others } => {
                 lines.push("deadlock: the processes below wait for each other in a cycle".into());
-                let mut chain: Vec<String> = cycle
-                    .iter()
-                    .map(|s| format!("{} waits in {}", s.process, s.why))
-                    .collect();
-                if let Some(first) = cycle.first() {
-                    chain.push(first.process.clone());
-                }
-                lines.push(format!("  {}", chain.join(" -> ")));
+                lines.push(format!("  {}", chain(cycle)));
                 for s in others {
                     lines.push(format!("  also stuck: {} waits in {}", s.process, s.why));
                 }
@@ -205,7 +202,11 @@ impl Verdict {
                     lines.push(format!("  {} waits in {}", s.process, s.why));
                 }
             }
-            Verdict::Runs { progress, starving } => {
+            Verdict::Runs {
+                progress,
+                starving,
+                deadlocked,
+            } => {
                 lines.push(match limit {
                     Some(Limit::Steps(steps)) => {
                         let s = if steps == 1 { "" } else { "s" };
@@ -222,14 +223,27 @@ impl Verdict {
                     ),
                     None => "runs: still live when the run stopped".into(),
                 });
+                // One column of names, as wide as the longest.
+                let name_width = progress
+                    .iter()
+                    .map(|p| p.process.chars().count())
+                    .max()
+                    .unwrap_or(0)
+                    .max(14);
                 for p in progress {
                     lines.push(format!(
-                        "  {:<14} produced {:>4}  consumed {:>4}  calls {:>5}",
+                        "  {:<name_width$} produced {:>4}  consumed {:>4}  calls {:>5}",
                         p.process, p.produced, p.consumed, p.calls
                     ));
                 }
                 for s in starving {
                     lines.push(format!("  starving: {} ({})", s.process, s.why));
+                }
+                if !deadlocked.is_empty() {
+                    lines.push(format!(
+                        "  deadlocked, while others run (none of them can free these): {}",
+                        chain(deadlocked)
+                    ));
                 }
             }
             Verdict::Error {
@@ -251,6 +265,18 @@ impl Verdict {
         }
         lines
     }
+}
+
+/// A wait-for cycle as one chain: `A waits in recv(B) -> B waits in recv(A) -> A`.
+fn chain(cycle: &[Stuck]) -> String {
+    let mut links: Vec<String> = cycle
+        .iter()
+        .map(|s| format!("{} waits in {}", s.process, s.why))
+        .collect();
+    if let Some(first) = cycle.first() {
+        links.push(first.process.clone());
+    }
+    links.join(" -> ")
 }
 
 /// How an expectation is written, for messages.

@@ -303,6 +303,67 @@ pub fn analyse_stuck(kernel: &Kernel, names: &Names) -> Verdict {
     }
 }
 
+/// A wait-for cycle that no process outside it can ever break, in a world
+/// where other processes may still run: each member is blocked, with no
+/// timer, in a call only named processes can complete (a `send` or `recv`
+/// naming its peer, a `lock`, an MPI wait on named peers, a `recv(ANY)`
+/// while every other live process is in the set), and every live process
+/// that could complete it is in the set too. Calls on a mailbox, a
+/// semaphore or a condition variable are left out: a running process may
+/// still open one and answer. Empty when there is no such cycle.
+///
+/// The set is the largest one closed that way (members are dropped while
+/// one has a partner outside); the cycle is one found inside it.
+pub fn closed_cycle(kernel: &Kernel, names: &Names) -> Vec<Stuck> {
+    let direct = |reason: BlockReason| match reason {
+        BlockReason::Send { to, .. } => !waits_for_the_pool(kernel, Dest::Process(to)),
+        BlockReason::Recv { .. } | BlockReason::MutexLock { .. } | BlockReason::Mpi { .. } => true,
+        _ => false,
+    };
+    let mut members: Vec<(Pid, BlockReason, Vec<Pid>)> = kernel
+        .processes()
+        .iter()
+        .filter_map(|p| match p.state {
+            ProcessState::Blocked(r) if direct(r) && !kernel.has_timer(p.pid) => Some((p.pid, r)),
+            _ => None,
+        })
+        .map(|(pid, r)| {
+            let live: Vec<Pid> = waits_for(kernel, names, pid, r)
+                .into_iter()
+                .filter(|q| kernel.process(*q).is_some_and(|p| !p.is_exited()))
+                .collect();
+            (pid, r, live)
+        })
+        .collect();
+    loop {
+        let before = members.len();
+        let inside: Vec<Pid> = members.iter().map(|(p, _, _)| *p).collect();
+        members.retain(|(_, _, live)| live.iter().all(|q| inside.contains(q)));
+        if members.len() == before {
+            break;
+        }
+    }
+    let nodes: Vec<Pid> = members.iter().map(|(p, _, _)| *p).collect();
+    let edges = |pid: Pid| {
+        members
+            .iter()
+            .find(|(p, _, _)| *p == pid)
+            .map(|(_, _, live)| live.clone())
+            .unwrap_or_default()
+    };
+    let Some(cycle) = find_cycle(&nodes, &edges) else {
+        return Vec::new();
+    };
+    cycle
+        .iter()
+        .filter_map(|pid| members.iter().find(|(p, _, _)| p == pid))
+        .map(|(pid, r, _)| Stuck {
+            process: names.process(*pid),
+            why: names.reason(kernel, *pid, *r),
+        })
+        .collect()
+}
+
 /// A block reason with why nobody can complete it.
 fn describe_dead_end(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) -> String {
     let what = names.reason(kernel, pid, reason);

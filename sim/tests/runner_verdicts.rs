@@ -157,7 +157,10 @@ fn runs_reports_progress_and_names_the_starving_process() {
          process Consumer { send(Producer[0], 0);\n\
            loop { recv(Producer[0], i); send(Producer[0], 0); consume i; } }",
     );
-    let Verdict::Runs { progress, starving } = &result.verdict else {
+    let Verdict::Runs {
+        progress, starving, ..
+    } = &result.verdict
+    else {
         panic!("{}", text(&result));
     };
     assert_eq!(progress.len(), 3);
@@ -178,7 +181,10 @@ fn runs_without_starvation_when_everyone_progresses() {
         "process A { loop { send(B, 1); recv(B, x); } }\n\
          process B { loop { recv(A, x); send(A, x); } }",
     );
-    let Verdict::Runs { starving, progress } = &result.verdict else {
+    let Verdict::Runs {
+        starving, progress, ..
+    } = &result.verdict
+    else {
         panic!("{}", text(&result));
     };
     assert!(starving.is_empty());
@@ -400,6 +406,54 @@ fn a_timer_that_fires_at_a_steps_tick_comes_after_what_the_step_did() {
     );
 }
 
+fn deadlocked_of(result: &RunResult) -> Vec<String> {
+    match &result.verdict {
+        Verdict::Runs { deadlocked, .. } => deadlocked.iter().map(|s| s.process.clone()).collect(),
+        other => panic!("expected runs: {other:?}"),
+    }
+}
+
+#[test]
+fn a_cycle_beside_a_live_process_is_named_deadlocked_under_runs() {
+    let result = run_source(
+        "process A { recv(B, x); }\n\
+         process B { recv(A, x); }\n\
+         process Spinner { loop { yield; } }",
+    );
+    assert_eq!(deadlocked_of(&result), ["A", "B"]);
+    assert!(
+        text(&result).contains(
+            "deadlocked, while others run (none of them can free these): \
+             A waits in recv(B) [nothing queued] -> B waits in recv(A) [nothing queued] -> A"
+        ),
+        "{}",
+        text(&result)
+    );
+    let dot = ipclab_sim::render::waitfor_dot(&result.verdict, "t");
+    assert!(dot.contains("\"A\" -> \"B\""), "{dot}");
+}
+
+#[test]
+fn a_cycle_that_a_live_process_or_a_timer_may_still_break_is_not_deadlocked() {
+    // B waits for the spinner, which may still send; a timeout may fire;
+    // a recv(ANY) may be answered by the spinner.
+    for source in [
+        "process A { recv(B, x); }\nprocess B { recv(Spinner, x); }\n\
+         process Spinner { loop { yield; } }",
+        "process A { recv(B, x, timeout = 5000); }\nprocess B { recv(A, x); }\n\
+         process Spinner { loop { yield; } }",
+        "process A { recv(ANY, x); }\nprocess B { recv(A, x); }\n\
+         process Spinner { loop { yield; } }",
+    ] {
+        let result = run_source(source);
+        assert!(
+            deadlocked_of(&result).is_empty(),
+            "{source}: {}",
+            text(&result)
+        );
+    }
+}
+
 #[test]
 fn a_thousand_processes_pair_up_and_complete() {
     let program = program(
@@ -586,7 +640,9 @@ fn a_yield_is_a_call_that_succeeds() {
     };
     let result = run(&program("process B { loop { yield; } }"), options).expect("boots");
     match &result.verdict {
-        Verdict::Runs { progress, starving } => {
+        Verdict::Runs {
+            progress, starving, ..
+        } => {
             assert_eq!(progress[0].calls, 10, "{progress:?}");
             assert!(starving.is_empty(), "{starving:?}");
         }

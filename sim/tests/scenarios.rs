@@ -135,7 +135,10 @@ fn every_scenario_gets_the_verdict_its_expect_line_names() {
 #[test]
 fn credit_direct_is_a_short_demo_in_which_both_sides_progress() {
     let result = run(&load("credit-direct"), RunOptions::default()).unwrap();
-    let ipclab_sim::verdict::Verdict::Runs { progress, starving } = &result.verdict else {
+    let ipclab_sim::verdict::Verdict::Runs {
+        progress, starving, ..
+    } = &result.verdict
+    else {
         panic!("credit-direct should run: {}", explained(&result));
     };
     assert!(starving.is_empty());

@@ -511,6 +511,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
                 verdict: Verdict::Runs {
                     progress: Vec::new(),
                     starving: why,
+                    deadlocked: Vec::new(),
                 },
                 schedule,
                 critical_step: None,

@@ -406,6 +406,7 @@ pub fn replay(
                     })
                     .collect(),
                 starving,
+                deadlocked: crate::waitfor::closed_cycle(kernel, names),
             }
         }
     });

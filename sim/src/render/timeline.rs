@@ -360,6 +360,13 @@ pub fn verdict_text_with(
         }),
         _ => None,
     };
+    // A live run's cycle is drawn under the line that names it.
+    let after_line = match verdict {
+        Verdict::Runs { .. } if !drawing.is_empty() => lines
+            .iter()
+            .position(|l| l.trim_start().starts_with("deadlocked")),
+        _ => None,
+    };
     for (i, line) in lines.iter().enumerate() {
         if Some(i) == chain_line {
             push_lines(&mut out, drawing.clone());
@@ -374,7 +381,7 @@ pub fn verdict_text_with(
             out.push_str(&painter.paint(style, &piece));
             out.push('\n');
         }
-        if i == 0 && chain_line.is_none() {
+        if (i == 0 && chain_line.is_none() && after_line.is_none()) || Some(i) == after_line {
             push_lines(&mut out, drawing.clone());
         }
     }

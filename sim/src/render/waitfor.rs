@@ -32,8 +32,11 @@ pub fn waitfor_text(verdict: &Verdict) -> String {
 /// The lines of [`waitfor_text`], a long reason wrapped to `max` columns
 /// under itself, inside the drawing.
 pub fn waitfor_lines(verdict: &Verdict, max: usize) -> Vec<String> {
-    let Verdict::Deadlock { cycle, .. } = verdict else {
-        return Vec::new();
+    let cycle = match verdict {
+        Verdict::Deadlock { cycle, .. } => cycle,
+        // Deadlocked while others still run.
+        Verdict::Runs { deadlocked, .. } => deadlocked,
+        _ => return Vec::new(),
     };
     let mut lines = Vec::new();
     for (i, stuck) in cycle.iter().enumerate() {
@@ -59,8 +62,9 @@ pub fn waitfor_lines(verdict: &Verdict, max: usize) -> Vec<String> {
 
 /// The wait-for graph as a Graphviz `digraph`: the cycle's edges labelled
 /// with the call each process waits in; other stuck processes as dashed
-/// boxes with what they wait for. A verdict with nobody stuck gives an
-/// empty graph with a comment saying so.
+/// boxes with what they wait for. A live run (`runs`) draws the cycle it
+/// ended with, if any, and its starving processes as the stuck ones. A
+/// verdict with nobody stuck gives an empty graph with a comment saying so.
 pub fn waitfor_dot(verdict: &Verdict, title: &str) -> String {
     let mut out = String::new();
     out.push_str("digraph waitfor {\n");
@@ -71,7 +75,18 @@ pub fn waitfor_dot(verdict: &Verdict, title: &str) -> String {
     out.push_str("  labelloc=t;\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
     out.push_str("  edge [fontname=\"monospace\", fontsize=10];\n");
     match verdict {
-        Verdict::Deadlock { cycle, others } => {
+        Verdict::Deadlock { cycle, others }
+        | Verdict::Runs {
+            deadlocked: cycle,
+            starving: others,
+            ..
+        } if !cycle.is_empty() || !others.is_empty() => {
+            // A live run's cycle is drawn as a deadlock's; its starving
+            // processes outside the cycle as the stuck ones.
+            let others: Vec<_> = others
+                .iter()
+                .filter(|s| !cycle.iter().any(|c| c.process == s.process))
+                .collect();
             for stuck in cycle {
                 out.push_str(&format!("  {} [color=red];\n", quote(&stuck.process)));
             }
@@ -101,7 +116,7 @@ pub fn waitfor_dot(verdict: &Verdict, title: &str) -> String {
                 ));
             }
         }
-        _ => out.push_str("  // no process is stuck: the wait-for graph is empty\n"),
+        _ => out.push_str("  // no process is stuck or starving: the wait-for graph is empty\n"),
     }
     out.push_str("}\n");
     out
