@@ -48,6 +48,20 @@ impl Names {
         }
     }
 
+    /// May `pid`'s code make a direct `send` (`mpi` false) or an MPI send
+    /// (`mpi` true)? True for a pid of no instance.
+    pub fn may_send_any(&self, pid: Pid, mpi: bool) -> bool {
+        self.instance(pid)
+            .and_then(|k| self.handle_use.get(k))
+            .is_none_or(|uses| {
+                if mpi {
+                    uses.sends_mpi
+                } else {
+                    uses.sends_direct
+                }
+            })
+    }
+
     /// May `pid`'s code `V`, `signal` or `broadcast` the object its handle
     /// `handle` names? True for a pid of no instance.
     pub fn may_wake(&self, pid: Pid, handle: u64) -> bool {

@@ -4,8 +4,9 @@
 //! call: a `send(P)` or `recv(P)` waits for `P` (but a send that waits only
 //! for a free slot of the shared pool, its destination's quota having room,
 //! also waits for the receivers of the messages in the pool: any receive of
-//! theirs frees a slot); a `recv(ANY)` for every
-//! other live process; a mailbox send or receive for every other live
+//! theirs frees a slot); a `recv(ANY)` for every other live process whose
+//! code has a direct `send` (an `MPI_ANY_SOURCE` receive, for those with an
+//! MPI send); a mailbox send or receive for every other live
 //! holder of that mailbox whose code makes the other half of the call
 //! (`lang/handle_use.rs`), except the holders blocked in the same kind of
 //! call on the same mailbox (a receiver waiting for a message cannot put
@@ -76,6 +77,14 @@ pub fn waits_for(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) 
             .map(|p| p.pid)
             .collect::<Vec<_>>()
     };
+    // An `MPI_ANY_SOURCE` receive (or probe, or wait) waits for any live
+    // process whose code has an MPI send.
+    let live_mpi_senders = || {
+        live_others()
+            .into_iter()
+            .filter(|q| names.may_send_any(*q, true))
+            .collect::<Vec<_>>()
+    };
     match reason {
         BlockReason::Send {
             to,
@@ -99,9 +108,13 @@ pub fn waits_for(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) 
             from: Source::Pid(from),
             ..
         } => vec![from],
+        // Any live process whose code has a direct send.
         BlockReason::Recv {
             from: Source::Any, ..
-        } => live_others(),
+        } => live_others()
+            .into_iter()
+            .filter(|q| names.may_send_any(*q, false))
+            .collect(),
         BlockReason::MboxSend { mailbox, .. } | BlockReason::MboxRecv { mailbox, .. } => {
             // The other half of the call: a receive for a sender, a send
             // for a receiver.
@@ -132,7 +145,7 @@ pub fn waits_for(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) 
                 match request.peer() {
                     Source::Pid(peer) if !peers.contains(&peer) => peers.push(peer),
                     Source::Pid(_) => {}
-                    Source::Any => return live_others(),
+                    Source::Any => return live_mpi_senders(),
                 }
             }
             peers
@@ -145,7 +158,7 @@ pub fn waits_for(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) 
         } => vec![peer],
         BlockReason::Mpi {
             peer: Source::Any, ..
-        } => live_others(),
+        } => live_mpi_senders(),
         // A mutex waits for its owner; a semaphore or a condition variable
         // for every other holder that could `V` or `signal` it.
         BlockReason::MutexLock { owner, .. } => vec![owner],

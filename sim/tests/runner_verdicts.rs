@@ -406,6 +406,27 @@ fn a_timer_that_fires_at_a_steps_tick_comes_after_what_the_step_did() {
     );
 }
 
+#[test]
+fn receivers_of_any_whose_code_never_sends_are_blocked_forever_not_a_cycle() {
+    // The boss fed them and exited; neither worker can serve the other.
+    let result = run_source(
+        "process Boss { send(Worker[0], 1); send(Worker[1], 2); }\n\
+         process Worker[2] { loop { recv(ANY, job); consume job; } }",
+    );
+    assert!(
+        matches!(result.verdict, Verdict::BlockedForever { .. }),
+        "{}",
+        text(&result)
+    );
+    // With a send in their code, each could have fed the other: a cycle.
+    let result = run_source("process Worker[2] { recv(ANY, job); send(Worker[1 - index], job); }");
+    assert!(
+        matches!(result.verdict, Verdict::Deadlock { .. }),
+        "{}",
+        text(&result)
+    );
+}
+
 fn deadlocked_of(result: &RunResult) -> Vec<String> {
     match &result.verdict {
         Verdict::Runs { deadlocked, .. } => deadlocked.iter().map(|s| s.process.clone()).collect(),

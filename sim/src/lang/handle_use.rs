@@ -15,7 +15,9 @@
 //! that opens, creates or closes handles (a handle number can then name
 //! another object than the declared one: `close(0); mbox_open("x")` reuses
 //! 0), and a process that destroys a mailbox is a partner of every wait on
-//! one (the destroy ends the wait with `EIDRM`).
+//! one (the destroy ends the wait with `EIDRM`). Whether the code has a
+//! direct `send` at all, or an MPI send, is read the same way: only such a
+//! process can end a `recv(ANY)`, or an `MPI_ANY_SOURCE` receive.
 
 use ipclab_syscalls::Sysno;
 
@@ -33,6 +35,11 @@ pub struct HandleUse {
     /// `V(h)`, `signal(h)` or `broadcast(h)`: the calls that end a `P` or
     /// a condition-variable `wait` on `h`.
     pub wakes: u64,
+    /// A direct `send` (to a process): what ends a `recv(ANY)`.
+    pub sends_direct: bool,
+    /// An MPI send of any mode (blocking or not): what ends an
+    /// `MPI_ANY_SOURCE` receive, probe or wait.
+    pub sends_mpi: bool,
 }
 
 impl HandleUse {
@@ -60,6 +67,8 @@ impl Program {
             sends: u64::MAX,
             receives: u64::MAX,
             wakes: u64::MAX,
+            sends_direct: true,
+            sends_mpi: true,
         };
         let Some(&Instance { decl, index, .. }) = self.instances.get(instance) else {
             return any;
@@ -82,6 +91,8 @@ impl Program {
             sends: 0,
             receives: 0,
             wakes: 0,
+            sends_direct: false,
+            sends_mpi: false,
         };
         let handles = (self.mailboxes.len() + self.objects.len()).min(64);
         for (pc, instruction) in code.iter().enumerate().filter(|(pc, _)| live[*pc]) {
@@ -99,6 +110,8 @@ impl Program {
                 Sysno::MboxSend => used.sends |= mask,
                 Sysno::MboxRecv => used.receives |= mask,
                 Sysno::V | Sysno::Signal | Sysno::Broadcast => used.wakes |= mask,
+                Sysno::Send => used.sends_direct = true,
+                Sysno::MpiSend | Sysno::Isend => used.sends_mpi = true,
                 _ => {}
             }
         }
