@@ -681,16 +681,20 @@ impl<'p> World<'p> {
                 last_progress_step: c.last_progress,
             })
             .collect();
-        // The world was not idle: some process ran in the second half and
-        // one can run at the end (a world only waiting for a timer, whose
-        // clock jumped to the limit, starves nobody). As `check`: a
-        // process kept from progressing while others run, or while it
-        // runs itself and gets nowhere (a busy-wait).
+        // The world was not idle: some process ran in the second half, and
+        // the run did not end by running out of time with every process
+        // waiting (a world only waiting for a timer, whose clock jumped to
+        // the limit, starves nobody: the timer moves it). A run cut by the
+        // step limit while a process sleeps between its turns is judged as
+        // one cut while it runs, so the verdict does not depend on where
+        // the limit falls. As `check`: a process kept from progressing
+        // while others run, or while it runs itself and gets nowhere (a
+        // busy-wait).
         let someone_ran = self
             .counters
             .iter()
             .any(|c| c.last_ran.is_some_and(|s| s >= half))
-            && !idle(&self.kernel);
+            && !waits_out_of_time(&self.kernel, self.options.max_ticks);
         let starving = self
             .kernel
             .processes()
@@ -748,9 +752,14 @@ pub fn run(program: &Program, options: RunOptions) -> Result<RunResult, BootErro
     Ok(World::boot(program, options)?.run())
 }
 
-/// Is no process able to run (every live one blocked, waiting at most for
-/// a timer)? Such a world at the limit starves nobody: the next timer
-/// would move it.
+/// Did the run end at the tick limit with no process able to run (every
+/// live one blocked, waiting at most for a timer)? Such a world starves
+/// nobody: the next timer would move it.
+pub(crate) fn waits_out_of_time(kernel: &Kernel, max_ticks: u64) -> bool {
+    idle(kernel) && kernel.now() >= max_ticks
+}
+
+/// Is no process ready or running?
 pub(crate) fn idle(kernel: &Kernel) -> bool {
     !kernel
         .processes()

@@ -580,7 +580,14 @@ impl Machine<'_> {
                 Some(verdict) => verdict,
                 None if limit.is_some() => {
                     let judged = |k: usize| self.program.can_progress(k);
-                    let starving = starving(kernel, names, &progress, &last_ran, &judged, steps);
+                    let starving = starving(
+                        kernel,
+                        names,
+                        &progress,
+                        &last_ran,
+                        &judged,
+                        (steps, max_ticks),
+                    );
                     Verdict::Runs {
                         progress,
                         starving,
@@ -621,12 +628,13 @@ fn starving(
     progress: &[Progress],
     last_ran: &[u64],
     judged: &dyn Fn(usize) -> bool,
-    steps: u64,
+    (steps, max_ticks): (u64, u64),
 ) -> Vec<Stuck> {
     let half = steps / 2;
     let progressed = |p: &Progress| p.last_progress_step.is_some_and(|s| s >= half);
     // Step numbers count from 1; 0 is "never ran".
-    let someone_ran = last_ran.iter().any(|&s| s != 0 && s >= half) && !crate::runner::idle(kernel);
+    let someone_ran = last_ran.iter().any(|&s| s != 0 && s >= half)
+        && !crate::runner::waits_out_of_time(kernel, max_ticks);
     kernel
         .processes()
         .iter()

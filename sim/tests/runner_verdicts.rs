@@ -871,6 +871,29 @@ fn a_process_kept_waiting_while_another_only_computes_is_starving_as_check_says(
 }
 
 #[test]
+fn a_process_kept_waiting_by_a_sleeper_starves_wherever_the_step_limit_falls() {
+    // At the limit A is asleep or just awake, depending on the parity of
+    // the limit; B is kept waiting all the same.
+    let program = program(
+        "process A { loop { sleep 10; } }\n\
+         process B { recv(A, x); }",
+    );
+    for max_steps in [999, 1000] {
+        let options = RunOptions {
+            max_steps,
+            ..RunOptions::default()
+        };
+        let result = run(&program, options).expect("boots");
+        assert_eq!(
+            starving_names(&result),
+            ["B"],
+            "{max_steps}: {}",
+            text(&result)
+        );
+    }
+}
+
+#[test]
 fn a_world_only_waiting_for_a_timer_at_the_tick_limit_starves_nobody() {
     let result = run_source(
         "process A { sleep 1000000; send(B, 1); }\n\
