@@ -19,7 +19,7 @@
 use ipclab_kernel::{
     Fault, Kernel, Object, OwnedKind, SpawnError, TraceSink, TrapOutcome, UserMemory,
 };
-use ipclab_syscalls::{Errno, Pid, Reply, RetRegs, Sysno};
+use ipclab_syscalls::{Errno, Pid, Reply, RetRegs, Source, Sysno};
 
 use crate::lang::ast::ObjectKind;
 use crate::lang::vm::{self, BufferGuard, ProcState, VmEvent};
@@ -140,14 +140,44 @@ pub struct Failure<'a> {
     pub ret: RetRegs,
     /// Its argument registers, when it failed at its trap.
     pub arguments: Option<[u64; 6]>,
+    /// The process that made the call.
+    pub caller: Pid,
 }
 
 /// [`failed_call_message`] with what the call's registers say: an MPI call
 /// names the sizes or the table they report, or the argument the kernel
 /// refused and why (`lang::mpi::failure_message`).
 pub fn failed_call_message_with(program: &Program, failure: &Failure) -> String {
+    if let Some(why) = self_addressed(failure) {
+        return format!(
+            "{} failed with {} ({}): {why}, and the program does not check the result",
+            failure.call,
+            failure.errno.name(),
+            failure.errno.description()
+        );
+    }
     crate::lang::mpi_failure_message(program, failure)
         .unwrap_or_else(|| failed_call_message(failure.call, failure.errno))
+}
+
+/// Why a direct `send` or `recv` got `EINVAL`, when it named its own
+/// process (a computed pid the compiler could not see): the kernel refuses
+/// a call no one but the caller could complete.
+fn self_addressed(failure: &Failure) -> Option<&'static str> {
+    let first = failure.arguments?[0];
+    if failure.errno != Errno::EINVAL {
+        return None;
+    }
+    // Argument positions as `Syscall::decode` reads them.
+    match failure.sysno {
+        Sysno::Send if Pid::from_raw(first) == Ok(failure.caller) => {
+            Some("a process cannot send to itself")
+        }
+        Sysno::Recv if Source::from_raw(first) == Ok(Source::Pid(failure.caller)) => {
+            Some("a process cannot receive from itself")
+        }
+        _ => None,
+    }
 }
 
 /// The message of a buffer race: the access and the call that owns the
@@ -637,6 +667,7 @@ pub fn handle(
                     errno: *errno,
                     ret: procs[k].status,
                     arguments: *arguments,
+                    caller: Program::pid_of(k),
                 },
             ),
         )),

@@ -410,6 +410,7 @@ impl Machine<'_> {
                         errno,
                         ret: self.state(k).status,
                         arguments,
+                        caller: Program::pid_of(k),
                     };
                     let message = crate::machine::failed_call_message_with(self.program, &failure);
                     self.program_error(k, span, message, false);

@@ -427,6 +427,26 @@ fn receivers_of_any_whose_code_never_sends_are_blocked_forever_not_a_cycle() {
     );
 }
 
+#[test]
+fn a_computed_call_to_the_process_itself_says_why_it_is_refused() {
+    for (call, why) in [
+        (
+            "send(W[index], 1)",
+            "send failed with EINVAL (invalid argument): a process cannot send to itself",
+        ),
+        (
+            "recv(W[index], x)",
+            "recv failed with EINVAL (invalid argument): a process cannot receive from itself",
+        ),
+    ] {
+        let result = run_source(&format!("process W[2] {{ {call}; }}"));
+        assert!(text(&result).contains(why), "{}", text(&result));
+    }
+    // EINVAL for another reason does not claim it.
+    let result = run_source("process W[2] { send(W[1 - index], 1, timeout = -1); }");
+    assert!(!text(&result).contains("itself"), "{}", text(&result));
+}
+
 fn deadlocked_of(result: &RunResult) -> Vec<String> {
     match &result.verdict {
         Verdict::Runs { deadlocked, .. } => deadlocked.iter().map(|s| s.process.clone()).collect(),
