@@ -771,6 +771,29 @@ fn an_expected_starvation_of_a_process_with_no_progress_statement_is_not_checked
         "{}",
         both(&out)
     );
+    // A process that only computes has nothing to be kept from, under any
+    // --progress: the expectation cannot hold, and no option is proposed.
+    std::fs::write(
+        dir.join("spin.ipc"),
+        "process Spinner { loop { compute 1; } }\nprocess B { recv(Spinner, x); }\n\
+         expect starvation(Spinner);\n",
+    )
+    .unwrap();
+    let out = ipclab_in(
+        &dir,
+        &["check", "spin.ipc", "--no-save", "--progress", "any-call"],
+    );
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(
+        stdout(&out).contains("Spinner has no produce, consume or system call"),
+        "{}",
+        both(&out)
+    );
+    assert!(
+        !stdout(&out).contains("--progress any-call judges"),
+        "{}",
+        both(&out)
+    );
 }
 
 #[test]

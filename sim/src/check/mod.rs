@@ -289,6 +289,10 @@ pub struct CheckReport {
     /// Processes whose code has no progress statement (`--progress`), so
     /// that the starvation analysis does not judge them.
     pub not_judged: Vec<String>,
+    /// Those of `not_judged` with no `produce`, `consume` or system call at
+    /// all: nothing they do counts as progress under any `--progress`, so
+    /// no schedule starves them (nor does `run` ever name them).
+    pub never_progress: Vec<String>,
     /// Processes that can be starved too, each by a schedule of its own
     /// (the starvation finding's lasso starves the processes it lists).
     pub also_starving: Vec<String>,
@@ -615,6 +619,13 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
         progress: options.progress,
         not_judged: (0..model.instances)
             .filter(|&k| analysis::progress_of(program, k, options.progress).is_none())
+            .map(|k| model.names.process(Program::pid_of(k)))
+            .collect(),
+        never_progress: (0..model.instances)
+            .filter(|&k| {
+                analysis::progress_of(program, k, ProgressKind::Items).is_none()
+                    && analysis::progress_of(program, k, ProgressKind::AnyCall).is_none()
+            })
             .map(|k| model.names.process(Program::pid_of(k)))
             .collect(),
         also_starving,

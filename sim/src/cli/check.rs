@@ -364,6 +364,20 @@ fn agreement(report: &CheckReport, expect: &Expectation) -> (Agreement, String) 
             Agreement::Unknown,
             format!("expected {wanted}: not checked (--no-starvation): no answer either way"),
         ),
+        // Nothing a process without produce, consume or calls does counts
+        // as progress: there is nothing to keep it from.
+        Expectation::Starvation { label, .. }
+            if report.never_progress.iter().any(|n| n == label) =>
+        {
+            (
+                Agreement::Disagrees,
+                format!(
+                    "expected {wanted}: {label} has no produce, consume or system call, so \
+                     nothing it does counts as progress and no schedule starves it (nor does \
+                     `ipclab run` name it), does not match ✗"
+                ),
+            )
+        }
         // No lasso can starve a process that has no progress statement of
         // the kind asked for: that is no proof that it cannot starve.
         Expectation::Starvation { label, .. }
