@@ -129,7 +129,29 @@ impl Names {
             } => {
                 let name = self.mailbox(kernel, mailbox);
                 let detail = if rendezvous {
-                    "rendezvous: no receiver waiting".to_string()
+                    // Receivers waiting there want another tag: had one
+                    // accepted this message, the rendezvous would be done.
+                    let others: Vec<String> = kernel
+                        .processes()
+                        .iter()
+                        .filter_map(|p| match p.state {
+                            ProcessState::Blocked(BlockReason::MboxRecv {
+                                mailbox: m,
+                                tag: TagFilter::Tag(t),
+                            }) if m == mailbox => {
+                                Some(format!("{} wants tag {t}", self.process(p.pid)))
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    if others.is_empty() {
+                        "rendezvous: no receiver waiting".to_string()
+                    } else {
+                        format!(
+                            "rendezvous: no receiver waiting for its tag; {}",
+                            others.join(", ")
+                        )
+                    }
                 } else {
                     self.fullness(kernel, Dest::Mailbox(mailbox))
                 };
@@ -322,7 +344,16 @@ impl Names {
         let quota = kernel.quota_of(dest);
         let pool = kernel.messages().len();
         let slots = kernel.config().buffer_slots;
-        if queued >= quota {
+        // The destination's own capacity, before the pool's size caps it.
+        let own = match dest {
+            Dest::Process(_) => kernel.config().receiver_quota,
+            Dest::Mailbox(m) => kernel.mailbox(m).map_or(0, |m| m.capacity as usize),
+        };
+        if queued >= quota && own > quota {
+            // A mailbox of capacity 4 in a kernel of 2 slots holds 2.
+            let s = if slots == 1 { "" } else { "s" };
+            format!("full {queued}/{quota}: the kernel buffer has {slots} slot{s}")
+        } else if queued >= quota {
             format!("full {queued}/{quota}")
         } else {
             format!("kernel buffer full {pool}/{slots}")

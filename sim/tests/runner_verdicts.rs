@@ -447,6 +447,33 @@ fn a_computed_call_to_the_process_itself_says_why_it_is_refused() {
     assert!(!text(&result).contains("itself"), "{}", text(&result));
 }
 
+#[test]
+fn a_block_reason_says_when_the_kernel_buffer_caps_a_mailbox_or_a_tag_is_unmatched() {
+    // Capacity 4, but the kernel has 2 slots: full at 2, and it says why.
+    let result = run_source(
+        "kernel { buffer_slots = 2; mailbox_quota = 4; }\n\
+         mailbox m(capacity = 4);\n\
+         process S { loop { send(m, 1); } }",
+    );
+    assert!(
+        text(&result).contains("send(m) [full 2/2: the kernel buffer has 2 slots]"),
+        "{}",
+        text(&result)
+    );
+    // A rendezvous whose waiting receiver wants another tag.
+    let result = run_source(
+        "mailbox m(capacity = 0);\n\
+         process R { recv(m, x, tag = 3); }\n\
+         process S { send(m, 1, tag = 7); }",
+    );
+    assert!(
+        text(&result)
+            .contains("send(m) [rendezvous: no receiver waiting for its tag; R wants tag 3]"),
+        "{}",
+        text(&result)
+    );
+}
+
 fn deadlocked_of(result: &RunResult) -> Vec<String> {
     match &result.verdict {
         Verdict::Runs { deadlocked, .. } => deadlocked.iter().map(|s| s.process.clone()).collect(),
