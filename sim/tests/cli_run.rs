@@ -321,6 +321,14 @@ fn run_wraps_every_line_to_the_width_option() {
     let wide: Vec<&str> = text.lines().filter(|l| l.chars().count() > 60).collect();
     assert!(wide.is_empty(), "wider than 60: {wide:#?}\n{text}");
     assert!(text.contains("EDEADPEER"), "{text}");
+    // Too narrow for a timeline: a usage error, not a column of words.
+    let out = ipclab(&["run", "hello", "--width", "0"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("give at least 40"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -106,7 +106,9 @@ pub(super) struct CheckArgs {
     compare_reduction: bool,
 
     /// Flag a message that is never received: still buffered at the end,
-    /// or undeliverable (its receiver exited, its mailbox went away).
+    /// or undeliverable (its receiver exited, its mailbox went away). A
+    /// nonblocking send still pending when its sender exits is cancelled,
+    /// not buffered: it is not flagged (`docs/mpi.md`).
     #[arg(long)]
     require_empty: bool,
 

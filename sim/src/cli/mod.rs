@@ -177,8 +177,9 @@ pub(super) struct OutputArgs {
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub(super) tail: usize,
 
-    /// The width the timeline fits (more than four processes widen it).
-    #[arg(long, value_name = "COLUMNS", default_value_t = 80)]
+    /// The width the timeline fits (more than four processes widen it;
+    /// at least 40).
+    #[arg(long, value_name = "COLUMNS", default_value_t = 80, value_parser = parse_width)]
     pub(super) width: usize,
 
     /// When to use colour.
@@ -259,6 +260,24 @@ pub(super) fn quiet_text(
 }
 
 /// `NAME=VALUE` with an integer value.
+/// The narrowest `--width`: a timeline narrower than this has no room for
+/// a column per process and a line of events.
+const MIN_WIDTH: usize = 40;
+
+/// `--width N`: a number of columns, at least [`MIN_WIDTH`].
+fn parse_width(text: &str) -> Result<usize, String> {
+    let width: usize = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of columns"))?;
+    if width < MIN_WIDTH {
+        return Err(format!(
+            "{width} columns is too narrow: give at least {MIN_WIDTH}"
+        ));
+    }
+    Ok(width)
+}
+
 fn parse_define(text: &str) -> Result<(String, i64), String> {
     let (name, value) = text
         .split_once('=')
