@@ -137,7 +137,7 @@ fn process_references_compile_to_the_pids_of_a_fresh_kernel() {
 
 #[test]
 fn a_call_with_constant_arguments_is_fused_in_place() {
-    let program = compile_ok("process A { send(A, 7); }\nprocess B { recv(A, x); }");
+    let program = compile_ok("process A { send(B, 7); }\nprocess B { recv(A, x); }");
     let code = &program.processes[1].code.instructions;
     // recv(A, x): source, tag, buffer, capacity, timeout, flags, all constant.
     let Instruction::CallWith { sysno, args, .. } = &code[0] else {

@@ -920,3 +920,288 @@ fn nonblocking_given_twice_is_an_error_as_any_repeated_option() {
         "give each option once",
     );
 }
+
+/// Every report of `source`, as the terminal shows them without colour,
+/// with runs of whitespace made one space: a long hint wraps onto
+/// several lines, and the assertions read it as one.
+fn rendered(source: &str) -> String {
+    let text = errors_of(source).render(false);
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn a_duplicate_name_is_flagged_at_its_second_declaration_in_file_order() {
+    // The constants are declared in a pass of their own, before the
+    // processes; the report must still follow the file.
+    let source = "process A { yield; }\nconst A = 1;";
+    let error = first_error(source);
+    assert_eq!((error.line, error.column), (2, 7), "{error:?}");
+    let text = rendered(source);
+    assert!(
+        text.contains("test.ipc:2:7: `A` is declared twice"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the first declaration is on line 1"),
+        "{text}"
+    );
+    assert!(!text.contains("line 2;"), "{text}");
+}
+
+#[test]
+fn a_constant_or_process_indexed_as_an_array_says_what_it_is() {
+    let text = rendered("const A = 1;\nprocess B { A[0] = 2; }");
+    assert!(text.contains("`A` is not an array"), "{text}");
+    assert!(text.contains("`A` is a constant, not an array"), "{text}");
+    assert!(!text.contains("let A[16]"), "{text}");
+    let text = rendered("process A { A[0] = 2; }");
+    assert!(text.contains("`A` is a process, not an array"), "{text}");
+    assert!(!text.contains("let A[16]"), "{text}");
+    // `recv(A[1], x)` with the process declared first and the constant after.
+    let text = rendered("process A { yield; }\nconst A = 1;\nprocess B { recv(A[1], x); }");
+    assert!(text.contains("index 1 is out of range for `A`"), "{text}");
+    assert!(
+        text.contains("A has one instance: write A (or A[0])"),
+        "{text}"
+    );
+    assert!(!text.contains("let A[16]"), "{text}");
+}
+
+#[test]
+fn a_declared_name_that_is_no_process_or_mailbox_as_a_peer_says_what_it_is() {
+    let text = rendered("semaphore s(1);\nprocess P { send(s, 1); }");
+    assert!(
+        text.contains("test.ipc:2:18: `s` is a semaphore, not a process or mailbox"),
+        "{text}"
+    );
+    assert!(!text.contains("unknown process or mailbox"), "{text}");
+    let text = rendered("mutex m;\nprocess P { recv(m, x); }");
+    assert!(
+        text.contains("`m` is a mutex, not a process or mailbox"),
+        "{text}"
+    );
+    let text = rendered("condvar c;\nprocess P { send(c[0], 1); }");
+    assert!(
+        text.contains("`c` is a condition variable, not a process or mailbox"),
+        "{text}"
+    );
+    let text = rendered("const N = 1;\nprocess P { send(N, 1); }");
+    assert!(
+        text.contains("`N` is a constant, not a process or mailbox"),
+        "{text}"
+    );
+    let text = rendered("shared turn;\nprocess P { send(turn, 1); }");
+    assert!(
+        text.contains("`turn` is a shared variable, not a process or mailbox"),
+        "{text}"
+    );
+    assert!(text.contains("`let p = turn;`"), "{text}");
+    // The expect line looks up a process too.
+    let text = rendered("semaphore s(1);\nprocess P { }\nexpect blocked_forever(s);");
+    assert!(text.contains("`s` is a semaphore, not a process"), "{text}");
+    assert!(!text.contains("unknown process"), "{text}");
+    // A word of a shared array may hold an instance number: still a peer.
+    let source = "shared peers[2];\nprocess P { send(peers[0], 1); }\nprocess Q { }";
+    assert!(compile("test.ipc", source.as_bytes(), &[]).is_ok());
+}
+
+#[test]
+fn an_instance_count_reported_as_bad_adds_no_false_follow_on_hint() {
+    let source = "process W[1025] { yield; }\nprocess B { send(W[5], 1); }";
+    let errors = errors_of(source);
+    let text = rendered(source);
+    assert!(
+        text.contains("instance count 1025 is out of range"),
+        "{text}"
+    );
+    assert!(!text.contains("W has 1 instance"), "{text}");
+    assert!(!text.contains("W[0] to W[0]"), "{text}");
+    assert_eq!(errors.errors.len(), 1, "{text}");
+    // Nor a range of MPI ranks counted with the stand-in count.
+    let text =
+        rendered("process W[N] { let x = 0; MPI_Send(x, 1, MPI_INT, 5, 0, MPI_COMM_WORLD); }");
+    assert!(text.contains("`N` is not a constant"), "{text}");
+    assert!(!text.contains("rank 5"), "{text}");
+}
+
+#[test]
+fn an_ambiguous_process_in_an_expect_line_suggests_only_constant_indexes() {
+    let text = rendered("process W[2] { yield; }\nexpect blocked_forever(W);");
+    assert!(
+        text.contains("W names 2 processes; write W[0] or W[1]"),
+        "{text}"
+    );
+    assert!(!text.contains("W[i]"), "{text}");
+    let text = rendered("process W[5] { yield; }\nexpect starvation(W);");
+    assert!(text.contains("write one of W[0] to W[4]"), "{text}");
+    // In a body a computed index is fine, and the hint says so.
+    let text = rendered("process W[2] { }\nprocess B { send(W, 1); }");
+    assert!(text.contains("write W[0] or W[i]"), "{text}");
+}
+
+#[test]
+fn an_mpi_field_of_a_variable_that_is_no_status_says_what_makes_one() {
+    let text = rendered("process P { let y = 0; y = st.MPI_SOURCE; }");
+    assert!(text.contains("`st` has no fields"), "{text}");
+    assert!(
+        text.contains(
+            "passing `&st` to an MPI receive, wait or probe earlier in the body makes it one"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("only `status` has fields"), "{text}");
+    // Other fields of other names keep the builtin's hint.
+    let text = rendered("process P { let y = x.source; }");
+    assert!(text.contains("only `status` has fields"), "{text}");
+}
+
+#[test]
+fn syntax_errors_end_with_a_help_line() {
+    for (source, message, help) in [
+        (
+            "process P { let x = ; }",
+            "expected an expression, found `;`",
+            "an expression is a number, a name, a call, or arithmetic on them",
+        ),
+        (
+            "process P { send(; }",
+            "expected an expression, found `;`",
+            "an expression is a number",
+        ),
+        (
+            "process P yield; }",
+            "expected `{`, found `yield`",
+            "a body or block is written in braces: `process P { yield; }`",
+        ),
+        (
+            "process P { let 5; }",
+            "expected a variable name, found number `5`",
+            "write `let x = 0;`",
+        ),
+        (
+            "process P { }\n}",
+            "expected a declaration, found `}`",
+            "this `}` closes no `{`",
+        ),
+        (
+            "const N 3;\nprocess P { }",
+            "expected `=`, found number `3`",
+            "write `name = value`",
+        ),
+        (
+            "process P { x = (1 + 2; }",
+            "expected `)`, found `;`",
+            "every `(` needs its `)`",
+        ),
+        (
+            "expect 5;\nprocess P { }",
+            "expected a verdict, found number `5`",
+            "the verdicts are: completes",
+        ),
+    ] {
+        let text = rendered(source);
+        assert!(text.contains(message), "{text}");
+        assert!(text.contains(&format!("help: {help}")), "{text}");
+    }
+}
+
+#[test]
+fn a_misspelt_name_gets_a_did_you_mean_for_the_close_known_one() {
+    let text = rendered("process A { sned(B, 1); }\nprocess B { }");
+    assert!(
+        text.contains("help: did you mean `send`? the calls are: send, recv"),
+        "{text}"
+    );
+    let text = rendered("kernel { buffer_slot = 2; }\nprocess B { }");
+    assert!(
+        text.contains("help: did you mean `buffer_slots`? the kernel options are:"),
+        "{text}"
+    );
+    let text = rendered("mailbox jobs(1);\nprocess Consumer { }\nprocess P { send(Consumr, 1); }");
+    assert!(
+        text.contains("did you mean `Consumer`? processes: Consumer, P; mailboxes: jobs"),
+        "{text}"
+    );
+    let text = rendered("mailbox jobs(1);\nprocess P { send(jbos, 1); }");
+    assert!(text.contains("did you mean `jobs`?"), "{text}");
+    let text = rendered("process Worker { }\nexpect starvation(Worke);");
+    assert!(text.contains("did you mean `Worker`?"), "{text}");
+    let text = rendered("mutex m1;\nprocess P { lock(m2); }");
+    assert!(text.contains("did you mean `m1`?"), "{text}");
+    let text = rendered("process P { yeild; }");
+    assert!(text.contains("did you mean `yield`?"), "{text}");
+    let text = rendered("proces P { }");
+    assert!(text.contains("did you mean `process`?"), "{text}");
+    let text = rendered("process P { }\nexpect deadlok;");
+    assert!(text.contains("did you mean `deadlock`?"), "{text}");
+    // Nothing close: no guess.
+    let text = rendered("process P { fork(); }");
+    assert!(!text.contains("did you mean"), "{text}");
+}
+
+#[test]
+fn a_process_naming_itself_in_send_or_recv_is_a_compile_error() {
+    assert_error(
+        "process B { send(B, 1); }\nprocess C { }",
+        1,
+        18,
+        "a process cannot send to itself",
+        "mailbox",
+    );
+    assert_error(
+        "process B { recv(B, x); }\nprocess C { }",
+        1,
+        18,
+        "a process cannot receive from itself",
+        "recv(ANY, x)",
+    );
+    assert_error(
+        "process B { send(B[0], 1); }\nprocess C { }",
+        1,
+        18,
+        "a process cannot send to itself",
+        "mailbox",
+    );
+    // An index out of range is that, not a self-send.
+    assert_error(
+        "process B { send(B[3], 1); }\nprocess C { }",
+        1,
+        20,
+        "index 3 is out of range for `B`",
+        "B has one instance",
+    );
+    // In a body of several instances, W[0] is another instance for W[1],
+    // and a computed index is judged at run time.
+    let source = "process W[2] { send(W[0], 1); send(W[1 - index], 1); recv(W[index], x); }";
+    assert!(compile("test.ipc", source.as_bytes(), &[]).is_ok());
+    // Naming another single-instance process is fine.
+    let source = "process B { send(C, 1); }\nprocess C { recv(B, x); }";
+    assert!(compile("test.ipc", source.as_bytes(), &[]).is_ok());
+}
+
+#[test]
+fn the_list_of_processes_writes_instances_as_the_other_messages_do() {
+    let text = rendered("process B[2] { }\nprocess P { send(Q, 1); }");
+    assert!(
+        text.contains("processes: B[0] to B[1], P; mailboxes: none"),
+        "{text}"
+    );
+    assert!(!text.contains("B[0..2]"), "{text}");
+}
+
+#[test]
+fn a_lone_carriage_return_ends_a_line_for_the_place_of_an_error() {
+    let source = "process A {\r  yield;\r  x = 1 @ 2;\r}\r";
+    let error = first_error(source);
+    assert_eq!((error.line, error.column), (3, 9), "{error:?}");
+    let text = errors_of(source).render(false);
+    assert!(text.contains("test.ipc:3:9"), "{text}");
+    assert!(text.contains("3 │   x = 1 @ 2;"), "{text}");
+    assert!(!text.contains("\\r"), "{text}");
+    // `\r\n` is one line break, not two.
+    let error = first_error("process A {\r\n  x = 1 @ 2;\r\n}\r\n");
+    assert_eq!((error.line, error.column), (2, 9), "{error:?}");
+    // A `//` comment ends at a lone `\r`, not at the end of the file.
+    let error = first_error("// note\rprocess A { x = 1 @ 2; }");
+    assert_eq!((error.line, error.column), (2, 19), "{error:?}");
+}

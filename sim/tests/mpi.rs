@@ -876,3 +876,13 @@ fn a_refused_wait_or_test_leaves_its_index_and_flag_as_they_were() {
         result.verdict
     );
 }
+
+#[test]
+fn an_out_parameter_written_without_its_ampersand_is_stored_into_all_the_same() {
+    let program = compile_ok(
+        "process R[2] { MPI_Comm_rank(MPI_COMM_WORLD, rank); MPI_Comm_size(MPI_COMM_WORLD, size);\n\
+         assert rank == index; assert size == 2; }",
+    );
+    let result = run(&program, RunOptions::default()).expect("boots");
+    assert_eq!(result.verdict, Verdict::Completes, "{:?}", result.verdict);
+}

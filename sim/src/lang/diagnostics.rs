@@ -175,6 +175,9 @@ const SHOWN_LINE_BYTES: usize = 160;
 /// keeps miette's layout arithmetic within its limits (it cannot lay out
 /// lines tens of thousands of characters wide).
 fn display_source(source: &str, span: Span) -> (String, Span) {
+    // miette breaks lines at `\n` only; a lone `\r` (old Mac line ends) is
+    // a break too. One byte for one byte, so every span still fits.
+    let source = &*lone_returns_as_newlines(source);
     let span = span.clamped(source.len());
     let (span_start, span_end) = (span.start as usize, span.end as usize);
     let mut shown = String::with_capacity(source.len().min(1 << 20));
@@ -270,16 +273,109 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// 1-based line and character column of byte offset `offset` in `source`.
+/// A line ends at `\n`, `\r\n` or a lone `\r` (old Mac files), as an
+/// editor shows it.
 pub(crate) fn line_col(source: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(source.len());
     while !source.is_char_boundary(offset) {
         offset -= 1;
     }
-    let before = &source[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before[line_start..].chars().count() + 1;
+    let bytes = source.as_bytes();
+    let mut line = 1;
+    let mut line_start = 0;
+    for (at, &byte) in bytes[..offset].iter().enumerate() {
+        let lone_return = byte == b'\r' && bytes.get(at + 1) != Some(&b'\n');
+        if byte == b'\n' || lone_return {
+            line += 1;
+            line_start = at + 1;
+        }
+    }
+    let column = source[line_start..offset].chars().count() + 1;
     (line, column)
+}
+
+/// `source` with every `\r` that no `\n` follows replaced by `\n`: the
+/// same bytes at the same offsets, with the line breaks miette sees.
+fn lone_returns_as_newlines(source: &str) -> Cow<'_, str> {
+    let bytes = source.as_bytes();
+    let lone = |at: usize| bytes[at] == b'\r' && bytes.get(at + 1) != Some(&b'\n');
+    if !(0..bytes.len()).any(lone) {
+        return Cow::Borrowed(source);
+    }
+    let replaced: Vec<u8> = (0..bytes.len())
+        .map(|at| if lone(at) { b'\n' } else { bytes[at] })
+        .collect();
+    // Only ASCII bytes changed, so the text is still UTF-8.
+    Cow::Owned(String::from_utf8(replaced).unwrap_or_else(|_| source.to_string()))
+}
+
+/// The names of `known` closest to `name` (at most three, nearest first),
+/// for "did you mean" hints. Case is ignored, and so is an `MPI_` prefix
+/// that MPI's names share; two swapped neighbours (`sned`) count as one
+/// edit. Close means within one edit per four characters (at least one)
+/// and fewer edits than the name has characters, so `MPI_ANY_SOURCES`
+/// finds `MPI_ANY_SOURCE`, `buffer_slot` finds `buffer_slots`, and
+/// neither `MPI_REQ` nor `X` finds anything.
+pub(crate) fn closest<'k>(name: &str, known: &[&'k str]) -> Vec<&'k str> {
+    let rest = |n: &str| {
+        let upper = n.to_ascii_uppercase();
+        upper
+            .strip_prefix("MPI_")
+            .map_or(upper.clone(), str::to_string)
+    };
+    let wanted = rest(name);
+    let length = wanted.chars().count();
+    let limit = (length / 4).max(1);
+    let mut close: Vec<(usize, &str)> = known
+        .iter()
+        .filter(|k| **k != name)
+        .map(|k| (distance(&wanted, &rest(k)), *k))
+        .filter(|(distance, _)| *distance <= limit && *distance < length)
+        .collect();
+    close.sort_by_key(|(distance, _)| *distance);
+    close.dedup_by_key(|(_, k)| *k);
+    close.into_iter().take(3).map(|(_, k)| k).collect()
+}
+
+/// [`edit_distance`], except that one swap of two neighbouring characters
+/// is one edit: the commonest slip of the fingers.
+fn distance(a: &str, b: &str) -> usize {
+    let (x, y): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let differing: Vec<usize> = (0..x.len().min(y.len()))
+        .filter(|&i| x[i] != y[i])
+        .collect();
+    let swapped = x.len() == y.len()
+        && differing.len() == 2
+        && differing[1] == differing[0] + 1
+        && x[differing[0]] == y[differing[1]]
+        && x[differing[1]] == y[differing[0]];
+    if swapped {
+        1
+    } else {
+        edit_distance(a, b)
+    }
+}
+
+/// "`A`", "`A` or `B`", "`A`, `B` or `C`".
+pub(crate) fn quoted_alternatives(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// "did you mean `send`? " when a name of `known` is close to `name`
+/// ([`closest`]), else nothing: the start of a hint that goes on to list
+/// what is known.
+pub(crate) fn did_you_mean(name: &str, known: &[&str]) -> String {
+    let close = closest(name, known);
+    if close.is_empty() {
+        String::new()
+    } else {
+        format!("did you mean {}? ", quoted_alternatives(&close))
+    }
 }
 
 /// A miette view of one [`Diagnostic`].
@@ -389,6 +485,29 @@ mod tests {
         assert_eq!(line_col("é x", 1), (1, 1));
         assert_eq!(line_col("a\nbc", 4), (2, 3));
         assert_eq!(line_col("", 10), (1, 1));
+    }
+
+    #[test]
+    fn a_lone_carriage_return_ends_a_line_and_crlf_is_one_break() {
+        assert_eq!(line_col("a\rbc", 4), (2, 3));
+        assert_eq!(line_col("a\r\nbc", 5), (2, 3));
+        assert_eq!(line_col("a\r\r\nb", 4), (3, 1));
+        let (shown, span) = display_source("a\rbad\r", Span::new(2, 5));
+        assert_eq!(shown, "a\nbad\n");
+        assert_eq!(&shown[span.start as usize..span.end as usize], "bad");
+    }
+
+    #[test]
+    fn close_names_allow_one_swap_and_ignore_case() {
+        assert_eq!(closest("sned", &["send", "recv"]), vec!["send"]);
+        assert_eq!(closest("p", &["P", "V"]), vec!["P"]);
+        assert!(closest("X", &["P", "V"]).is_empty());
+        assert_eq!(
+            closest("buffer_slot", &["buffer_slots", "quantum"]),
+            vec!["buffer_slots"]
+        );
+        assert_eq!(did_you_mean("sned", &["send"]), "did you mean `send`? ");
+        assert_eq!(did_you_mean("zzz", &["send"]), "");
     }
 
     #[test]

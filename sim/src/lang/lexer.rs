@@ -112,7 +112,8 @@ pub fn tokenize(source: &str) -> Result<Vec<Token>, Diagnostic> {
             continue;
         }
         if byte == b'/' && bytes.get(position + 1) == Some(&b'/') {
-            while position < bytes.len() && bytes[position] != b'\n' {
+            // A lone `\r` ends a line too (old Mac files), so it ends the comment.
+            while position < bytes.len() && !matches!(bytes[position], b'\n' | b'\r') {
                 position += 1;
             }
             continue;
@@ -184,7 +185,7 @@ pub fn tokenize(source: &str) -> Result<Vec<Token>, Diagnostic> {
                         position += 1;
                         break;
                     }
-                    b'\n' => {
+                    b'\n' | b'\r' => {
                         return Err(Diagnostic::at(
                             Span::new(start, start + 1),
                             "unterminated string",
@@ -344,6 +345,12 @@ mod tests {
         assert!(integer_literal("0x").is_err());
         assert!(integer_literal("_1").is_err());
         assert!(integer_literal("").is_err());
+    }
+
+    #[test]
+    fn a_lone_carriage_return_ends_a_comment() {
+        let tokens = tokenize("a // note\rb").unwrap();
+        assert_eq!(tokens.len(), 3);
     }
 
     #[test]

@@ -330,12 +330,7 @@ impl BodyCompiler<'_> {
                 Ok(())
             }
             _ => {
-                let close = names::closest(name, CALLS);
-                let guess = if close.is_empty() {
-                    String::new()
-                } else {
-                    format!("did you mean {}? ", names::quoted_alternatives(&close))
-                };
+                let guess = super::diagnostics::did_you_mean(name, CALLS);
                 Err(Diagnostic::at(
                     call.name.span,
                     format!("unknown MPI call `{name}`"),

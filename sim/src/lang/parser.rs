@@ -6,7 +6,7 @@
 //! destructor that drops it.
 
 use super::ast::*;
-use super::diagnostics::Diagnostic;
+use super::diagnostics::{did_you_mean, Diagnostic};
 use super::lexer::{Token, TokenKind};
 use super::Span;
 
@@ -19,6 +19,28 @@ pub const KEYWORDS: &[&str] = &[
     "sleep", "yield", "print", "exit", "assert", "loop", "repeat", "while", "if", "else", "break",
     "continue",
 ];
+
+/// The words that begin a declaration at the top level.
+const DECLARATION_WORDS: &[&str] = &[
+    "const",
+    "kernel",
+    "mailbox",
+    "semaphore",
+    "mutex",
+    "condvar",
+    "shared",
+    "device",
+    "process",
+    "expect",
+];
+
+/// The hint for anything but a declaration at the top level.
+const DECLARATIONS_HELP: &str = "a scenario declares `const`, `kernel { }`, `mailbox`, \
+     `semaphore`, `mutex`, `condvar`, `shared`, `device`, `process` and `expect`; statements \
+     go inside a `process { }` body";
+
+/// How a name is spelt, for hints where one was expected.
+const NAME_RULE: &str = "a name is letters, digits and `_`, not starting with a digit";
 
 type Parsed<T> = Result<T, Diagnostic>;
 
@@ -89,7 +111,8 @@ impl Parser<'_> {
             token.span,
             format!("expected {expected}, found {}", token.kind.describe()),
             format!("expected {expected}"),
-        );
+        )
+        .with_help(expected_help(expected));
         if expected == "`;`" {
             // The missing semicolon belongs after the previous token, not at the next line.
             let end = self.previous_end();
@@ -97,8 +120,8 @@ impl Parser<'_> {
                 Span::new(end, end),
                 format!("expected `;`, found {}", token.kind.describe()),
                 "add `;` here",
-            );
-            diagnostic = diagnostic.with_help("every statement and declaration ends with `;`");
+            )
+            .with_help(expected_help(expected));
         }
         diagnostic
     }
@@ -208,7 +231,13 @@ impl Parser<'_> {
     fn item(&mut self) -> Parsed<Item> {
         let token = self.peek().clone();
         let TokenKind::Identifier(word) = &token.kind else {
-            return Err(self.unexpected("a declaration"));
+            let error = self.unexpected("a declaration");
+            if token.kind == TokenKind::RightBrace {
+                return Err(error.with_help(
+                    "this `}` closes no `{`: remove it, or look above for a `}` too many",
+                ));
+            }
+            return Err(error);
         };
         match word.as_str() {
             "const" => {
@@ -352,10 +381,10 @@ impl Parser<'_> {
                 format!("expected a declaration, found {}", token.kind.describe()),
                 "not a declaration",
             )
-            .with_help(
-                "a scenario declares `const`, `kernel { }`, `mailbox`, `process`, `device` and \
-                 `expect`; statements go inside a `process { }` body",
-            )),
+            .with_help(format!(
+                "{}{DECLARATIONS_HELP}",
+                did_you_mean(word, DECLARATION_WORDS)
+            ))),
         }
     }
 
@@ -536,6 +565,19 @@ impl Parser<'_> {
                         span,
                     });
                 }
+                // `whlie x { ... }`, `yeild;`: a misspelt keyword reads
+                // as a name; say which keyword it is close to.
+                let guess = match &target.kind {
+                    ExpressionKind::Name(name) => {
+                        let statements: Vec<&str> = KEYWORDS
+                            .iter()
+                            .copied()
+                            .filter(|word| !DECLARATION_WORDS.contains(word))
+                            .collect();
+                        did_you_mean(&name.text, &statements)
+                    }
+                    _ => String::new(),
+                };
                 match target.kind {
                     ExpressionKind::Call(call) => {
                         let span = self.end_statement(start)?;
@@ -546,17 +588,16 @@ impl Parser<'_> {
                     }
                     _ => {
                         if !self.at(&TokenKind::Semicolon) {
-                            return Err(self.unexpected("`;` or `=`"));
+                            let error = self.unexpected("`;` or `=`");
+                            let help = format!("{guess}{}", error.help.clone().unwrap_or_default());
+                            return Err(error.with_help(help));
                         }
                         Err(Diagnostic::at(
                             target.span,
                             "this expression does nothing",
                             "not a statement",
                         )
-                        .with_help(
-                            "a statement is a call such as `send(P, x);`, an assignment `x = e;`, \
-                             or starts with a keyword (`let`, `produce`, `loop`, ...)",
-                        ))
+                        .with_help(format!("{guess}{STATEMENT_HELP}")))
                     }
                 }
             }
@@ -715,6 +756,61 @@ impl Parser<'_> {
             _ => Err(self.unexpected("an expression")),
         }
     }
+}
+
+/// What a statement is, for the hints of a body line that is none.
+const STATEMENT_HELP: &str = "a statement is a call such as `send(P, x);`, an assignment \
+     `x = e;`, or starts with a keyword (`let`, `produce`, `loop`, ...)";
+
+/// The hint for a syntax error that expected `expected` (as
+/// [`Parser::unexpected`] words it): what may stand there, with an example.
+fn expected_help(expected: &str) -> String {
+    let help = match expected {
+        "`;`" => "every statement and declaration ends with `;`",
+        "an expression" => {
+            "an expression is a number, a name, a call, or arithmetic on them: `0`, `x + 1`, \
+             `clock()`"
+        }
+        "`{`" => "a body or block is written in braces: `process P { yield; }`, `loop { ... }`",
+        "`=`" => "write `name = value`: `const N = 3;`, `buffer_slots = 8;`, `ring = 4`",
+        "`)`" => "every `(` needs its `)`: `(a + b) * 2`, `send(P, x)`",
+        "`]`" => "every `[` needs its `]`: `buf[i]`, `process W[3] { ... }`",
+        "`)` or `,`" => {
+            "separate a call's arguments with `,` and close it with `)`: `send(P, x, tag = 1)`"
+        }
+        "`,` or `)`" => {
+            "separate the options with `,` and close them with `)`: \
+             `device keyboard(ring = 4, semaphore = chars)`"
+        }
+        "`:`" => "an input line is `at tick: \"text\";`: `at 5: \"hi\";`",
+        "`;` or `=`" => STATEMENT_HELP,
+        "`(capacity = n)`" => "write `mailbox jobs(capacity = 4);` (0 means rendezvous)",
+        "a string of typed characters" => "the typed characters are a string: `at 5: \"hi\\n\";`",
+        "a declaration" => DECLARATIONS_HELP,
+        "a variable name" => {
+            "write `let x = 0;`, `let x;` or `let buf[4];`; a name is letters, digits and `_`, \
+             not starting with a digit"
+        }
+        "a process name" => "write `process Worker { ... }` or `process Worker[3] { ... }`",
+        "a mailbox name" => "write `mailbox jobs(capacity = 4);`",
+        "a constant name" => "write `const N = 3;`",
+        "a field name" => "a field follows the dot: `status.source`, `st.MPI_SOURCE`",
+        "a device kind (`keyboard`)" => {
+            "the one device kind is `keyboard`: `device keyboard(ring = 4, semaphore = chars) \
+             { at 5: \"hi\"; }`"
+        }
+        "a device option (`ring`, `semaphore`)" => "the options are `ring = n` and `semaphore = s`",
+        "a kernel option name" => {
+            let keys: Vec<&str> = super::KernelOptions::KEYS.iter().map(|(k, _)| *k).collect();
+            return format!(
+                "write `key = value;`; the kernel options are: {}",
+                keys.join(", ")
+            );
+        }
+        "a verdict" => return format!("the verdicts are: {}", super::compiler::VERDICTS),
+        _ => NAME_RULE,
+    };
+    help.to_string()
 }
 
 fn binary_operator(kind: &TokenKind) -> Option<(BinaryOperator, u8)> {

@@ -115,14 +115,32 @@ impl BodyCompiler<'_> {
             )
             .with_help(self.objects_hint(kind))),
             None => {
-                let message = match self.globals.other_kind(&name.text) {
-                    Some(other) => format!("`{}` is {other}, not a {what}", name.text),
-                    None => format!("unknown {what} `{}`", name.text),
+                let (message, guess) = match self.globals.other_kind(&name.text) {
+                    Some(other) => (
+                        format!("`{}` is {other}, not a {what}", name.text),
+                        String::new(),
+                    ),
+                    None => (
+                        format!("unknown {what} `{}`", name.text),
+                        self.close_object(&name.text, kind),
+                    ),
                 };
                 Err(Diagnostic::at(e.span, message, format!("not a {what}"))
-                    .with_help(self.objects_hint(kind)))
+                    .with_help(format!("{guess}{}", self.objects_hint(kind))))
             }
         }
+    }
+
+    /// "did you mean `mutex1`? " when a declared `kind` has a name close to `name`.
+    fn close_object(&self, name: &str, kind: ObjectKind) -> String {
+        let known: Vec<&str> = self
+            .globals
+            .objects
+            .iter()
+            .filter(|o| o.kind == kind)
+            .map(|o| o.name.as_str())
+            .collect();
+        super::diagnostics::did_you_mean(name, &known)
     }
 
     fn objects_hint(&self, kind: ObjectKind) -> String {

@@ -33,6 +33,9 @@ struct LoopContext {
 
 pub(in crate::lang) struct BodyCompiler<'a> {
     pub(in crate::lang) globals: &'a Globals,
+    /// The declaration whose body this is (an index into
+    /// `globals.processes`): a name for it may be this very process.
+    pub(super) owner: usize,
     pub(in crate::lang) variables: HashMap<String, Variable>,
     order: Vec<(String, u32, u32)>,
     instructions: Vec<Instruction>,
@@ -45,9 +48,10 @@ pub(in crate::lang) struct BodyCompiler<'a> {
 }
 
 impl<'a> BodyCompiler<'a> {
-    pub(super) fn new(globals: &'a Globals) -> BodyCompiler<'a> {
+    pub(super) fn new(globals: &'a Globals, owner: usize) -> BodyCompiler<'a> {
         BodyCompiler {
             globals,
+            owner,
             variables: HashMap::new(),
             order: Vec::new(),
             instructions: Vec::new(),
@@ -421,7 +425,35 @@ impl<'a> BodyCompiler<'a> {
                 format!("`{}` is not an array", name.text),
                 "not an array",
             )
-            .with_help(format!("declare it first: `let {}[16];`", name.text))),
+            .with_help(self.not_an_array_hint(name))),
         }
+    }
+
+    /// What to do about `name[k]` when `name` is no array: say what the
+    /// name is when it is something (declaring it again would be an
+    /// error), else suggest an array of a close name or declaring one.
+    fn not_an_array_hint(&self, name: &Name) -> String {
+        let text = name.text.as_str();
+        if let Some(what) = self.globals.what_is(text) {
+            return format!(
+                "`{text}` is {what}, not an array; an array is declared in a body: `let buf[16];`"
+            );
+        }
+        if self.variables.contains_key(text) {
+            return format!(
+                "`{text}` is a plain variable here, not an array; give the array its own \
+                 name: `let buf[16];`"
+            );
+        }
+        let mut arrays: Vec<&str> = self
+            .variables
+            .iter()
+            .filter(|(_, v)| v.array.is_some())
+            .map(|(n, _)| n.as_str())
+            .collect();
+        // The map's order is random; the hint must not be.
+        arrays.sort_unstable();
+        let guess = crate::lang::diagnostics::did_you_mean(text, &arrays);
+        format!("{guess}declare it first: `let {text}[16];`")
     }
 }

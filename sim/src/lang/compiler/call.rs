@@ -13,8 +13,30 @@ use super::body::BodyCompiler;
 use super::Compiled;
 use crate::lang::ast::*;
 use crate::lang::code::{CallForm, Instruction};
-use crate::lang::diagnostics::Diagnostic;
+use crate::lang::diagnostics::{did_you_mean, Diagnostic};
 use crate::lang::Span;
+
+/// The calls that are not MPI's, as a scenario writes them.
+const CALLS: &[&str] = &[
+    "send",
+    "recv",
+    "mbox_send",
+    "mbox_recv",
+    "mbox_create",
+    "mbox_open",
+    "close",
+    "mbox_destroy",
+    "clock",
+    "getpid",
+    "P",
+    "V",
+    "lock",
+    "unlock",
+    "wait",
+    "signal",
+    "broadcast",
+    "dev_read",
+];
 
 impl BodyCompiler<'_> {
     pub(in crate::lang) fn syscall(
@@ -130,11 +152,11 @@ impl BodyCompiler<'_> {
                 format!("unknown call `{name}`"),
                 "unknown call",
             )
-            .with_help(
-                "the calls are: send, recv, mbox_send, mbox_recv, mbox_create, mbox_open, \
-                 close, mbox_destroy, clock, getpid, P, V, lock, unlock, wait, signal, broadcast, \
-                 dev_read",
-            )),
+            .with_help(format!(
+                "{}the calls are: {}",
+                did_you_mean(name, CALLS),
+                CALLS.join(", ")
+            ))),
         }
     }
 }
@@ -165,7 +187,8 @@ pub(in crate::lang) fn split_arguments<'c>(
                         format!("`{}` takes no named options", call.name.text)
                     } else {
                         format!(
-                            "the options of `{}` are: {}",
+                            "{}the options of `{}` are: {}",
+                            did_you_mean(&key.text, allowed),
                             call.name.text,
                             allowed.join(", ")
                         )

@@ -97,7 +97,7 @@ impl BodyCompiler<'_> {
                         format!("`{}` has no fields", name.text),
                         "no fields",
                     )
-                    .with_help("only `status` has fields: status.source, status.tag, status.len, status.error"));
+                    .with_help(no_fields_hint(&name.text, &field.text)));
                 }
                 let field = match field.text.as_str() {
                     "source" => StatusField::Source,
@@ -110,7 +110,13 @@ impl BodyCompiler<'_> {
                             format!("`status` has no field `{other}`"),
                             "unknown field",
                         )
-                        .with_help("the fields are: source, tag, len, error"))
+                        .with_help(format!(
+                            "{}the fields are: source, tag, len, error",
+                            crate::lang::diagnostics::did_you_mean(
+                                other,
+                                &["source", "tag", "len", "error"]
+                            )
+                        )))
                     }
                 };
                 self.emit(Instruction::Status(field), span);
@@ -227,5 +233,23 @@ impl BodyCompiler<'_> {
         };
         self.emit(instruction, span);
         Ok(())
+    }
+}
+
+/// Why `name.field` reads no field, `name` being no status: an MPI field
+/// (`st.MPI_SOURCE`) is read from a status variable, which `&st` passed to
+/// an MPI call that fills a status makes (`MPI_Recv`, `MPI_Wait`,
+/// `MPI_Test`, `MPI_Waitany`, `MPI_Probe`, `MPI_Iprobe`, earlier in the
+/// body: `docs/mpi.md`); any other field only the builtin `status` has.
+fn no_fields_hint(name: &str, field: &str) -> String {
+    if field.starts_with("MPI_") {
+        format!(
+            "`{name}` is no MPI status: passing `&{name}` to an MPI receive, wait or probe \
+             earlier in the body makes it one (`MPI_Recv(..., &{name});`), with the fields \
+             MPI_SOURCE, MPI_TAG and MPI_ERROR; the last call's own status is \
+             `status.MPI_SOURCE`"
+        )
+    } else {
+        "only `status` has fields: status.source, status.tag, status.len, status.error".to_string()
     }
 }

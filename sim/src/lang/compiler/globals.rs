@@ -24,6 +24,10 @@ pub(super) struct ProcessInfo {
     pub(super) span: Span,
     pub(super) count: u32,
     pub(super) first: u32,
+    /// False when the count was reported as bad (out of range, not a
+    /// constant): `count` is then a stand-in of 1, and a hint that names
+    /// the instances would be false.
+    pub(super) count_known: bool,
 }
 
 pub(in crate::lang) struct Globals {
@@ -71,6 +75,23 @@ impl Globals {
         } else {
             None
         }
+    }
+
+    /// What a declared name is, kernel objects included ("a semaphore",
+    /// "a constant", ...), for the error that names it where something
+    /// else was wanted.
+    pub(in crate::lang) fn what_is(&self, name: &str) -> Option<&'static str> {
+        match self.object(name) {
+            Some((object, _)) => Some(object.kind.noun()),
+            None => self.other_kind(name),
+        }
+    }
+
+    /// Is every declaration's instance count known? When one was reported
+    /// as bad, the instance numbers after it, and the number of ranks of
+    /// `MPI_COMM_WORLD`, are not known either.
+    pub(in crate::lang) fn counts_known(&self) -> bool {
+        self.processes.iter().all(|p| p.count_known)
     }
 
     /// The instance number of `name[offset]`, if `name` is a process with
@@ -208,7 +229,7 @@ impl Globals {
                 if p.count == 1 {
                     p.name.clone()
                 } else {
-                    format!("{}[0..{}]", p.name, p.count)
+                    format!("{}[0] to {}[{}]", p.name, p.name, p.count - 1)
                 }
             })
             .collect();
@@ -269,12 +290,37 @@ pub(super) fn multi_instance_error(process: &ProcessInfo, span: Span) -> Diagnos
     ))
 }
 
+/// [`multi_instance_error`] where only a constant index may follow (an
+/// `expect` line): the hint names instances, not `P[i]`.
+pub(super) fn multi_instance_error_constant(process: &ProcessInfo, span: Span) -> Diagnostic {
+    let name = &process.name;
+    let choices = match process.count {
+        2 => format!("{name}[0] or {name}[1]"),
+        3 => format!("{name}[0], {name}[1] or {name}[2]"),
+        count => format!("one of {name}[0] to {name}[{}]", count - 1),
+    };
+    Diagnostic::at(
+        span,
+        format!("`{name}` is ambiguous"),
+        format!("{} instances", process.count),
+    )
+    .with_help(format!(
+        "{name} names {} processes; write {choices}",
+        process.count
+    ))
+}
+
 pub(super) fn constant_instance(
     globals: &Globals,
     process: &ProcessInfo,
     index: &Expression,
 ) -> Compiled<u32> {
     let value = globals.evaluate(index)?;
+    if !process.count_known {
+        // The count was reported already; any range given here would be
+        // the stand-in's, not the one the author meant.
+        return Ok(0);
+    }
     match u32::try_from(value) {
         Ok(value) if value < process.count => Ok(value),
         _ => Err(Diagnostic::at(
@@ -282,15 +328,21 @@ pub(super) fn constant_instance(
             format!("index {value} is out of range for `{}`", process.name),
             "out of range",
         )
-        .with_help(format!(
-            "{} has {} instance{}: {}[0] to {}[{}]",
-            process.name,
+        .with_help(instances_hint(process))),
+    }
+}
+
+/// "W has 2 instances: `W[0]` to `W[1]`", or for one instance how to name it.
+fn instances_hint(process: &ProcessInfo) -> String {
+    let name = &process.name;
+    if process.count == 1 {
+        format!("{name} has one instance: write {name} (or {name}[0])")
+    } else {
+        format!(
+            "{name} has {} instances: {name}[0] to {name}[{}]",
             process.count,
-            if process.count == 1 { "" } else { "s" },
-            process.name,
-            process.name,
             process.count - 1
-        ))),
+        )
     }
 }
 

@@ -40,23 +40,11 @@ pub fn compile_items(
         instance_total: 0,
         devices: Vec::new(),
     };
-    let mut names: HashMap<String, Span> = HashMap::new();
-    let mut declare = |name: &Name, errors: &mut Vec<Diagnostic>| -> bool {
-        if let Some(earlier) = names.get(&name.text) {
-            let (line, _) = crate::lang::diagnostics::line_col(source, earlier.start as usize);
-            errors.push(
-                Diagnostic::at(
-                    name.span,
-                    format!("`{}` is declared twice", name.text),
-                    "declared again here",
-                )
-                .with_help(format!(
-                    "the first declaration is on line {line}; constants, mailboxes and \
-                     processes share one name space"
-                )),
-            );
-            return false;
-        }
+    // The passes below declare constants before anything else, so the
+    // first declaration of a name is the first in the file, not in the
+    // passes: that one stands, and every later one is the duplicate.
+    let first_declared = first_declarations(items);
+    let declare = |name: &Name, errors: &mut Vec<Diagnostic>| -> bool {
         if BUILTIN_VALUES.contains(&name.text.as_str()) || errno_named(&name.text).is_some() {
             errors.push(
                 Diagnostic::at(
@@ -81,7 +69,22 @@ pub fn compile_items(
             );
             return false;
         }
-        names.insert(name.text.clone(), name.span);
+        let earlier = first_declared.get(&name.text).copied().unwrap_or(name.span);
+        if earlier != name.span {
+            let (line, _) = crate::lang::diagnostics::line_col(source, earlier.start as usize);
+            errors.push(
+                Diagnostic::at(
+                    name.span,
+                    format!("`{}` is declared twice", name.text),
+                    "declared again here",
+                )
+                .with_help(format!(
+                    "the first declaration is on line {line}; constants, mailboxes, \
+                     processes and synchronisation objects share one name space"
+                )),
+            );
+            return false;
+        }
         true
     };
 
@@ -123,9 +126,14 @@ pub fn compile_items(
     globals.later_constants.clear();
     for (key, _) in overrides {
         if globals.constant(key).is_none() {
+            let known: Vec<&str> = globals.constants.iter().map(|(n, _)| n.as_str()).collect();
             errors.push(
                 Diagnostic::nowhere(format!("cannot override `{key}`: no such constant"))
-                    .with_help(globals.known_constants_hint()),
+                    .with_help(format!(
+                        "{}{}",
+                        crate::lang::diagnostics::did_you_mean(key, &known),
+                        globals.known_constants_hint()
+                    )),
             );
         }
     }
@@ -206,6 +214,7 @@ pub fn compile_items(
                 if !declare(name, &mut errors) {
                     continue;
                 }
+                let mut count_known = true;
                 let count = match count {
                     None => 1,
                     Some(expression) => match globals.evaluate(expression) {
@@ -223,10 +232,12 @@ pub fn compile_items(
                                     "a process has between 1 and {MAX_INSTANCES} instances"
                                 )),
                             );
+                            count_known = false;
                             1
                         }
                         Err(error) => {
                             errors.push(error);
+                            count_known = false;
                             1
                         }
                     },
@@ -250,6 +261,7 @@ pub fn compile_items(
                     span: name.span,
                     count,
                     first: globals.instance_total,
+                    count_known,
                 });
                 globals.instance_total = globals.instance_total.saturating_add(count);
             }
@@ -402,9 +414,10 @@ pub fn compile_items(
         else {
             continue;
         };
-        let Some(info) = globals.process(&name.text) else {
+        let Some(owner) = globals.processes.iter().position(|p| p.name == name.text) else {
             continue;
         };
+        let info = &globals.processes[owner];
         if info.span != name.span {
             // A duplicate declaration, already reported.
             continue;
@@ -435,7 +448,7 @@ pub fn compile_items(
                         None
                     }
                 });
-        let mut body_compiler = BodyCompiler::new(&globals);
+        let mut body_compiler = BodyCompiler::new(&globals, owner);
         for statement in body {
             if let Err(error) = body_compiler.statement(statement) {
                 errors.push(error);
@@ -498,4 +511,21 @@ pub fn compile_items(
         uses_mpi,
         devices,
     })
+}
+
+/// Where each name is first declared in the file (constants, mailboxes,
+/// processes and objects share one name space).
+fn first_declarations(items: &[Item]) -> HashMap<String, Span> {
+    let mut first = HashMap::new();
+    for item in items {
+        let name = match item {
+            Item::Const { name, .. }
+            | Item::Mailbox { name, .. }
+            | Item::Process { name, .. }
+            | Item::Object { name, .. } => name,
+            _ => continue,
+        };
+        first.entry(name.text.clone()).or_insert(name.span);
+    }
+    first
 }

@@ -7,7 +7,9 @@
 //! through a hidden word that must be written before the registers are
 //! pushed. For `send`/`recv` the peer decides the call number: a process (or
 //! `ANY`) is `send`/`recv`, a declared mailbox `mbox_send`/`mbox_recv`;
-//! `mbox_send`/`mbox_recv` take a handle value.
+//! `mbox_send`/`mbox_recv` take a handle value. A peer that is certainly
+//! the caller (`self`, or its own single-instance name) is refused here,
+//! as the kernel would refuse it with `EINVAL`.
 
 use ipclab_syscalls::Sysno;
 
@@ -277,20 +279,7 @@ impl BodyCompiler<'_> {
                 if text == "self" {
                     // The kernel would answer EINVAL at run time; the name
                     // alone says it, so say it here with a place.
-                    let (message, help) = if is_send {
-                        (
-                            "a process cannot send to itself",
-                            "name another process or a mailbox; to keep a message for later, \
-                             send it to a mailbox and receive it from there",
-                        )
-                    } else {
-                        (
-                            "a process cannot receive from itself",
-                            "name the sending process or a mailbox, or write `recv(ANY, x)` \
-                             to receive from any process",
-                        )
-                    };
-                    return Err(Diagnostic::at(span, message, "this process").with_help(help));
+                    return Err(self_peer_error(span, is_send));
                 }
                 if let Some(mailbox) = self.globals.mailbox(text) {
                     self.emit(Instruction::Push(mailbox as i64), span);
@@ -304,6 +293,9 @@ impl BodyCompiler<'_> {
                     if process.count != 1 {
                         return Err(multi_instance_error(process, span));
                     }
+                    if self.is_owner(text) {
+                        return Err(self_peer_error(span, is_send));
+                    }
                     let pid = Program::pid_of(process.first as usize).to_raw();
                     self.emit(Instruction::Push(pid as i64), span);
                     return Ok(process_call);
@@ -316,17 +308,25 @@ impl BodyCompiler<'_> {
                 if let Some(error) = crate::lang::mpi::misused_name(name) {
                     return Err(error);
                 }
+                if let Some(what) = self.globals.what_is(text) {
+                    return Err(self.not_a_peer(name, what));
+                }
                 Err(Diagnostic::at(
                     span,
                     format!("unknown process or mailbox `{text}`"),
                     "unknown",
                 )
-                .with_help(self.globals.peers_hint()))
+                .with_help(self.unknown_peer_hint(text)))
             }
             ExpressionKind::Index(name, index) => {
                 if let Some(process) = self.globals.process(&name.text) {
                     if is_constant(self.globals, index) {
                         let offset = constant_instance(self.globals, process, index)?;
+                        // Only a single instance is certainly this one:
+                        // `W[0]` in a body of `W[2]` is the other one for W[1].
+                        if process.count == 1 && self.is_owner(&name.text) {
+                            return Err(self_peer_error(span, is_send));
+                        }
                         let pid = Program::pid_of((process.first + offset) as usize).to_raw();
                         self.emit(Instruction::Push(pid as i64), span);
                     } else {
@@ -352,6 +352,15 @@ impl BodyCompiler<'_> {
                     )
                     .with_help(format!("write `{}` without an index", name.text)));
                 }
+                // A shared array's word may hold an instance number; any
+                // other declared name is no peer, indexed or not.
+                let shared = self
+                    .globals
+                    .object(&name.text)
+                    .is_some_and(|(o, _)| o.kind == ObjectKind::Shared);
+                if let (false, Some(what)) = (shared, self.globals.what_is(&name.text)) {
+                    return Err(self.not_a_peer(name, what));
+                }
                 self.value(peer)?;
                 self.emit(Instruction::InstancePid, span);
                 Ok(process_call)
@@ -363,4 +372,71 @@ impl BodyCompiler<'_> {
             }
         }
     }
+
+    /// Is `name` the declaration whose body this is?
+    fn is_owner(&self, name: &str) -> bool {
+        self.globals.processes[self.owner].name == name
+    }
+
+    /// The error for a declared name that is no process or mailbox (`what`:
+    /// "a semaphore", "a constant", ...) as the peer of a message call.
+    fn not_a_peer(&self, name: &Name, what: &str) -> Diagnostic {
+        let text = &name.text;
+        let help = if what == "a shared variable" {
+            format!(
+                "to name the instance it holds, read it into a variable first: \
+                 `let p = {text};`, then `send(p, x)`"
+            )
+        } else {
+            self.globals.peers_hint()
+        };
+        Diagnostic::at(
+            name.span,
+            format!("`{text}` is {what}, not a process or mailbox"),
+            "not a peer",
+        )
+        .with_help(help)
+    }
+
+    /// The hint for an unknown peer: a close process, mailbox or variable
+    /// name if there is one, then every process and mailbox.
+    fn unknown_peer_hint(&self, text: &str) -> String {
+        let mut variables: Vec<&str> = self.variables.keys().map(String::as_str).collect();
+        // The map's order is random; the hint must not be.
+        variables.sort_unstable();
+        // Not this process itself: naming it is an error too.
+        let known: Vec<&str> = self
+            .globals
+            .processes
+            .iter()
+            .filter(|p| p.count != 1 || !self.is_owner(&p.name))
+            .map(|p| p.name.as_str())
+            .chain(self.globals.mailboxes.iter().map(|m| m.name.as_str()))
+            .chain(variables)
+            .collect();
+        format!(
+            "{}{}",
+            crate::lang::diagnostics::did_you_mean(text, &known),
+            self.globals.peers_hint()
+        )
+    }
+}
+
+/// A process naming itself as the peer of `send`/`recv` (`self`, or its
+/// own single-instance name): the kernel would answer `EINVAL`.
+fn self_peer_error(span: crate::lang::Span, is_send: bool) -> Diagnostic {
+    let (message, help) = if is_send {
+        (
+            "a process cannot send to itself",
+            "name another process or a mailbox; to keep a message for later, \
+             send it to a mailbox and receive it from there",
+        )
+    } else {
+        (
+            "a process cannot receive from itself",
+            "name the sending process or a mailbox, or write `recv(ANY, x)` \
+             to receive from any process",
+        )
+    };
+    Diagnostic::at(span, message, "this process").with_help(help)
 }

@@ -6,15 +6,37 @@
 //! [`limits`](crate::lang::limits)); [`expectation`] resolves the verdict and,
 //! for `blocked_forever(P)` and `starvation(P)`, the one instance it names.
 
-use super::globals::{constant_instance, multi_instance_error, Globals};
+use super::globals::{constant_instance, multi_instance_error_constant, Globals};
 use super::Compiled;
 use crate::lang::ast::*;
-use crate::lang::diagnostics::Diagnostic;
+use crate::lang::diagnostics::{did_you_mean, Diagnostic};
 use crate::lang::{Expectation, KernelOptions, Policy};
 
 /// The verdicts an `expect` line can name.
-const VERDICTS: &str =
+pub(in crate::lang) const VERDICTS: &str =
     "completes, deadlock, runs, blocked_forever(P), starvation(P), error, assertion_failed";
+
+/// The verdicts' words alone, for "did you mean".
+const VERDICT_NAMES: [&str; 7] = [
+    "completes",
+    "deadlock",
+    "runs",
+    "blocked_forever",
+    "starvation",
+    "error",
+    "assertion_failed",
+];
+
+/// The keys of the `kernel { }` block alone, for hints.
+const KEY_NAMES: [&str; KernelOptions::KEYS.len()] = {
+    let mut names = [""; KernelOptions::KEYS.len()];
+    let mut at = 0;
+    while at < names.len() {
+        names[at] = KernelOptions::KEYS[at].0;
+        at += 1;
+    }
+    names
+};
 
 pub(super) fn kernel_options(
     globals: &Globals,
@@ -33,12 +55,9 @@ pub(super) fn kernel_options(
                     "unknown option",
                 )
                 .with_help(format!(
-                    "the kernel options are: {}",
-                    KernelOptions::KEYS
-                        .iter()
-                        .map(|(known, _)| *known)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    "{}the kernel options are: {}",
+                    did_you_mean(key, &KEY_NAMES),
+                    KEY_NAMES.join(", ")
                 )),
             );
             continue;
@@ -171,7 +190,10 @@ pub(super) fn expectation(
             format!("unknown verdict `{}`", verdict.text),
             "unknown verdict",
         )
-        .with_help(format!("the verdicts are: {VERDICTS}")));
+        .with_help(format!(
+            "{}the verdicts are: {VERDICTS}",
+            did_you_mean(&verdict.text, &VERDICT_NAMES)
+        )));
     }
     let Some(argument) = argument else {
         return Err(Diagnostic::at(
@@ -192,17 +214,13 @@ pub(super) fn expectation(
         }
     };
     let Some(process) = globals.process(&name.text) else {
-        return Err(Diagnostic::at(
-            name.span,
-            format!("unknown process `{}`", name.text),
-            "unknown process",
-        )
-        .with_help(globals.peers_hint()));
+        return Err(not_a_process(globals, name));
     };
     let offset = match index {
         Some(index) => constant_instance(globals, process, index)?,
         None if process.count == 1 => 0,
-        None => return Err(multi_instance_error(process, name.span)),
+        // An expect line takes constant indexes only: no `P[i]` in the hint.
+        None => return Err(multi_instance_error_constant(process, name.span)),
     };
     let instance = (process.first + offset) as usize;
     let label = if process.count == 1 {
@@ -214,4 +232,28 @@ pub(super) fn expectation(
         "blocked_forever" => Expectation::BlockedForever { instance, label },
         _ => Expectation::Starvation { instance, label },
     })
+}
+
+/// The error for an `expect` line naming `name`, which is no process:
+/// what it is if it is declared, else the close process names.
+fn not_a_process(globals: &Globals, name: &Name) -> Diagnostic {
+    if let Some(what) = globals.what_is(&name.text) {
+        return Diagnostic::at(
+            name.span,
+            format!("`{}` is {what}, not a process", name.text),
+            "not a process",
+        )
+        .with_help(globals.peers_hint());
+    }
+    let processes: Vec<&str> = globals.processes.iter().map(|p| p.name.as_str()).collect();
+    Diagnostic::at(
+        name.span,
+        format!("unknown process `{}`", name.text),
+        "unknown process",
+    )
+    .with_help(format!(
+        "{}{}",
+        did_you_mean(&name.text, &processes),
+        globals.peers_hint()
+    ))
 }

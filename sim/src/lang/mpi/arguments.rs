@@ -84,8 +84,12 @@ impl BodyCompiler<'_> {
         direction: Direction,
     ) -> Compiled<()> {
         let ranks = u64::from(self.globals.instance_total());
+        // With an instance count reported as bad, the number of ranks is
+        // not known: only a negative rank is certainly wrong.
+        let counts_known = self.globals.counts_known();
         self.judged(rank, |value| {
             ranges::rank_fault(value, ranks, direction)
+                .filter(|_| counts_known || value < 0)
                 .map(|fault| (fault, ranges::ranks_hint(ranks, direction)))
         })?;
         self.judged(tag, |value| {

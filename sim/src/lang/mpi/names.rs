@@ -8,6 +8,7 @@
 
 use super::super::ast::Name;
 use super::super::diagnostics::Diagnostic;
+use super::super::diagnostics::{closest, quoted_alternatives};
 
 /// `MPI_UNDEFINED`: MPI_Get_count of a length that is not a whole number of
 /// elements, MPI_Waitany's index when every request is null. MPICH's value,
@@ -133,38 +134,6 @@ pub(in crate::lang) fn misused_name(name: &Name) -> Option<Diagnostic> {
         )
         .with_help(help),
     )
-}
-
-/// "`A`", "`A` or `B`", "`A`, `B` or `C`".
-pub(in crate::lang) fn quoted_alternatives(names: &[&str]) -> String {
-    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-    match quoted.split_last() {
-        None => String::new(),
-        Some((last, [])) => last.clone(),
-        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-    }
-}
-
-/// The names of `known` closest to `name` (at most three, nearest first),
-/// ignoring case and the `MPI_` every name shares: within one edit per
-/// four characters of the rest (at least one), so `MPI_ANY_SOURCES` finds
-/// `MPI_ANY_SOURCE` and `MPI_REQ` finds nothing.
-pub(in crate::lang) fn closest<'k>(name: &str, known: &[&'k str]) -> Vec<&'k str> {
-    let rest = |n: &str| {
-        let upper = n.to_ascii_uppercase();
-        upper
-            .strip_prefix("MPI_")
-            .map_or(upper.clone(), str::to_string)
-    };
-    let wanted = rest(name);
-    let limit = (wanted.chars().count() / 4).max(1);
-    let mut close: Vec<(usize, &str)> = known
-        .iter()
-        .map(|k| (crate::lang::edit_distance(&wanted, &rest(k)), *k))
-        .filter(|(distance, _)| *distance <= limit)
-        .collect();
-    close.sort_by_key(|(distance, _)| *distance);
-    close.into_iter().take(3).map(|(_, k)| k).collect()
 }
 
 #[cfg(test)]
