@@ -131,26 +131,23 @@ impl BodyCompiler<'_> {
         }
     }
 
-    /// "did you mean `mutex1`? " when a declared `kind` has a name close to `name`.
-    fn close_object(&self, name: &str, kind: ObjectKind) -> String {
-        let known: Vec<&str> = self
-            .globals
+    /// The names of the declared objects of `kind`, in declaration order.
+    fn names_of_kind(&self, kind: ObjectKind) -> Vec<&str> {
+        self.globals
             .objects
             .iter()
             .filter(|o| o.kind == kind)
             .map(|o| o.name.as_str())
-            .collect();
-        super::diagnostics::did_you_mean(name, &known)
+            .collect()
+    }
+
+    /// "did you mean `mutex1`? " when a declared `kind` has a name close to `name`.
+    fn close_object(&self, name: &str, kind: ObjectKind) -> String {
+        super::diagnostics::did_you_mean(name, &self.names_of_kind(kind))
     }
 
     fn objects_hint(&self, kind: ObjectKind) -> String {
-        let names: Vec<&str> = self
-            .globals
-            .objects
-            .iter()
-            .filter(|o| o.kind == kind)
-            .map(|o| o.name.as_str())
-            .collect();
+        let names = self.names_of_kind(kind);
         let what = kind.keyword();
         if names.is_empty() {
             // The example's name is one the scenario has not taken.
