@@ -706,6 +706,7 @@ impl<'p> World<'p> {
                     && self.program.can_progress(*k)
                     && self.counters[*k].last_progress.is_none_or(|s| s < half)
                     && someone_ran
+                    && !in_its_own_sleep(p.state, self.counters[*k].last_ran, half)
             })
             .map(|(k, p)| Stuck {
                 process: self.names.process(Program::pid_of(k)),
@@ -750,6 +751,17 @@ fn names_of(program: &Program) -> Vec<String> {
 /// Compiles nothing: runs an already compiled program to a verdict.
 pub fn run(program: &Program, options: RunOptions) -> Result<RunResult, BootError> {
     Ok(World::boot(program, options)?.run())
+}
+
+/// Has the process been in one `sleep` since step `half` (it did not run
+/// since)? Nobody keeps it from progressing: it waits for its own timer,
+/// which will fire, as `check` sees it. A process that sleeps between
+/// calls that keep failing ran in that half, and is judged.
+pub(crate) fn in_its_own_sleep(state: ProcessState, last_ran: Option<u64>, half: u64) -> bool {
+    matches!(
+        state,
+        ProcessState::Blocked(ipclab_kernel::BlockReason::Sleep { .. })
+    ) && last_ran.is_none_or(|s| s < half)
 }
 
 /// Did the run end at the tick limit with no process able to run (every

@@ -641,7 +641,18 @@ fn starving(
         .iter()
         .zip(progress)
         .enumerate()
-        .filter(|(k, (pcb, p))| !pcb.is_exited() && judged(*k) && !progressed(p) && someone_ran)
+        .filter(|(k, (pcb, p))| {
+            !pcb.is_exited()
+                && judged(*k)
+                && !progressed(p)
+                && someone_ran
+                // Step numbers count from 1; 0 is "never ran".
+                && !crate::runner::in_its_own_sleep(
+                    pcb.state,
+                    (last_ran[*k] != 0).then_some(last_ran[*k]),
+                    half,
+                )
+        })
         .map(|(k, (pcb, p))| Stuck {
             process: p.process.clone(),
             why: match pcb.state {

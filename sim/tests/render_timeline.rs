@@ -517,3 +517,33 @@ fn the_totals_line_breaks_between_its_fields_not_inside_one() {
     assert!(totals[0].ends_with(" ·"), "{totals:?}");
     assert_eq!(totals[1], "  2 copies, 16 B", "{totals:?}");
 }
+
+#[test]
+fn a_timer_that_fires_at_a_calls_tick_is_not_drawn_as_the_calls_doing() {
+    let text = render(
+        "process A { sleep 2; }\nprocess B { send(C, 1); send(C, 2); }\n\
+         process C { compute 5; recv(B, x); recv(B, x); }",
+        RunOptions::default(),
+        TimelineOptions {
+            full: true,
+            ..plain()
+        },
+    );
+    let indent_of = |needle: &str| {
+        let line = text
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no `{needle}` in\n{text}"));
+        line.len() - line.trim_start().len()
+    };
+    // The copy is the send's doing, one level in; the timer is the tick's.
+    assert!(
+        indent_of("copy B -> kernel") > indent_of("timer: A sleep done"),
+        "{text}"
+    );
+    assert_eq!(
+        indent_of("timer: A sleep done"),
+        indent_of("A wakes up"),
+        "{text}"
+    );
+}

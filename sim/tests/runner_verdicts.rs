@@ -941,6 +941,22 @@ fn a_process_kept_waiting_by_a_sleeper_starves_wherever_the_step_limit_falls() {
 }
 
 #[test]
+fn a_process_in_one_long_sleep_of_its_own_is_not_starving() {
+    // Nobody keeps B from progressing: its own timer will wake it.
+    let result = run_source(
+        "process A { loop { compute 1; } }\n\
+         process B { sleep 5000; produce x; }",
+    );
+    assert!(starving_names(&result).is_empty(), "{}", text(&result));
+    // Kept waiting by another, in a call with no timer, it starves.
+    let result = run_source(
+        "process A { loop { compute 1; } }\n\
+         process B { sleep 5; recv(A, x); }",
+    );
+    assert_eq!(starving_names(&result), ["B"], "{}", text(&result));
+}
+
+#[test]
 fn a_world_only_waiting_for_a_timer_at_the_tick_limit_starves_nobody() {
     let result = run_source(
         "process A { sleep 1000000; send(B, 1); }\n\

@@ -606,7 +606,8 @@ impl Mailboxes {
 
 /// The lines under a row: what happened in the step, in words. A system
 /// call is one line with its outcome; what the kernel did because of it
-/// (copies, messages, wake-ups) is indented under it.
+/// (copies, messages, wake-ups) is indented under it. What the step's clock
+/// tick did (a timer fires, a sleeper wakes) comes last, not indented.
 ///
 /// A line wider than the terminal wraps at spaces; its continuation lines
 /// start [`HANG`] columns deeper, so they never look like the next event.
@@ -628,6 +629,11 @@ fn event_lines(
             continue;
         }
         used[i] = true;
+        if matches!(event, TraceEvent::Timer { .. }) {
+            // The step's clock tick: a timer's firing and the wake-up it
+            // brings are not the call's doing.
+            in_call = false;
+        }
         let indent = if in_call { &nested } else { &base };
         let (text, style) = match event {
             TraceEvent::Syscall {
