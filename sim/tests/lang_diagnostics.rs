@@ -1205,3 +1205,151 @@ fn a_lone_carriage_return_ends_a_line_for_the_place_of_an_error() {
     let error = first_error("// note\rprocess A { x = 1 @ 2; }");
     assert_eq!((error.line, error.column), (2, 19), "{error:?}");
 }
+
+#[test]
+fn an_mpi_constant_as_an_out_parameter_is_a_builtin_not_a_variable() {
+    for (call, name) in [
+        (
+            "MPI_Comm_rank(MPI_COMM_WORLD, &MPI_ANY_SOURCE);",
+            "MPI_ANY_SOURCE",
+        ),
+        ("MPI_Comm_size(MPI_COMM_WORLD, MPI_SUCCESS);", "MPI_SUCCESS"),
+        (
+            "MPI_Comm_size(MPI_COMM_WORLD, MPI_COMM_WORLD);",
+            "MPI_COMM_WORLD",
+        ),
+        (
+            "MPI_Comm_size(MPI_COMM_WORLD, &MPI_COMM_WORLD);",
+            "MPI_COMM_WORLD",
+        ),
+        (
+            "MPI_Comm_size(MPI_COMM_WORLD, MPI_STATUS_IGNORE);",
+            "MPI_STATUS_IGNORE",
+        ),
+        ("let r = 0; MPI_Test(&r, MPI_SUCCESS, &st);", "MPI_SUCCESS"),
+        ("let r = 0; MPI_Test(&r, &f, MPI_SUCCESS);", "MPI_SUCCESS"),
+        ("let r = 0; MPI_Wait(&r, &MPI_ANY_TAG);", "MPI_ANY_TAG"),
+        (
+            "let r = 0; MPI_Wait(&r, MPI_STATUSES_IGNORE);",
+            "MPI_STATUSES_IGNORE",
+        ),
+        (
+            "let x = 0; MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, OK);",
+            "OK",
+        ),
+        (
+            "let rs[2]; MPI_Waitall(2, rs, MPI_STATUS_IGNORE);",
+            "MPI_STATUS_IGNORE",
+        ),
+        (
+            "let rs[2]; MPI_Waitany(2, rs, &MPI_UNDEFINED, &st);",
+            "MPI_UNDEFINED",
+        ),
+        ("MPI_Comm_rank(MPI_COMM_WORLD, &EAGAIN);", "EAGAIN"),
+    ] {
+        let source = format!("process R[2] {{ {call} }}");
+        let text = rendered(&source);
+        assert!(
+            text.contains(&format!("`{name}` is a builtin, not a variable")),
+            "{source}\n{text}"
+        );
+    }
+    let text = rendered("process R[2] { MPI_Comm_size(MPI_COMM_WORLD, MPI_STATUS_IGNORE); }");
+    assert!(
+        text.contains("MPI_STATUS_IGNORE stands only for a status"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_ignore_constants_are_accepted_where_they_are_meant_for() {
+    let source = "process R[2] {\n\
+        let rank = 0; let n = 0; let x = 0; let r = 0; let f = 0; let rs[2];\n\
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+        MPI_Comm_size(MPI_COMM_WORLD, n);\n\
+        MPI_Isend(x, 1, MPI_INT, 1 - rank, 0, MPI_COMM_WORLD, &rs[0]);\n\
+        MPI_Irecv(x, 1, MPI_INT, MPI_ANY_SOURCE, 0, MPI_COMM_WORLD, rs[1]);\n\
+        MPI_Waitall(2, rs, MPI_STATUSES_IGNORE);\n\
+        MPI_Isend(x, 1, MPI_INT, 1 - rank, 1, MPI_COMM_WORLD, &r);\n\
+        MPI_Test(&r, &f, MPI_STATUS_IGNORE);\n\
+        MPI_Wait(&r, MPI_STATUS_IGNORE);\n\
+        MPI_Recv(x, 1, MPI_INT, MPI_ANY_SOURCE, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);\n\
+        }";
+    if let Err(errors) = compile("test.ipc", source.as_bytes(), &[]) {
+        panic!("{}", errors.render(false));
+    }
+}
+
+#[test]
+fn a_misspelt_process_with_an_index_suggests_the_process() {
+    for body in [
+        "send(Workr[0], 1);",
+        "recv(Workr[1 - index], x);",
+        "let x = Wrker[0];",
+    ] {
+        let source = format!("process Worker[2] {{ {body} }}");
+        let text = rendered(&source);
+        assert!(text.contains("is not an array"), "{source}\n{text}");
+        assert!(
+            text.contains("help: did you mean `Worker`? "),
+            "{source}\n{text}"
+        );
+    }
+    // A close array is suggested as before.
+    let text = rendered("process P { let bufs[2]; let x = bufz[0]; }");
+    assert!(text.contains("help: did you mean `bufs`? "), "{text}");
+}
+
+#[test]
+fn recv_from_a_misspelt_any_suggests_any() {
+    for peer in ["any", "AN"] {
+        let text = rendered(&format!(
+            "process A {{ recv({peer}, x); }}\nprocess B {{ }}"
+        ));
+        assert!(
+            text.contains(&format!("unknown process or mailbox `{peer}`")),
+            "{text}"
+        );
+        assert!(text.contains("help: did you mean `ANY`? "), "{text}");
+    }
+    // A send cannot name ANY: no hint towards it.
+    let text = rendered("process A { send(any, 1); }\nprocess B { }");
+    assert!(!text.contains("`ANY`"), "{text}");
+}
+
+#[test]
+fn a_misspelt_nonblocking_flag_suggests_nonblocking() {
+    let text = rendered("process A { send(B, 1, nonblock); }\nprocess B { }");
+    assert!(text.contains("unknown flag `nonblock`"), "{text}");
+    assert!(
+        text.contains("help: did you mean `nonblocking`? "),
+        "{text}"
+    );
+    let text = rendered("process A { let x = 0; recv(B, x, nonblockng); }\nprocess B { }");
+    assert!(text.contains("did you mean `nonblocking`? "), "{text}");
+    let text = rendered("semaphore s(1);\nprocess A { P(s, nonblokcing); }");
+    assert!(text.contains("did you mean `nonblocking`? "), "{text}");
+    // The options of a call that takes the flag list it.
+    let text = rendered("process A { send(B, 1, tmeout = 3); }\nprocess B { }");
+    assert!(
+        text.contains("the options of `send` are: tag, timeout, nonblocking"),
+        "{text}"
+    );
+    let text = rendered("process A { send(B, 1, nonblocking = 1); }\nprocess B { }");
+    assert!(
+        text.contains("`nonblocking` is a flag, written alone"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_space_after_an_ampersand_hints_at_the_out_parameter() {
+    let text =
+        rendered("process A { let x = 0; MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, & st); }");
+    assert!(
+        text.contains("help: write `&st` with no space after `&`"),
+        "{text}"
+    );
+    let text = rendered("process A { let x = 1 & 2; }");
+    assert!(text.contains("help: logical and is `&&`"), "{text}");
+}

@@ -260,7 +260,7 @@ pub fn tokenize(source: &str) -> Result<Vec<Token>, Diagnostic> {
                 let ch = source[position..].chars().next().unwrap_or('\u{fffd}');
                 let span = Span::new(position, position + ch.len_utf8().max(1));
                 let help = match ch {
-                    '&' => "logical and is `&&`".to_string(),
+                    '&' => ampersand_hint(&source[position + 1..]),
                     '|' => "logical or is `||`".to_string(),
                     '\'' => "strings use double quotes: \"text\"".to_string(),
                     _ => "statements use letters, digits, `_`, operators and `{ } ( ) [ ] ; , .`"
@@ -285,6 +285,23 @@ pub fn tokenize(source: &str) -> Result<Vec<Token>, Diagnostic> {
         span: Span::new(bytes.len(), bytes.len()),
     });
     Ok(tokens)
+}
+
+/// The hint for a lone `&` followed by `rest`: `& st` (a space after it)
+/// is `&st` mistyped; anything else is most likely a logical and.
+fn ampersand_hint(rest: &str) -> String {
+    let word = rest.trim_start_matches([' ', '\t']);
+    let spaced = word.len() < rest.len();
+    let name: String = word
+        .chars()
+        .take_while(|c| *c == '_' || c.is_ascii_alphanumeric())
+        .collect();
+    match name.chars().next() {
+        Some(first) if spaced && (first == '_' || first.is_ascii_alphabetic()) => {
+            format!("write `&{name}` with no space after `&`; logical and is `&&`")
+        }
+        _ => "logical and is `&&`".to_string(),
+    }
 }
 
 /// The value of an integer literal as the language writes it: decimal or

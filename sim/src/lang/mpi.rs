@@ -89,6 +89,21 @@ fn not_a_variable(e: &Expression) -> Diagnostic {
         .with_help("write `&x` for a variable `x`, or `&a[i]` for an element of an array `a`")
 }
 
+/// `error` (a builtin given as an out-parameter), with a hint naming the
+/// ignore constant meant for the place when `name` is one used elsewhere.
+fn ignore_hint(error: Diagnostic, name: &str) -> Diagnostic {
+    match name {
+        "MPI_STATUS_IGNORE" => error.with_help(
+            "MPI_STATUS_IGNORE stands only for a status (`&st`); pass a variable here: `&x`",
+        ),
+        "MPI_STATUSES_IGNORE" => error.with_help(
+            "MPI_STATUSES_IGNORE stands only for MPI_Waitall's statuses; \
+             pass MPI_STATUS_IGNORE for one status, or a variable: `&x`",
+        ),
+        _ => error,
+    }
+}
+
 fn strip(e: &Expression) -> &Expression {
     match &e.kind {
         ExpressionKind::Unary(UnaryOperator::AddressOf, inner) => inner,
@@ -254,6 +269,7 @@ impl BodyCompiler<'_> {
                     args[0].span,
                 );
                 if name == "MPI_Waitall" {
+                    self.statuses_argument(args[2])?;
                     self.syscall(Sysno::Waitall, 2, form, span);
                     Ok(())
                 } else {
@@ -458,9 +474,13 @@ impl BodyCompiler<'_> {
         let span = e.span;
         match &strip(e).kind {
             ExpressionKind::Integer(0) => Ok(OutTarget::Ignore),
-            // MPI_STATUS_IGNORE and friends
-            ExpressionKind::Name(n) if constant(&n.text).is_some() => Ok(OutTarget::Ignore),
-            ExpressionKind::Name(n) => Ok(OutTarget::Word(self.scalar(n)?)),
+            // No out-parameter here is a status: every builtin, the ignore
+            // constants too, is refused as a variable (its value would be
+            // lost).
+            ExpressionKind::Name(n) => match self.reserved_name_error(n) {
+                Some(error) => Err(ignore_hint(error, &n.text)),
+                None => Ok(OutTarget::Word(self.scalar(n)?)),
+            },
             ExpressionKind::Index(array, index) if self.is_array(array) => {
                 let (base, length) = self.array(array)?;
                 let slot = self.allocate(1);
@@ -601,6 +621,9 @@ impl BodyCompiler<'_> {
         if let Some(error) = misused_name(name) {
             return Err(error);
         }
+        if let Some(error) = self.reserved_name_error(name) {
+            return Err(ignore_hint(error, &name.text));
+        }
         if self.variables.contains_key(&name.text) {
             return Err(Diagnostic::at(
                 name.span,
@@ -621,12 +644,27 @@ impl BodyCompiler<'_> {
         Ok(address)
     }
 
+    /// MPI_Waitall's statuses: `MPI_STATUSES_IGNORE` (or 0); any other
+    /// builtin there is refused, as in any out-parameter.
+    fn statuses_argument(&self, target: &Expression) -> Compiled<()> {
+        match &strip(target).kind {
+            ExpressionKind::Name(n) if n.text == "MPI_STATUSES_IGNORE" => Ok(()),
+            ExpressionKind::Name(n) => match self.reserved_name_error(n) {
+                Some(error) => Err(error.with_help(
+                    "this language keeps no array of statuses: pass MPI_STATUSES_IGNORE",
+                )),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+
     /// Stores the call's MPI status into `&st` (nothing for `&status`,
     /// the builtin, or `MPI_STATUS_IGNORE`).
     fn store_mpi_status(&mut self, target: &Expression) -> Compiled<()> {
         let name = match &strip(target).kind {
             ExpressionKind::Name(n) if n.text == "status" => return Ok(()),
-            ExpressionKind::Name(n) if super::mpi::constant(&n.text).is_some() => return Ok(()),
+            ExpressionKind::Name(n) if n.text == "MPI_STATUS_IGNORE" => return Ok(()),
             ExpressionKind::Integer(0) => return Ok(()),
             ExpressionKind::Name(n) => n.clone(),
             // A status is 4 words with fields read as `st.MPI_SOURCE`; the

@@ -211,7 +211,15 @@ impl BodyCompiler<'_> {
         }
         let wanted = if name == "wait" { 2 } else { 1 };
         if fixed.len() != wanted {
-            return Err(arity_error(call, &shape.replace("signal", name)));
+            let shape = shape.replace("signal", name);
+            if blocking {
+                if let Some(error) =
+                    crate::lang::compiler::call::misspelt_nonblocking(fixed.get(1..), &shape)
+                {
+                    return Err(error);
+                }
+            }
+            return Err(arity_error(call, &shape));
         }
         let (sysno, kind) = match name {
             "P" => (Sysno::P, ObjectKind::Semaphore),

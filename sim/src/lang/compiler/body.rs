@@ -106,7 +106,7 @@ impl<'a> BodyCompiler<'a> {
         u32::try_from(address).unwrap_or(u32::MAX)
     }
 
-    fn reserved_name_error(&self, name: &Name) -> Option<Diagnostic> {
+    pub(in crate::lang) fn reserved_name_error(&self, name: &Name) -> Option<Diagnostic> {
         if let Some(error) = crate::lang::mpi::misused_name(name) {
             return Some(error);
         }
@@ -453,7 +453,15 @@ impl<'a> BodyCompiler<'a> {
             .collect();
         // The map's order is random; the hint must not be.
         arrays.sort_unstable();
-        let guess = crate::lang::diagnostics::did_you_mean(text, &arrays);
+        // `Workr[0]` is as likely a misspelt process as a misspelt array.
+        let known: Vec<&str> = self
+            .globals
+            .processes
+            .iter()
+            .map(|p| p.name.as_str())
+            .chain(arrays)
+            .collect();
+        let guess = crate::lang::diagnostics::did_you_mean(text, &known);
         format!("{guess}declare it first: `let {text}[16];`")
     }
 }

@@ -183,14 +183,24 @@ pub(in crate::lang) fn split_arguments<'c>(
             Argument::Positional(expression) => positional.push(expression),
             Argument::Named(key, value) => {
                 if !allowed.contains(&key.text.as_str()) {
-                    let help = if allowed.is_empty() {
+                    let takes_flag = takes_nonblocking(&call.name.text);
+                    let mut options = allowed.to_vec();
+                    if takes_flag {
+                        options.push("nonblocking");
+                    }
+                    let help = if takes_flag && key.text == "nonblocking" {
+                        format!(
+                            "`nonblocking` is a flag, written alone: `{}(..., nonblocking)`",
+                            call.name.text
+                        )
+                    } else if options.is_empty() {
                         format!("`{}` takes no named options", call.name.text)
                     } else {
                         format!(
                             "{}the options of `{}` are: {}",
-                            did_you_mean(&key.text, allowed),
+                            did_you_mean(&key.text, &options),
                             call.name.text,
-                            allowed.join(", ")
+                            options.join(", ")
                         )
                     };
                     return Err(Diagnostic::at(
@@ -213,6 +223,39 @@ pub(in crate::lang) fn split_arguments<'c>(
         }
     }
     Ok((positional, named))
+}
+
+/// The calls that take the `nonblocking` flag.
+fn takes_nonblocking(call: &str) -> bool {
+    matches!(
+        call,
+        "send" | "recv" | "mbox_send" | "mbox_recv" | "P" | "lock"
+    )
+}
+
+/// The error for an extra argument of a call taking `nonblocking` (the
+/// arguments past the fixed ones) that is a misspelling of it (`nonblock`),
+/// with the call's `shape` in the hint.
+pub(in crate::lang) fn misspelt_nonblocking(
+    extra: Option<&[&Expression]>,
+    shape: &str,
+) -> Option<Diagnostic> {
+    extra?.iter().find_map(|argument| {
+        let ExpressionKind::Name(flag) = &argument.kind else {
+            return None;
+        };
+        let text = flag.text.to_ascii_lowercase();
+        let close = (text.len() >= 4 && "nonblocking".starts_with(&text))
+            || !did_you_mean(&text, &["nonblocking"]).is_empty();
+        close.then(|| {
+            Diagnostic::at(
+                flag.span,
+                format!("unknown flag `{}`", flag.text),
+                "unknown flag",
+            )
+            .with_help(format!("did you mean `nonblocking`? write `{shape}`"))
+        })
+    })
 }
 
 /// Notes a `nonblocking` flag; a second one is an error, as a repeated

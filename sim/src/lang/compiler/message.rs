@@ -66,6 +66,9 @@ impl BodyCompiler<'_> {
                 },
                 if is_send { "value" } else { "variable" }
             );
+            if let Some(error) = super::call::misspelt_nonblocking(fixed.get(2..), &shape) {
+                return Err(error);
+            }
             return Err(arity_error(call, &shape));
         }
         let timeout = named
@@ -316,7 +319,7 @@ impl BodyCompiler<'_> {
                     format!("unknown process or mailbox `{text}`"),
                     "unknown",
                 )
-                .with_help(self.unknown_peer_hint(text)))
+                .with_help(self.unknown_peer_hint(text, is_send)))
             }
             ExpressionKind::Index(name, index) => {
                 if let Some(process) = self.globals.process(&name.text) {
@@ -400,7 +403,7 @@ impl BodyCompiler<'_> {
 
     /// The hint for an unknown peer: a close process, mailbox or variable
     /// name if there is one, then every process and mailbox.
-    fn unknown_peer_hint(&self, text: &str) -> String {
+    fn unknown_peer_hint(&self, text: &str, is_send: bool) -> String {
         let mut variables: Vec<&str> = self.variables.keys().map(String::as_str).collect();
         // The map's order is random; the hint must not be.
         variables.sort_unstable();
@@ -413,6 +416,8 @@ impl BodyCompiler<'_> {
             .map(|p| p.name.as_str())
             .chain(self.globals.mailboxes.iter().map(|m| m.name.as_str()))
             .chain(variables)
+            // `recv(any, x)`: any process.
+            .chain((!is_send).then_some("ANY"))
             .collect();
         format!(
             "{}{}",
