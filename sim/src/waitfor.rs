@@ -320,8 +320,8 @@ pub fn analyse_stuck(kernel: &Kernel, names: &Names) -> Verdict {
 /// where other processes may still run: each member is blocked, with no
 /// timer, in a call only named processes can complete (a `send` or `recv`
 /// naming its peer, a `lock`, an MPI wait on named peers, a `recv(ANY)`
-/// while every other live process is in the set), and every live process
-/// that could complete it is in the set too. Calls on a mailbox, a
+/// while every other live process whose code sends is in the set), and
+/// every live process that could complete it is in the set too. Calls on a mailbox, a
 /// semaphore or a condition variable are left out: a running process may
 /// still open one and answer. Empty when there is no such cycle.
 ///
