@@ -202,11 +202,17 @@ impl Kernel {
     /// process, the capacity for a mailbox (both within the pool size).
     #[inline]
     pub fn quota_of(&self, dest: Dest) -> usize {
-        let quota = match dest {
+        self.capacity_of(dest).min(self.config.buffer_slots)
+    }
+
+    /// `dest`'s own capacity, before the pool's size caps it
+    /// ([`Kernel::quota_of`]): the receiver quota, or the mailbox's capacity.
+    #[inline]
+    pub fn capacity_of(&self, dest: Dest) -> usize {
+        match dest {
             Dest::Process(_) => self.config.receiver_quota,
             Dest::Mailbox(m) => self.mailbox(m).map_or(0, |m| m.capacity as usize),
-        };
-        quota.min(self.config.buffer_slots)
+        }
     }
 
     /// Takes the result of a blocking call that has completed, to put it in

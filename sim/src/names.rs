@@ -344,12 +344,7 @@ impl Names {
         let quota = kernel.quota_of(dest);
         let pool = kernel.messages().len();
         let slots = kernel.config().buffer_slots;
-        // The destination's own capacity, before the pool's size caps it.
-        let own = match dest {
-            Dest::Process(_) => kernel.config().receiver_quota,
-            Dest::Mailbox(m) => kernel.mailbox(m).map_or(0, |m| m.capacity as usize),
-        };
-        if queued >= quota && own > quota {
+        if queued >= quota && kernel.capacity_of(dest) > quota {
             // A mailbox of capacity 4 in a kernel of 2 slots holds 2.
             let s = if slots == 1 { "" } else { "s" };
             format!("full {queued}/{quota}: the kernel buffer has {slots} slot{s}")

@@ -77,12 +77,13 @@ pub fn waits_for(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) 
             .map(|p| p.pid)
             .collect::<Vec<_>>()
     };
-    // An `MPI_ANY_SOURCE` receive (or probe, or wait) waits for any live
-    // process whose code has an MPI send.
-    let live_mpi_senders = || {
+    // A `recv(ANY)` waits for any live process whose code has a direct
+    // send; an `MPI_ANY_SOURCE` receive (or probe, or wait), for those with
+    // an MPI send (`mpi`).
+    let live_senders = |mpi: bool| {
         live_others()
             .into_iter()
-            .filter(|q| names.may_send_any(*q, true))
+            .filter(|q| names.may_send_any(*q, mpi))
             .collect::<Vec<_>>()
     };
     match reason {
@@ -108,13 +109,9 @@ pub fn waits_for(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) 
             from: Source::Pid(from),
             ..
         } => vec![from],
-        // Any live process whose code has a direct send.
         BlockReason::Recv {
             from: Source::Any, ..
-        } => live_others()
-            .into_iter()
-            .filter(|q| names.may_send_any(*q, false))
-            .collect(),
+        } => live_senders(false),
         BlockReason::MboxSend { mailbox, .. } | BlockReason::MboxRecv { mailbox, .. } => {
             // The other half of the call: a receive for a sender, a send
             // for a receiver.
@@ -145,7 +142,7 @@ pub fn waits_for(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) 
                 match request.peer() {
                     Source::Pid(peer) if !peers.contains(&peer) => peers.push(peer),
                     Source::Pid(_) => {}
-                    Source::Any => return live_mpi_senders(),
+                    Source::Any => return live_senders(true),
                 }
             }
             peers
@@ -158,7 +155,7 @@ pub fn waits_for(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) 
         } => vec![peer],
         BlockReason::Mpi {
             peer: Source::Any, ..
-        } => live_mpi_senders(),
+        } => live_senders(true),
         // A mutex waits for its owner; a semaphore or a condition variable
         // for every other holder that could `V` or `signal` it.
         BlockReason::MutexLock { owner, .. } => vec![owner],

@@ -622,10 +622,9 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
             .map(|k| model.names.process(Program::pid_of(k)))
             .collect(),
         never_progress: (0..model.instances)
-            .filter(|&k| {
-                analysis::progress_of(program, k, ProgressKind::Items).is_none()
-                    && analysis::progress_of(program, k, ProgressKind::AnyCall).is_none()
-            })
+            // Judged by items, a process falls back to its calls: none
+            // means neither.
+            .filter(|&k| analysis::progress_of(program, k, ProgressKind::Items).is_none())
             .map(|k| model.names.process(Program::pid_of(k)))
             .collect(),
         also_starving,
