@@ -259,6 +259,41 @@ fn a_check_of_processes_at_different_priorities_says_it_does_not_model_them() {
 }
 
 #[test]
+fn expect_starvation_under_priorities_the_checker_ignores_gets_no_answer() {
+    let dir = scratch("priorities-starve");
+    // `ipclab run` starves Logger: Hi always has the CPU. Under weak
+    // fairness among all ready processes nothing starves it, and that says
+    // nothing about the priority scheduler the expect line is about.
+    std::fs::write(
+        dir.join("prio.ipc"),
+        "process Hi priority 5 { loop { produce x; yield; } }\n\
+         process Logger priority 0 { loop { produce y; yield; } }\n\
+         expect starvation(Logger);\n",
+    )
+    .unwrap();
+    let run = ipclab_in(&dir, &["run", "prio.ipc", "-q"]);
+    assert_eq!(code(&run), 0, "{}", both(&run));
+    let out = ipclab_in(&dir, &["check", "prio.ipc", "--no-save"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(text.contains("no answer either way"), "{text}");
+    assert!(!text.contains("does not match"), "{text}");
+    let strict = ipclab_in(&dir, &["check", "prio.ipc", "--no-save", "--strict"]);
+    assert_eq!(code(&strict), 3, "{}", both(&strict));
+    // With one priority for all, the same program's answer is certain.
+    std::fs::write(
+        dir.join("same.ipc"),
+        "process Hi { loop { produce x; yield; } }\n\
+         process Logger { loop { produce y; yield; } }\n\
+         expect starvation(Logger);\n",
+    )
+    .unwrap();
+    let out = ipclab_in(&dir, &["check", "same.ipc", "--no-save"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(stdout(&out).contains("does not match"), "{}", both(&out));
+}
+
+#[test]
 fn deadlock_recv_first_deadlocks_from_the_start() {
     let dir = scratch("recv-first");
     let out = ipclab_in(&dir, &["check", "deadlock-recv-first", "--no-save"]);
