@@ -294,6 +294,33 @@ fn expect_starvation_under_priorities_the_checker_ignores_gets_no_answer() {
 }
 
 #[test]
+fn a_deadlock_while_a_third_process_runs_is_named_under_the_starvation() {
+    let dir = scratch("deadlock-beside");
+    std::fs::write(
+        dir.join("beside.ipc"),
+        "process A { recv(B, x); send(B, 1); }\n\
+         process B { recv(A, y); send(A, 1); }\n\
+         process C { loop { produce z; consume z; } }\n",
+    )
+    .unwrap();
+    let out = ipclab_in(&dir, &["check", "beside.ipc", "--no-save"]);
+    let text = stdout(&out);
+    assert!(text.starts_with("check beside.ipc: STARVATION"), "{text}");
+    assert!(
+        text.contains(
+            "deadlocked, while others run (none of them can free these): A waits in recv(B)"
+        ),
+        "{text}"
+    );
+    // A starvation that no cycle explains has no such line: the producers
+    // of credit-direct-producers wait for a consumer that runs.
+    let out = ipclab_in(&dir, &["check", "credit-direct-producers", "--no-save"]);
+    let text = stdout(&out);
+    assert!(text.contains("STARVATION"), "{text}");
+    assert!(!text.contains("deadlocked, while others run"), "{text}");
+}
+
+#[test]
 fn deadlock_recv_first_deadlocks_from_the_start() {
     let dir = scratch("recv-first");
     let out = ipclab_in(&dir, &["check", "deadlock-recv-first", "--no-save"]);

@@ -497,7 +497,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
             };
             // Said as `ipclab replay` of the saved schedule says it (what
             // each did on the cycle), else as the state at its entry.
-            let replayed = starving_as_replayed(program, &schedule, options.progress);
+            let (replayed, deadlocked) = starving_as_replayed(program, &schedule, options.progress);
             let why = std::iter::once(&first)
                 .chain(&starved)
                 .map(|l| {
@@ -515,7 +515,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
                 verdict: Verdict::Runs {
                     progress: Vec::new(),
                     starving: why,
-                    deadlocked: Vec::new(),
+                    deadlocked,
                 },
                 schedule,
                 critical_step: None,
@@ -664,19 +664,25 @@ fn verdict_at(model: &model::Model, choices: &[Choice]) -> Option<Verdict> {
 }
 
 /// The starving processes, and why, as [`replay`] of the lasso `schedule`
-/// (found with `progress`) reports them; empty if it does not replay.
+/// (found with `progress`) reports them, and the wait-for cycle among them
+/// that no one outside can break, if there is one (a deadlock while others
+/// run, as `ipclab run` names it); empty if it does not replay.
 fn starving_as_replayed(
     program: &Program,
     schedule: &Schedule,
     progress: ProgressKind,
-) -> Vec<Stuck> {
+) -> (Vec<Stuck>, Vec<Stuck>) {
     let mut schedule = schedule.clone();
     schedule
         .comments
         .push(format!("progress: {}", progress.word()));
     match replay(program, &schedule, 1).map(|r| r.verdict) {
-        Ok(Verdict::Runs { starving, .. }) => starving,
-        _ => Vec::new(),
+        Ok(Verdict::Runs {
+            starving,
+            deadlocked,
+            ..
+        }) => (starving, deadlocked),
+        _ => (Vec::new(), Vec::new()),
     }
 }
 
