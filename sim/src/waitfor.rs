@@ -8,13 +8,12 @@
 //! code has a direct `send` (an `MPI_ANY_SOURCE` receive, for those with an
 //! MPI send); a mailbox send or receive for every other live
 //! holder of that mailbox whose code makes the other half of the call
-//! (`lang/handle_use.rs`), except the holders blocked in the same kind of
-//! call on the same mailbox (a receiver waiting for a message cannot put
-//! one into the mailbox before it gets one itself: it competes with the
-//! caller, it cannot help it). A `lock(m)` waits for `m`'s owner; a `P(s)`
-//! or a condition-variable `wait(c, m)` for every other live holder of `s`
-//! or `c` whose code may `V` it (or `signal` or `broadcast` it), except
-//! those waiting in the same call on the same object. A `P` on a device's
+//! (`lang/handle_use.rs`), blocked in the same call or not: two processes
+//! that both `recv(box)` first and `send(box, ...)` after wait for each
+//! other, as two `recv(ANY)` callers that both send do. A `lock(m)` waits
+//! for `m`'s owner; a `P(s)` or a condition-variable `wait(c, m)` for every
+//! other live holder of `s` or `c` whose code may `V` it (or `signal` or
+//! `broadcast` it). A `P` on a device's
 //! semaphore (the keyboard's `chars`) is no different: a stuck world is
 //! analysed only once no more input is scheduled, so the interrupt
 //! handler will not `V` it again, and what is left is the processes whose
@@ -99,7 +98,7 @@ pub fn waits_for(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) 
         } if waits_for_the_pool(kernel, Dest::Mailbox(mailbox)) => {
             let holders = kernel
                 .mailbox_holders(mailbox)
-                .filter(|q| *q != pid && !is_competitor(kernel, *q, reason))
+                .filter(|q| *q != pid)
                 .filter(|q| names.may_use_mailbox(*q, mailbox, false))
                 .collect();
             with_pool_receivers(kernel, pid, holders)
@@ -118,7 +117,7 @@ pub fn waits_for(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) 
             let wants_send = matches!(reason, BlockReason::MboxRecv { .. });
             kernel
                 .mailbox_holders(mailbox)
-                .filter(|q| *q != pid && !is_competitor(kernel, *q, reason))
+                .filter(|q| *q != pid)
                 .filter(|q| names.may_use_mailbox(*q, mailbox, wants_send))
                 .collect()
         }
@@ -159,23 +158,17 @@ pub fn waits_for(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) 
         // A mutex waits for its owner; a semaphore or a condition variable
         // for every other holder that could `V` or `signal` it.
         BlockReason::MutexLock { owner, .. } => vec![owner],
-        BlockReason::SemP { sem } => wakers(kernel, names, pid, Object::Semaphore(sem), reason),
+        BlockReason::SemP { sem } => wakers(kernel, names, pid, Object::Semaphore(sem)),
         BlockReason::CondWait { condvar, .. } => {
-            wakers(kernel, names, pid, Object::Condvar(condvar), reason)
+            wakers(kernel, names, pid, Object::Condvar(condvar))
         }
     }
 }
 
-/// The live holders of `object` other than `pid` and its competitors whose
+/// The live holders of `object` other than `pid` whose
 /// code may `V` it (a semaphore) or `signal` or `broadcast` it (a condition
 /// variable).
-fn wakers(
-    kernel: &Kernel,
-    names: &Names,
-    pid: Pid,
-    object: Object,
-    reason: BlockReason,
-) -> Vec<Pid> {
+fn wakers(kernel: &Kernel, names: &Names, pid: Pid, object: Object) -> Vec<Pid> {
     let may_wake = |q: Pid| {
         let handle = kernel
             .process(q)
@@ -185,7 +178,7 @@ fn wakers(
     };
     kernel
         .object_holders(object)
-        .filter(|q| *q != pid && !is_competitor(kernel, *q, reason) && may_wake(*q))
+        .filter(|q| *q != pid && may_wake(*q))
         .collect()
 }
 
@@ -195,7 +188,10 @@ fn is_device_semaphore(kernel: &Kernel, sem: SemaphoreId) -> bool {
 }
 
 /// Is `other` blocked in the same kind of mailbox call, on the same mailbox,
-/// as `reason`? Such a process waits for what the caller waits for.
+/// as `reason`? Such a process waits for what the caller waits for. Not a
+/// filter on the wait-for edges (a competitor whose code makes the other
+/// half is a partner once it gets what it waits for); only named when the
+/// caller has no partner at all ("B waits there too").
 fn is_competitor(kernel: &Kernel, other: Pid, reason: BlockReason) -> bool {
     let Some(ProcessState::Blocked(theirs)) = kernel.process(other).map(|p| p.state) else {
         return false;

@@ -321,6 +321,27 @@ fn a_deadlock_while_a_third_process_runs_is_named_under_the_starvation() {
 }
 
 #[test]
+fn two_processes_that_both_receive_first_from_one_mailbox_deadlock() {
+    let dir = scratch("mbox-both-recv");
+    std::fs::write(
+        dir.join("both.ipc"),
+        "mailbox box(capacity = 1);\n\
+         process A { recv(box, x); send(box, 1); }\n\
+         process B { recv(box, y); send(box, 2); }\n\
+         expect deadlock;\n",
+    )
+    .unwrap();
+    let out = ipclab_in(&dir, &["check", "both.ipc", "--no-save"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(text.starts_with("check both.ipc: DEADLOCK"), "{text}");
+    assert!(
+        text.contains("A waits in recv(box) [empty] -> B waits in recv(box) [empty] -> A"),
+        "{text}"
+    );
+}
+
+#[test]
 fn deadlock_recv_first_deadlocks_from_the_start() {
     let dir = scratch("recv-first");
     let out = ipclab_in(&dir, &["check", "deadlock-recv-first", "--no-save"]);

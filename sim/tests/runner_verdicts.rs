@@ -115,6 +115,41 @@ fn blocked_forever_on_a_rendezvous_send_to_a_terminated_receiver() {
 }
 
 #[test]
+fn processes_waiting_in_one_call_whose_code_makes_the_other_half_deadlock() {
+    // Each waits where the other waits, and only the other could answer
+    // once it got past: a cycle, as two recv(ANY) callers that both send.
+    for (source, cycle) in [
+        (
+            "mailbox box(capacity = 0);\n\
+             process A { recv(box, x); send(box, 1); }\n\
+             process B { recv(box, y); send(box, 2); }",
+            "A waits in recv(box) [empty] -> B waits in recv(box) [empty] -> A",
+        ),
+        (
+            "mailbox box(capacity = 0);\n\
+             process A { send(box, 1); recv(box, x); }\n\
+             process B { send(box, 2); recv(box, y); }",
+            "A waits in send(box) [rendezvous: no receiver waiting] -> B waits in send(box) \
+             [rendezvous: no receiver waiting] -> A",
+        ),
+        (
+            "semaphore s(0);\n\
+             process A { P(s); V(s); }\n\
+             process B { P(s); V(s); }",
+            "A waits in P(s) [count 0] -> B waits in P(s) [count 0] -> A",
+        ),
+    ] {
+        let result = run_source(source);
+        assert!(
+            matches!(result.verdict, Verdict::Deadlock { .. }),
+            "{source}\n{}",
+            text(&result)
+        );
+        assert!(text(&result).contains(cycle), "{}", text(&result));
+    }
+}
+
+#[test]
 fn blocked_forever_on_a_mailbox_no_live_process_can_fill() {
     // The dispatcher leaves without sending stop messages: the workers wait
     // on a mailbox that only they hold. They compete for a message; none of
