@@ -48,16 +48,19 @@ impl Names {
         }
     }
 
-    /// May `pid`'s code make a direct `send` (`mpi` false) or an MPI send
-    /// (`mpi` true)? True for a pid of no instance.
-    pub fn may_send_any(&self, pid: Pid, mpi: bool) -> bool {
+    /// May `pid`'s code make a direct `send` to `to` (`mpi` false), or an
+    /// MPI send (`mpi` true)? True for a pid of no instance.
+    pub fn may_send_any(&self, pid: Pid, to: Pid, mpi: bool) -> bool {
         self.instance(pid)
             .and_then(|k| self.handle_use.get(k))
             .is_none_or(|uses| {
                 if mpi {
                     uses.sends_mpi
                 } else {
-                    uses.sends_direct
+                    match self.instance(to) {
+                        Some(k) => uses.may_send_directly_to(k),
+                        None => uses.sends_direct != 0,
+                    }
                 }
             })
     }

@@ -77,12 +77,12 @@ pub fn waits_for(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) 
             .collect::<Vec<_>>()
     };
     // A `recv(ANY)` waits for any live process whose code has a direct
-    // send; an `MPI_ANY_SOURCE` receive (or probe, or wait), for those with
+    // send that may name the caller; an `MPI_ANY_SOURCE` receive (or probe, or wait), for those with
     // an MPI send (`mpi`).
     let live_senders = |mpi: bool| {
         live_others()
             .into_iter()
-            .filter(|q| names.may_send_any(*q, mpi))
+            .filter(|q| names.may_send_any(*q, pid, mpi))
             .collect::<Vec<_>>()
     };
     match reason {

@@ -115,6 +115,33 @@ fn blocked_forever_on_a_rendezvous_send_to_a_terminated_receiver() {
 }
 
 #[test]
+fn a_recv_any_waits_only_for_processes_whose_sends_may_name_it() {
+    // B's only send names C, which has exited: nobody can ever send to A.
+    let result = run_source(
+        "process A { recv(ANY, x); send(B, 1); }\n\
+         process B { recv(A, y); send(C, 2); }\n\
+         process C { print \"c exits\"; }",
+    );
+    let Verdict::BlockedForever { stuck } = &result.verdict else {
+        panic!("{}", text(&result));
+    };
+    assert_eq!(
+        stuck[0].why,
+        "recv(ANY) [nothing queued]: no live process can ever satisfy it"
+    );
+    // A computed destination may name A: then it is a cycle.
+    let result = run_source(
+        "process A { recv(ANY, x); send(B, 1); }\n\
+         process B { let to = A; recv(A, y); send(to, 2); }",
+    );
+    assert!(
+        matches!(result.verdict, Verdict::Deadlock { .. }),
+        "{}",
+        text(&result)
+    );
+}
+
+#[test]
 fn processes_waiting_in_one_call_whose_code_makes_the_other_half_deadlock() {
     // Each waits where the other waits, and only the other could answer
     // once it got past: a cycle, as two recv(ANY) callers that both send.

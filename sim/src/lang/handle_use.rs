@@ -16,10 +16,12 @@
 //! another object than the declared one: `close(0); mbox_open("x")` reuses
 //! 0), and a process that destroys a mailbox is a partner of every wait on
 //! one (the destroy ends the wait with `EIDRM`). Whether the code has a
-//! direct `send` at all, or an MPI send, is read the same way: only such a
-//! process can end a `recv(ANY)`, or an `MPI_ANY_SOURCE` receive.
+//! direct `send` that may name a given process (its destination a
+//! constant, or computed: any), or an MPI send, is read the same way: only
+//! such a process can end that process's `recv(ANY)`, or an
+//! `MPI_ANY_SOURCE` receive.
 
-use ipclab_syscalls::Sysno;
+use ipclab_syscalls::{Pid, Sysno};
 
 use super::ast::BinaryOperator;
 use super::{Instance, Instruction, Program};
@@ -35,8 +37,10 @@ pub struct HandleUse {
     /// `V(h)`, `signal(h)` or `broadcast(h)`: the calls that end a `P` or
     /// a condition-variable `wait` on `h`.
     pub wakes: u64,
-    /// A direct `send` (to a process): what ends a `recv(ANY)`.
-    pub sends_direct: bool,
+    /// The instances a direct `send` may name (bit `k`: instance `k`; all
+    /// ones: any, for a computed destination): what ends a `recv(ANY)` of
+    /// one of them. 0: no direct send.
+    pub sends_direct: u64,
     /// An MPI send of any mode (blocking or not): what ends an
     /// `MPI_ANY_SOURCE` receive, probe or wait.
     pub sends_mpi: bool,
@@ -53,6 +57,15 @@ impl HandleUse {
         m >= 64 || self.receives & (1 << m) != 0
     }
 
+    /// May a direct `send` of its name instance `k`?
+    pub fn may_send_directly_to(&self, k: usize) -> bool {
+        if k >= 64 {
+            self.sends_direct != 0
+        } else {
+            self.sends_direct & (1 << k) != 0
+        }
+    }
+
     /// May it `V`, `signal` or `broadcast` the object of handle `h`?
     pub fn may_wake(&self, h: u64) -> bool {
         h >= 64 || self.wakes & (1 << h) != 0
@@ -67,7 +80,7 @@ impl Program {
             sends: u64::MAX,
             receives: u64::MAX,
             wakes: u64::MAX,
-            sends_direct: true,
+            sends_direct: u64::MAX,
             sends_mpi: true,
         };
         let Some(&Instance { decl, index, .. }) = self.instances.get(instance) else {
@@ -91,7 +104,7 @@ impl Program {
             sends: 0,
             receives: 0,
             wakes: 0,
-            sends_direct: false,
+            sends_direct: 0,
             sends_mpi: false,
         };
         let handles = (self.mailboxes.len() + self.objects.len()).min(64);
@@ -110,7 +123,15 @@ impl Program {
                 Sysno::MboxSend => used.sends |= mask,
                 Sysno::MboxRecv => used.receives |= mask,
                 Sysno::V | Sysno::Signal | Sysno::Broadcast => used.wakes |= mask,
-                Sysno::Send => used.sends_direct = true,
+                // A constant destination is a pid: the instance it names.
+                Sysno::Send => {
+                    used.sends_direct |= match handle.map(|h| Pid::from_raw(h as u64)) {
+                        Some(Ok(to)) if to.node == 0 && to.generation == 1 && to.index < 64 => {
+                            1 << to.index
+                        }
+                        _ => u64::MAX,
+                    }
+                }
                 Sysno::MpiSend | Sysno::Isend => used.sends_mpi = true,
                 _ => {}
             }
