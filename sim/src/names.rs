@@ -165,17 +165,25 @@ impl Names {
                     Source::Any => "ANY".to_string(),
                     Source::Pid(pid) => self.process(pid),
                 };
+                let sender = matches!(from, Source::Pid(_)).then_some(from_text.as_str());
+                let waiting = waiting_for(kernel, Dest::Process(waiter));
+                let detail = passed_over(waiting, sender, tag, "nothing queued");
                 if let Source::Pid(pid) = from {
                     if kernel.process(pid).is_none_or(|p| p.is_exited()) {
+                        // What it left queued, with another tag, is part of
+                        // the why: `[S has terminated; 1 queued, none from
+                        // S with tag 3]`.
+                        let left = if waiting == (0, 0) {
+                            String::new()
+                        } else {
+                            format!("; {detail}")
+                        };
                         return format!(
-                            "recv({from_text}{}) [{from_text} has terminated]",
+                            "recv({from_text}{}) [{from_text} has terminated{left}]",
                             tag_text(tag)
                         );
                     }
                 }
-                let sender = matches!(from, Source::Pid(_)).then_some(from_text.as_str());
-                let waiting = waiting_for(kernel, Dest::Process(waiter));
-                let detail = passed_over(waiting, sender, tag, "nothing queued");
                 format!("recv({from_text}{}) [{detail}]", tag_text(tag))
             }
             BlockReason::MboxRecv { mailbox, tag } => {

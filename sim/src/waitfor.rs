@@ -400,7 +400,7 @@ fn describe_dead_end(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReas
             )
         }
     } else if live.is_empty() {
-        if what.contains("has terminated]") {
+        if what.contains(" has terminated") {
             // The reason already says so: `recv(Sender) [Sender has terminated]`.
             what
         } else {

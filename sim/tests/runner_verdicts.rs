@@ -115,6 +115,29 @@ fn blocked_forever_on_a_rendezvous_send_to_a_terminated_receiver() {
 }
 
 #[test]
+fn a_receive_from_a_terminated_sender_names_what_it_left_with_another_tag() {
+    let result = run_source(
+        "process S { send(R, 10, tag = 1); }\n\
+         process R { recv(S, a, tag = 3); }",
+    );
+    let Verdict::BlockedForever { stuck } = &result.verdict else {
+        panic!("{}", text(&result));
+    };
+    assert_eq!(
+        stuck[0].why,
+        "recv(S, tag 3) [S has terminated; 1 queued, none from S with tag 3]"
+    );
+    // Nothing left behind: the reason is the termination alone.
+    let result = run_source("process S { exit; }\nprocess R { recv(S, a, tag = 3); }");
+    assert!(
+        text(&result).contains("R waits in recv(S, tag 3) [S has terminated]\n")
+            || text(&result).ends_with("R waits in recv(S, tag 3) [S has terminated]"),
+        "{}",
+        text(&result)
+    );
+}
+
+#[test]
 fn a_recv_any_waits_only_for_processes_whose_sends_may_name_it() {
     // B's only send names C, which has exited: nobody can ever send to A.
     let result = run_source(
@@ -709,9 +732,11 @@ fn a_tag_filtered_recv_says_what_is_queued_and_not_taken() {
         block_reasons(&result, "R"),
         ["recv(m, tag 2) [1 queued, none with tag 2]"]
     );
-    // The sender is gone: that, with the filter, is the whole story.
+    // The sender is gone, and what it left has another tag.
     assert!(
-        text(&result).contains("R2 waits in recv(S, tag 2) [S has terminated]"),
+        text(&result).contains(
+            "R2 waits in recv(S, tag 2) [S has terminated; 1 queued, none from S with tag 2]"
+        ),
         "{}",
         text(&result)
     );
