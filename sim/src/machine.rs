@@ -77,15 +77,35 @@ impl Effect {
         )
     }
 
-    /// Did a call complete successfully in this step? A `yield` does: it
-    /// gives up the CPU and returns 0.
-    pub fn completed_ok(&self) -> bool {
+    /// Did a call complete successfully in this step (the step's `event`)?
+    /// A `yield` does: it gives up the CPU and returns 0. A poll that found
+    /// nothing does not ([`found_nothing`]).
+    pub fn completed_ok(&self, event: &VmEvent) -> bool {
         match self {
-            Effect::Trapped(TrapOutcome::Complete(r)) => Reply::from_regs(*r).is_ok(),
+            Effect::Trapped(TrapOutcome::Complete(r)) => {
+                Reply::from_regs(*r).is_ok() && !found_nothing(event, *r)
+            }
             Effect::Trapped(TrapOutcome::Yielded) => true,
             _ => false,
         }
     }
+}
+
+/// Is `result` the answer of a poll that found nothing: an `MPI_Test` of a
+/// request not yet complete, an `MPI_Iprobe` with no message (flag 0, in
+/// `r1`)? Such a call succeeds but changes nothing, as one failing with
+/// `EAGAIN` does, so it is no progress: a loop of them is a busy-wait.
+pub fn found_nothing(event: &VmEvent, result: RetRegs) -> bool {
+    match event {
+        VmEvent::Syscall { regs, .. } => poll_found_nothing(regs, result),
+        _ => false,
+    }
+}
+
+/// [`found_nothing`] of the call made with `regs`.
+pub fn poll_found_nothing(regs: &ipclab_syscalls::Regs, result: RetRegs) -> bool {
+    let poll = regs.sysno == Sysno::Test as u64 || regs.sysno == Sysno::Iprobe as u64;
+    poll && result[1] == 0 && Reply::from_regs(result).is_ok()
 }
 
 /// The processes' memories, as the kernel sees them (pid slot = instance).

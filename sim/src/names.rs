@@ -48,20 +48,16 @@ impl Names {
         }
     }
 
-    /// May `pid`'s code make a direct `send` to `to` (`mpi` false), or an
-    /// MPI send (`mpi` true)? True for a pid of no instance.
+    /// May `pid`'s code make a direct `send` (`mpi` false) or an MPI send
+    /// (`mpi` true) to `to`? True for a pid of no instance.
     pub fn may_send_any(&self, pid: Pid, to: Pid, mpi: bool) -> bool {
         self.instance(pid)
             .and_then(|k| self.handle_use.get(k))
-            .is_none_or(|uses| {
-                if mpi {
-                    uses.sends_mpi
-                } else {
-                    match self.instance(to) {
-                        Some(k) => uses.may_send_directly_to(k),
-                        None => uses.sends_direct != 0,
-                    }
-                }
+            .is_none_or(|uses| match (self.instance(to), mpi) {
+                (Some(k), true) => uses.may_send_mpi_to(k),
+                (Some(k), false) => uses.may_send_directly_to(k),
+                (None, true) => uses.sends_mpi != 0,
+                (None, false) => uses.sends_direct != 0,
             })
     }
 
@@ -268,7 +264,7 @@ impl Names {
                     "synchronous: no matching recv posted".to_string()
                 }
                 Some(RequestKind::Send(SendMode::Buffered)) => "not yet received".to_string(),
-                Some(RequestKind::Send(_)) => "rendezvous: no matching recv posted".to_string(),
+                Some(RequestKind::Send(_)) => self.standard_send_detail(kernel, waiter, peer),
                 Some(RequestKind::Recv) | None => "nothing matching arrived".to_string(),
             }
         };
@@ -291,6 +287,41 @@ impl Names {
             (_, None) => what,
         };
         format!("{name}({inner}) [{detail}]")
+    }
+
+    /// Why a standard send of `waiter` to `peer` waits for its receive:
+    /// its message is over the eager limit (a rendezvous), or it fits but
+    /// found no free slot: `kernel buffer full 4/4`, `full 2/2` (the
+    /// receiver's quota of the shared slots).
+    fn standard_send_detail(&self, kernel: &Kernel, waiter: Pid, peer: Source) -> String {
+        let rendezvous = "rendezvous: no matching recv posted".to_string();
+        let Source::Pid(to) = peer else {
+            return rendezvous;
+        };
+        let len = kernel.requests().find_map(|(_, r)| match r.op {
+            ipclab_kernel::RequestOp::Send {
+                mode: SendMode::Standard,
+                to: dest,
+                len,
+                ..
+            } if r.owner == waiter && dest == to && r.done.is_none() => Some(len),
+            _ => None,
+        });
+        let config = kernel.config();
+        match len {
+            Some(len) if len <= config.eager_limit as u64 => {
+                let queued = kernel.mpi_messages().iter().filter(|m| m.to == to).count();
+                let quota = config.receiver_quota.min(config.buffer_slots);
+                let used = kernel.messages().len() + kernel.mpi_messages().len();
+                let full = if queued >= quota {
+                    format!("full {queued}/{quota}")
+                } else {
+                    format!("kernel buffer full {used}/{}", config.buffer_slots)
+                };
+                format!("{full}: no matching recv posted")
+            }
+            _ => rendezvous,
+        }
     }
 
     /// An `MPI_Waitany` of `owner` waits for any one of its requests, an

@@ -496,6 +496,9 @@ impl<'p> World<'p> {
             &mut recorder,
         );
         match effect {
+            // A poll that found nothing is neither progress nor a failure.
+            Effect::Trapped(TrapOutcome::Complete(result))
+                if machine::found_nothing(&event, result) => {}
             Effect::Trapped(TrapOutcome::Complete(result)) => self.call_completed(k, result),
             // `yield` succeeds at once (its 0 comes back when it runs again).
             Effect::Trapped(TrapOutcome::Yielded) => self.progress(k, false),

@@ -360,7 +360,9 @@ impl Machine<'_> {
                     self.unpark(wake);
                     match outcome {
                         Ok(TrapOutcome::Complete(result)) => {
-                            if Reply::from_regs(result).is_ok() {
+                            if Reply::from_regs(result).is_ok()
+                                && !crate::machine::poll_found_nothing(&regs, result)
+                            {
                                 self.progress(k, false);
                             }
                             calls += 1;

@@ -205,6 +205,46 @@ fn a_failed_bsend_names_the_mpi_call_and_the_sizes() {
 }
 
 #[test]
+fn a_bsend_with_no_buffer_attached_says_to_attach_one() {
+    let source = "
+process Rank[2] {
+    let x = 5;
+    if index == 0 { MPI_Bsend(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD); }
+    else { MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st); }
+}
+";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    let (message, _) = error_of(&result);
+    assert!(
+        message.contains("needs 8 bytes of attached buffer, 0 available (no buffer is attached, MPI_Buffer_attach one first"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_waitall_naming_one_request_twice_says_where() {
+    let source = "
+process Rank[2] {
+    let x = 0;
+    if index == 0 { MPI_Send(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD); }
+    else {
+        let reqs[3];
+        MPI_Irecv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &reqs[0]);
+        reqs[2] = reqs[0];
+        MPI_Waitall(3, reqs, MPI_STATUSES_IGNORE);
+    }
+}
+";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    let (message, line) = error_of(&result);
+    assert_eq!(line, line_of(source, "MPI_Waitall("));
+    assert!(
+        message.starts_with("MPI_Waitall failed with EINVAL (invalid argument): the handle at index 2 names a request an earlier handle of the array names too"),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_failed_wait_names_mpi_wait_not_its_syscall() {
     let source = "
 process Rank[1] {

@@ -1051,3 +1051,37 @@ fn a_world_only_waiting_for_a_timer_at_the_tick_limit_starves_nobody() {
     );
     assert!(starving_names(&result).is_empty(), "{}", text(&result));
 }
+
+#[test]
+fn a_standard_mpi_send_that_fits_the_eager_limit_but_finds_no_slot_says_so() {
+    // One kernel slot: rank 0's first message takes it, its second waits
+    // (the slot rank 1 may use is taken), and rank 1's first finds the
+    // kernel buffer full. 8 bytes is under the eager limit: no rendezvous.
+    let result = run_source(
+        "kernel { buffer_slots = 1; }\n\
+         process Rank[2] {\n\
+             let x = 0;\n\
+             MPI_Send(x, 1, MPI_INT, 1 - index, 0, MPI_COMM_WORLD);\n\
+             MPI_Send(x, 1, MPI_INT, 1 - index, 0, MPI_COMM_WORLD);\n\
+             MPI_Recv(x, 1, MPI_INT, 1 - index, 0, MPI_COMM_WORLD, &st);\n\
+             MPI_Recv(x, 1, MPI_INT, 1 - index, 0, MPI_COMM_WORLD, &st);\n\
+         }",
+    );
+    assert!(
+        matches!(result.verdict, Verdict::Deadlock { .. }),
+        "{}",
+        text(&result)
+    );
+    let text = text(&result);
+    assert!(
+        text.contains(
+            "Rank[0] waits in MPI_Send(to Rank[1], tag 0) [full 1/1: no matching recv posted]"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("Rank[1] waits in MPI_Send(to Rank[0], tag 0) [kernel buffer full 1/1: no matching recv posted]"),
+        "{text}"
+    );
+    assert!(!text.contains("rendezvous"), "{text}");
+}

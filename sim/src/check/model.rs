@@ -378,7 +378,7 @@ impl<'p> Model<'p> {
             &mut event,
             &mut sink,
         );
-        result.call_done |= effect.completed_ok();
+        result.call_done |= effect.completed_ok(&event);
         let effect_local = effect.is_local();
         if effect_local {
             result.kind = StepKind::Local;

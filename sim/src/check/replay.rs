@@ -190,7 +190,7 @@ pub fn replay(
                         last_failure[k] = Some((errno, step as u64));
                     }
                 }
-                if effect.completed_ok() {
+                if effect.completed_ok(&event) {
                     progress[k].2 += 1;
                     progress[k].3 = Some(step as u64);
                     if counts(k, None) {

@@ -29,7 +29,7 @@ mod ranges;
 pub(crate) use failure::failure_message;
 
 use names::CALLS;
-pub(super) use names::{constant, misused_name, MPI_UNDEFINED};
+pub(super) use names::{constant, misused_name, COMM_WORLD, MPI_UNDEFINED};
 use ranges::Direction;
 
 /// The MPI call written at the start of `source[span]`, if one is: a

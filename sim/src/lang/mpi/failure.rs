@@ -30,8 +30,15 @@ pub(crate) fn failure_message(program: &Program, failure: &Failure) -> Option<St
         Errno::ENOBUFS => (
             errno.description(),
             format!(
-                "needs {} bytes of attached buffer, {} available",
-                ret[1], ret[2]
+                "needs {} bytes of attached buffer, {} available{}",
+                ret[1],
+                ret[2],
+                if ret[2] == 0 {
+                    " (no buffer is attached, MPI_Buffer_attach one first, or all of it holds \
+                     messages not yet delivered)"
+                } else {
+                    ""
+                }
             ),
         ),
         Errno::EMSGSIZE => (
@@ -84,6 +91,15 @@ fn refused_arguments(failure: &Failure, ranks: u64) -> Option<String> {
                     return Some(format!(
                         "count {} is more than the {MAX_WAIT_COUNT} requests one call may wait for",
                         a[1]
+                    ))
+                }
+                // The kernel's `r1`: where the array names a request again.
+                Sysno::Waitall | Sysno::Waitany => {
+                    return Some(format!(
+                        "the handle at index {} names a request an earlier handle of the array \
+                         names too (completing the first frees it, so the second could never \
+                         complete)",
+                        failure.ret[1]
                     ))
                 }
                 _ => return None,
