@@ -162,7 +162,9 @@ fn credit_direct_is_proved_safe() {
         "{text}"
     );
     assert!(
-        text.contains("expected runs: no schedule violates it (a proof)"),
+        text.contains(
+            "expected runs: no schedule violates it, every schedule runs forever (a proof)"
+        ),
         "{text}"
     );
     // Nothing to save, so no directory appears.
@@ -339,6 +341,123 @@ fn two_processes_that_both_receive_first_from_one_mailbox_deadlock() {
         text.contains("A waits in recv(box) [empty] -> B waits in recv(box) [empty] -> A"),
         "{text}"
     );
+}
+
+#[test]
+fn expect_completes_of_a_program_that_can_run_forever_does_not_match_and_the_schedule_replays() {
+    let dir = scratch("completes-forever");
+    std::fs::write(
+        dir.join("spin.ipc"),
+        "process A { loop { yield; } }\nprocess B { send(A, 1); }\nexpect completes;\n",
+    )
+    .unwrap();
+    let out = ipclab_in(&dir, &["check", "spin.ipc", "--no-save"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(
+        text.contains("every schedule runs forever: no end where every process exits"),
+        "{text}"
+    );
+    assert!(
+        text.contains("expected completes: some schedule runs forever, does not match ✗"),
+        "{text}"
+    );
+    // The schedule shown replays as a run that goes on: `runs`, not `completes`.
+    let line = text
+        .lines()
+        .find(|l| l.contains("that schedule: ipclab replay"))
+        .expect("a replay command");
+    let schedule = line.split("--schedule ").nth(1).unwrap().trim_matches('\'');
+    assert!(schedule.contains('|'), "a lasso: {line}");
+    let out = ipclab_in(&dir, &["replay", "spin.ipc", "--schedule", schedule, "-q"]);
+    assert!(stdout(&out).starts_with("runs"), "{}", both(&out));
+    assert_eq!(code(&out), 1, "{}", both(&out));
+}
+
+#[test]
+fn expect_runs_of_a_program_whose_processes_can_all_exit_does_not_match() {
+    let dir = scratch("runs-ends");
+    std::fs::write(
+        dir.join("both-exit.ipc"),
+        "process A { send(B, 1); }\nprocess B { recv(A, x); }\nexpect runs;\n",
+    )
+    .unwrap();
+    let out = ipclab_in(&dir, &["check", "both-exit.ipc", "--no-save"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(
+        text.contains("every schedule completes: every process exits"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "expected runs: some schedule completes (every process exits), does not match ✗"
+        ),
+        "{text}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.contains("that schedule: ipclab replay"))
+        .expect("a replay command");
+    let schedule = line.split("--schedule ").nth(1).unwrap().trim_matches('\'');
+    let out = ipclab_in(
+        &dir,
+        &["replay", "both-exit.ipc", "--schedule", schedule, "-q"],
+    );
+    assert!(stdout(&out).starts_with("completes"), "{}", both(&out));
+}
+
+#[test]
+fn expect_completes_holds_when_a_polling_loop_ends_under_every_fair_schedule() {
+    // A polls a semaphore that B raises: an unfair schedule keeps B off the
+    // CPU forever, a fair one cannot, so every (fair) schedule completes.
+    let dir = scratch("completes-poll");
+    std::fs::write(
+        dir.join("poll.ipc"),
+        "semaphore s(0);\n\
+         process A { let r = P(s, nonblocking); while r != OK { r = P(s, nonblocking); } }\n\
+         process B { V(s); }\nexpect completes;\n",
+    )
+    .unwrap();
+    let out = ipclab_in(&dir, &["check", "poll.ipc", "--no-save"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(
+        text.contains(
+            "expected completes: no schedule violates it, every schedule completes (a proof) ✓"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_mpi_test_loop_for_a_message_never_sent_starves_under_run_and_check() {
+    let dir = scratch("mpi-test-never");
+    std::fs::write(
+        dir.join("never.ipc"),
+        "process Rank[2] {\n\
+             let x = 0;\n\
+             MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+             if rank == 0 { MPI_Send(x, 1, MPI_INT, 1, 2, MPI_COMM_WORLD); }\n\
+             else {\n\
+                 let flag = 0;\n\
+                 MPI_Irecv(x, 1, MPI_INT, 0, 3, MPI_COMM_WORLD, &req);\n\
+                 while flag == 0 { MPI_Test(&req, &flag, &st); }\n\
+             }\n\
+         }\n\
+         expect completes;\n",
+    )
+    .unwrap();
+    // A test that finds nothing is no progress, as a call failing with EAGAIN.
+    let out = ipclab_in(&dir, &["run", "never.ipc", "-q"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(text.contains("starving: Rank[1]"), "{text}");
+    let out = ipclab_in(&dir, &["check", "never.ipc", "--no-save"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(text.starts_with("check never.ipc: STARVATION"), "{text}");
+    assert!(text.contains("starving: Rank[1]"), "{text}");
 }
 
 #[test]
@@ -1377,6 +1496,105 @@ fn a_schedule_that_does_not_fit_names_the_overrides_it_was_made_with() {
             "it was made with -D SLOTS=1 and is replayed with -D SLOTS=0: \
              replay it with the same -D values"
         ),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn choices_left_after_the_run_ended_say_how_it_ended() {
+    let dir = scratch("too-long");
+    let out = ipclab_in(
+        &dir,
+        &["replay", "deadlock-recv-first", "--schedule", "0 1 0"],
+    );
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "step 3: the run ended at step 2 with no process able to run (a deadlock, or \
+             processes blocked forever); the schedule has 1 more choice than the run can take"
+        ),
+        "{err}"
+    );
+    // Nothing says it was made elsewhere: no guess that it was.
+    assert!(!err.contains("another scenario"), "{err}");
+    std::fs::write(dir.join("one.ipc"), "process A { }\n").unwrap();
+    let out = ipclab_in(&dir, &["replay", "one.ipc", "--schedule", "0 0 0"]);
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(
+        stderr(&out).contains(
+            "the run ended at step 1 with every process exited; the schedule has 2 more choices"
+        ),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn an_output_path_that_is_a_file_is_said_to_be_no_directory() {
+    let dir = scratch("output-file");
+    std::fs::write(dir.join("plainfile"), "hi\n").unwrap();
+    let out = ipclab_in(
+        &dir,
+        &["check", "deadlock-recv-first", "--output", "plainfile"],
+    );
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(
+        stderr(&out).contains(
+            "could not save the deadlock counterexample: plainfile is a file, not a directory"
+        ),
+        "{}",
+        both(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("plainfile")).unwrap(),
+        "hi\n"
+    );
+}
+
+#[test]
+fn a_replayed_json_trace_gives_its_own_length_as_max_steps() {
+    let dir = scratch("replay-json");
+    let out = ipclab_in(
+        &dir,
+        &[
+            "replay",
+            "deadlock-recv-first",
+            "--schedule",
+            "0 1",
+            "--json",
+        ],
+    );
+    let text = stdout(&out);
+    let header = text.lines().next().unwrap_or("");
+    assert!(header.contains("\"max_steps\":2"), "{header}");
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains("\"type\":\"step\""))
+            .count(),
+        2,
+        "{text}"
+    );
+}
+
+#[test]
+fn output_that_cannot_be_written_is_an_error() {
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ipclab"))
+        .args(["run", "credit-direct"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(
+        stderr(&out).contains("could not write the output"),
         "{}",
         both(&out)
     );

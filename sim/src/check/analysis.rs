@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use super::schedule::Choice;
 use super::search::{
     label_choice, Graph, EXPANDED, LABEL_CALL, LABEL_CONSUMED, LABEL_PRODUCED, LABEL_TIMER,
+    TERMINAL,
 };
 use super::ProgressKind;
 
@@ -182,8 +183,44 @@ pub struct Lasso {
 /// `k` is alive, and in which every choice enabled in all its states is
 /// taken by one of its edges (weak fairness).
 pub fn starvation(graph: &Graph, k: usize, progress: ProgressKind) -> Option<Lasso> {
+    fair_cycle_where(graph, &|label| !is_progress(label, k, progress), Some(k))
+}
+
+/// A schedule that runs forever: the first weakly fair cycle of the graph
+/// (an SCC with at least one edge in which every choice enabled in all its
+/// states is taken by one of its edges), whatever its steps do. Its
+/// lasso's `process` is `usize::MAX`. `None` when every fair schedule ends
+/// (the graph's only cycles are unfair: a process spins while another,
+/// ready all along, never gets its turn).
+pub fn runs_forever(graph: &Graph) -> Option<Lasso> {
+    fair_cycle_where(graph, &|_| true, None)
+}
+
+/// The shortest path (its edge labels) to an end state in which every
+/// process has exited and nothing went wrong, if one is reachable.
+pub fn completes(graph: &Graph) -> Option<Vec<u16>> {
+    shortest_path(
+        graph,
+        0,
+        |v| {
+            let node = &graph.nodes[v as usize];
+            node.status == TERMINAL && node.alive == 0 && node.violation == 0
+        },
+        |_| true,
+        |_, _| true,
+    )
+    .map(|(_, labels)| labels)
+}
+
+/// The first fair cycle of the graph restricted to the edges `keep`
+/// accepts (Tarjan's SCCs, then [`fair_cycle`]); with `alive`, only in
+/// components where that instance is alive.
+fn fair_cycle_where(
+    graph: &Graph,
+    keep: &dyn Fn(u16) -> bool,
+    alive: Option<usize>,
+) -> Option<Lasso> {
     let n = graph.nodes.len();
-    let keep = |label: u16| !is_progress(label, k, progress);
     let edges_of = |v: u32| {
         let node = &graph.nodes[v as usize];
         &graph.edges[node.edge_range()]
@@ -246,7 +283,7 @@ pub fn starvation(graph: &Graph, k: usize, progress: ProgressKind) -> Option<Las
             }
             let id = comps;
             comps += 1;
-            if let Some(lasso) = fair_cycle(graph, &members, &comp, id, k, &keep) {
+            if let Some(lasso) = fair_cycle(graph, &members, &comp, id, alive, keep) {
                 return Some(lasso);
             }
         }
@@ -259,11 +296,11 @@ fn fair_cycle(
     members: &[u32],
     comp: &[u32],
     id: u32,
-    k: usize,
+    alive: Option<usize>,
     keep: &dyn Fn(u16) -> bool,
 ) -> Option<Lasso> {
     let entry = *members.iter().min()?;
-    if graph.nodes[entry as usize].alive & (1 << k) == 0 {
+    if alive.is_some_and(|k| graph.nodes[entry as usize].alive & (1 << k) == 0) {
         return None;
     }
     let (mut need_run, mut need_timer) = (u64::MAX, u64::MAX);
@@ -362,7 +399,7 @@ fn fair_cycle(
     make_fair(graph, entry, &mut cycle, &inside, &allowed)?;
     let (_, prefix) = shortest_path(graph, 0, |v| v == entry, |_| true, |_, _| true)?;
     Some(Lasso {
-        process: k,
+        process: alive.unwrap_or(usize::MAX),
         prefix,
         cycle,
         entry,

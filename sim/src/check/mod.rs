@@ -296,6 +296,35 @@ pub struct CheckReport {
     /// Processes that can be starved too, each by a schedule of its own
     /// (the starvation finding's lasso starves the processes it lists).
     pub also_starving: Vec<String>,
+    /// How the schedules end, when the whole space was explored and no
+    /// violation found: what tells `expect completes` from `expect runs`.
+    pub ending: Option<Ending>,
+}
+
+/// How the schedules of a program without violations end. At least one
+/// is there: every fair schedule either reaches an end state or runs
+/// round a fair cycle.
+#[derive(Clone, Debug)]
+pub struct Ending {
+    /// The shortest schedule to an end in which every process exited.
+    pub completes: Option<Schedule>,
+    /// A schedule that runs forever: a weakly fair lasso (every choice
+    /// enabled all along its cycle is taken on it).
+    pub runs_forever: Option<Schedule>,
+}
+
+impl Ending {
+    /// What the schedules do, in words.
+    pub fn text(&self) -> &'static str {
+        match (&self.completes, &self.runs_forever) {
+            (Some(_), None) => "every schedule completes: every process exits",
+            (None, Some(_)) => {
+                "every schedule runs forever: no end where every process exits is reachable"
+            }
+            (Some(_), Some(_)) => "some schedules complete (every process exits), some run forever",
+            (None, None) => "no schedule ends and none runs forever (an empty space)",
+        }
+    }
 }
 
 impl CheckReport {
@@ -524,6 +553,20 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
             });
         }
     }
+    // `expect completes` asks that every schedule end with every process
+    // exited; `expect runs` that none does. Only a whole space tells.
+    let ending = (searched.bound.is_none() && findings.is_empty()).then(|| Ending {
+        completes: analysis::completes(graph).map(|labels| Schedule {
+            prefix: analysis::choices(&labels),
+            cycle: Vec::new(),
+            comments: vec![],
+        }),
+        runs_forever: analysis::runs_forever(graph).map(|lasso| Schedule {
+            prefix: analysis::choices(&lasso.prefix),
+            cycle: analysis::choices(&lasso.cycle),
+            comments: vec![],
+        }),
+    });
     let scenario = std::path::Path::new(&program.file_name)
         .file_stem()
         .map_or_else(
@@ -575,7 +618,18 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
             Output::File(_) => None,
         };
         if let Some(path) = path {
-            let written = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+            if let Some(file) = parent.filter(|p| p.is_file()) {
+                // `--output plainfile`: a directory was meant, or a name
+                // ending in `.schedule`.
+                f.save_error = Some(format!(
+                    "{} is a file, not a directory (--output takes a directory, or a file name \
+                     ending in .schedule)",
+                    file.display()
+                ));
+                continue;
+            }
+            let written = match parent {
                 Some(parent) => std::fs::create_dir_all(parent),
                 None => Ok(()),
             }
@@ -628,6 +682,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
             .map(|k| model.names.process(Program::pid_of(k)))
             .collect(),
         also_starving,
+        ending,
     })
 }
 
@@ -739,12 +794,20 @@ impl fmt::Display for CheckReport {
                         self.not_judged.join(", ")
                     )?;
                 }
+                if let Some(ending) = &self.ending {
+                    writeln!(f, "  {}", ending.text())?;
+                }
             }
-            None if self.findings.is_empty() => writeln!(
-                f,
-                "  space exhausted: no schedule deadlocks, blocks forever or errs (a proof; \
-                 starvation was not looked for)"
-            )?,
+            None if self.findings.is_empty() => {
+                writeln!(
+                    f,
+                    "  space exhausted: no schedule deadlocks, blocks forever or errs (a proof; \
+                     starvation was not looked for)"
+                )?;
+                if let Some(ending) = &self.ending {
+                    writeln!(f, "  {}", ending.text())?;
+                }
+            }
             None => writeln!(f, "  space exhausted: every reachable state was explored")?,
             Some(b) => writeln!(
                 f,

@@ -29,6 +29,9 @@ pub enum ReplayError {
     /// comes, choices past the end of the run (made for another scenario,
     /// or with other constants?).
     Misfit(String),
+    /// The run ended (every process exited, a deadlock, a program error)
+    /// with choices of the schedule left over.
+    TooLong(String),
     /// The scenario cannot be replayed at all (it does not boot, or uses
     /// what the checker does not model), or the schedule claims what it
     /// cannot show (an unfair cycle as a starvation counterexample).
@@ -39,7 +42,9 @@ impl ReplayError {
     /// The reason, in words.
     pub fn reason(&self) -> &str {
         match self {
-            ReplayError::Misfit(reason) | ReplayError::Refused(reason) => reason,
+            ReplayError::Misfit(reason)
+            | ReplayError::TooLong(reason)
+            | ReplayError::Refused(reason) => reason,
         }
     }
 }
@@ -118,6 +123,9 @@ pub fn replay(
     let cycle_from = schedule.prefix.len();
     let (mut always, mut taken) = ((u64::MAX, u64::MAX), (0u64, 0u64));
     for (step, choice) in choices.iter().enumerate() {
+        if let Some(ended) = ended_before(kernel, procs.len(), step, choices.len()) {
+            return Err(ended);
+        }
         if schedule.is_lasso() && step >= cycle_from {
             let (run, timer, _) = super::model::enabled_in(kernel, procs.len());
             always = (always.0 & run, always.1 & timer);
@@ -289,7 +297,7 @@ pub fn replay(
         if verdict.is_some() {
             // As past a deadlock or the end: nothing can take another step.
             if step + 1 < choices.len() {
-                return Err(ReplayError::Misfit(format!(
+                return Err(ReplayError::TooLong(format!(
                     "step {}: the run ended at step {} with {}; the schedule \
                      has {} more choice{} than the run can take",
                     step + 2,
@@ -418,6 +426,38 @@ pub fn replay(
         ticks: kernel.now(),
         output,
     })
+}
+
+/// Choices are left at step `step` (from 0; `total` in all) of a run that
+/// has ended: every process exited, or none can run and no timer can fire
+/// (a deadlock, or processes blocked forever).
+fn ended_before(
+    kernel: &Kernel,
+    instances: usize,
+    step: usize,
+    total: usize,
+) -> Option<ReplayError> {
+    let (run, timer, alive) = super::model::enabled_in(kernel, instances);
+    if run != 0 || timer != 0 {
+        return None;
+    }
+    let how = if alive == 0 {
+        "every process exited"
+    } else {
+        "no process able to run (a deadlock, or processes blocked forever)"
+    };
+    let left = total - step;
+    Some(ReplayError::TooLong(format!(
+        "step {}: the run ended {} with {how}; the schedule has {left} more choice{} than \
+         the run can take",
+        step + 1,
+        if step == 0 {
+            "before its first step".to_string()
+        } else {
+            format!("at step {step}")
+        },
+        if left == 1 { "" } else { "s" }
+    )))
 }
 
 /// Step `step` (from 0) names instance `k` of a scenario that has `count`.

@@ -189,8 +189,13 @@ fn summarise(key: SweepKey, rows: &[SweepRow], top: u64) -> String {
         }
         let (below, above): (Vec<&SweepRow>, Vec<&SweepRow>) =
             rows.iter().partition(|r| number(r.value) < bound);
+        let nor_above = if unchecked_above.is_empty() {
+            String::new()
+        } else {
+            format!(", nor {}", join_and(&runs(&unchecked_above)))
+        };
         return format!(
-            "{} at {}, safe at {}; {} not checked (sweep {} for the exact bound)",
+            "{} at {}, safe at {}; {} not checked (sweep {} for the exact bound){nor_above}",
             verb(first),
             settings(&below),
             settings(&above),

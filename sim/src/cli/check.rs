@@ -80,12 +80,14 @@ pub(super) struct CheckArgs {
 
     /// Workers [default: every core]. One worker searches depth-first (unless
     /// --bfs), several breadth-first in parallel; the answer and the state
-    /// counts do not depend on it.
+    /// counts do not depend on it, unless --max-states or --time-limit cuts
+    /// the search short (the two orders stop at different states).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
     jobs: Option<u64>,
 
-    /// Stop exploring below this many steps from the start (depth-first:
-    /// the search path; breadth-first: the level).
+    /// Stop exploring below this many steps from the start (the level of a
+    /// breadth-first search; a depth-first search this bound cuts short is
+    /// done again breadth-first).
     #[arg(long, value_name = "N", default_value_t = 10_000_000)]
     max_depth: u64,
 
@@ -319,8 +321,9 @@ enum Agreement {
 
 /// Compares a check with `expect`. `expect deadlock` (and every other
 /// violation) agrees when some schedule shows it; `expect completes` and
-/// `expect runs` agree when no schedule violates anything (the checker does
-/// not tell completing from running forever: both are "no violation").
+/// `expect runs` agree when no schedule violates anything and every
+/// schedule ends as the line says: with every process exited, or never
+/// (a weakly fair schedule that runs forever).
 fn agreement(report: &CheckReport, expect: &Expectation) -> (Agreement, String) {
     let wanted = expectation_text(expect);
     if let Some(line) = report.clock_used_at {
@@ -349,10 +352,35 @@ fn agreement(report: &CheckReport, expect: &Expectation) -> (Agreement, String) 
                     ),
                 )
             } else if report.bound.is_none() {
-                (
-                    Agreement::Agrees,
-                    format!("expected {wanted}: no schedule violates it (a proof) ✓"),
-                )
+                // Every schedule must end as expected: with every process
+                // exited (`completes`), or never (`runs`).
+                let ending = report.ending.as_ref();
+                let against = match expect {
+                    Expectation::Completes => ending
+                        .and_then(|e| e.runs_forever.as_ref())
+                        .map(|_| "some schedule runs forever"),
+                    _ => ending
+                        .and_then(|e| e.completes.as_ref())
+                        .map(|_| "some schedule completes (every process exits)"),
+                };
+                match against {
+                    Some(what) => (
+                        Agreement::Disagrees,
+                        format!("expected {wanted}: {what}, does not match ✗"),
+                    ),
+                    None => (
+                        Agreement::Agrees,
+                        format!(
+                            "expected {wanted}: no schedule violates it, every schedule {} \
+                             (a proof) ✓",
+                            if *expect == Expectation::Completes {
+                                "completes"
+                            } else {
+                                "runs forever"
+                            }
+                        ),
+                    ),
+                }
             } else {
                 (
                     Agreement::Unknown,
@@ -520,17 +548,42 @@ fn inline(schedule: &Schedule) -> String {
 
 /// The command that replays `finding`.
 fn replay_command(scenario: &str, defines: &[(String, i64)], finding: &Finding) -> String {
+    let schedule = match &finding.saved_to {
+        Some(path) => shell_word(&path.display().to_string()),
+        None => shell_word(&inline(&finding.schedule)),
+    };
+    replay_words(scenario, defines, &schedule)
+}
+
+/// `ipclab replay SCENARIO -D ... --schedule SCHEDULE` (`schedule` quoted
+/// already).
+fn replay_words(scenario: &str, defines: &[(String, i64)], schedule: &str) -> String {
     let mut words = vec!["ipclab".to_string(), "replay".into(), shell_word(scenario)];
     for (name, value) in defines {
         words.push("-D".into());
         words.push(shell_word(&format!("{name}={value}")));
     }
     words.push("--schedule".into());
-    words.push(match &finding.saved_to {
-        Some(path) => shell_word(&path.display().to_string()),
-        None => shell_word(&inline(&finding.schedule)),
-    });
+    words.push(schedule.to_string());
     words.join(" ")
+}
+
+/// The schedule that shows an `expect completes` (`runs`) line wrong when
+/// no violation does: one that runs forever (one that completes).
+fn ending_against<'r>(
+    report: &'r CheckReport,
+    expect: &Expectation,
+    agreement: Agreement,
+) -> Option<&'r Schedule> {
+    if agreement != Agreement::Disagrees || !report.findings.is_empty() {
+        return None;
+    }
+    let ending = report.ending.as_ref()?;
+    match expect {
+        Expectation::Completes => ending.runs_forever.as_ref(),
+        Expectation::Runs => ending.completes.as_ref(),
+        _ => None,
+    }
 }
 
 fn kind_of_word(word: &str) -> Option<Kind> {
@@ -569,10 +622,10 @@ fn markers(kind: Option<Kind>, critical: Option<usize>, schedule: &Schedule) -> 
     if schedule.is_lasso() {
         out.push(Marker {
             after_steps: schedule.prefix.len(),
-            text: format!(
-                "the cycle starts: its {} steps repeat forever",
-                schedule.cycle.len()
-            ),
+            text: match schedule.cycle.len() {
+                1 => "the cycle starts: its 1 step repeats forever".to_string(),
+                n => format!("the cycle starts: its {n} steps repeat forever"),
+            },
         });
     }
     out
@@ -659,6 +712,12 @@ pub(super) fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
             let (agreement, line) = agreement(&report, expect);
             text.push_str(&style_line(color, agreement != Agreement::Disagrees, &line));
             text.push('\n');
+            if let Some(schedule) = ending_against(&report, expect, agreement) {
+                text.push_str(&format!(
+                    "  that schedule: {}\n",
+                    replay_words(&args.scenario, &args.define, &shell_word(&inline(schedule)))
+                ));
+            }
             agreement
         }
         None => {
@@ -706,8 +765,13 @@ fn counterexample_timeline(
         )),
         markers: markers(Some(finding.kind), finding.critical_step, &finding.schedule),
     };
+    // A replay has no step limit: the header's `max_steps` is the number
+    // of steps replayed.
     let setup = RunSetup {
-        options: RunOptions::default(),
+        options: RunOptions {
+            max_steps: result.steps,
+            ..RunOptions::default()
+        },
         replayed: true,
     };
     let options = TimelineOptions {
@@ -835,6 +899,16 @@ fn read_schedule(given: &str) -> Result<GivenSchedule, Failure> {
 /// scenario its comments say it was made with, when they differ from this
 /// replay's.
 fn misfit_hint(schedule: &Schedule, file_name: &str, define: &[(String, i64)]) -> String {
+    specific_misfit_hint(schedule, file_name, define)
+        .unwrap_or_else(|| "was it made for another scenario, or with other -D values?".to_string())
+}
+
+/// [`misfit_hint`] when the schedule's comments show what differs.
+fn specific_misfit_hint(
+    schedule: &Schedule,
+    file_name: &str,
+    define: &[(String, i64)],
+) -> Option<String> {
     let made_with = comment(schedule, "overrides:").unwrap_or("");
     let given_now = check::schedule::overrides_text(define);
     let or_none = |text: &str| {
@@ -845,11 +919,11 @@ fn misfit_hint(schedule: &Schedule, file_name: &str, define: &[(String, i64)]) -
         }
     };
     if made_with != given_now {
-        return format!(
+        return Some(format!(
             "it was made with {} and is replayed with {}: replay it with the same -D values",
             or_none(made_with),
             or_none(&given_now)
-        );
+        ));
     }
     let stem = |name: &str| {
         std::path::Path::new(name)
@@ -858,9 +932,9 @@ fn misfit_hint(schedule: &Schedule, file_name: &str, define: &[(String, i64)]) -
     };
     match comment(schedule, "scenario:") {
         Some(made_for) if stem(made_for) != stem(file_name) => {
-            format!("it was made for {made_for}")
+            Some(format!("it was made for {made_for}"))
         }
-        _ => "was it made for another scenario, or with other -D values?".to_string(),
+        _ => None,
     }
 }
 
@@ -891,6 +965,18 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
     let given = read_schedule(&args.schedule)?;
     let schedule = &given.schedule;
     let result = check::replay(&program, schedule, args.repeat as usize).map_err(|e| match e {
+        // Choices past the end of the run: the run itself says why, unless
+        // the schedule says it was made with other `-D` values or for
+        // another scenario.
+        check::ReplayError::TooLong(reason) => Failure::Message(
+            match specific_misfit_hint(schedule, &loaded.file_name, &args.define) {
+                Some(hint) => format!(
+                    "the schedule does not fit {}: {reason}\n  {hint}",
+                    loaded.file_name
+                ),
+                None => format!("the schedule does not fit {}: {reason}", loaded.file_name),
+            },
+        ),
         check::ReplayError::Misfit(reason) => Failure::Message(format!(
             "the schedule does not fit {}: {reason}\n  {}",
             loaded.file_name,
@@ -974,8 +1060,13 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
         (critical, _) => critical,
     };
     let color = args.output.color.enabled(std::io::stdout().is_terminal());
+    // A replay has no step limit: the header's `max_steps` is the number
+    // of steps replayed.
     let setup = RunSetup {
-        options: RunOptions::default(),
+        options: RunOptions {
+            max_steps: result.steps,
+            ..RunOptions::default()
+        },
         replayed: true,
     };
     let reproduced = kind.map(|k| shows(&result, k));

@@ -569,10 +569,21 @@ fn show(args: &ShowArgs) -> Result<ExitCode, Failure> {
 }
 
 /// Writes to stdout; a closed pipe (`ipclab run x | head`) is not an error.
+/// Writes `text` to standard output. A reader that went away (`| head`)
+/// ends the output quietly; any other failure (a full disk, `> /dev/full`)
+/// is said on stderr and ends the command with exit status 2, so that a
+/// script does not take a truncated report for a whole one.
 fn write_stdout(text: &str) {
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.flush();
+    let written = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+    if let Err(e) = written {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: could not write the output: {e}");
+            std::process::exit(2);
+        }
+    }
 }
 
 #[cfg(test)]
