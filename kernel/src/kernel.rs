@@ -32,6 +32,10 @@ pub struct Stats {
     pub delivered: u64,
     /// Messages reported undeliverable.
     pub undeliverable: u64,
+    /// MPI sends still pending when their sender exited (traced as
+    /// cancelled): never accepted, so outside the books above, but never
+    /// received either.
+    pub cancelled: u64,
     /// Copies from a sender's memory into a kernel slot.
     pub copies_to_kernel: u64,
     /// Copies from a kernel slot into a receiver's memory.

@@ -1599,3 +1599,32 @@ fn output_that_cannot_be_written_is_an_error() {
         both(&out)
     );
 }
+
+#[test]
+fn an_isend_still_pending_at_its_senders_exit_is_flagged_by_require_empty() {
+    let dir = scratch("isend-exit");
+    std::fs::write(
+        dir.join("ie.ipc"),
+        "kernel { eager_limit = 0; }\n\
+         process Rank[2] { let x = 1; \
+         if index == 0 { MPI_Isend(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &req); } }\n",
+    )
+    .unwrap();
+    let out = ipclab_in(&dir, &["check", "ie.ipc", "--require-empty"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(text.starts_with("check ie.ipc: NOT_EMPTY"), "{text}");
+    assert!(
+        text.contains("1 message is never received (cancelled): its sender exited"),
+        "{text}"
+    );
+    // Its replay reproduces it, and the totals count the cancelled send.
+    let path = dir.join("ipclab-counterexamples/ie-not_empty.schedule");
+    let path = path.display().to_string();
+    let out = ipclab_in(&dir, &["replay", "ie.ipc", "--schedule", &path]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(stdout(&out).contains("1 send cancelled"), "{}", both(&out));
+    // Without the option the program is safe: the send was cancelled, not lost.
+    let out = ipclab_in(&dir, &["check", "ie.ipc", "--no-save"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+}

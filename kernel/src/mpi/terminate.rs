@@ -31,6 +31,7 @@ impl Kernel {
             };
             if r.owner == dead && r.holder != Holder::Buffered {
                 if let (None, RequestOp::Send { seq, to, .. }) = (r.done, r.op) {
+                    self.stats.cancelled += 1;
                     sink.event(
                         now,
                         &Event::SendCancelled {

@@ -650,6 +650,8 @@ fn a_pending_send_of_an_exiting_rank_is_traced_send_cancelled_not_undeliverable(
         (after.accepted, after.undeliverable),
         (before.accepted, before.undeliverable)
     );
+    // Counted on its own: never received, and not lost unreported.
+    assert_eq!(after.cancelled, before.cancelled + 1);
 }
 
 #[test]

@@ -73,6 +73,9 @@ pub struct StepResult {
     pub call_done: bool,
     /// The step ended in a program error or a failed assertion.
     pub error: Option<Verdict>,
+    /// MPI sends cancelled in this step: still pending when their sender
+    /// exited, so their messages are never received.
+    pub cancelled: u64,
     /// Messages the kernel reported undeliverable in this step: still
     /// buffered when their receiver exited or their mailbox went away.
     pub undeliverable: u64,
@@ -259,10 +262,12 @@ impl<'p> Model<'p> {
             call_done: false,
             error: None,
             undeliverable: 0,
+            cancelled: 0,
         };
         // The counters are not state (a restored kernel keeps whatever they
         // were), but their change over one step is this step's.
         let undeliverable_before = scratch.kernel.stats().undeliverable;
+        let cancelled_before = scratch.kernel.stats().cancelled;
         let mut sink = NullSink;
         let ran = match choice {
             Choice::Run(k) => Some(k),
@@ -287,6 +292,7 @@ impl<'p> Model<'p> {
         };
         scratch.kernel_dirty |= !kernel_same;
         result.undeliverable = scratch.kernel.stats().undeliverable - undeliverable_before;
+        result.cancelled = scratch.kernel.stats().cancelled - cancelled_before;
         // Only a trap or an exit lets the kernel write other processes'
         // memories (a delivered message); a timer changes no VM state.
         let others = ran.is_some() && result.kind == StepKind::Global;

@@ -165,6 +165,24 @@ fn left_undelivered(count: u64) -> Verdict {
     }
 }
 
+/// The `not_empty` finding of `count` MPI sends cancelled by their
+/// sender's exit: their messages never left the sender.
+fn left_unsent(count: u64) -> Verdict {
+    let one = count == 1;
+    Verdict::BlockedForever {
+        stuck: vec![crate::verdict::Stuck {
+            process: "kernel buffer".into(),
+            why: format!(
+                "{count} message{} never received (cancelled): {} sender exited with {} \
+                 nonblocking send still pending (an MPI_Isend never completed by a wait)",
+                if one { " is" } else { "s are" },
+                if one { "its" } else { "their" },
+                if one { "its" } else { "their" },
+            ),
+        }],
+    }
+}
+
 /// Expands `state`: its enabled sets, and its successors (an ample set
 /// when the reduction allows). `known` says whether a fingerprint is
 /// certainly visited already (its encoding is then not kept).
@@ -243,6 +261,11 @@ fn expand(
             // mailbox went away) can never be received: the run ends with
             // it undelivered, whatever happens next.
             error = Some((Kind::NotEmpty, left_undelivered(result.undeliverable)));
+        }
+        if options.require_empty && error.is_none() && result.cancelled > 0 {
+            // So can the message of an `MPI_Isend` still pending when its
+            // sender exited (erroneous in MPI: a request never completed).
+            error = Some((Kind::NotEmpty, left_unsent(result.cancelled)));
         }
         let mut fp = fingerprint(buf);
         if let Some((kind, _)) = &error {

@@ -947,12 +947,15 @@ fn comment<'a>(schedule: &'a Schedule, prefix: &str) -> Option<&'a str> {
 }
 
 /// Does the replayed run show the violation `kind`? (`not_empty`: a
-/// message was reported undeliverable, or the run completes with messages
-/// buffered; both are in the totals.)
+/// message was reported undeliverable, a pending send was cancelled by its
+/// sender's exit, or the run completes with messages buffered; all are in
+/// the totals.)
 fn shows(result: &RunResult, kind: Kind) -> bool {
     match kind {
         Kind::NotEmpty => {
-            result.stats.undeliverable > 0 || matches!(result.verdict, Verdict::Completes)
+            result.stats.undeliverable > 0
+                || result.stats.cancelled > 0
+                || matches!(result.verdict, Verdict::Completes)
         }
         _ => Kind::of(&result.verdict) == Some(kind),
     }

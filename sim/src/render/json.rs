@@ -74,6 +74,7 @@ pub fn json_lines(program: &Program, setup: &RunSetup, result: &RunResult) -> St
             "accepted": result.stats.accepted,
             "delivered": result.stats.delivered,
             "undeliverable": result.stats.undeliverable,
+            "cancelled": result.stats.cancelled,
             "copies_to_kernel": result.stats.copies_to_kernel,
             "copies_to_user": result.stats.copies_to_user,
             "copies_user_to_user": result.stats.copies_user_to_user,

@@ -239,9 +239,11 @@ pub fn timeline_annotated(
     out.push('\n');
     // Messages lost to a terminated peer are counted where they are
     // counted delivered: no message goes unreported.
-    let undeliverable = match stats.undeliverable {
-        0 => String::new(),
-        n => format!(" · {n} undeliverable"),
+    let undeliverable = match (stats.undeliverable, stats.cancelled) {
+        (0, 0) => String::new(),
+        (n, 0) => format!(" · {n} undeliverable"),
+        (0, c) => format!(" · {} cancelled", plural(c, "send")),
+        (n, c) => format!(" · {n} undeliverable · {} cancelled", plural(c, "send")),
     };
     let totals = format!(
         "{}, {} · {} · {} delivered{undeliverable} · {}, {} B",
