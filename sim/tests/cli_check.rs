@@ -1628,3 +1628,28 @@ fn an_isend_still_pending_at_its_senders_exit_is_flagged_by_require_empty() {
     let out = ipclab_in(&dir, &["check", "ie.ipc", "--no-save"]);
     assert_eq!(code(&out), 0, "{}", both(&out));
 }
+
+#[test]
+fn a_counterexample_that_fires_a_timer_says_time_is_abstract() {
+    let dir = scratch("timer-note");
+    std::fs::write(
+        dir.join("t.ipc"),
+        "process A { let r = recv(B, x, timeout = 10); if r != OK { exit; } send(B, 1); }\n\
+         process B { sleep 3; send(A, 1); recv(A, y); }\nexpect completes;\n",
+    )
+    .unwrap();
+    let out = ipclab_in(&dir, &["check", "t.ipc", "--no-save"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(
+        text.contains("it fires a timer (tK): time is abstract here"),
+        "{text}"
+    );
+    // A counterexample without a timer has no such line.
+    let out = ipclab_in(&dir, &["check", "deadlock-recv-first", "--no-save"]);
+    assert!(
+        !stdout(&out).contains("time is abstract here"),
+        "{}",
+        both(&out)
+    );
+}

@@ -388,10 +388,12 @@ fn stats_of(searched: &search::Searched) -> SearchStats {
     let bytes = g.visited.capacity() * (16 + 4 + 1)
         + g.nodes.capacity() * std::mem::size_of::<search::Node>()
         + g.edges.capacity() * std::mem::size_of::<search::Edge>();
+    // The deepest state found, error states (never expanded) included.
+    let deepest = g.nodes.iter().map(|n| n.depth).max().unwrap_or(0);
     SearchStats {
         states,
         transitions: g.edges.len() as u64,
-        max_depth: searched.max_depth,
+        max_depth: searched.max_depth.max(deepest),
         reduced_expansions: g.reduced,
         elapsed: searched.elapsed,
         bytes_per_state: bytes as f64 / states.max(1) as f64,
@@ -911,6 +913,15 @@ impl fmt::Display for CheckReport {
             let text = x.schedule.to_string();
             for line in text.lines().filter(|l| !l.starts_with('#')) {
                 writeln!(f, "    {line}")?;
+            }
+            let timers = x.schedule.prefix.iter().chain(&x.schedule.cycle);
+            if timers.clone().any(|c| matches!(c, Choice::Timer(_))) {
+                writeln!(
+                    f,
+                    "  it fires a timer (tK): time is abstract here, a timeout or sleep may end \
+                     at any moment while its call waits, so real durations may rule this \
+                     schedule out (`ipclab run` answers about time)"
+                )?;
             }
             match x.critical_step {
                 Some(0) => writeln!(
