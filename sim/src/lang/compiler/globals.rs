@@ -261,6 +261,9 @@ pub(in crate::lang) fn binary_checked(
         BinaryOperator::Subtract => left.checked_sub(right)?,
         BinaryOperator::Multiply => left.checked_mul(right)?,
         BinaryOperator::Divide => left.checked_div(right)?,
+        // `i64::MIN % -1` is 0, no overflow (only the quotient overflows);
+        // `checked_rem` refuses it because the hardware division would trap.
+        BinaryOperator::Remainder if right == -1 => 0,
         BinaryOperator::Remainder => left.checked_rem(right)?,
         BinaryOperator::Equal => i64::from(left == right),
         BinaryOperator::NotEqual => i64::from(left != right),
@@ -369,6 +372,12 @@ mod tests {
     fn checked_constant_arithmetic_reports_overflow() {
         assert_eq!(binary_checked(BinaryOperator::Add, i64::MAX, 1), None);
         assert_eq!(binary_checked(BinaryOperator::Divide, i64::MIN, -1), None);
+        // The remainder does not overflow: -1 divides every number.
+        assert_eq!(
+            binary_checked(BinaryOperator::Remainder, i64::MIN, -1),
+            Some(0)
+        );
+        assert_eq!(binary_checked(BinaryOperator::Remainder, -7, 2), Some(-1));
         assert_eq!(binary_checked(BinaryOperator::Multiply, 6, 7), Some(42));
         assert_eq!(binary_checked(BinaryOperator::Less, 1, 2), Some(1));
     }
