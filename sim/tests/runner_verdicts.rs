@@ -1085,3 +1085,41 @@ fn a_standard_mpi_send_that_fits_the_eager_limit_but_finds_no_slot_says_so() {
     );
     assert!(!text.contains("rendezvous"), "{text}");
 }
+
+#[test]
+fn a_run_shorter_than_a_round_names_nobody_starving() {
+    // Seven processes and a quantum of 4 ticks: a round is 28 steps. In 10
+    // steps most have not had their turn; none was passed over.
+    let source = "mailbox box(capacity = 4);\n\
+                  process P[6] { loop { produce x; send(box, x); } }\n\
+                  process C { loop { recv(box, y); consume y; } }";
+    let short = run(
+        &program(source),
+        RunOptions {
+            max_steps: 10,
+            ..RunOptions::default()
+        },
+    )
+    .expect("boots");
+    let Verdict::Runs { starving, .. } = &short.verdict else {
+        panic!("{}", text(&short));
+    };
+    assert!(starving.is_empty(), "{}", text(&short));
+    // A process kept off the CPU for longer than a round is still named.
+    let kept_off = run(
+        &program(
+            "process Hi priority 5 { loop { produce x; } }\n\
+             process Lo priority 0 { loop { produce y; } }",
+        ),
+        RunOptions {
+            max_steps: 40,
+            ..RunOptions::default()
+        },
+    )
+    .expect("boots");
+    assert!(
+        text(&kept_off).contains("starving: Lo (ready but not scheduled)"),
+        "{}",
+        text(&kept_off)
+    );
+}
