@@ -590,6 +590,51 @@ fn a_datatype_argument_must_name_an_mpi_datatype() {
 }
 
 #[test]
+fn a_constant_count_or_size_its_buffer_cannot_hold_is_an_error_at_the_argument() {
+    for (call, column, message, help) in [
+        (
+            "MPI_Send(buf, 5, MPI_INT, 1, 0, MPI_COMM_WORLD);",
+            19,
+            "count 5 × 8 bytes (MPI_INT) is 40 bytes, but `buf` holds 32",
+            "elements of the datatype",
+        ),
+        (
+            "MPI_Recv(x, 2, MPI_INT, 1, 0, MPI_COMM_WORLD, &st);",
+            17,
+            "count 2 × 8 bytes (MPI_INT) is 16 bytes, but `x` holds 8",
+            "elements of the datatype",
+        ),
+        (
+            "MPI_Waitall(5, buf, MPI_STATUSES_IGNORE);",
+            17,
+            "count 5 is more than `buf` holds (4 requests)",
+            "at most the array's length",
+        ),
+        (
+            "MPI_Buffer_attach(buf, 40);",
+            28,
+            "size 40 bytes is more than `buf` holds (32 bytes)",
+            "a size is in bytes",
+        ),
+    ] {
+        let source = format!("process Rank[2] {{\n    let buf[4]; let x = 0;\n    {call}\n}}");
+        assert_error(&source, 3, column, message, help);
+    }
+    // What fits compiles; so does a buffer from an element, judged at run time.
+    for call in [
+        "MPI_Send(buf, 4, MPI_INT, 1, 0, MPI_COMM_WORLD);",
+        "MPI_Send(&buf[2], 3, MPI_INT, 1, 0, MPI_COMM_WORLD);",
+        "MPI_Buffer_attach(buf, 32);",
+    ] {
+        let source = format!("process Rank[2] {{\n    let buf[4];\n    {call}\n}}");
+        assert!(
+            ipclab_sim::lang::compile("t.ipc", source.as_bytes(), &[]).is_ok(),
+            "{source}"
+        );
+    }
+}
+
+#[test]
 fn a_constant_negative_count_or_size_is_an_error_at_the_argument() {
     for (call, column, message) in [
         (

@@ -152,7 +152,9 @@ fn an_attached_buffer_from_an_element_runs_to_the_array_s_end() {
 
 #[test]
 fn an_attach_size_past_its_buffer_names_the_buffer_not_a_message() {
-    let (message, _) = error_of("process R {\n let pool[8];\n MPI_Buffer_attach(pool, 65);\n}");
+    // A computed size (a constant one is a compile error: lang_diagnostics).
+    let (message, _) =
+        error_of("process R {\n let pool[8]; let n = 65;\n MPI_Buffer_attach(pool, n);\n}");
     assert_eq!(
         message,
         "size 65 bytes is more than `pool` holds (64 bytes)"

@@ -63,6 +63,17 @@ struct Extent {
 }
 
 impl Extent {
+    /// Why a constant count or size `value` does not fit this buffer, in
+    /// the VM's words (`count 3 × 8 bytes (MPI_INT) is 24 bytes, but `x`
+    /// holds 8`); `None` when it fits, or when the buffer starts at an
+    /// element whose offset only the run knows.
+    fn refuses(&self, measure: Measure, value: i64) -> Option<String> {
+        if self.from.is_some() {
+            return None;
+        }
+        super::vm::fits(measure, value, self.limit, || self.name.clone()).err()
+    }
+
     /// The instruction that checks a `measure` against this buffer.
     fn check(self, measure: Measure) -> Instruction {
         Instruction::RequireFits {
@@ -257,17 +268,15 @@ impl BodyCompiler<'_> {
                 self.not_negative(args[0], "count")?;
                 self.wait_count_in_range(args[0], name)?;
                 let (base, length) = self.array(array)?;
+                let handles = Extent {
+                    limit: i64::from(length) * 8,
+                    name: array.text.clone(),
+                    from: None,
+                };
+                self.fits_now(args[0], Measure::Requests, &handles)?;
                 self.emit(Instruction::Push(i64::from(base)), span);
                 self.value(args[0])?;
-                self.emit(
-                    Instruction::RequireFits {
-                        measure: Measure::Requests,
-                        limit: i64::from(length) * 8,
-                        buffer: array.text.clone(),
-                        from: None,
-                    },
-                    args[0].span,
-                );
+                self.emit(handles.check(Measure::Requests), args[0].span);
                 if name == "MPI_Waitall" {
                     self.statuses_argument(args[2])?;
                     self.syscall(Sysno::Waitall, 2, form, span);
@@ -331,6 +340,7 @@ impl BodyCompiler<'_> {
                 arity(2)?;
                 self.not_negative(args[1], "size")?;
                 let extent = self.mpi_extent(name, args[0], false)?;
+                self.fits_now(args[1], Measure::Bytes, &extent)?;
                 self.value(args[1])?;
                 self.emit(extent.check(Measure::Bytes), args[1].span);
                 self.syscall(Sysno::BufferAttach, 2, form, span);
@@ -409,12 +419,37 @@ impl BodyCompiler<'_> {
         let (size, datatype) = self.datatype_argument(datatype)?;
         self.not_negative(count, "count")?;
         let extent = self.mpi_extent(call, buf, is_send)?;
+        self.fits_now(count, Measure::Elements { size, datatype }, &extent)?;
         self.value(count)?;
         self.emit(
             extent.check(Measure::Elements { size, datatype }),
             count.span,
         );
         Ok(())
+    }
+
+    /// A constant count or size `e` that `extent` cannot hold is a compile
+    /// error, with the words the run would fail with.
+    fn fits_now(&self, e: &Expression, measure: Measure, extent: &Extent) -> Compiled<()> {
+        match self
+            .constant_argument(e)
+            .and_then(|v| extent.refuses(measure, v))
+        {
+            Some(reason) => Err(Diagnostic::at(e.span, reason, "does not fit").with_help(
+                match measure {
+                    Measure::Elements { .. } => {
+                        "a count is in elements of the datatype: give at most what the buffer \
+                         holds, or declare a larger one (`let buf[8];`)"
+                    }
+                    Measure::Bytes => {
+                        "a size is in bytes: give at most what the buffer holds, or declare a \
+                         larger one (`let pool[16];` holds 128 bytes)"
+                    }
+                    Measure::Requests => "a count of requests is at most the array's length",
+                },
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Pushes the address of the buffer `buf` of an MPI call and says how

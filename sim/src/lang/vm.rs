@@ -664,7 +664,7 @@ fn step(
 ///
 /// The product is taken in 128 bits, so a count too large for 64 bits of
 /// bytes is reported as the size it asks for, never wrapped into one that fits.
-fn fits(
+pub(in crate::lang) fn fits(
     measure: Measure,
     value: i64,
     capacity: i64,
