@@ -1653,3 +1653,24 @@ fn a_counterexample_that_fires_a_timer_says_time_is_abstract() {
         both(&out)
     );
 }
+
+#[test]
+fn compare_reduction_with_a_sweep_is_refused_not_ignored() {
+    let dir = scratch("sweep-compare");
+    let out = ipclab_in(
+        &dir,
+        &[
+            "check",
+            "credit-indirect",
+            "--sweep",
+            "buffer=0,1",
+            "--compare-reduction",
+        ],
+    );
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(
+        stderr(&out).contains("cannot be used with"),
+        "{}",
+        both(&out)
+    );
+}

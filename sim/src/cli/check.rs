@@ -104,13 +104,13 @@ pub(super) struct CheckArgs {
     no_reduction: bool,
 
     /// Also search without reduction and report both state counts.
-    #[arg(long, conflicts_with = "no_reduction")]
+    #[arg(long, conflicts_with_all = ["no_reduction", "sweep"])]
     compare_reduction: bool,
 
     /// Flag a message that is never received: still buffered at the end,
-    /// or undeliverable (its receiver exited, its mailbox went away). A
-    /// nonblocking send still pending when its sender exits is cancelled,
-    /// not buffered: it is not flagged (`docs/mpi.md`).
+    /// undeliverable (its receiver exited, its mailbox went away), or the
+    /// message of an MPI_Isend still pending when its sender exits
+    /// (cancelled; `docs/mpi.md`).
     #[arg(long)]
     require_empty: bool,
 
