@@ -1123,3 +1123,26 @@ fn a_run_shorter_than_a_round_names_nobody_starving() {
         text(&kept_off)
     );
 }
+
+#[test]
+fn a_branch_on_the_rank_before_mpi_comm_rank_stores_it_is_taken_by_every_instance() {
+    // `rank` reads 0 until MPI_Comm_rank runs: both instances P(a) first.
+    let result = run_source(
+        "semaphore a(initial = 0);\n\
+         process W[2] {\n\
+             if rank == 0 { P(a); V(a); } else { compute 1; }\n\
+             MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+         }",
+    );
+    assert!(
+        matches!(result.verdict, Verdict::Deadlock { .. }),
+        "{}",
+        text(&result)
+    );
+    assert!(
+        text(&result)
+            .contains("W[0] waits in P(a) [count 0] -> W[1] waits in P(a) [count 0] -> W[0]"),
+        "{}",
+        text(&result)
+    );
+}

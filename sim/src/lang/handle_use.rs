@@ -301,8 +301,46 @@ fn instance_words(
             _ => false,
         })
     };
-    found.retain(|(w, _)| !spoiled.contains(w) && !written_otherwise(*w));
+    found.retain(|(w, _)| {
+        !spoiled.contains(w) && !written_otherwise(*w) && stored_before_read(code, landing, *w)
+    });
     found
+}
+
+/// Does every path from the start to a `Load` of `word` pass a `Store` to
+/// it? A variable reads 0 until it is first stored (a name may be read
+/// before the line that declares it, and a store may sit in a branch not
+/// taken), so a load that can come first does not see the instance's
+/// value. The jump that skips `MPI_Comm_rank`'s store when the call was
+/// refused is never taken (the call cannot fail), so it is not followed.
+fn stored_before_read(code: &[Instruction], landing: &[bool], word: u32) -> bool {
+    let stores = |pc: usize| matches!(code[pc], Instruction::Store(w) if w == word);
+    let never_taken = |pc: usize| {
+        code.iter().enumerate().any(|(s, i)| {
+            matches!(i, Instruction::Store(w) if *w == word)
+                && s >= 2
+                && s - 2 == pc
+                && rank_store(code, landing, s)
+        })
+    };
+    let mut seen = vec![false; code.len()];
+    let mut work = vec![0usize];
+    while let Some(pc) = work.pop() {
+        if pc >= code.len() || seen[pc] {
+            continue;
+        }
+        seen[pc] = true;
+        match &code[pc] {
+            Instruction::Load(w) if *w == word => return false,
+            _ if stores(pc) => {}
+            Instruction::Jump(t) => work.push(*t as usize),
+            Instruction::JumpIfFalse(_) if never_taken(pc) => work.push(pc + 1),
+            Instruction::JumpIfFalse(t) => work.extend([pc + 1, *t as usize]),
+            Instruction::Halt => {}
+            _ => work.push(pc + 1),
+        }
+    }
+    true
 }
 
 /// May the kernel write the word at `word` when it answers the `syscall`
@@ -500,6 +538,33 @@ mod tests {
                       MPI_Recv(x, 1, MPI_INT, MPI_ANY_SOURCE, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE); \
                       if rank == 0 { V(s); } else { V(t); } }";
         assert_eq!(uses(source, 0).wakes, 0b01);
+        assert_eq!(uses(source, 1).wakes, 0b10);
+    }
+
+    #[test]
+    fn a_variable_read_before_it_is_stored_is_not_followed() {
+        // It reads 0 in every instance until the store runs.
+        let source = "semaphore s; semaphore t;\n\
+                      process P[2] { if rank == 0 { V(s); } else { V(t); } \
+                      MPI_Comm_rank(MPI_COMM_WORLD, &rank); }";
+        assert_eq!(uses(source, 1).wakes, 0b11);
+        let source = "semaphore s; semaphore t;\n\
+                      process P[2] { if k == 0 { V(s); } else { V(t); } let k = index; }";
+        assert_eq!(uses(source, 1).wakes, 0b11);
+        // Stored in a branch that may not run.
+        let source = "semaphore s; semaphore t;\n\
+                      process P[2] { if index == 7 { MPI_Comm_rank(MPI_COMM_WORLD, &rank); } \
+                      if rank == 0 { V(s); } else { V(t); } }";
+        assert_eq!(uses(source, 1).wakes, 0b11);
+        // In a loop, the first round reads it before the store.
+        let source = "semaphore s; semaphore t;\n\
+                      process P[2] { repeat 2 { if rank == 0 { V(s); } else { V(t); } \
+                      MPI_Comm_rank(MPI_COMM_WORLD, &rank); } }";
+        assert_eq!(uses(source, 1).wakes, 0b11);
+        // Stored first, then read in a loop: followed.
+        let source = "semaphore s; semaphore t;\n\
+                      process P[2] { MPI_Comm_rank(MPI_COMM_WORLD, &rank); \
+                      loop { if rank == 0 { V(s); } else { V(t); } } }";
         assert_eq!(uses(source, 1).wakes, 0b10);
     }
 
