@@ -1674,3 +1674,38 @@ fn compare_reduction_with_a_sweep_is_refused_not_ignored() {
         both(&out)
     );
 }
+
+#[test]
+fn how_schedules_end_under_priorities_or_clock_gets_no_answer_either_way() {
+    let dir = scratch("ending-unknown");
+    // A poller above its releaser: under fair turns it completes, under the
+    // priority scheduler it spins forever. The checker does not model that.
+    std::fs::write(
+        dir.join("pr.ipc"),
+        "semaphore s(initial = 0);\n\
+         process A priority 7 { let r = P(s, nonblocking); while r != 0 { r = P(s, nonblocking); } }\n\
+         process B { V(s); }\nexpect completes;\n",
+    )
+    .unwrap();
+    let out = ipclab_in(&dir, &["check", "pr.ipc", "--strict", "--no-save"]);
+    assert_eq!(code(&out), 3, "{}", both(&out));
+    assert!(
+        stdout(&out).contains("priorities are not modelled and may keep a process off the CPU forever: no answer either way"),
+        "{}",
+        both(&out)
+    );
+    // With clock() at 0 this program spins forever: "does not hold" there.
+    std::fs::write(
+        dir.join("ck.ipc"),
+        "process A { let t = clock(); if t == 0 { loop { yield; } } }\n\
+         process B { compute 1; }\nexpect completes;\n",
+    )
+    .unwrap();
+    let out = ipclab_in(&dir, &["check", "ck.ipc", "--no-save"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(
+        stdout(&out).contains("expected completes: does not hold with clock() at 0"),
+        "{}",
+        both(&out)
+    );
+}

@@ -331,7 +331,8 @@ fn agreement(report: &CheckReport, expect: &Expectation) -> (Agreement, String) 
         // passes: neither a proof nor a certain counterexample.
         let shown = report.findings.iter().any(|f| f.verdict.matches(expect))
             || (matches!(expect, Expectation::Completes | Expectation::Runs)
-                && report.findings.is_empty());
+                && report.findings.is_empty()
+                && ending_against(report, expect).is_none());
         return (
             Agreement::Unknown,
             format!(
@@ -364,6 +365,28 @@ fn agreement(report: &CheckReport, expect: &Expectation) -> (Agreement, String) 
                         .map(|_| "some schedule completes (every process exits)"),
                 };
                 match against {
+                    // Whether a process ever exits may rest on the priority
+                    // scheduler, which the checker does not model.
+                    _ if report.priorities_ignored => (
+                        Agreement::Unknown,
+                        format!(
+                            "expected {wanted}: {} when every ready process gets its turn, but \
+                             priorities are not modelled and may keep a process off the CPU \
+                             forever: no answer either way (`ipclab run` shows the priority \
+                             scheduler)",
+                            match against {
+                                Some(what) => what.to_string(),
+                                None => format!(
+                                    "every schedule {}",
+                                    if *expect == Expectation::Completes {
+                                        "completes"
+                                    } else {
+                                        "runs forever"
+                                    }
+                                ),
+                            }
+                        ),
+                    ),
                     Some(what) => (
                         Agreement::Disagrees,
                         format!("expected {wanted}: {what}, does not match ✗"),
@@ -570,12 +593,8 @@ fn replay_words(scenario: &str, defines: &[(String, i64)], schedule: &str) -> St
 
 /// The schedule that shows an `expect completes` (`runs`) line wrong when
 /// no violation does: one that runs forever (one that completes).
-fn ending_against<'r>(
-    report: &'r CheckReport,
-    expect: &Expectation,
-    agreement: Agreement,
-) -> Option<&'r Schedule> {
-    if agreement != Agreement::Disagrees || !report.findings.is_empty() {
+fn ending_against<'r>(report: &'r CheckReport, expect: &Expectation) -> Option<&'r Schedule> {
+    if !report.findings.is_empty() {
         return None;
     }
     let ending = report.ending.as_ref()?;
@@ -712,7 +731,7 @@ pub(super) fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
             let (agreement, line) = agreement(&report, expect);
             text.push_str(&style_line(color, agreement != Agreement::Disagrees, &line));
             text.push('\n');
-            if let Some(schedule) = ending_against(&report, expect, agreement) {
+            if let Some(schedule) = ending_against(&report, expect) {
                 text.push_str(&format!(
                     "  that schedule: {}\n",
                     replay_words(&args.scenario, &args.define, &shell_word(&inline(schedule)))
