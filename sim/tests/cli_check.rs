@@ -1512,10 +1512,22 @@ fn choices_left_after_the_run_ended_say_how_it_ended() {
     let err = stderr(&out);
     assert!(
         err.contains(
-            "step 3: the run ended at step 2 with no process able to run (a deadlock, or \
-             processes blocked forever); the schedule has 1 more choice than the run can take"
+            "step 3: the run ended at step 2 with a deadlock; the schedule has 1 more choice \
+             than the run can take"
         ),
         "{err}"
+    );
+    // A lasso whose cycle cannot go round is said so, not counted unrolled.
+    let out = ipclab_in(
+        &dir,
+        &["replay", "deadlock-recv-first", "--schedule", "0 1 | 0"],
+    );
+    assert!(
+        stderr(&out).contains(
+            "the run ended at step 2 with a deadlock; so the schedule's cycle cannot repeat"
+        ),
+        "{}",
+        both(&out)
     );
     // Nothing says it was made elsewhere: no guess that it was.
     assert!(!err.contains("another scenario"), "{err}");

@@ -184,7 +184,7 @@ impl Kind {
             Kind::BlockedForever => "leaves a process blocked forever",
             Kind::Error => "ends in a program error",
             Kind::AssertionFailed => "fails an assertion",
-            Kind::NotEmpty => "ends with messages left in a buffer",
+            Kind::NotEmpty => "ends with a message never received",
             Kind::Starvation => "starves a process",
         }
     }

@@ -123,7 +123,9 @@ pub fn replay(
     let cycle_from = schedule.prefix.len();
     let (mut always, mut taken) = ((u64::MAX, u64::MAX), (0u64, 0u64));
     for (step, choice) in choices.iter().enumerate() {
-        if let Some(ended) = ended_before(kernel, procs.len(), step, choices.len()) {
+        if let Some(ended) =
+            ended_before(kernel, names, procs.len(), step, choices.len(), cycle_from)
+        {
             return Err(ended);
         }
         if schedule.is_lasso() && step >= cycle_from {
@@ -428,14 +430,17 @@ pub fn replay(
     })
 }
 
-/// Choices are left at step `step` (from 0; `total` in all) of a run that
-/// has ended: every process exited, or none can run and no timer can fire
-/// (a deadlock, or processes blocked forever).
+/// Choices are left at step `step` (from 0; `total` in all, the cycle
+/// unrolled from `cycle_from`) of a run that has ended: every process
+/// exited, or none can run and no timer can fire (a deadlock, or
+/// processes blocked forever, as the wait-for graph says).
 fn ended_before(
     kernel: &Kernel,
+    names: &crate::names::Names,
     instances: usize,
     step: usize,
     total: usize,
+    cycle_from: usize,
 ) -> Option<ReplayError> {
     let (run, timer, alive) = super::model::enabled_in(kernel, instances);
     if run != 0 || timer != 0 {
@@ -444,19 +449,29 @@ fn ended_before(
     let how = if alive == 0 {
         "every process exited"
     } else {
-        "no process able to run (a deadlock, or processes blocked forever)"
+        match crate::waitfor::analyse_stuck(kernel, names) {
+            Verdict::Deadlock { .. } => "a deadlock",
+            _ => "processes blocked forever",
+        }
     };
-    let left = total - step;
+    let when = if step == 0 {
+        "before its first step".to_string()
+    } else {
+        format!("at step {step}")
+    };
+    let rest = if step >= cycle_from && total > cycle_from {
+        // A lasso's cycle repeats forever: it cannot be cut short.
+        "so the schedule's cycle cannot repeat".to_string()
+    } else {
+        let left = total - step;
+        format!(
+            "the schedule has {left} more choice{} than the run can take",
+            if left == 1 { "" } else { "s" }
+        )
+    };
     Some(ReplayError::TooLong(format!(
-        "step {}: the run ended {} with {how}; the schedule has {left} more choice{} than \
-         the run can take",
-        step + 1,
-        if step == 0 {
-            "before its first step".to_string()
-        } else {
-            format!("at step {step}")
-        },
-        if left == 1 { "" } else { "s" }
+        "step {}: the run ended {when} with {how}; {rest}",
+        step + 1
     )))
 }
 

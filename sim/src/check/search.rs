@@ -174,7 +174,8 @@ fn left_unsent(count: u64) -> Verdict {
             process: "kernel buffer".into(),
             why: format!(
                 "{count} message{} never received (cancelled): {} sender exited with {} \
-                 nonblocking send still pending (an MPI_Isend never completed by a wait)",
+                 nonblocking send still pending (an MPI_Isend or the like, never completed by a \
+                 wait)",
                 if one { " is" } else { "s are" },
                 if one { "its" } else { "their" },
                 if one { "its" } else { "their" },
