@@ -102,6 +102,15 @@ pub fn found_nothing(event: &VmEvent, result: RetRegs) -> bool {
     }
 }
 
+/// The MPI name of a poll that found nothing (`found_nothing`), for the
+/// explanation of a busy-wait.
+pub fn poll_name(event: &VmEvent) -> &'static str {
+    match event {
+        VmEvent::Syscall { regs, .. } if regs.sysno == Sysno::Iprobe as u64 => "MPI_Iprobe",
+        _ => "MPI_Test",
+    }
+}
+
 /// [`found_nothing`] of the call made with `regs`.
 pub fn poll_found_nothing(regs: &ipclab_syscalls::Regs, result: RetRegs) -> bool {
     let poll = regs.sysno == Sysno::Test as u64 || regs.sysno == Sysno::Iprobe as u64;

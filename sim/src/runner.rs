@@ -220,6 +220,8 @@ struct Counters {
     last_ran: Option<u64>,
     /// The last call that failed, and its step.
     last_failure: Option<(Errno, u64)>,
+    /// The last MPI poll that found nothing, and its step.
+    last_poll: Option<(&'static str, u64)>,
 }
 
 /// A booted scenario: the kernel, every process's VM state, the clock of steps.
@@ -498,7 +500,10 @@ impl<'p> World<'p> {
         match effect {
             // A poll that found nothing is neither progress nor a failure.
             Effect::Trapped(TrapOutcome::Complete(result))
-                if machine::found_nothing(&event, result) => {}
+                if machine::found_nothing(&event, result) =>
+            {
+                self.counters[k].last_poll = Some((machine::poll_name(&event), self.step));
+            }
             Effect::Trapped(TrapOutcome::Complete(result)) => self.call_completed(k, result),
             // `yield` succeeds at once (its 0 comes back when it runs again).
             Effect::Trapped(TrapOutcome::Yielded) => self.progress(k, false),
@@ -748,6 +753,10 @@ impl<'p> World<'p> {
                 .last_failure
                 .filter(|&(_, at)| at >= half)
                 .map(|(errno, _)| errno),
+            polling: counters
+                .last_poll
+                .filter(|&(_, at)| at >= half)
+                .map(|(call, _)| call),
             // Every completed call is progress here.
             busy_without: None,
         }

@@ -43,6 +43,9 @@ pub struct Starving {
     pub ran: bool,
     /// The error a call of it failed with last, if one failed in the stretch.
     pub failing: Option<ipclab_syscalls::Errno>,
+    /// The MPI poll (`MPI_Test`, `MPI_Iprobe`) it made last that found
+    /// nothing, if it made one in the stretch.
+    pub polling: Option<&'static str>,
     /// It made progress of another kind than the one it is judged by (its
     /// calls completed, judged by `produce` and `consume`): why, in words.
     pub busy_without: Option<&'static str>,
@@ -66,7 +69,12 @@ impl Starving {
                 "runs, but makes no progress: its calls keep failing with {}",
                 errno.name()
             ),
-            (_, None) => "runs, but makes no progress".to_string(),
+            (_, None) => match self.polling {
+                Some(call) => {
+                    format!("runs, but makes no progress: its {call} calls keep finding nothing")
+                }
+                None => "runs, but makes no progress".to_string(),
+            },
         }
     }
 }

@@ -100,6 +100,7 @@ pub fn replay(
     let mut last_ran: Vec<Option<u64>> = vec![None; procs.len()];
     // The last failed call of each instance: its error and step.
     let mut last_failure: Vec<Option<(Errno, u64)>> = vec![None; procs.len()];
+    let mut last_poll: Vec<Option<(&'static str, u64)>> = vec![None; procs.len()];
     // What each instance is judged by, as the check judged it.
     let judged_by: Vec<Option<super::ProgressKind>> = (0..procs.len())
         .map(|k| super::analysis::progress_of(program, k, kind))
@@ -198,6 +199,8 @@ pub fn replay(
                 if let Effect::Trapped(TrapOutcome::Complete(regs)) = effect {
                     if let Err(errno) = Reply::from_regs(regs) {
                         last_failure[k] = Some((errno, step as u64));
+                    } else if machine::found_nothing(&event, regs) {
+                        last_poll[k] = Some((machine::poll_name(&event), step as u64));
                     }
                 }
                 if effect.completed_ok(&event) {
@@ -384,6 +387,9 @@ pub fn replay(
                         failing: last_failure[k]
                             .filter(|&(_, at)| at >= cycle_start)
                             .map(|(errno, _)| errno),
+                        polling: last_poll[k]
+                            .filter(|&(_, at)| at >= cycle_start)
+                            .map(|(call, _)| call),
                         // Progress `run` would count (a completed call), of
                         // a kind this lasso does not.
                         busy_without: match judged_by[k] {
