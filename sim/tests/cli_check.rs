@@ -775,6 +775,14 @@ fn bad_options_are_usage_errors() {
             "--output",
             "x.schedule",
         ],
+        // Nor does it compare reductions: refused, not ignored.
+        &[
+            "check",
+            "credit-direct",
+            "--sweep",
+            "buffer=0,1",
+            "--compare-reduction",
+        ],
         &["check", "credit-direct", "--time-limit", "0"],
         &["check", "credit-direct", "--jobs", "0"],
         &["check", "credit-direct", "--progress", "sometimes"],
@@ -1666,27 +1674,6 @@ fn a_counterexample_that_fires_a_timer_says_time_is_abstract() {
     let out = ipclab_in(&dir, &["check", "deadlock-recv-first", "--no-save"]);
     assert!(
         !stdout(&out).contains("time is abstract here"),
-        "{}",
-        both(&out)
-    );
-}
-
-#[test]
-fn compare_reduction_with_a_sweep_is_refused_not_ignored() {
-    let dir = scratch("sweep-compare");
-    let out = ipclab_in(
-        &dir,
-        &[
-            "check",
-            "credit-indirect",
-            "--sweep",
-            "buffer=0,1",
-            "--compare-reduction",
-        ],
-    );
-    assert_eq!(code(&out), 2, "{}", both(&out));
-    assert!(
-        stderr(&out).contains("cannot be used with"),
         "{}",
         both(&out)
     );
