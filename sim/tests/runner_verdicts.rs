@@ -1146,3 +1146,30 @@ fn a_branch_on_the_rank_before_mpi_comm_rank_stores_it_is_taken_by_every_instanc
         text(&result)
     );
 }
+
+#[test]
+fn a_short_run_still_names_a_blocked_process_and_one_passed_over_by_priority() {
+    let short = |source: &str| {
+        let result = run(
+            &program(source),
+            RunOptions {
+                max_steps: 12,
+                ..RunOptions::default()
+            },
+        )
+        .expect("boots");
+        text(&result)
+    };
+    // B has blocked on a partner that never sends: the round does not matter.
+    let blocked = short("process A { loop { compute 1; } }\nprocess B { recv(A, x); }");
+    assert!(
+        blocked.contains("starving: B (waits in recv(A)"),
+        "{blocked}"
+    );
+    // L is passed over at every step by a higher priority.
+    let passed_over = short("process H priority 7 { loop { compute 1; } }\nprocess L { yield; }");
+    assert!(
+        passed_over.contains("starving: L (ready but not scheduled)"),
+        "{passed_over}"
+    );
+}
