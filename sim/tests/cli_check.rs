@@ -1537,7 +1537,7 @@ fn choices_left_after_the_run_ended_say_how_it_ended() {
     );
     assert!(
         stderr(&out).contains(
-            "the run ended at step 2 with a deadlock; so the schedule's cycle cannot repeat"
+            "the run ended at step 2 with a deadlock, so the schedule's cycle cannot repeat"
         ),
         "{}",
         both(&out)

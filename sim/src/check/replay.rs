@@ -302,22 +302,11 @@ pub fn replay(
         if verdict.is_some() {
             // As past a deadlock or the end: nothing can take another step.
             if step + 1 < choices.len() {
-                return Err(ReplayError::TooLong(format!(
-                    "step {}: the run ended at step {} with {}; the schedule \
-                     has {} more choice{} than the run can take",
-                    step + 2,
-                    step + 1,
-                    match verdict {
-                        Some(Verdict::AssertionFailed { .. }) => "a failed assertion",
-                        _ => "a program error",
-                    },
-                    choices.len() - step - 1,
-                    if choices.len() - step - 1 == 1 {
-                        ""
-                    } else {
-                        "s"
-                    }
-                )));
+                let how = match verdict {
+                    Some(Verdict::AssertionFailed { .. }) => "a failed assertion",
+                    _ => "a program error",
+                };
+                return Err(too_long(step + 1, how, choices.len(), cycle_from));
             }
             break;
         }
@@ -460,25 +449,34 @@ fn ended_before(
             _ => "processes blocked forever",
         }
     };
-    let when = if step == 0 {
+    Some(too_long(step, how, total, cycle_from))
+}
+
+/// The run ended after `taken` steps with `how`, and the schedule (`total`
+/// choices, its cycle unrolled from `cycle_from`) has more: the prefix's
+/// choices left are counted, a cycle is said to be unable to repeat (its
+/// unrolled copies are not choices of the schedule).
+fn too_long(taken: usize, how: &str, total: usize, cycle_from: usize) -> ReplayError {
+    let when = if taken == 0 {
         "before its first step".to_string()
     } else {
-        format!("at step {step}")
+        format!("at step {taken}")
     };
-    let rest = if step >= cycle_from && total > cycle_from {
-        // A lasso's cycle repeats forever: it cannot be cut short.
-        "so the schedule's cycle cannot repeat".to_string()
+    let lasso = total > cycle_from;
+    let rest = if lasso && taken >= cycle_from {
+        ", so the schedule's cycle cannot repeat".to_string()
     } else {
-        let left = total - step;
+        let left = cycle_from.min(total) - taken;
         format!(
-            "the schedule has {left} more choice{} than the run can take",
-            if left == 1 { "" } else { "s" }
+            "; the schedule has {left} more choice{} than the run can take{}",
+            if left == 1 { "" } else { "s" },
+            if lasso { ", and a cycle" } else { "" }
         )
     };
-    Some(ReplayError::TooLong(format!(
-        "step {}: the run ended {when} with {how}; {rest}",
-        step + 1
-    )))
+    ReplayError::TooLong(format!(
+        "step {}: the run ended {when} with {how}{rest}",
+        taken + 1
+    ))
 }
 
 /// Step `step` (from 0) names instance `k` of a scenario that has `count`.
