@@ -102,12 +102,12 @@ pub fn found_nothing(event: &VmEvent, result: RetRegs) -> bool {
     }
 }
 
-/// The MPI name of a poll that found nothing (`found_nothing`), for the
-/// explanation of a busy-wait.
-pub fn poll_name(event: &VmEvent) -> &'static str {
+/// Which poll found nothing (`found_nothing`), for the explanation of a
+/// busy-wait: 0 `MPI_Test`, 1 `MPI_Iprobe` ([`crate::verdict::polls_text`]).
+pub fn poll_kind(event: &VmEvent) -> usize {
     match event {
-        VmEvent::Syscall { regs, .. } if regs.sysno == Sysno::Iprobe as u64 => "MPI_Iprobe",
-        _ => "MPI_Test",
+        VmEvent::Syscall { regs, .. } if regs.sysno == Sysno::Iprobe as u64 => 1,
+        _ => 0,
     }
 }
 

@@ -220,8 +220,9 @@ struct Counters {
     last_ran: Option<u64>,
     /// The last call that failed, and its step.
     last_failure: Option<(Errno, u64)>,
-    /// The last MPI poll that found nothing, and its step.
-    last_poll: Option<(&'static str, u64)>,
+    /// The last step an MPI poll found nothing, per kind
+    /// (`machine::poll_kind`).
+    last_poll: [Option<u64>; 2],
 }
 
 /// A booted scenario: the kernel, every process's VM state, the clock of steps.
@@ -502,7 +503,7 @@ impl<'p> World<'p> {
             Effect::Trapped(TrapOutcome::Complete(result))
                 if machine::found_nothing(&event, result) =>
             {
-                self.counters[k].last_poll = Some((machine::poll_name(&event), self.step));
+                self.counters[k].last_poll[machine::poll_kind(&event)] = Some(self.step);
             }
             Effect::Trapped(TrapOutcome::Complete(result)) => self.call_completed(k, result),
             // `yield` succeeds at once (its 0 comes back when it runs again).
@@ -764,10 +765,9 @@ impl<'p> World<'p> {
                 .last_failure
                 .filter(|&(_, at)| at >= half)
                 .map(|(errno, _)| errno),
-            polling: counters
-                .last_poll
-                .filter(|&(_, at)| at >= half)
-                .map(|(call, _)| call),
+            polling: crate::verdict::polls_text(
+                counters.last_poll.map(|at| at.is_some_and(|s| s >= half)),
+            ),
             // Every completed call is progress here.
             busy_without: None,
         }

@@ -51,6 +51,17 @@ pub struct Starving {
     pub busy_without: Option<&'static str>,
 }
 
+/// The polls a busy-wait made that found nothing, by
+/// [`crate::machine::poll_kind`]: `MPI_Test`, `MPI_Iprobe`, or both.
+pub fn polls_text(made: [bool; 2]) -> Option<&'static str> {
+    match made {
+        [true, true] => Some("MPI_Test and MPI_Iprobe"),
+        [true, false] => Some("MPI_Test"),
+        [false, true] => Some("MPI_Iprobe"),
+        [false, false] => None,
+    }
+}
+
 impl Starving {
     /// Why it starves, in words. One blocked in a timed call whose calls
     /// keep failing is not stuck in that call: it is in a retry loop that

@@ -100,7 +100,7 @@ pub fn replay(
     let mut last_ran: Vec<Option<u64>> = vec![None; procs.len()];
     // The last failed call of each instance: its error and step.
     let mut last_failure: Vec<Option<(Errno, u64)>> = vec![None; procs.len()];
-    let mut last_poll: Vec<Option<(&'static str, u64)>> = vec![None; procs.len()];
+    let mut last_poll: Vec<[Option<u64>; 2]> = vec![[None; 2]; procs.len()];
     // What each instance is judged by, as the check judged it.
     let judged_by: Vec<Option<super::ProgressKind>> = (0..procs.len())
         .map(|k| super::analysis::progress_of(program, k, kind))
@@ -200,7 +200,7 @@ pub fn replay(
                     if let Err(errno) = Reply::from_regs(regs) {
                         last_failure[k] = Some((errno, step as u64));
                     } else if machine::found_nothing(&event, regs) {
-                        last_poll[k] = Some((machine::poll_name(&event), step as u64));
+                        last_poll[k][machine::poll_kind(&event)] = Some(step as u64);
                     }
                 }
                 if effect.completed_ok(&event) {
@@ -376,9 +376,9 @@ pub fn replay(
                         failing: last_failure[k]
                             .filter(|&(_, at)| at >= cycle_start)
                             .map(|(errno, _)| errno),
-                        polling: last_poll[k]
-                            .filter(|&(_, at)| at >= cycle_start)
-                            .map(|(call, _)| call),
+                        polling: crate::verdict::polls_text(
+                            last_poll[k].map(|at| at.is_some_and(|s| s >= cycle_start)),
+                        ),
                         // Progress `run` would count (a completed call), of
                         // a kind this lasso does not.
                         busy_without: match judged_by[k] {
