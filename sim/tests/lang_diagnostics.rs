@@ -590,6 +590,29 @@ fn a_datatype_argument_must_name_an_mpi_datatype() {
 }
 
 #[test]
+fn statuses_for_mpi_waitall_other_than_ignore_are_an_error() {
+    // They would never be written: reading them after the wait reads zeros.
+    for statuses in ["sts", "&sts", "sts[0]"] {
+        let source = format!(
+            "process Rank[2] {{\n    let reqs[2]; let sts[2];\n    MPI_Waitall(2, reqs, {statuses});\n}}"
+        );
+        let error = first_error(&source);
+        assert_eq!(error.line, 3, "{error:?}");
+        let help = error.help.clone().unwrap_or_default();
+        assert!(help.contains("pass MPI_STATUSES_IGNORE"), "{error:?}");
+    }
+    for ignore in ["MPI_STATUSES_IGNORE", "0"] {
+        let source = format!(
+            "process Rank[2] {{\n    let reqs[2];\n    MPI_Waitall(2, reqs, {ignore});\n}}"
+        );
+        assert!(
+            ipclab_sim::lang::compile("t.ipc", source.as_bytes(), &[]).is_ok(),
+            "{source}"
+        );
+    }
+}
+
+#[test]
 fn a_constant_count_or_size_its_buffer_cannot_hold_is_an_error_at_the_argument() {
     for (call, column, message, help) in [
         (

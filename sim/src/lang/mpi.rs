@@ -682,15 +682,28 @@ impl BodyCompiler<'_> {
     /// MPI_Waitall's statuses: `MPI_STATUSES_IGNORE` (or 0); any other
     /// builtin there is refused, as in any out-parameter.
     fn statuses_argument(&self, target: &Expression) -> Compiled<()> {
+        const HELP: &str = "this language keeps no array of statuses: pass MPI_STATUSES_IGNORE";
         match &strip(target).kind {
             ExpressionKind::Name(n) if n.text == "MPI_STATUSES_IGNORE" => Ok(()),
+            // As a status argument, 0 ignores (C's NULL).
+            ExpressionKind::Integer(0) => Ok(()),
             ExpressionKind::Name(n) => match self.reserved_name_error(n) {
-                Some(error) => Err(error.with_help(
-                    "this language keeps no array of statuses: pass MPI_STATUSES_IGNORE",
-                )),
-                None => Ok(()),
+                Some(error) => Err(error.with_help(HELP)),
+                // An array (or `&sts`) would never be written: a program
+                // reading it after the wait would read zeros unwarned.
+                None => Err(Diagnostic::at(
+                    target.span,
+                    format!("`{}` cannot take the statuses of MPI_Waitall", n.text),
+                    "no array of statuses",
+                )
+                .with_help(HELP)),
             },
-            _ => Ok(()),
+            _ => Err(Diagnostic::at(
+                target.span,
+                "MPI_Waitall's statuses cannot be kept here",
+                "no array of statuses",
+            )
+            .with_help(HELP)),
         }
     }
 
