@@ -590,6 +590,18 @@ fn a_datatype_argument_must_name_an_mpi_datatype() {
 }
 
 #[test]
+fn a_constant_count_whose_arithmetic_overflows_is_an_error_not_a_wrapped_count() {
+    // 2^62 * 4 wraps to 0: the run would send nothing, as if asked to.
+    assert_error(
+        "process Rank[2] {\n    let x[2];\n    MPI_Send(x, 4611686018427387904 * 4, MPI_BYTE, 1, 0, MPI_COMM_WORLD);\n}",
+        3,
+        17,
+        "count overflows 64 bits (it would wrap to 0)",
+        "64-bit signed integers",
+    );
+}
+
+#[test]
 fn statuses_for_mpi_waitall_other_than_ignore_are_an_error() {
     // They would never be written: reading them after the wait reads zeros.
     for statuses in ["sts", "&sts", "sts[0]"] {

@@ -726,7 +726,11 @@ fn instance_in(first: u32, count: u32, name: &str, index: i64) -> Result<u32, St
 }
 
 /// Runtime arithmetic: wrapping, with division by zero as an error.
-fn binary_wrapping(operator: BinaryOperator, left: i64, right: i64) -> Result<i64, String> {
+pub(in crate::lang) fn binary_wrapping(
+    operator: BinaryOperator,
+    left: i64,
+    right: i64,
+) -> Result<i64, String> {
     Ok(match operator {
         BinaryOperator::Add => left.wrapping_add(right),
         BinaryOperator::Subtract => left.wrapping_sub(right),

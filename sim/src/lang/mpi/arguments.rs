@@ -72,6 +72,28 @@ impl BodyCompiler<'_> {
         }
     }
 
+    /// [`Self::constant_argument`] with the VM's wrapping arithmetic: the
+    /// value the run would compute from constants alone. `None` for
+    /// anything computed at run time, or a division by zero.
+    fn wrapping_constant(&self, e: &Expression) -> Option<i64> {
+        match &e.kind {
+            ExpressionKind::Unary(UnaryOperator::Negate, operand) => {
+                Some(self.wrapping_constant(operand)?.wrapping_neg())
+            }
+            ExpressionKind::Unary(UnaryOperator::Not, operand) => {
+                Some(i64::from(self.wrapping_constant(operand)? == 0))
+            }
+            ExpressionKind::Binary(operator, left, right) => {
+                let (left, right) = (
+                    self.wrapping_constant(left)?,
+                    self.wrapping_constant(right)?,
+                );
+                crate::lang::vm::binary_wrapping(*operator, left, right).ok()
+            }
+            _ => self.constant_argument(e),
+        }
+    }
+
     /// Compiles the rank, tag and communicator arguments of a send
     /// (`direction`: a receive or probe), judging each one that is a
     /// constant: out of range, it is a compile error with the range in
@@ -142,6 +164,16 @@ impl BodyCompiler<'_> {
     /// A constant count or size (`what`) that is negative is a compile
     /// error: no run of the call could succeed.
     pub(super) fn not_negative(&self, e: &Expression, what: &str) -> Compiled<()> {
+        if let (None, Some(wrapped)) = (self.constant_argument(e), self.wrapping_constant(e)) {
+            // Constant arithmetic that overflows: the run would wrap it to
+            // another count (`2^62 * 4` to 0) and go on as if asked for that.
+            return Err(Diagnostic::at(
+                e.span,
+                format!("{what} overflows 64 bits (it would wrap to {wrapped})"),
+                "overflows",
+            )
+            .with_help("constants are 64-bit signed integers: give the count you mean"));
+        }
         match self.constant_argument(e) {
             Some(value) if value < 0 => {
                 Err(
