@@ -46,6 +46,17 @@ fn ipclab_in(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The schedule of the report's `that schedule: ipclab replay ...` line
+/// (an ending that contradicts the `expect` line), unquoted.
+fn that_schedule(text: &str) -> String {
+    let line = text
+        .lines()
+        .find(|l| l.contains("that schedule: ipclab replay"))
+        .unwrap_or_else(|| panic!("a replay command in:\n{text}"));
+    let schedule = line.split("--schedule ").nth(1).unwrap_or_default();
+    schedule.trim_matches('\'').to_string()
+}
+
 fn code(output: &Output) -> i32 {
     output.status.code().unwrap_or(-1)
 }
@@ -363,13 +374,9 @@ fn expect_completes_of_a_program_that_can_run_forever_does_not_match_and_the_sch
         "{text}"
     );
     // The schedule shown replays as a run that goes on: `runs`, not `completes`.
-    let line = text
-        .lines()
-        .find(|l| l.contains("that schedule: ipclab replay"))
-        .expect("a replay command");
-    let schedule = line.split("--schedule ").nth(1).unwrap().trim_matches('\'');
-    assert!(schedule.contains('|'), "a lasso: {line}");
-    let out = ipclab_in(&dir, &["replay", "spin.ipc", "--schedule", schedule, "-q"]);
+    let schedule = that_schedule(&text);
+    assert!(schedule.contains('|'), "a lasso: {schedule}");
+    let out = ipclab_in(&dir, &["replay", "spin.ipc", "--schedule", &schedule, "-q"]);
     assert!(stdout(&out).starts_with("runs"), "{}", both(&out));
     assert_eq!(code(&out), 1, "{}", both(&out));
 }
@@ -395,14 +402,10 @@ fn expect_runs_of_a_program_whose_processes_can_all_exit_does_not_match() {
         ),
         "{text}"
     );
-    let line = text
-        .lines()
-        .find(|l| l.contains("that schedule: ipclab replay"))
-        .expect("a replay command");
-    let schedule = line.split("--schedule ").nth(1).unwrap().trim_matches('\'');
+    let schedule = that_schedule(&text);
     let out = ipclab_in(
         &dir,
-        &["replay", "both-exit.ipc", "--schedule", schedule, "-q"],
+        &["replay", "both-exit.ipc", "--schedule", &schedule, "-q"],
     );
     assert!(stdout(&out).starts_with("completes"), "{}", both(&out));
 }
