@@ -315,14 +315,12 @@ fn instance_words(
 /// refused is never taken (the call cannot fail), so it is not followed.
 fn stored_before_read(code: &[Instruction], landing: &[bool], word: u32) -> bool {
     let stores = |pc: usize| matches!(code[pc], Instruction::Store(w) if w == word);
-    let never_taken = |pc: usize| {
-        code.iter().enumerate().any(|(s, i)| {
-            matches!(i, Instruction::Store(w) if *w == word)
-                && s >= 2
-                && s - 2 == pc
-                && rank_store(code, landing, s)
-        })
-    };
+    // The refused-call jumps before this word's rank stores, found once.
+    let skipped: Vec<usize> = (2..code.len())
+        .filter(|&s| stores(s) && rank_store(code, landing, s))
+        .map(|s| s - 2)
+        .collect();
+    let never_taken = |pc: usize| skipped.contains(&pc);
     let mut seen = vec![false; code.len()];
     let mut work = vec![0usize];
     while let Some(pc) = work.pop() {
