@@ -43,8 +43,8 @@ pub struct Starving {
     pub ran: bool,
     /// The error a call of it failed with last, if one failed in the stretch.
     pub failing: Option<ipclab_syscalls::Errno>,
-    /// The MPI poll (`MPI_Test`, `MPI_Iprobe`) it made last that found
-    /// nothing, if it made one in the stretch.
+    /// The MPI polls that found nothing in the stretch, in words
+    /// (`MPI_Test`, `MPI_Iprobe`, or both: [`polls_text`]), if it made any.
     pub polling: Option<&'static str>,
     /// It made progress of another kind than the one it is judged by (its
     /// calls completed, judged by `produce` and `consume`): why, in words.

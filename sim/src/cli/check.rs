@@ -355,15 +355,14 @@ fn agreement(report: &CheckReport, expect: &Expectation) -> (Agreement, String) 
             } else if report.bound.is_none() {
                 // Every schedule must end as expected: with every process
                 // exited (`completes`), or never (`runs`).
-                let ending = report.ending.as_ref();
-                let against = match expect {
-                    Expectation::Completes => ending
-                        .and_then(|e| e.runs_forever.as_ref())
-                        .map(|_| "some schedule runs forever"),
-                    _ => ending
-                        .and_then(|e| e.completes.as_ref())
-                        .map(|_| "some schedule completes (every process exits)"),
+                let (every, against) = match expect {
+                    Expectation::Completes => ("completes", "some schedule runs forever"),
+                    _ => (
+                        "runs forever",
+                        "some schedule completes (every process exits)",
+                    ),
                 };
+                let against = ending_against(report, expect).map(|_| against);
                 match against {
                     // Whether a process ever exits may rest on the priority
                     // scheduler, which the checker does not model.
@@ -376,14 +375,7 @@ fn agreement(report: &CheckReport, expect: &Expectation) -> (Agreement, String) 
                              scheduler)",
                             match against {
                                 Some(what) => what.to_string(),
-                                None => format!(
-                                    "every schedule {}",
-                                    if *expect == Expectation::Completes {
-                                        "completes"
-                                    } else {
-                                        "runs forever"
-                                    }
-                                ),
+                                None => format!("every schedule {every}"),
                             }
                         ),
                     ),
@@ -394,13 +386,8 @@ fn agreement(report: &CheckReport, expect: &Expectation) -> (Agreement, String) 
                     None => (
                         Agreement::Agrees,
                         format!(
-                            "expected {wanted}: no schedule violates it, every schedule {} \
-                             (a proof) ✓",
-                            if *expect == Expectation::Completes {
-                                "completes"
-                            } else {
-                                "runs forever"
-                            }
+                            "expected {wanted}: no schedule violates it, every schedule {every} \
+                             (a proof) ✓"
                         ),
                     ),
                 }

@@ -568,7 +568,6 @@ fn show(args: &ShowArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes to stdout; a closed pipe (`ipclab run x | head`) is not an error.
 /// Writes `text` to standard output. A reader that went away (`| head`)
 /// ends the output quietly; any other failure (a full disk, `> /dev/full`)
 /// is said on stderr and ends the command with exit status 2, so that a

@@ -105,7 +105,7 @@ impl Program {
         let variables = &process.code.variables;
         let landing = landing_pads(code);
         let known = instance_words(code, &landing, variables);
-        let live = reachable(code, &known, i64::from(index), instance as i64);
+        let live = reachable(code, &landing, &known, i64::from(index), instance as i64);
         let remaps_or_destroys = code.iter().zip(&live).any(|(i, &live)| {
             live && matches!(
                 i.traps_with(),
@@ -128,7 +128,7 @@ impl Program {
                 Instruction::CallWith { sysno, args, .. } => (*sysno, Some(args[0]), Some(args[3])),
                 Instruction::Syscall { sysno, .. } => (
                     *sysno,
-                    constant_first_argument(code, &landing, pc),
+                    constant_argument(code, &landing, pc, 0),
                     constant_argument(code, &landing, pc, 3),
                 ),
                 _ => continue,
@@ -173,17 +173,11 @@ impl Program {
 /// ... }` in one declaration gives each philosopher only its own forks.
 fn reachable(
     code: &[Instruction],
+    landing: &[bool],
     known: &[(u32, InstanceValue)],
     index: i64,
     number: i64,
 ) -> Vec<bool> {
-    let targets: Vec<usize> = code
-        .iter()
-        .filter_map(|i| match i {
-            Instruction::Jump(t) | Instruction::JumpIfFalse(t) => Some(*t as usize),
-            _ => None,
-        })
-        .collect();
     let mut live = vec![false; code.len()];
     let mut work = vec![0usize];
     while let Some(pc) = work.pop() {
@@ -193,13 +187,11 @@ fn reachable(
         live[pc] = true;
         match &code[pc] {
             Instruction::Jump(t) => work.push(*t as usize),
-            Instruction::JumpIfFalse(t) => {
-                match decided(code, &targets, known, pc, index, number) {
-                    Some(true) => work.push(pc + 1),
-                    Some(false) => work.push(*t as usize),
-                    None => work.extend([pc + 1, *t as usize]),
-                }
-            }
+            Instruction::JumpIfFalse(t) => match decided(code, landing, known, pc, index, number) {
+                Some(true) => work.push(pc + 1),
+                Some(false) => work.push(*t as usize),
+                None => work.extend([pc + 1, *t as usize]),
+            },
             _ => work.push(pc + 1),
         }
     }
@@ -208,17 +200,17 @@ fn reachable(
 
 /// The outcome of the `JumpIfFalse` at `pc` when the three instructions
 /// before it compare the instance's index or number with a constant (and
-/// no jump lands inside them, so they run in order).
+/// no jump lands inside them, so they run in order: `landing`).
 fn decided(
     code: &[Instruction],
-    targets: &[usize],
+    landing: &[bool],
     known: &[(u32, InstanceValue)],
     pc: usize,
     index: i64,
     number: i64,
 ) -> Option<bool> {
     let first = pc.checked_sub(3)?;
-    if targets.iter().any(|t| (first + 1..=pc).contains(t)) {
+    if landing[first + 1..=pc].iter().any(|&pad| pad) {
         return None;
     }
     let [left, right, Instruction::Binary(operator)] = &code[first..pc] else {
@@ -262,8 +254,8 @@ enum InstanceValue {
 /// value (`let k = index;`, `MPI_Comm_rank(MPI_COMM_WORLD, &rank)`, which
 /// cannot fail), nothing else writes it (no array store covers it, no
 /// `produce` into it, no call the kernel answers by writing memory names a
-/// buffer over it: [`kernel_may_write`]), and a name is read only after
-/// its declaration, which stores it.
+/// buffer over it: [`kernel_may_write`]), and every path stores it before
+/// it is read ([`stored_before_read`]).
 fn instance_words(
     code: &[Instruction],
     landing: &[bool],
@@ -401,13 +393,6 @@ fn rank_store(code: &[Instruction], landing: &[bool], pc: usize) -> bool {
         }
     ) && matches!(code[pc - 2], Instruction::JumpIfFalse(_))
         && constant_argument(code, landing, call, 0) == Some(super::mpi::COMM_WORLD)
-}
-
-/// The first argument of the `syscall` at `pc` when the six instructions
-/// before it push constants (as written, or fused into a `CallWith` whose
-/// five pushes stay in place after it).
-fn constant_first_argument(code: &[Instruction], landing: &[bool], pc: usize) -> Option<i64> {
-    constant_argument(code, landing, pc, 0)
 }
 
 /// Per pc: does a jump land there?

@@ -239,12 +239,13 @@ pub fn timeline_annotated(
     out.push('\n');
     // Messages lost to a terminated peer are counted where they are
     // counted delivered: no message goes unreported.
-    let undeliverable = match (stats.undeliverable, stats.cancelled) {
-        (0, 0) => String::new(),
-        (n, 0) => format!(" · {n} undeliverable"),
-        (0, c) => format!(" · {} cancelled", plural(c, "send")),
-        (n, c) => format!(" · {n} undeliverable · {} cancelled", plural(c, "send")),
-    };
+    let mut undeliverable = String::new();
+    if stats.undeliverable > 0 {
+        undeliverable.push_str(&format!(" · {} undeliverable", stats.undeliverable));
+    }
+    if stats.cancelled > 0 {
+        undeliverable.push_str(&format!(" · {} cancelled", plural(stats.cancelled, "send")));
+    }
     let totals = format!(
         "{}, {} · {} · {} delivered{undeliverable} · {}, {} B",
         plural(result.steps, "step"),

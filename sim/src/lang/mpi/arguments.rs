@@ -162,11 +162,12 @@ impl BodyCompiler<'_> {
     }
 
     /// A constant count or size (`what`) that is negative is a compile
-    /// error: no run of the call could succeed.
+    /// error: no run of the call could succeed. So is constant arithmetic
+    /// that overflows: the run would wrap it to another count (`2^62 * 4`
+    /// to 0) and go on as if asked for that.
     pub(super) fn not_negative(&self, e: &Expression, what: &str) -> Compiled<()> {
-        if let (None, Some(wrapped)) = (self.constant_argument(e), self.wrapping_constant(e)) {
-            // Constant arithmetic that overflows: the run would wrap it to
-            // another count (`2^62 * 4` to 0) and go on as if asked for that.
+        let value = self.constant_argument(e);
+        if let (None, Some(wrapped)) = (value, self.wrapping_constant(e)) {
             return Err(Diagnostic::at(
                 e.span,
                 format!("{what} overflows 64 bits (it would wrap to {wrapped})"),
@@ -174,7 +175,7 @@ impl BodyCompiler<'_> {
             )
             .with_help("constants are 64-bit signed integers: give the count you mean"));
         }
-        match self.constant_argument(e) {
+        match value {
             Some(value) if value < 0 => {
                 Err(
                     Diagnostic::at(e.span, format!("{what} {value} is negative"), "negative")
