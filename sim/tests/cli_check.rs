@@ -929,6 +929,56 @@ fn a_schedule_records_its_overrides_and_replay_notes_a_mismatch() {
 }
 
 #[test]
+fn an_inline_schedule_replayed_with_overrides_gets_no_note_about_them() {
+    let dir = scratch("overrides-inline");
+    std::fs::write(dir.join("ssr.ipc"), SEND_SEND_RECV).unwrap();
+    let out = ipclab_in(
+        &dir,
+        &[
+            "check",
+            "ssr.ipc",
+            "-D",
+            "SLOTS=1",
+            "--jobs",
+            "1",
+            "--no-save",
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    // The command `check` prints, typed as it says: an inline schedule
+    // carries no comments, so nothing says it was made with other values.
+    let text = stdout(&out);
+    let command = text
+        .lines()
+        .find_map(|line| line.strip_prefix("replay the deadlock: "))
+        .unwrap_or_else(|| panic!("no replay command in {text}"));
+    assert!(command.contains("-D SLOTS=1"), "{command}");
+    let schedule = command
+        .split("--schedule '")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap_or_else(|| panic!("no inline schedule in {command}"));
+    let replayed = ipclab_in(
+        &dir,
+        &[
+            "replay",
+            "ssr.ipc",
+            "-D",
+            "SLOTS=1",
+            "--schedule",
+            schedule,
+            "-q",
+        ],
+    );
+    assert_eq!(code(&replayed), 0, "{}", both(&replayed));
+    assert!(
+        !both(&replayed).contains("note: the schedule was made with"),
+        "{}",
+        both(&replayed)
+    );
+}
+
+#[test]
 fn a_program_steered_by_clock_gets_no_proof_and_no_certain_answer() {
     let dir = scratch("clock");
     // `run` deadlocks (clock() is 5 when A tests it); the checker's clock

@@ -915,7 +915,7 @@ fn specific_misfit_hint(
     file_name: &str,
     define: &[(String, i64)],
 ) -> Option<String> {
-    let made_with = comment(schedule, "overrides:").unwrap_or("");
+    let made_with = made_with(schedule);
     let given_now = check::schedule::overrides_text(define);
     let or_none = |text: &str| {
         if text.is_empty() {
@@ -924,7 +924,8 @@ fn specific_misfit_hint(
             text.to_string()
         }
     };
-    if made_with != given_now {
+    if made_with.is_some_and(|made| made != given_now) {
+        let made_with = made_with.unwrap_or("");
         return Some(format!(
             "it was made with {} and is replayed with {}: replay it with the same -D values",
             or_none(made_with),
@@ -942,6 +943,14 @@ fn specific_misfit_hint(
         }
         _ => None,
     }
+}
+
+/// The `-D` values a schedule was made with, when it says: a schedule
+/// `check` saved names its scenario and, if there were any, its overrides
+/// (none written means none given). A schedule typed inline says nothing,
+/// and nothing is compared.
+fn made_with(schedule: &Schedule) -> Option<&str> {
+    comment(schedule, "overrides:").or_else(|| comment(schedule, "scenario:").map(|_| ""))
 }
 
 fn comment<'a>(schedule: &'a Schedule, prefix: &str) -> Option<&'a str> {
@@ -1017,11 +1026,11 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
             ));
         }
     }
-    let made_with = comment(schedule, "overrides:").unwrap_or("");
+    let made_with = made_with(schedule);
     let given_now = check::schedule::overrides_text(&args.define);
     // Other words may make the same scenario (`-D N=10` where N is 10).
     let same_program = || {
-        let mut words = made_with.split_whitespace();
+        let mut words = made_with?.split_whitespace();
         let mut defines = Vec::new();
         while let Some(word) = words.next() {
             let (name, value) = if word == "-D" { words.next()? } else { word }.split_once('=')?;
@@ -1031,7 +1040,8 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
             .ok()?;
         Some(made == program)
     };
-    if made_with != given_now && same_program() != Some(true) {
+    if made_with.is_some_and(|made| made != given_now) && same_program() != Some(true) {
+        let made_with = made_with.unwrap_or("");
         notes.push(format!(
             "note: the schedule was made with {} and is replayed with {}: another scenario, \
              so it may not reproduce",
