@@ -255,6 +255,37 @@ fn require_empty_flags_a_message_its_receiver_never_takes() {
         .is_proof_of_safety());
 }
 
+#[test]
+fn require_empty_searches_on_past_a_lost_message_and_finds_what_follows() {
+    // B exits without receiving: A's message is lost, and C, waiting on B,
+    // is blocked forever only after that. Both are found, in every order,
+    // and the expectation holds as it does without the option.
+    let source = "process A { let x = 1; send(B, x); }\n\
+        process B { compute 1; }\n\
+        process C { let y = 0; recv(B, y); }\n\
+        expect blocked_forever(C);";
+    let p = program(source);
+    for (order, jobs) in EVERY_ORDER {
+        let asked = CheckOptions {
+            require_empty: true,
+            order,
+            jobs,
+            ..options()
+        };
+        let report = check::check(&p, &asked).expect("checks");
+        assert!(report.finding(Kind::NotEmpty).is_some(), "{report}");
+        let stuck = report
+            .finding(Kind::BlockedForever)
+            .unwrap_or_else(|| panic!("{order:?} x{jobs}: {report}"));
+        let expect = p.expect.as_ref().expect("an expect line");
+        assert!(stuck.verdict.matches(expect), "{report}");
+        let run = check::replay(&p, &stuck.schedule, 1).expect("replays");
+        assert_eq!(Kind::of(&run.verdict), Some(Kind::BlockedForever));
+        // B always exits unread: the loss is certain from the start.
+        assert_eq!(report.finding(Kind::NotEmpty).unwrap().critical_step, Some(0));
+    }
+}
+
 // Exited processes: left out of the state only once the kernel will not read their memory.
 
 /// S learns which helper sent first (`v` is 2 or 3), `MPI_Bsend`s it and

@@ -135,7 +135,7 @@ pub fn doomed(graph: &Graph, violation: u8) -> Vec<bool> {
         }
     }
     let mut work: Vec<u32> = (0..n as u32)
-        .filter(|&v| graph.nodes[v as usize].violation == violation)
+        .filter(|&v| graph.nodes[v as usize].shows(violation))
         .collect();
     for &v in &work {
         doomed[v as usize] = true;
@@ -200,7 +200,7 @@ pub fn runs_forever(graph: &Graph) -> Option<Lasso> {
 /// process has exited and nothing went wrong, if one is reachable.
 pub fn completes(graph: &Graph) -> Option<Vec<u16>> {
     let is_end = |node: &super::search::Node| {
-        node.status == TERMINAL && node.alive == 0 && node.violation == 0
+        node.status == TERMINAL && node.alive == 0 && node.violation == 0 && !node.lost
     };
     // A scan first: most programs that loop forever have no end state, and
     // need no search for a path to one.

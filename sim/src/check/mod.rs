@@ -439,7 +439,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
         let Some((nodes, labels)) = analysis::shortest_path(
             graph,
             0,
-            |v| graph.nodes[v as usize].violation == code,
+            |v| graph.nodes[v as usize].shows(code),
             |_| true,
             |_, _| true,
         ) else {
@@ -696,7 +696,7 @@ fn nearest_matching(
     code: u8,
     expect: &Expectation,
 ) -> Option<(Vec<u32>, Vec<u16>, Verdict)> {
-    analysis::shortest_paths_to(graph, 0, |v| graph.nodes[v as usize].violation == code).find_map(
+    analysis::shortest_paths_to(graph, 0, |v| graph.nodes[v as usize].shows(code)).find_map(
         |(nodes, labels)| {
             let verdict = verdict_at(model, &analysis::choices(&labels))?;
             verdict.matches(expect).then_some((nodes, labels, verdict))

@@ -104,9 +104,22 @@ pub struct Node {
     pub status: u8,
     /// The kind of violation this state is (`Kind as u8 + 1`), or 0.
     pub violation: u8,
+    /// With `--require-empty`: a message became one no one will ever
+    /// receive on the way here (undeliverable, or its send cancelled). The
+    /// run goes on, so the state is expanded as any other, but it is a
+    /// `not_empty` state whatever follows (see [`Node::shows`]).
+    pub lost: bool,
 }
 
 impl Node {
+    /// Is this state a violation of code `code` (`Kind as u8 + 1`)? A
+    /// state after a lost message is a `not_empty` one, and may be
+    /// another kind too (stuck, say): the one byte holds the other.
+    #[inline]
+    pub fn shows(&self, code: u8) -> bool {
+        self.violation == code || (self.lost && code == Kind::NotEmpty as u8 + 1)
+    }
+
     /// Where its edges lie in [`Graph::edges`].
     #[inline]
     pub fn edge_range(&self) -> std::ops::Range<usize> {
@@ -132,6 +145,10 @@ struct Succ {
     next: Vec<u8>,
     label: u16,
     error: Option<(Kind, Verdict)>,
+    /// The state follows a lost message (this step's or an earlier one's).
+    lost: bool,
+    /// This step lost a message: the `not_empty` finding.
+    loss: Option<Verdict>,
 }
 
 struct Expansion {
@@ -184,14 +201,19 @@ fn left_unsent(count: u64) -> Verdict {
     }
 }
 
-/// Expands `state`: its enabled sets, and its successors (an ample set
-/// when the reduction allows). `known` says whether a fingerprint is
-/// certainly visited already (its encoding is then not kept).
+/// Salted into the fingerprint of a state that follows a lost message:
+/// the same kernel and processes, but a run that has gone wrong.
+const LOST_SALT: u128 = 0x5851_f42d_4c95_7f2d_1405_7b7e_f767_814f;
+
+/// Expands `state` (`lost`: a message was lost on the way to it): its
+/// enabled sets, and its successors (an ample set when the reduction
+/// allows). `known` says whether a fingerprint is certainly visited
+/// already (its encoding is then not kept).
 fn expand(
     model: &Model,
     scratch: &mut Scratch,
     buf: &mut Vec<u8>,
-    state: &[u8],
+    (state, lost): (&[u8], bool),
     options: &CheckOptions,
     known: &dyn Fn(u128) -> bool,
 ) -> Expansion {
@@ -250,28 +272,36 @@ fn expand(
         if result.call_done {
             label |= LABEL_CALL;
         }
-        let mut error = result.error.map(|v| {
+        let error = result.error.map(|v| {
             let kind = match v {
                 Verdict::AssertionFailed { .. } => Kind::AssertionFailed,
                 _ => Kind::Error,
             };
             (kind, v)
         });
-        if options.require_empty && error.is_none() && result.undeliverable > 0 {
-            // A message left in a buffer when its receiver exited (or its
-            // mailbox went away) can never be received: the run ends with
-            // it undelivered, whatever happens next.
-            error = Some((Kind::NotEmpty, left_undelivered(result.undeliverable)));
-        }
-        if options.require_empty && error.is_none() && result.cancelled > 0 {
-            // So can the message of an `MPI_Isend` still pending when its
-            // sender exited (erroneous in MPI: a request never completed).
-            error = Some((Kind::NotEmpty, left_unsent(result.cancelled)));
-        }
+        // A message left in a buffer when its receiver exited (or its
+        // mailbox went away) can never be received: the run ends with it
+        // undelivered, whatever happens next. So can the message of an
+        // `MPI_Isend` still pending when its sender exited (erroneous in
+        // MPI: a request never completed). The run goes on: what follows
+        // is explored too (a process left blocked forever by it, say).
+        let loss = if !options.require_empty || error.is_some() {
+            None
+        } else if result.undeliverable > 0 {
+            Some(left_undelivered(result.undeliverable))
+        } else if result.cancelled > 0 {
+            Some(left_unsent(result.cancelled))
+        } else {
+            None
+        };
+        let lost = lost || loss.is_some();
         let mut fp = fingerprint(buf);
         if let Some((kind, _)) = &error {
             // An error state is never the same as a running one.
             fp ^= 0x9e37_79b9_7f4a_7c15_u128 * (*kind as u128 + 1);
+        }
+        if lost {
+            fp ^= LOST_SALT;
         }
         // The cycle proviso (module documentation): forward local steps only.
         let reduce = options.reduction
@@ -288,6 +318,8 @@ fn expand(
             next,
             label,
             error,
+            lost,
+            loss,
         });
         reduce
     };
@@ -383,6 +415,7 @@ impl Graph {
             depth,
             status: UNEXPANDED,
             violation: 0,
+            lost: false,
         });
         (id, true)
     }
@@ -424,6 +457,12 @@ impl Graph {
                 to,
                 label: succ.label,
             });
+            self.nodes[to as usize].lost |= succ.lost;
+            if let Some(verdict) = succ.loss {
+                if !self.found.iter().any(|(k, _, _)| *k == Kind::NotEmpty) {
+                    self.found.push((Kind::NotEmpty, to, verdict));
+                }
+            }
             if let Some((kind, verdict)) = succ.error {
                 self.nodes[to as usize].status = TERMINAL;
                 self.note(kind, to, verdict);
@@ -574,7 +613,14 @@ fn judge_unexpanded<'a>(
         let expansion = {
             let visited = &graph.visited;
             let known = |fp: u128| visited.contains_key(&fp);
-            expand(model, scratch, buf, state, options, &known)
+            expand(
+                model,
+                scratch,
+                buf,
+                (state, graph.nodes[id as usize].lost),
+                options,
+                &known,
+            )
         };
         if expansion.succs.is_empty() {
             graph.record(id, expansion);
@@ -602,7 +648,14 @@ fn dfs(model: &Model, options: &CheckOptions) -> Searched {
                 let expansion = {
                     let visited = &graph.visited;
                     let known = |fp: u128| visited.contains_key(&fp);
-                    expand(model, &mut scratch, &mut buf, &state, options, &known)
+                    expand(
+                        model,
+                        &mut scratch,
+                        &mut buf,
+                        (&state, graph.nodes[id as usize].lost),
+                        options,
+                        &known,
+                    )
                 };
                 if expansion.succs.is_empty() {
                     graph.record(id, expansion);
@@ -635,7 +688,14 @@ fn dfs(model: &Model, options: &CheckOptions) -> Searched {
                 let expansion = {
                     let visited = &graph.visited;
                     let known = |fp: u128| visited.contains_key(&fp);
-                    expand(model, &mut scratch, &mut buf, &state, options, &known)
+                    expand(
+                        model,
+                        &mut scratch,
+                        &mut buf,
+                        (&state, graph.nodes[id as usize].lost),
+                        options,
+                        &known,
+                    )
                 };
                 let children = graph.record(id, expansion);
                 stack.push(Frame { children, next: 0 });
@@ -683,7 +743,14 @@ fn bfs(model: &Model, options: &CheckOptions) -> Searched {
                 let expansion = {
                     let visited = &graph.visited;
                     let known = |fp: u128| visited.contains_key(&fp);
-                    expand(model, scratch, buf, state, options, &known)
+                    expand(
+                        model,
+                        scratch,
+                        buf,
+                        (state, graph.nodes[*id as usize].lost),
+                        options,
+                        &known,
+                    )
                 };
                 if expansion.succs.is_empty() {
                     graph.record(*id, expansion);
@@ -699,14 +766,18 @@ fn bfs(model: &Model, options: &CheckOptions) -> Searched {
             let visited = &graph.visited;
             let known = |fp: u128| visited.contains_key(&fp);
             let limits = &limits;
-            let expand_one = |scratch: &mut Scratch, buf: &mut Vec<u8>, state: &[u8]| {
-                (!limits.out_of_time()).then(|| expand(model, scratch, buf, state, options, &known))
-            };
+            let nodes = &graph.nodes;
+            let expand_one =
+                |scratch: &mut Scratch, buf: &mut Vec<u8>, (id, state): &(u32, Vec<u8>)| {
+                    let lost = nodes[*id as usize].lost;
+                    (!limits.out_of_time())
+                        .then(|| expand(model, scratch, buf, (state, lost), options, &known))
+                };
             if jobs == 1 || frontier.len() < 64 {
                 let (scratch, buf) = &mut scratches[0];
                 frontier
                     .iter()
-                    .map(|(_, s)| expand_one(scratch, buf, s))
+                    .map(|item| expand_one(scratch, buf, item))
                     .collect()
             } else {
                 // Small chunks handed out in turn: states differ in cost.
@@ -733,7 +804,7 @@ fn bfs(model: &Model, options: &CheckOptions) -> Searched {
                                         &frontier[c * chunk..((c + 1) * chunk).min(frontier.len())];
                                     let out: Vec<Option<Expansion>> = part
                                         .iter()
-                                        .map(|(_, s)| expand_one(scratch, buf, s))
+                                        .map(|item| expand_one(scratch, buf, item))
                                         .collect();
                                     mine.push((c, out));
                                 }
