@@ -88,6 +88,60 @@ fn the_fixes_are_safe() {
     }
 }
 
+/// Rank 0 relays whichever of ranks 1 and 2 it hears first to rank 3,
+/// which wants 1: the assertion fails in some schedules at every eager
+/// limit; with rendezvous sends (eager 0) the rank not heard waits forever
+/// too.
+const RELAY_FIRST_HEARD: &str = "kernel { eager_limit = 0; }\n\
+    process Rank[4] {\n\
+        let x = 0; let pool[2];\n\
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+        if rank == 0 {\n\
+            MPI_Buffer_attach(pool, 16);\n\
+            MPI_Recv(x, 1, MPI_INT, MPI_ANY_SOURCE, 0, MPI_COMM_WORLD, &st);\n\
+            MPI_Bsend(x, 1, MPI_INT, 3, 0, MPI_COMM_WORLD);\n\
+        } else if rank == 3 {\n\
+            MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+            assert x == 1;\n\
+        } else {\n\
+            x = rank;\n\
+            let e = MPI_Send(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD);\n\
+        }\n\
+    }";
+
+#[test]
+fn a_sweep_row_shows_every_kind_of_violation_its_check_finds() {
+    let single = check::check(
+        &compile("relay.ipc", RELAY_FIRST_HEARD.as_bytes(), &[]).unwrap(),
+        &options(1),
+    )
+    .unwrap();
+    assert_eq!(
+        single.answers(),
+        "blocked_forever, assertion_failed",
+        "{single}"
+    );
+    let report = check::sweep(
+        RELAY_FIRST_HEARD.as_bytes(),
+        "relay.ipc",
+        &[],
+        SweepKey::Eager,
+        &[SweepValue::Value(0), SweepValue::Infinite],
+        &options(1),
+    )
+    .unwrap();
+    let table = report.to_string();
+    assert!(
+        table.contains("       0  blocked_forever, assertion_failed "),
+        "{table}"
+    );
+    assert_eq!(
+        report.summary,
+        "blocked_forever, assertion_failed at 0; assertion_failed at inf (256 bytes)",
+        "{table}"
+    );
+}
+
 #[test]
 fn the_eager_sweep_says_deadlock_only_below_the_message_size() {
     // The exchange sends WORDS = 8 words of 8 bytes: 64 bytes.

@@ -282,7 +282,10 @@ fn require_empty_searches_on_past_a_lost_message_and_finds_what_follows() {
         let run = check::replay(&p, &stuck.schedule, 1).expect("replays");
         assert_eq!(Kind::of(&run.verdict), Some(Kind::BlockedForever));
         // B always exits unread: the loss is certain from the start.
-        assert_eq!(report.finding(Kind::NotEmpty).unwrap().critical_step, Some(0));
+        assert_eq!(
+            report.finding(Kind::NotEmpty).unwrap().critical_step,
+            Some(0)
+        );
     }
 }
 

@@ -362,6 +362,16 @@ impl CheckReport {
             Some(f) => f.kind.word(),
         }
     }
+
+    /// Every kind of violation found, in the order they are reported
+    /// (`blocked_forever, assertion_failed`), or `safe`.
+    pub fn answers(&self) -> String {
+        if self.findings.is_empty() {
+            return "safe".to_string();
+        }
+        let kinds: Vec<&str> = self.findings.iter().map(|f| f.kind.word()).collect();
+        kinds.join(", ")
+    }
 }
 
 /// A check that could not run.

@@ -62,7 +62,8 @@ fn answer(row: &SweepRow) -> String {
         // Neither a proof nor a certain counterexample: a bound stopped
         // the search, or the answer rests on clock() reading 0.
         Ok(r) if !r.is_certain() => "no answer".into(),
-        Ok(r) => r.answer().to_string(),
+        // Every kind found at this setting, not only the first.
+        Ok(r) => r.answers(),
         // The setting cannot be booted (the table says why).
         Err(_) => "not checked".into(),
     }
@@ -252,13 +253,19 @@ fn join_and(parts: &[String]) -> String {
     }
 }
 
+/// The answer of a row as a verb: `deadlocks`, `deadlocks and blocks
+/// forever` for a row that found both.
 fn verb(answer: &str) -> String {
-    match answer {
-        "deadlock" => "deadlocks".into(),
-        "starvation" => "starves".into(),
-        "blocked_forever" => "blocks forever".into(),
-        other => format!("fails ({other})"),
-    }
+    let verbs: Vec<String> = answer
+        .split(", ")
+        .map(|kind| match kind {
+            "deadlock" => "deadlocks".into(),
+            "starvation" => "starves".into(),
+            "blocked_forever" => "blocks forever".into(),
+            other => format!("fails ({other})"),
+        })
+        .collect();
+    join_and(&verbs)
 }
 
 /// The program with `key` set to `value`. A buffer sweep also lifts
@@ -295,12 +302,20 @@ impl fmt::Display for SweepReport {
             SweepKey::Buffer => "buffer",
             SweepKey::Eager => "eager",
         };
-        writeln!(f, "{key:>8}  {:<18} {:>10}  search", "answer", "states")?;
+        // As wide as the longest answer (a row may find several kinds).
+        let width = self
+            .rows
+            .iter()
+            .map(|row| answer(row).len())
+            .max()
+            .unwrap_or(0)
+            .max(18);
+        writeln!(f, "{key:>8}  {:<width$} {:>10}  search", "answer", "states")?;
         for row in &self.rows {
             match &row.report {
                 Ok(r) => writeln!(
                     f,
-                    "{:>8}  {:<18} {:>10}  {}",
+                    "{:>8}  {:<width$} {:>10}  {}",
                     row.value.to_string(),
                     answer(row),
                     r.stats.states,

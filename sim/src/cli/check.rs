@@ -511,10 +511,9 @@ fn answer_line(report: &CheckReport) -> String {
             }
         ),
         (false, _) => {
-            let kinds: Vec<&str> = report.findings.iter().map(|f| f.kind.word()).collect();
             format!(
                 "answer: {} (a counterexample is certain{})",
-                kinds.join(", "),
+                report.answers(),
                 if report.bound.is_some() {
                     ", even though a bound stopped the search"
                 } else {
