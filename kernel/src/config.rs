@@ -124,8 +124,9 @@ pub const MAX_COMM_SIZE: usize = 64;
 /// MPI requests in the kernel's request table (pending sends and receives,
 /// buffered messages, the internal requests of blocking MPI calls).
 pub const MAX_REQUESTS: usize = 128;
-/// MPI requests one process may hold at once (buffered messages excluded:
-/// the attached buffer bounds those).
+/// MPI requests one process may hold at once: those it has handles to
+/// (buffered messages excluded: the attached buffer bounds those; so is a
+/// blocking call's internal request, one at most).
 pub const MAX_REQUESTS_PER_PROCESS: usize = 16;
 /// Processes that may have a buffer attached for `bsend` at once.
 pub const MAX_ATTACHED: usize = 64;

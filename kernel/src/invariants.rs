@@ -312,12 +312,8 @@ impl Kernel {
             }
         }
         for p in &self.procs {
-            let held = self
-                .requests()
-                .filter(|(_, r)| r.owner == p.pid && r.holder != Holder::Buffered)
-                .count();
             ensure(
-                held <= crate::config::MAX_REQUESTS_PER_PROCESS,
+                self.user_requests_of(p.pid) <= crate::config::MAX_REQUESTS_PER_PROCESS,
                 "a process holds more MPI requests than its bound",
             )?;
         }

@@ -668,6 +668,42 @@ fn an_isend_past_the_per_process_limit_says_the_request_table_is_full() {
 }
 
 #[test]
+fn blocking_calls_still_work_with_sixteen_requests_pending() {
+    // Sixteen pending receives is the limit, not one past it: the blocking
+    // MPI_Recv, MPI_Send and MPI_Ssend after them hold no handle, so they
+    // are not refused with EMFILE (a QA finding: they were).
+    let source = "process Rank[2] {\n\
+            let reqs[16]; let bufs[16]; let x = 0;\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            let i = 0;\n\
+            while i < 16 {\n\
+                MPI_Irecv(&bufs[i], 1, MPI_INT, 1 - rank, i + 1, MPI_COMM_WORLD, &reqs[i]);\n\
+                i = i + 1;\n\
+            }\n\
+            if rank == 0 {\n\
+                MPI_Send(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+                MPI_Ssend(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD);\n\
+            } else {\n\
+                MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+                MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+            }\n\
+            i = 0;\n\
+            while i < 16 {\n\
+                MPI_Send(i, 1, MPI_INT, 1 - rank, i + 1, MPI_COMM_WORLD);\n\
+                i = i + 1;\n\
+            }\n\
+            MPI_Waitall(16, reqs, MPI_STATUSES_IGNORE);\n\
+        }\n\
+        expect completes;";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    assert!(
+        matches!(result.verdict, Verdict::Completes),
+        "{:?}",
+        result.verdict
+    );
+}
+
+#[test]
 fn rank_0_s_comm_rank_shows_its_value_in_the_trace() {
     use ipclab_sim::trace::TraceEvent;
     let source = "process Rank[2] { MPI_Comm_rank(MPI_COMM_WORLD, &rank); }";

@@ -3,8 +3,11 @@
 //! Every MPI operation lives in one bounded table of [`RequestSlot`]s. A
 //! handle is the slot and its generation; the generation survives the
 //! request, so a stale handle is refused (`EBADRQC`). A process holds at
-//! most [`MAX_REQUESTS_PER_PROCESS`] requests; a buffered message does not
-//! count, since nobody holds it. A request is first completed (its result
+//! most [`MAX_REQUESTS_PER_PROCESS`] user requests (those it has handles
+//! to); the internal request of a blocking call does not count (a process
+//! makes one blocking call at a time, so it has at most one, and a valid
+//! program with 16 requests pending may still call `MPI_Recv`), nor does a
+//! buffered message, since nobody holds it. A request is first completed (its result
 //! is kept in `done`) and freed later: a user request by `wait` or `test`,
 //! an internal one when its blocking call returns, a buffered message at
 //! once (and an exit frees the dead process's requests outright).
@@ -45,17 +48,19 @@ impl Kernel {
         }
     }
 
-    fn requests_held_by(&self, pid: Pid) -> usize {
+    /// The user requests `pid` holds (handles it may wait for).
+    pub(crate) fn user_requests_of(&self, pid: Pid) -> usize {
         self.requests()
-            .filter(|(_, r)| r.owner == pid && r.holder != Holder::Buffered)
+            .filter(|(_, r)| r.owner == pid && r.holder == Holder::User)
             .count()
     }
 
     /// Why a request of `owner` held by `holder` cannot be put in the
-    /// table now, if it cannot: the owner holds its most (`EMFILE`), or the
-    /// table is full (`ENOSPC`). Asked before a call changes anything.
+    /// table now, if it cannot: a user request when the owner holds its
+    /// most (`EMFILE`), or the table is full (`ENOSPC`). Asked before a
+    /// call changes anything.
     pub(super) fn cannot_insert(&self, owner: Pid, holder: Holder) -> Option<Errno> {
-        if holder != Holder::Buffered && self.requests_held_by(owner) >= MAX_REQUESTS_PER_PROCESS {
+        if holder == Holder::User && self.user_requests_of(owner) >= MAX_REQUESTS_PER_PROCESS {
             return Some(Errno::EMFILE);
         }
         let free = self.mpi.requests.iter().any(|s| s.request.is_none());

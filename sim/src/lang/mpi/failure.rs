@@ -57,7 +57,10 @@ pub(crate) fn failure_message(program: &Program, failure: &Failure) -> Option<St
         ),
         Errno::ENOSPC if call != "MPI_Buffer_attach" => (
             "request table full",
-            format!("the kernel's {MAX_REQUESTS} requests are all in use"),
+            format!(
+                "the kernel's {MAX_REQUESTS} requests are all in use (pending requests, blocking \
+                 calls, buffered messages not yet received)"
+            ),
         ),
         Errno::EINVAL => (
             errno.description(),
