@@ -1267,6 +1267,33 @@ fn huge_time_limits_mean_no_limit_and_inf_is_one_sweep_row_with_its_number() {
 }
 
 #[test]
+fn a_sweep_value_past_any_number_is_said_too_large_not_a_non_number() {
+    let dir = scratch("sweep-values");
+    let out = ipclab_in(
+        &dir,
+        &[
+            "check",
+            "credit-direct",
+            "--sweep",
+            "eager=99999999999999999999",
+        ],
+    );
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(
+        stderr(&out).contains("`99999999999999999999` is too large a number"),
+        "{}",
+        both(&out)
+    );
+    let out = ipclab_in(&dir, &["check", "credit-direct", "--sweep", "eager=many"]);
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(
+        stderr(&out).contains("`many` is neither a number nor `inf`"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
 fn a_bounded_search_without_reduction_says_it_was_bounded_too() {
     let dir = scratch("compare-bounded");
     std::fs::write(

@@ -251,8 +251,14 @@ fn parse_sweep(text: &str) -> Result<Sweep, String> {
     let values = list
         .split(',')
         .map(|v| {
-            SweepValue::parse(v)
-                .ok_or_else(|| format!("`{}` is neither a number nor `inf`", v.trim()))
+            let v = v.trim();
+            SweepValue::parse(v).ok_or_else(|| {
+                if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+                    format!("`{v}` is too large a number: `inf` is the kernel's largest setting")
+                } else {
+                    format!("`{v}` is neither a number nor `inf`")
+                }
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     // A value given twice is one setting: one row, and once in the header.
