@@ -236,3 +236,50 @@ fn the_boot_backstop_says_which_limit_a_name_or_capacity_breaks() {
         "{error}"
     );
 }
+
+// Large files: many declarations compile in about linear time, and a file of many errors shows the first ones.
+
+#[test]
+fn twenty_thousand_chained_constants_compile_and_keep_their_values() {
+    // Every constant used to make the compiler list the names after it:
+    // cubic in their number (8,000 took minutes).
+    let mut source = String::from("const A0 = 1;\n");
+    for i in 1..20_000 {
+        source.push_str(&format!("const A{i} = A{} + 1;\n", i - 1));
+    }
+    source.push_str("process P { assert A19999 == 20000; }\nexpect completes;\n");
+    let program = compile("many.ipc", source.as_bytes(), &[]).expect("compiles");
+    let result = runner::run(&program, RunOptions::default()).expect("boots");
+    assert_eq!(result.verdict.keyword(), "completes");
+    // A constant used before its declaration still says so.
+    let error = only_error("const A = B + 1;\nconst B = 1;\nprocess P { yield; }");
+    assert_place(
+        &error,
+        1,
+        11,
+        "`B` is declared after this constant",
+        "move `const B`",
+    );
+}
+
+#[test]
+fn a_file_of_many_errors_shows_the_first_twenty_and_counts_the_rest() {
+    let mut source = String::new();
+    for i in 0..5_000 {
+        source.push_str(&format!("const X = {i};\n"));
+    }
+    source.push_str("process P { yield; }\n");
+    let diagnostics = errors_of(&source, &[]);
+    assert_eq!(diagnostics.errors.len(), 20);
+    assert_eq!(diagnostics.omitted, 4_999 - 20);
+    assert_eq!(
+        (diagnostics.errors[0].line, diagnostics.errors[19].line),
+        (2, 21)
+    );
+    let text = diagnostics.render(false);
+    assert!(
+        text.ends_with("... and 4979 more errors in limits.ipc, not shown: fix these first\n"),
+        "{}",
+        &text[text.len().saturating_sub(300)..]
+    );
+}

@@ -249,7 +249,7 @@ pub struct Code {
 }
 
 /// A readable listing of `code`.
-pub fn listing(code: &Code, source: &str) -> String {
+pub fn listing(code: &Code, source: &str, lines: &super::diagnostics::LineIndex) -> String {
     let mut out = String::new();
     for (name, address, words) in &code.variables {
         let _ = writeln!(out, "; {name} @ {address} ({words} words)");
@@ -265,7 +265,7 @@ pub fn listing(code: &Code, source: &str) -> String {
         let line = code
             .spans
             .get(pc)
-            .map(|span| super::diagnostics::line_col(source, span.start as usize).0)
+            .map(|span| lines.line_col(source, span.start as usize).0)
             .unwrap_or(0);
         let text = match instruction {
             Instruction::Syscall { sysno, form } => {

@@ -73,9 +73,18 @@ pub struct Diagnostics {
     pub file_name: String,
     /// The source text (invalid UTF-8 replaced by U+FFFD).
     pub source: String,
-    /// The errors, in the order they were found; never empty.
+    /// The errors, in the order they were found, at most
+    /// [`MAX_SHOWN_ERRORS`] of them; never empty.
     pub errors: Vec<Diagnostic>,
+    /// How many more were found and left out.
+    pub omitted: usize,
 }
+
+/// The errors a compilation keeps and shows: the first ones. A file of
+/// fifty thousand duplicate declarations has fifty thousand errors, and
+/// each report lays out the source around its line: all of them would
+/// take hours to print and nobody reads past the first screens.
+pub const MAX_SHOWN_ERRORS: usize = 20;
 
 impl Diagnostics {
     /// Wraps errors found in `source`, computing their lines and columns.
@@ -84,6 +93,8 @@ impl Diagnostics {
             // A caller bug, but an empty error list must still say something.
             errors.push(Diagnostic::nowhere("compilation failed"));
         }
+        let omitted = errors.len().saturating_sub(MAX_SHOWN_ERRORS);
+        errors.truncate(MAX_SHOWN_ERRORS);
         for error in &mut errors {
             if let Some(span) = error.span {
                 let span = span.clamped(source.len());
@@ -97,6 +108,7 @@ impl Diagnostics {
             file_name: file_name.to_string(),
             source: source.to_string(),
             errors,
+            omitted,
         }
     }
 
@@ -126,7 +138,7 @@ impl Diagnostics {
         } else {
             GraphicalTheme::unicode_nocolor()
         };
-        let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+        let handler = GraphicalReportHandler::new_themed(theme).with_width(80);
         let mut out = String::new();
         for error in &self.errors {
             let mut shown = error.clone();
@@ -152,6 +164,14 @@ impl Diagnostics {
                 out.push_str(&report.title);
                 out.push('\n');
             }
+        }
+        if self.omitted > 0 {
+            out.push_str(&format!(
+                "... and {} more error{} in {}, not shown: fix these first\n",
+                self.omitted,
+                if self.omitted == 1 { "" } else { "s" },
+                self.file_name
+            ));
         }
         out
     }
@@ -292,6 +312,46 @@ pub(crate) fn line_col(source: &str, offset: usize) -> (usize, usize) {
     }
     let column = source[line_start..offset].chars().count() + 1;
     (line, column)
+}
+
+/// Where each line of a source starts: [`line_col`] by a binary search
+/// instead of a scan from the start (a listing or a recorded run asks once
+/// per instruction or step, and a source may be megabytes long).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LineIndex {
+    /// The byte offset of every line's start; the first is 0.
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    /// The line starts of `source`: after every `\n`, and after every
+    /// `\r` that no `\n` follows, as [`line_col`] counts them.
+    pub fn new(source: &str) -> LineIndex {
+        let bytes = source.as_bytes();
+        let mut starts = vec![0];
+        for (at, &byte) in bytes.iter().enumerate() {
+            let lone_return = byte == b'\r' && bytes.get(at + 1) != Some(&b'\n');
+            if byte == b'\n' || lone_return {
+                starts.push(at + 1);
+            }
+        }
+        LineIndex { starts }
+    }
+
+    /// The 1-based line and column (in characters) of byte `offset` of
+    /// `source` (the source this index was made of): as [`line_col`].
+    pub fn line_col(&self, source: &str, offset: usize) -> (usize, usize) {
+        let mut offset = offset.min(source.len());
+        while !source.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        // The last start at or before the offset. A start equal to the
+        // offset begins the line the offset is on.
+        let line = self.starts.partition_point(|&start| start <= offset).max(1);
+        let line_start = self.starts.get(line - 1).copied().unwrap_or(0).min(offset);
+        let column = source[line_start..offset].chars().count() + 1;
+        (line, column)
+    }
 }
 
 /// `source` with every `\r` that no `\n` follows replaced by `\n`: the
@@ -492,6 +552,29 @@ mod tests {
         assert_eq!(line_col("a\rbc", 4), (2, 3));
         assert_eq!(line_col("a\r\nbc", 5), (2, 3));
         assert_eq!(line_col("a\r\r\nb", 4), (3, 1));
+    }
+
+    #[test]
+    fn the_line_index_agrees_with_the_scan_at_every_offset() {
+        for source in [
+            "",
+            "a\nbc",
+            "é x\n\ny",
+            "a\rbc",
+            "a\r\nbc",
+            "a\r\r\nb\n",
+            "\n\n",
+            "x\r",
+        ] {
+            let index = LineIndex::new(source);
+            for offset in 0..=source.len() + 2 {
+                assert_eq!(
+                    index.line_col(source, offset),
+                    line_col(source, offset),
+                    "{source:?} at {offset}"
+                );
+            }
+        }
         let (shown, span) = display_source("a\rbad\r", Span::new(2, 5));
         assert_eq!(shown, "a\nbad\n");
         assert_eq!(&shown[span.start as usize..span.end as usize], "bad");

@@ -231,6 +231,8 @@ pub struct Program {
     /// Declared devices (`device keyboard { ... }`): the runner attaches
     /// them at boot and raises their interrupts at their ticks.
     pub devices: Vec<device::DeviceDecl>,
+    /// Where the source's lines start, for [`Program::line_col`].
+    pub lines: diagnostics::LineIndex,
 }
 
 impl Program {
@@ -254,7 +256,7 @@ impl Program {
 
     /// The 1-based line and column of a span's start.
     pub fn line_col(&self, span: Span) -> (usize, usize) {
-        diagnostics::line_col(&self.source, span.start as usize)
+        self.lines.line_col(&self.source, span.start as usize)
     }
 
     /// The instance labelled `label` (`Producer[1]`; `Consumer` or `Consumer[0]`).
@@ -294,7 +296,7 @@ pub fn disassemble(program: &Program, decl: usize) -> String {
             "process {} (count {}):\n{}",
             process.name,
             process.count,
-            code::listing(&process.code, &program.source)
+            code::listing(&process.code, &program.source, &program.lines)
         ),
         None => format!("no process declaration {decl}\n"),
     }

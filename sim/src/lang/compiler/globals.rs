@@ -7,6 +7,8 @@
 //! error can say what would have been known. The instance helpers check a
 //! constant `P[k]` against `P`'s count, or say why a bare `P` is ambiguous.
 
+use std::collections::HashMap;
+
 use ipclab_syscalls::Errno;
 
 use super::Compiled;
@@ -31,10 +33,17 @@ pub(super) struct ProcessInfo {
 }
 
 pub(in crate::lang) struct Globals {
+    /// The constants defined so far, in file order (each name once).
     pub(super) constants: Vec<(String, i64)>,
-    /// Constants declared further down the file than the one being
-    /// evaluated: known by name only, for the hint that says so.
-    pub(super) later_constants: Vec<String>,
+    /// Where each of `constants` is, by name: a file may hold many
+    /// thousands, and every use looks one up.
+    pub(super) constant_at: HashMap<String, usize>,
+    /// Every `const` name of the file, with the position of its first
+    /// declaration among them, and the position of the one being
+    /// evaluated (while the constants are): a name further down is known
+    /// by name only, for the hint that says so.
+    pub(super) constant_order: HashMap<String, usize>,
+    pub(super) evaluating: Option<usize>,
     pub(super) mailboxes: Vec<MailboxDecl>,
     /// Semaphores, mutexes, condition variables, shared variables.
     pub(in crate::lang) objects: Vec<ObjectDecl>,
@@ -46,10 +55,24 @@ pub(in crate::lang) struct Globals {
 
 impl Globals {
     pub(in crate::lang) fn constant(&self, name: &str) -> Option<i64> {
-        self.constants
-            .iter()
-            .find(|(known, _)| known == name)
-            .map(|(_, value)| *value)
+        self.constant_at.get(name).map(|&at| self.constants[at].1)
+    }
+
+    /// Defines constant `name` (declared once: the caller has checked).
+    pub(super) fn define_constant(&mut self, name: &str, value: i64) {
+        self.constant_at
+            .entry(name.to_string())
+            .or_insert(self.constants.len());
+        self.constants.push((name.to_string(), value));
+    }
+
+    /// Is `name` a constant declared further down than the one being
+    /// evaluated?
+    fn declared_later(&self, name: &str) -> bool {
+        match (self.evaluating, self.constant_order.get(name)) {
+            (Some(now), Some(&at)) => at > now,
+            _ => false,
+        }
     }
 
     pub(super) fn mailbox(&self, name: &str) -> Option<usize> {
@@ -146,7 +169,7 @@ impl Globals {
                         Ok(errno.number() as i64)
                     } else if let Some(error) = crate::lang::mpi::misused_name(name) {
                         Err(error)
-                    } else if self.later_constants.iter().any(|later| later == text) {
+                    } else if self.declared_later(text) {
                         Err(Diagnostic::at(
                             name.span,
                             format!("`{text}` is declared after this constant"),

@@ -33,7 +33,9 @@ pub fn compile_items(
     let mut errors = Vec::new();
     let mut globals = Globals {
         constants: Vec::new(),
-        later_constants: Vec::new(),
+        constant_at: HashMap::new(),
+        constant_order: HashMap::new(),
+        evaluating: None,
         mailboxes: Vec::new(),
         objects: Vec::new(),
         processes: Vec::new(),
@@ -44,6 +46,7 @@ pub fn compile_items(
     // first declaration of a name is the first in the file, not in the
     // passes: that one stands, and every later one is the duplicate.
     let first_declared = first_declarations(items);
+    let lines = crate::lang::diagnostics::LineIndex::new(source);
     let declare = |name: &Name, errors: &mut Vec<Diagnostic>| -> bool {
         if BUILTIN_VALUES.contains(&name.text.as_str()) || errno_named(&name.text).is_some() {
             errors.push(
@@ -71,7 +74,7 @@ pub fn compile_items(
         }
         let earlier = first_declared.get(&name.text).copied().unwrap_or(name.span);
         if earlier != name.span {
-            let (line, _) = crate::lang::diagnostics::line_col(source, earlier.start as usize);
+            let (line, _) = lines.line_col(source, earlier.start as usize);
             errors.push(
                 Diagnostic::at(
                     name.span,
@@ -89,41 +92,38 @@ pub fn compile_items(
     };
 
     // Constants, in order, each with the overrides applied.
-    let constant_names = || {
+    let constants = || {
         items.iter().filter_map(|item| match item {
-            Item::Const { name, .. } => Some(name.text.clone()),
+            Item::Const { name, value } => Some((name, value)),
             _ => None,
         })
     };
-    for (at, item) in items
-        .iter()
-        .filter(|item| matches!(item, Item::Const { .. }))
-        .enumerate()
-    {
-        if let Item::Const { name, value } = item {
-            globals.later_constants = constant_names()
-                .skip(at + 1)
-                .filter(|later| globals.constant(later).is_none())
-                .collect();
-            if !declare(name, &mut errors) {
-                continue;
-            }
-            let overridden = overrides.iter().rev().find(|(key, _)| key == &name.text);
-            let value = match overridden {
-                Some((_, value)) => Ok(*value),
-                None => globals.evaluate(value),
-            };
-            match value {
-                Ok(value) => globals.constants.push((name.text.clone(), value)),
-                Err(error) => {
-                    errors.push(error);
-                    // Keep the name known so later uses do not echo the error.
-                    globals.constants.push((name.text.clone(), 0));
-                }
+    for (at, (name, _)) in constants().enumerate() {
+        globals
+            .constant_order
+            .entry(name.text.clone())
+            .or_insert(at);
+    }
+    for (at, (name, value)) in constants().enumerate() {
+        globals.evaluating = Some(at);
+        if !declare(name, &mut errors) {
+            continue;
+        }
+        let overridden = overrides.iter().rev().find(|(key, _)| key == &name.text);
+        let value = match overridden {
+            Some((_, value)) => Ok(*value),
+            None => globals.evaluate(value),
+        };
+        match value {
+            Ok(value) => globals.define_constant(&name.text, value),
+            Err(error) => {
+                errors.push(error);
+                // Keep the name known so later uses do not echo the error.
+                globals.define_constant(&name.text, 0);
             }
         }
     }
-    globals.later_constants.clear();
+    globals.evaluating = None;
     for (key, _) in overrides {
         if globals.constant(key).is_none() {
             let known: Vec<&str> = globals.constants.iter().map(|(n, _)| n.as_str()).collect();
@@ -510,6 +510,7 @@ pub fn compile_items(
         mem_words,
         uses_mpi,
         devices,
+        lines,
     })
 }
 
