@@ -101,6 +101,27 @@ impl Names {
         }
     }
 
+    /// Why a rendezvous send from `sender` to `to` waits: no receive
+    /// posted, or the one `to` has posted takes another tag or another
+    /// sender (as a mailbox send says of the receivers waiting there).
+    fn unmatched_recv(&self, kernel: &Kernel, sender: Pid, to: Pid) -> String {
+        let peer = self.process(to);
+        match kernel.process(to).map(|p| p.state) {
+            Some(ProcessState::Blocked(BlockReason::Recv {
+                from: Source::Pid(other),
+                ..
+            })) if other != sender => format!(
+                "rendezvous: no receiver waiting for it; {peer} waits for {}",
+                self.process(other)
+            ),
+            Some(ProcessState::Blocked(BlockReason::Recv {
+                tag: TagFilter::Tag(t),
+                ..
+            })) => format!("rendezvous: no receiver waiting for its tag; {peer} wants tag {t}"),
+            _ => "rendezvous: no matching recv posted".to_string(),
+        }
+    }
+
     /// What `pid`, blocked with `reason`, waits in, in kernel terms, with
     /// the state of the buffer it waits on: `send(consMbox) [full 4/4]`,
     /// `recv(Producer[0], tag 2) [1 queued, none with tag 2]`.
@@ -113,7 +134,7 @@ impl Names {
                 // waits for a slot: then it is accepted and reported.
                 let detail = match (rendezvous, dead) {
                     (true, true) => format!("{peer} has terminated"),
-                    (true, false) => "rendezvous: no matching recv posted".to_string(),
+                    (true, false) => self.unmatched_recv(kernel, waiter, to),
                     (false, true) => format!(
                         "{}; {peer} has terminated",
                         self.fullness(kernel, Dest::Process(to))

@@ -557,6 +557,29 @@ fn a_block_reason_says_when_the_kernel_buffer_caps_a_mailbox_or_a_tag_is_unmatch
         "{}",
         text(&result)
     );
+    // The same of a direct send, and of a receive posted for another sender.
+    let result = run_source(
+        "kernel { buffer_slots = 0; }\n\
+         process R { recv(S, x, tag = 3); }\n\
+         process S { send(R, 1, tag = 7); }",
+    );
+    assert!(
+        text(&result)
+            .contains("send(R) [rendezvous: no receiver waiting for its tag; R wants tag 3]"),
+        "{}",
+        text(&result)
+    );
+    let result = run_source(
+        "kernel { buffer_slots = 0; }\n\
+         process R { recv(T, x); }\n\
+         process S { send(R, 1); }\n\
+         process T { recv(S, y); }",
+    );
+    assert!(
+        text(&result).contains("send(R) [rendezvous: no receiver waiting for it; R waits for T]"),
+        "{}",
+        text(&result)
+    );
 }
 
 fn deadlocked_of(result: &RunResult) -> Vec<String> {
