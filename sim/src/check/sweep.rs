@@ -111,13 +111,13 @@ pub fn sweep(
 
 /// The summary line: what the table shows. A scenario that fails at the
 /// lowest settings and is safe from some setting up gets its bound when
-/// the table starts at 0 and the last failing setting is right below the
-/// first safe one ("deadlocks only when the kernel buffer holds fewer than
-/// 3 messages"), with the settings above it that the table did not check
-/// named ("..., of the settings checked (3 to 63 not checked)": a program
-/// that tests whether its sends were buffered can fail again with more
-/// room); else the settings it failed and was safe at, and those it cannot
-/// tell of (below its lowest setting, in the gap). Any other table:
+/// the table checked every setting below the first safe one ("deadlocks
+/// only when the kernel buffer holds fewer than 3 messages"), with the
+/// settings above it that the table did not check named ("..., of the
+/// settings checked (3 to 63 not checked)": a program that tests whether
+/// its sends were buffered can fail again with more room); else the
+/// settings it failed and was safe at, and those below the first safe one
+/// it cannot tell of. Any other table:
 /// each answer with its settings.
 fn summarise(key: SweepKey, rows: &[SweepRow], top: u64) -> String {
     let answers: Vec<String> = rows.iter().map(answer).collect();
@@ -164,14 +164,13 @@ fn summarise(key: SweepKey, rows: &[SweepRow], top: u64) -> String {
             && answers[s..].iter().all(|a| a == "safe")
     }) {
         let bound = number(rows[s].value);
-        let lowest = number(rows[0].value);
-        let last_failing = number(rows[s - 1].value);
-        // Where the table cannot tell: below its lowest setting, and
-        // between the last failing setting and the first safe one.
-        let unchecked: Vec<u64> = (0..lowest).chain(last_failing + 1..bound).collect();
+        // Where the table cannot tell: any setting below the first safe
+        // one that it did not check (below its lowest, between two failing
+        // ones, before the first safe one): a program may be safe there.
+        let checked: Vec<u64> = rows.iter().map(|r| number(r.value)).collect();
+        let unchecked: Vec<u64> = (0..bound).filter(|v| !checked.contains(v)).collect();
         // And above the first safe one: a program that tests whether its
         // sends were buffered can fail again with more room.
-        let checked: Vec<u64> = rows.iter().map(|r| number(r.value)).collect();
         let unchecked_above: Vec<u64> =
             (bound + 1..=top).filter(|v| !checked.contains(v)).collect();
         let what = match key {
