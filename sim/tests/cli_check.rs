@@ -1030,6 +1030,12 @@ fn an_expected_starvation_of_a_process_with_no_progress_statement_is_not_checked
         "{}",
         both(&out)
     );
+    // The hint names another definition, not the one in use.
+    assert!(
+        stdout(&out).contains("the default, --progress items, judges it by its produce"),
+        "{}",
+        both(&out)
+    );
     // By default, A (no items) is judged by its calls and starves, as
     // `run` says.
     let out = ipclab_in(&dir, &["check", "nj.ipc", "--no-save"]);

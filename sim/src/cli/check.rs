@@ -452,8 +452,9 @@ fn agreement(report: &CheckReport, expect: &Expectation) -> (Agreement, String) 
                 Agreement::Unknown,
                 format!(
                     "expected {wanted}: not checked: {label} has no progress statement \
-                     (--progress {}), so it is not judged; --progress any-call judges it by \
-                     its completed calls",
+                     (--progress {}), so it is not judged; the default, --progress items, \
+                     judges it by its produce and consume, or by its completed calls when it \
+                     has neither",
                     report.progress.word()
                 ),
             )
