@@ -1799,3 +1799,39 @@ fn how_schedules_end_under_priorities_or_clock_gets_no_answer_either_way() {
         both(&out)
     );
 }
+
+#[test]
+fn a_replayed_trace_orders_each_step_s_events_as_run_does() {
+    let dir = scratch("replay-json-order");
+    // The event types of a trace, step by step (ticks and the RUN/READY
+    // views differ by design: time is abstract in a replay).
+    let types = |out: &Output| -> Vec<String> {
+        stdout(out)
+            .lines()
+            .filter_map(|line| {
+                let at = line.find("\"type\":\"")? + 8;
+                let rest = &line[at..];
+                Some(rest[..rest.find('"')?].to_string())
+            })
+            .filter(|t| t != "run")
+            .collect()
+    };
+    let run = ipclab_in(&dir, &["run", "deadlock-recv-first", "--json"]);
+    let replay = ipclab_in(
+        &dir,
+        &[
+            "replay",
+            "deadlock-recv-first",
+            "--schedule",
+            "0 1",
+            "--json",
+        ],
+    );
+    assert_eq!(code(&replay), 0, "{}", both(&replay));
+    let (run, replay) = (types(&run), types(&replay));
+    assert!(
+        run.starts_with(&["step".to_string(), "switch".into(), "syscall".into()]),
+        "{run:?}"
+    );
+    assert_eq!(run, replay);
+}

@@ -139,6 +139,9 @@ pub fn replay(
             }
         }
         let mut rec = Recorder::default();
+        // The kernel events before the call (the dispatch): as `run`
+        // orders a step, they come before the call line.
+        let mut before_call = 0;
         let mut events = Vec::new();
         let ran;
         match *choice {
@@ -184,6 +187,7 @@ pub fn replay(
                         Err(errno) => last_failure[k] = Some((errno, step as u64)),
                     }
                 }
+                before_call = rec.0.len();
                 let mut event = machine::run_to_event(procs, program, k);
                 if let VmEvent::Syscall { regs, span } = &event {
                     // As the runner shows it: one that does not decode as written.
@@ -285,12 +289,11 @@ pub fn replay(
         let (calls, rest): (Vec<_>, Vec<_>) = events
             .into_iter()
             .partition(|e| matches!(e, TraceEvent::Syscall { .. }));
+        let mut translated = translate_all(kernel, names, &mut memory, rec.0.iter());
+        let after_call = translated.split_off(before_call.min(translated.len()));
+        all.extend(translated.into_iter().flatten());
         all.extend(calls);
-        all.extend(
-            translate_all(kernel, names, &mut memory, rec.0.iter())
-                .into_iter()
-                .flatten(),
-        );
+        all.extend(after_call.into_iter().flatten());
         all.extend(rest);
         trace.steps.push(Step {
             step: step as u64,
