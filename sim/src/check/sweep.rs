@@ -111,13 +111,14 @@ pub fn sweep(
 
 /// The summary line: what the table shows. A scenario that fails at the
 /// lowest settings and is safe from some setting up gets its bound when
-/// the table checked every setting below the first safe one ("deadlocks
-/// only when the kernel buffer holds fewer than 3 messages"), with the
-/// settings above it that the table did not check named ("..., of the
-/// settings checked (3 to 63 not checked)": a program that tests whether
-/// its sends were buffered can fail again with more room); else the
-/// settings it failed and was safe at, and those below the first safe one
-/// it cannot tell of. Any other table:
+/// the table starts at 0 and the last failing setting is right below the
+/// first safe one ("deadlocks only when the kernel buffer holds fewer than
+/// 3 messages"), with the settings that the table did not check named
+/// ("..., of the settings checked (2 and 5 to 63 not checked)": one
+/// between two failing settings may be safe, and a program that tests
+/// whether its sends were buffered can fail again with more room); else
+/// the settings it failed and was safe at, and those below the first safe
+/// one it cannot tell of. Any other table:
 /// each answer with its settings.
 fn summarise(key: SweepKey, rows: &[SweepRow], top: u64) -> String {
     let answers: Vec<String> = rows.iter().map(answer).collect();
@@ -164,27 +165,33 @@ fn summarise(key: SweepKey, rows: &[SweepRow], top: u64) -> String {
             && answers[s..].iter().all(|a| a == "safe")
     }) {
         let bound = number(rows[s].value);
-        // Where the table cannot tell: any setting below the first safe
-        // one that it did not check (below its lowest, between two failing
-        // ones, before the first safe one): a program may be safe there.
+        let lowest = number(rows[0].value);
+        let last_failing = number(rows[s - 1].value);
         let checked: Vec<u64> = rows.iter().map(|r| number(r.value)).collect();
+        // Where the table cannot tell where the bound lies: below its
+        // lowest setting, and between the last failing setting and the
+        // first safe one.
+        let bound_unsure = lowest > 0 || last_failing + 1 < bound;
+        // Every setting below the first safe one it did not check (a gap
+        // between failing ones too: a program may be safe there), and
+        // those above it: a program that tests whether its sends were
+        // buffered can fail again with more room.
         let unchecked: Vec<u64> = (0..bound).filter(|v| !checked.contains(v)).collect();
-        // And above the first safe one: a program that tests whether its
-        // sends were buffered can fail again with more room.
         let unchecked_above: Vec<u64> =
             (bound + 1..=top).filter(|v| !checked.contains(v)).collect();
         let what = match key {
             SweepKey::Buffer => "the kernel buffer holds fewer than",
             SweepKey::Eager => "the eager limit is below",
         };
-        if unchecked.is_empty() {
+        if !bound_unsure {
             let claim = format!("{} only when {what} {bound} {}", verb(first), unit(bound));
-            if unchecked_above.is_empty() {
+            let not_checked: Vec<u64> = unchecked.into_iter().chain(unchecked_above).collect();
+            if not_checked.is_empty() {
                 return claim;
             }
             return format!(
                 "{claim}, of the settings checked ({} not checked)",
-                join_and(&runs(&unchecked_above))
+                join_and(&runs(&not_checked))
             );
         }
         let (below, above): (Vec<&SweepRow>, Vec<&SweepRow>) =
