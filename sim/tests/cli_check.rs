@@ -788,6 +788,7 @@ fn bad_options_are_usage_errors() {
         ],
         &["check", "credit-direct", "--time-limit", "0"],
         &["check", "credit-direct", "--jobs", "0"],
+        &["check", "credit-direct", "--max-states", "0"],
         &["check", "credit-direct", "--progress", "sometimes"],
         &["check", "no-such-scenario"],
         &["replay", "credit-direct"],
@@ -1662,6 +1663,34 @@ fn an_output_path_that_is_a_file_is_said_to_be_no_directory() {
         std::fs::read_to_string(dir.join("plainfile")).unwrap(),
         "hi\n"
     );
+    // A name ending in `.schedule/` is a directory, as its slash says.
+    let out = ipclab_in(
+        &dir,
+        &["check", "deadlock-recv-first", "--output", "cx.schedule/"],
+    );
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(dir
+        .join("cx.schedule/deadlock-recv-first-deadlock.schedule")
+        .is_file());
+    // Under a device: not a directory, not "File exists".
+    if Path::new("/dev/null").exists() {
+        let out = ipclab_in(
+            &dir,
+            &[
+                "check",
+                "deadlock-recv-first",
+                "--output",
+                "/dev/null/x.schedule",
+            ],
+        );
+        assert!(
+            stderr(&out).contains(
+                "could not save the deadlock counterexample: /dev/null is not a directory"
+            ),
+            "{}",
+            both(&out)
+        );
+    }
 }
 
 #[test]
@@ -1698,17 +1727,23 @@ fn output_that_cannot_be_written_is_an_error() {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ipclab"))
-        .args(["run", "credit-direct"])
-        .stdout(full)
-        .output()
-        .unwrap();
-    assert_eq!(code(&out), 2, "{}", both(&out));
-    assert!(
-        stderr(&out).contains("could not write the output"),
-        "{}",
-        both(&out)
-    );
+    for args in [
+        &["run", "credit-direct"][..],
+        &["check", "--help"],
+        &["--version"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ipclab"))
+            .args(args)
+            .stdout(full.try_clone().unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 2, "{args:?}: {}", both(&out));
+        assert!(
+            stderr(&out).contains("could not write the output"),
+            "{args:?}: {}",
+            both(&out)
+        );
+    }
 }
 
 #[test]

@@ -641,6 +641,12 @@ pub fn check(program: &Program, options: &CheckOptions) -> Result<CheckReport, C
                 ));
                 continue;
             }
+            if let Some(other) = parent.filter(|p| p.exists() && !p.is_dir()) {
+                // A device or the like (`/dev/full/x.schedule`): creating
+                // it as a directory would say "File exists".
+                f.save_error = Some(format!("{} is not a directory", other.display()));
+                continue;
+            }
             let written = match parent {
                 Some(parent) => std::fs::create_dir_all(parent),
                 None => Ok(()),
@@ -829,10 +835,10 @@ impl fmt::Display for CheckReport {
         let s = &self.stats;
         writeln!(
             f,
-            "  {order}, reduction {}: {} states, {} transitions, depth {}, {:.2} s ({:.0} states/s, ~{:.0} bytes/state)",
+            "  {order}, reduction {}: {}, {}, depth {}, {:.2} s ({:.0} states/s, ~{:.0} bytes/state)",
             if self.reduction { "on" } else { "off" },
-            s.states,
-            s.transitions,
+            counted(s.states, "state"),
+            counted(s.transitions, "transition"),
             s.max_depth,
             s.elapsed.as_secs_f64(),
             s.states_per_second(),
@@ -841,9 +847,9 @@ impl fmt::Display for CheckReport {
         if let Some((u, bound)) = &self.unreduced {
             writeln!(
                 f,
-                "  without reduction: {} states, {} transitions{}",
-                u.states,
-                u.transitions,
+                "  without reduction: {}, {}{}",
+                counted(u.states, "state"),
+                counted(u.transitions, "transition"),
                 match bound {
                     Some(b) => format!(" (bound reached: {b}; there are more)"),
                     None => String::new(),
@@ -965,4 +971,9 @@ impl fmt::Display for CheckReport {
         }
         Ok(())
     }
+}
+
+/// `1 state`, `2 states`.
+fn counted(n: u64, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }

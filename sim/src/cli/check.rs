@@ -91,8 +91,9 @@ pub(super) struct CheckArgs {
     #[arg(long, value_name = "N", default_value_t = 10_000_000)]
     max_depth: u64,
 
-    /// Stop after storing this many states.
-    #[arg(long, value_name = "N", default_value_t = 10_000_000)]
+    /// Stop after storing this many states (at least 1: the initial state).
+    #[arg(long, value_name = "N", default_value_t = 10_000_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
     max_states: u64,
 
     /// Stop after this many seconds (fractions allowed; `inf`: no limit).
@@ -279,7 +280,10 @@ fn check_options(args: &CheckArgs) -> CheckOptions {
     let output = if args.no_save || args.sweep.is_some() {
         // Every row of a sweep would write the same file names.
         Output::None
-    } else if args.output.extension().is_some_and(|e| e == "schedule") {
+    } else if args.output.extension().is_some_and(|e| e == "schedule")
+        // `name.schedule/` names a directory: the slash says so.
+        && !args.output.as_os_str().as_encoded_bytes().ends_with(b"/")
+    {
         Output::File(args.output.clone())
     } else {
         Output::Dir(args.output.clone())

@@ -303,8 +303,22 @@ fn parse_define(text: &str) -> Result<(String, i64), String> {
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if e.exit_code() == 0 => {
+            // `--help` and `--version` are "errors" that exit 0: their text
+            // goes to standard output, and output that cannot be written
+            // is exit 2, as for every command.
+            let colour = std::io::IsTerminal::is_terminal(&std::io::stdout())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            let text = if colour {
+                e.render().ansi().to_string()
+            } else {
+                e.render().to_string()
+            };
+            write_stdout(&text);
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
-            // `--help` and `--version` are "errors" that exit 0; usage errors exit 2.
+            // Usage errors exit 2.
             let _ = e.print();
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
