@@ -341,6 +341,21 @@ fn expand(
 }
 
 impl Graph {
+    /// Expands stored node `id`, whose encoding is `state`, against the
+    /// states visited so far (and whether a loss led to it).
+    fn expand_node(
+        &self,
+        model: &Model,
+        (scratch, buf): (&mut Scratch, &mut Vec<u8>),
+        id: u32,
+        state: &[u8],
+        options: &CheckOptions,
+    ) -> Expansion {
+        let known = |fp: u128| self.visited.contains_key(&fp);
+        let lost = self.nodes[id as usize].lost;
+        expand(model, scratch, buf, (state, lost), options, &known)
+    }
+
     /// Renumbers the nodes in breadth-first order from the initial state,
     /// edges in their stored order: the numbering a breadth-first search
     /// gives. After a depth-first search that explored the whole space, the
@@ -610,18 +625,7 @@ fn judge_unexpanded<'a>(
         if graph.nodes[id as usize].status != UNEXPANDED {
             continue;
         }
-        let expansion = {
-            let visited = &graph.visited;
-            let known = |fp: u128| visited.contains_key(&fp);
-            expand(
-                model,
-                scratch,
-                buf,
-                (state, graph.nodes[id as usize].lost),
-                options,
-                &known,
-            )
-        };
+        let expansion = graph.expand_node(model, (scratch, buf), id, state, options);
         if expansion.succs.is_empty() {
             graph.record(id, expansion);
         }
@@ -645,18 +649,8 @@ fn dfs(model: &Model, options: &CheckOptions) -> Searched {
             if depth as u64 >= options.max_depth {
                 // Nothing past the bound is explored, but a state at it may
                 // be stuck: `--max-depth N` finds a deadlock N steps away.
-                let expansion = {
-                    let visited = &graph.visited;
-                    let known = |fp: u128| visited.contains_key(&fp);
-                    expand(
-                        model,
-                        &mut scratch,
-                        &mut buf,
-                        (&state, graph.nodes[id as usize].lost),
-                        options,
-                        &known,
-                    )
-                };
+                let expansion =
+                    graph.expand_node(model, (&mut scratch, &mut buf), id, &state, options);
                 if expansion.succs.is_empty() {
                     graph.record(id, expansion);
                 } else {
@@ -685,18 +679,8 @@ fn dfs(model: &Model, options: &CheckOptions) -> Searched {
                     }
                     break;
                 }
-                let expansion = {
-                    let visited = &graph.visited;
-                    let known = |fp: u128| visited.contains_key(&fp);
-                    expand(
-                        model,
-                        &mut scratch,
-                        &mut buf,
-                        (&state, graph.nodes[id as usize].lost),
-                        options,
-                        &known,
-                    )
-                };
+                let expansion =
+                    graph.expand_node(model, (&mut scratch, &mut buf), id, &state, options);
                 let children = graph.record(id, expansion);
                 stack.push(Frame { children, next: 0 });
             }
@@ -740,18 +724,7 @@ fn bfs(model: &Model, options: &CheckOptions) -> Searched {
             // As depth-first: a state at the bound may still be stuck.
             let (scratch, buf) = &mut scratches[0];
             for (id, state) in &frontier {
-                let expansion = {
-                    let visited = &graph.visited;
-                    let known = |fp: u128| visited.contains_key(&fp);
-                    expand(
-                        model,
-                        scratch,
-                        buf,
-                        (state, graph.nodes[*id as usize].lost),
-                        options,
-                        &known,
-                    )
-                };
+                let expansion = graph.expand_node(model, (scratch, buf), *id, state, options);
                 if expansion.succs.is_empty() {
                     graph.record(*id, expansion);
                 } else {
