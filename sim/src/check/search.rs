@@ -437,6 +437,11 @@ impl Graph {
 
     fn note(&mut self, kind: Kind, id: u32, verdict: Verdict) {
         self.nodes[id as usize].violation = kind as u8 + 1;
+        self.found_first(kind, id, verdict);
+    }
+
+    /// Keeps `id` as the state found of `kind` if it is the first.
+    fn found_first(&mut self, kind: Kind, id: u32, verdict: Verdict) {
         if !self.found.iter().any(|(k, _, _)| *k == kind) {
             self.found.push((kind, id, verdict));
         }
@@ -474,9 +479,9 @@ impl Graph {
             });
             self.nodes[to as usize].lost |= succ.lost;
             if let Some(verdict) = succ.loss {
-                if !self.found.iter().any(|(k, _, _)| *k == Kind::NotEmpty) {
-                    self.found.push((Kind::NotEmpty, to, verdict));
-                }
+                // The state is `not_empty` by its flag (`Node::shows`);
+                // its violation byte stays free for what it is besides.
+                self.found_first(Kind::NotEmpty, to, verdict);
             }
             if let Some((kind, verdict)) = succ.error {
                 self.nodes[to as usize].status = TERMINAL;
@@ -736,15 +741,11 @@ fn bfs(model: &Model, options: &CheckOptions) -> Searched {
         // Aligned with the frontier: `None` where the time ran out before
         // the state was expanded.
         let expansions: Vec<Option<Expansion>> = {
-            let visited = &graph.visited;
-            let known = |fp: u128| visited.contains_key(&fp);
-            let limits = &limits;
-            let nodes = &graph.nodes;
+            let (graph, limits) = (&graph, &limits);
             let expand_one =
                 |scratch: &mut Scratch, buf: &mut Vec<u8>, (id, state): &(u32, Vec<u8>)| {
-                    let lost = nodes[*id as usize].lost;
                     (!limits.out_of_time())
-                        .then(|| expand(model, scratch, buf, (state, lost), options, &known))
+                        .then(|| graph.expand_node(model, (scratch, buf), *id, state, options))
                 };
             if jobs == 1 || frontier.len() < 64 {
                 let (scratch, buf) = &mut scratches[0];

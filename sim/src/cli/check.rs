@@ -934,8 +934,7 @@ fn specific_misfit_hint(
             text.to_string()
         }
     };
-    if made_with.is_some_and(|made| made != given_now) {
-        let made_with = made_with.unwrap_or("");
+    if let Some(made_with) = made_with.filter(|made| *made != given_now) {
         return Some(format!(
             "it was made with {} and is replayed with {}: replay it with the same -D values",
             or_none(made_with),
@@ -1050,8 +1049,9 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
             .ok()?;
         Some(made == program)
     };
-    if made_with.is_some_and(|made| made != given_now) && same_program() != Some(true) {
-        let made_with = made_with.unwrap_or("");
+    if let Some(made_with) =
+        made_with.filter(|made| *made != given_now && same_program() != Some(true))
+    {
         notes.push(format!(
             "note: the schedule was made with {} and is replayed with {}: another scenario, \
              so it may not reproduce",
