@@ -283,6 +283,17 @@ fn an_array_used_as_a_number_is_an_error() {
 }
 
 #[test]
+fn process_options_in_parentheses_show_the_count_and_priority_syntax() {
+    assert_error(
+        "process Hi(priority = 3) { yield; }",
+        1,
+        11,
+        "no options in parentheses",
+        "process Worker[3] priority 2",
+    );
+}
+
+#[test]
 fn unknown_calls_and_options_are_errors() {
     assert_error(
         "process P { fork(); }",

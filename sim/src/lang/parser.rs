@@ -301,6 +301,19 @@ impl Parser<'_> {
                     self.advance();
                     priority = Some(self.expression()?);
                 }
+                if self.at(&TokenKind::LeftParen) {
+                    // Mailboxes take options in parentheses; a process's
+                    // count and priority are written without them.
+                    return Err(Diagnostic::at(
+                        self.peek().span,
+                        "a process takes no options in parentheses",
+                        "expected `[count]`, `priority n` or `{`",
+                    )
+                    .with_help(
+                        "write `process Worker[3] priority 2 { ... }`: a count in brackets, \
+                         then an optional priority, then the body",
+                    ));
+                }
                 let body = self.block()?;
                 Ok(Item::Process {
                     name,
