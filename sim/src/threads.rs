@@ -327,7 +327,15 @@ impl Machine<'_> {
         }
         let mut calls = 0u64;
         loop {
-            let event = vm::run(self.program, k, &mut self.state(k), VM_BUDGET);
+            let event = if self.program.uses_mpi {
+                // Pending sends' buffers, so that a value it sends next is
+                // staged clear of them (races are not checked here). Only
+                // its own calls change them, and it makes none in the VM.
+                let owned = self.kernel.with(|kernel| owned_by(kernel, pid));
+                vm::run_owning(self.program, k, &mut self.state(k), VM_BUDGET, &owned)
+            } else {
+                vm::run(self.program, k, &mut self.state(k), VM_BUDGET)
+            };
             // Every event is a step, as in the deterministic runner: an
             // exit or a program error too, so the same `--steps` limit
             // stops both runners at the same point.
@@ -664,6 +672,20 @@ fn starving(
                 _ if last_ran[k] < half => "ready but not scheduled".to_string(),
                 _ => "runs, but makes no progress".to_string(),
             },
+        })
+        .collect()
+}
+
+/// The buffers the kernel owns for `pid`, as the VM's guards.
+fn owned_by(kernel: &Kernel, pid: Pid) -> Vec<vm::BufferGuard> {
+    kernel
+        .owned_buffers(pid)
+        .map(|b| vm::BufferGuard {
+            request: b.request.0,
+            pc: 0,
+            addr: b.addr,
+            len: b.len,
+            kind: b.kind,
         })
         .collect()
 }

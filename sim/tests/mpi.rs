@@ -962,3 +962,84 @@ fn an_out_parameter_written_without_its_ampersand_is_stored_into_all_the_same() 
     let result = run(&program, RunOptions::default()).expect("boots");
     assert_eq!(result.verdict, Verdict::Completes, "{:?}", result.verdict);
 }
+
+/// Rank 0 sends three computed values with pending `MPI_Isend`s from one
+/// call in a loop (rendezvous: each value stays in rank 0's memory until
+/// rank 1 receives it), and rank 1 checks each value it gets.
+const VALUES_IN_A_LOOP: &str = "kernel { eager_limit = 0; }\n\
+    process Rank[2] {\n\
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+        if rank == 0 {\n\
+            let reqs[3];\n\
+            k = 0;\n\
+            repeat 3 { MPI_Isend(k * 10 + 1, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &reqs[k]); k = k + 1; }\n\
+            MPI_Waitall(3, reqs, MPI_STATUSES_IGNORE);\n\
+        } else {\n\
+            j = 0;\n\
+            repeat 3 {\n\
+                MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+                assert x == j * 10 + 1;\n\
+                j = j + 1;\n\
+            }\n\
+        }\n\
+    }";
+
+#[test]
+fn pending_sends_of_values_from_one_call_in_a_loop_keep_their_own_values() {
+    use ipclab_sim::check::{self, CheckOptions, Output};
+    use ipclab_sim::threads::{run_threaded, ThreadOptions};
+    let program = compile_ok(VALUES_IN_A_LOOP);
+    // Not a buffer race (the program writes no buffer), and the second
+    // pass does not overwrite the value the first request still owns.
+    for schedule in [Schedule::RoundRobin, Schedule::Random] {
+        for seed in 0..8 {
+            let options = RunOptions {
+                schedule,
+                seed,
+                ..RunOptions::default()
+            };
+            let result = run(&program, options).unwrap();
+            assert!(
+                matches!(result.verdict, Verdict::Completes),
+                "{schedule:?} seed {seed}: {:?}",
+                result.verdict
+            );
+        }
+    }
+    let options = CheckOptions {
+        output: Output::None,
+        progress_bar: false,
+        jobs: 1,
+        ..CheckOptions::default()
+    };
+    let report = check::check(&program, &options).unwrap();
+    assert!(report.is_proof_of_safety(), "{:?}", report.findings);
+    // The threaded runner keeps the values apart too.
+    for _ in 0..4 {
+        let result = run_threaded(&program, ThreadOptions::default()).expect("boots");
+        assert!(
+            matches!(result.verdict, Verdict::Completes),
+            "{:?}",
+            result.verdict
+        );
+    }
+}
+
+#[test]
+fn a_seventeenth_pending_send_of_a_value_is_emfile_not_a_race() {
+    let source = "process Rank[2] {\n\
+            let reqs[17];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                let i = 0;\n\
+                while i < 17 {\n\
+                    MPI_Isend(i * 2, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &reqs[i]);\n\
+                    i = i + 1;\n\
+                }\n\
+            }\n\
+        }";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    let (message, line) = error_of(&result);
+    assert_eq!(line, 7);
+    assert!(message.contains("EMFILE"), "{message}");
+}

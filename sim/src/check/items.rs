@@ -237,6 +237,7 @@ fn pops(instruction: &Instruction) -> usize {
     match instruction {
         Instruction::Pop
         | Instruction::Store(_)
+        | Instruction::StageValue { .. }
         | Instruction::LoadElement { .. }
         | Instruction::ElementAddress { .. }
         | Instruction::Negate

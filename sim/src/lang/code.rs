@@ -105,6 +105,14 @@ pub enum Instruction {
     StoreElement { base: u32, length: u32 },
     /// Pop an index; push the byte address of that array element.
     ElementAddress { base: u32, length: u32 },
+    /// Pop a value into the first word of the `words`-word pool at `pool`
+    /// that no pending request owns, and store that word's address into
+    /// the hidden word `slot`: the buffer of a nonblocking send of a value (`MPI_Isend(x + 1, ...)`).
+    /// Each pending send keeps its own copy of the value it was given, so
+    /// a loop of them neither races nor sends a later iteration's value.
+    /// The pool has a word more than a process may have requests pending,
+    /// so one is always free (the call over the limit fails with `EMFILE`).
+    StageValue { pool: u32, words: u32, slot: u32 },
     /// Pop right, then left; push `left op right`.
     Binary(BinaryOperator),
     /// Pop a value; push its negation (wrapping).

@@ -18,7 +18,9 @@ use ipclab_syscalls::{SendMode, Sysno};
 
 use super::ast::{BinaryOperator, Call, Expression, ExpressionKind, UnaryOperator};
 use super::code::{CallForm, ElementStart, Instruction, Measure, StatusField};
-use super::compiler::{arity_error, split_arguments, BodyCompiler, BufferAddress, Compiled};
+use super::compiler::{
+    arity_error, split_arguments, BodyCompiler, Buffer, BufferAddress, Compiled,
+};
 use super::diagnostics::Diagnostic;
 
 mod arguments;
@@ -477,7 +479,12 @@ impl BodyCompiler<'_> {
                  or an element `&buf[k]` (the array from element k on)",
             ));
         }
-        let buffer = self.buffer(target, is_send)?;
+        let keeps_buffer = matches!(call, "MPI_Isend" | "MPI_Issend" | "MPI_Irsend");
+        let buffer = if keeps_buffer && !self.names_memory(target) {
+            self.staged_value(target)?
+        } else {
+            self.buffer(target, is_send)?
+        };
         let extent = match (&target.kind, &buffer.address) {
             (ExpressionKind::Index(array, _), BufferAddress::Computed(slot)) => {
                 let (base, length) = self.array(array)?;
@@ -500,6 +507,30 @@ impl BodyCompiler<'_> {
         };
         self.push_address(&buffer.address, buf.span);
         Ok(extent)
+    }
+
+    /// The buffer of a value sent by a nonblocking send: a word of the
+    /// body's value pool that no pending request owns, chosen at run time
+    /// ([`Instruction::StageValue`]). One hidden word per call, as a
+    /// blocking send has, would be written again by the next pass of a loop
+    /// while the first request still owns it.
+    fn staged_value(&mut self, value: &Expression) -> Compiled<Buffer> {
+        let words = ipclab_kernel::config::MAX_REQUESTS_PER_PROCESS as u32 + 1;
+        let pool = match self.value_pool {
+            Some(pool) => pool,
+            None => {
+                let pool = self.allocate(words as usize);
+                self.value_pool = Some(pool);
+                pool
+            }
+        };
+        let slot = self.allocate(1);
+        self.value(value)?;
+        self.emit(Instruction::StageValue { pool, words, slot }, value.span);
+        Ok(Buffer {
+            address: BufferAddress::Computed(slot),
+            length: 8,
+        })
     }
 
     /// Where an out-parameter (`&x`, `&array[i]`) of a call is stored.

@@ -219,6 +219,19 @@ pub fn run(program: &Program, instance: usize, state: &mut ProcState, budget: u3
     run_guarded(program, instance, state, budget, &[])
 }
 
+/// [`run`] for a runner that keeps no guards but knows the buffers the
+/// kernel owns (`owned`, from `Kernel::owned_buffers`): the values of
+/// nonblocking sends are staged clear of them, and no access is checked.
+pub fn run_owning(
+    program: &Program,
+    instance: usize,
+    state: &mut ProcState,
+    budget: u32,
+    owned: &[BufferGuard],
+) -> VmEvent {
+    run_with(program, instance, state, budget, owned, false)
+}
+
 /// [`run`], reporting a load or store that touches one of `guards` as
 /// [`VmEvent::BufferRace`] (after which the process is finished).
 pub fn run_guarded(
@@ -227,6 +240,18 @@ pub fn run_guarded(
     state: &mut ProcState,
     budget: u32,
     guards: &[BufferGuard],
+) -> VmEvent {
+    run_with(program, instance, state, budget, guards, true)
+}
+
+#[inline]
+fn run_with(
+    program: &Program,
+    instance: usize,
+    state: &mut ProcState,
+    budget: u32,
+    guards: &[BufferGuard],
+    check_races: bool,
 ) -> VmEvent {
     // One test for the three rare cases, so an ordinary step pays one branch.
     if state.finished || state.failed.is_some() || state.pending.is_some() {
@@ -247,12 +272,12 @@ pub fn run_guarded(
         };
         let span = code.spans.get(pc as usize).copied().unwrap_or_default();
         state.pc = pc.wrapping_add(1);
-        if !guards.is_empty() {
+        if check_races && !guards.is_empty() {
             if let Some(event) = race(program, decl, state, instruction, guards, span) {
                 return event;
             }
         }
-        match step(program, instance, state, instruction, pc, span) {
+        match step(program, instance, state, instruction, pc, span, guards) {
             Ok(None) => {}
             Ok(Some(event)) => return event,
             Err(message) => return fail(state, message, span),
@@ -404,6 +429,18 @@ fn race(
     })
 }
 
+/// The first word of the pool at `pool` that none of `owned` covers (a
+/// send only reads its buffer, so a word a pending send owns is never
+/// written over). The pool has a word more than a process may have
+/// requests, so one is free; the last word is the fallback all the same.
+fn free_word(pool: u32, words: u32, owned: &[BufferGuard]) -> u32 {
+    let last = pool.saturating_add(words.saturating_sub(1).saturating_mul(8));
+    (0..words)
+        .map(|i| pool.saturating_add(i.saturating_mul(8)))
+        .find(|&word| !owned.iter().any(|g| g.is_raced_by(word, true)))
+        .unwrap_or(last)
+}
+
 fn fail(state: &mut ProcState, message: String, span: Span) -> VmEvent {
     state.finished = true;
     state.exit_code = -1;
@@ -466,6 +503,7 @@ fn step(
     instruction: &Instruction,
     pc: u32,
     span: Span,
+    owned: &[BufferGuard],
 ) -> Result<Option<VmEvent>, String> {
     match instruction {
         Instruction::Push(value) => push(state, *value)?,
@@ -493,6 +531,12 @@ fn step(
         Instruction::ElementAddress { base, length } => {
             let index = pop(state)?;
             push(state, i64::from(element(*base, *length, index)?))?;
+        }
+        Instruction::StageValue { pool, words, slot } => {
+            let value = pop(state)?;
+            let word = free_word(*pool, *words, owned);
+            store(state, word, value)?;
+            store(state, *slot, i64::from(word))?;
         }
         Instruction::Binary(operator) => {
             let right = pop(state)?;

@@ -45,6 +45,9 @@ pub(in crate::lang) struct BodyCompiler<'a> {
     loops: Vec<LoopContext>,
     /// MPI status variables (`MPI_Recv(..., &st)`): 4 words at this address.
     pub(in crate::lang) statuses: HashMap<String, u32>,
+    /// The pool of words the values of nonblocking sends are staged in
+    /// ([`Instruction::StageValue`]), allocated at the first such send.
+    pub(in crate::lang) value_pool: Option<u32>,
 }
 
 impl<'a> BodyCompiler<'a> {
@@ -60,6 +63,7 @@ impl<'a> BodyCompiler<'a> {
             next_word: 0,
             loops: Vec::new(),
             statuses: HashMap::new(),
+            value_pool: None,
         }
     }
 

@@ -29,7 +29,7 @@ pub use items::compile_items;
 pub(super) use body::{BodyCompiler, Variable};
 pub(super) use call::{arity_error, split_arguments};
 pub(super) use globals::{binary_checked, errno_named, Globals};
-pub(super) use message::BufferAddress;
+pub(super) use message::{Buffer, BufferAddress};
 pub(super) use settings::VERDICTS;
 
 pub(super) type Compiled<T> = Result<T, Diagnostic>;
