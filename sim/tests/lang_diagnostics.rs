@@ -393,8 +393,9 @@ fn a_scenario_without_processes_is_an_error() {
 fn several_independent_errors_are_all_reported() {
     let errors = errors_of("process P {\n  fork();\n  x = status.nope;\n}\nexpect maybe;");
     assert_eq!(errors.errors.len(), 3, "{errors:?}");
+    // In file order, though the `expect` line is checked first.
     let lines: Vec<usize> = errors.errors.iter().map(|e| e.line).collect();
-    assert_eq!(lines, [5, 2, 3]);
+    assert_eq!(lines, [2, 3, 5]);
 }
 
 #[test]
@@ -1443,4 +1444,35 @@ fn a_space_after_an_ampersand_hints_at_the_out_parameter() {
     );
     let text = rendered("process A { let x = 1 & 2; }");
     assert!(text.contains("help: logical and is `&&`"), "{text}");
+}
+
+#[test]
+fn a_status_named_by_a_call_with_an_error_is_a_status_all_the_same() {
+    // One mistake, one error: the status read after the faulty call is
+    // no second error whose hint says to do what the program did.
+    for call in [
+        "MPI_Recv(x, 1, MPI_FLOAT, 0, 0, MPI_COMM_WORLD, &st);",
+        "MPI_Recv(x, 1, MPI_INT, 7, 0, MPI_COMM_WORLD, &st);",
+        "MPI_Probe(0, 0, MPI_COMM_WRLD, &st);",
+    ] {
+        let source = format!("process R[2] {{\n  {call}\n  print st.MPI_SOURCE;\n}}");
+        let errors = errors_of(&source);
+        assert_eq!(errors.errors.len(), 1, "{call}: {errors:?}");
+        assert_eq!(errors.errors[0].line, 2, "{call}: {errors:?}");
+    }
+}
+
+#[test]
+fn a_misspelt_mpi_status_field_suggests_the_closest() {
+    for read in ["st.MPI_SOURC", "status.MPI_TGA"] {
+        assert_error(
+            &format!(
+                "process R[2] {{\n  MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n  print {read};\n}}"
+            ),
+            3,
+            read.find('.').unwrap() + 10,
+            "has no field",
+            "did you mean `MPI_",
+        );
+    }
 }

@@ -73,7 +73,7 @@ pub struct Diagnostics {
     pub file_name: String,
     /// The source text (invalid UTF-8 replaced by U+FFFD).
     pub source: String,
-    /// The errors, in the order they were found, at most
+    /// The errors, in file order, at most
     /// [`MAX_SHOWN_ERRORS`] of them; never empty.
     pub errors: Vec<Diagnostic>,
     /// How many more were found and left out.
@@ -93,6 +93,10 @@ impl Diagnostics {
             // A caller bug, but an empty error list must still say something.
             errors.push(Diagnostic::nowhere("compilation failed"));
         }
+        // In file order, as a reader fixes them, whichever pass found each
+        // (the `expect` line is checked before the bodies); errors with no
+        // place (a `-D` override) first. The sort is stable.
+        errors.sort_by_key(|e| e.span.map(|s| s.start));
         let omitted = errors.len().saturating_sub(MAX_SHOWN_ERRORS);
         errors.truncate(MAX_SHOWN_ERRORS);
         for error in &mut errors {

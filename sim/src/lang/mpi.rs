@@ -181,6 +181,37 @@ fn shape(name: &str) -> String {
 impl BodyCompiler<'_> {
     /// Emits an MPI call. In expression form it leaves one value (0 or the errno).
     pub(super) fn mpi_call(&mut self, call: &Call, form: CallForm) -> Compiled<()> {
+        let compiled = self.mpi_call_checked(call, form);
+        if compiled.is_err() {
+            // The status it names is one all the same, so that reading
+            // `st.MPI_SOURCE` after it is not a second error, with a hint
+            // that says to do what the program did.
+            self.declare_status_of(call);
+        }
+        compiled
+    }
+
+    /// Declares the status variable `call` names, if it names one there.
+    fn declare_status_of(&mut self, call: &Call) {
+        let position = match (call.name.text.as_str(), call.arguments.len()) {
+            ("MPI_Recv", 7) => 6,
+            ("MPI_Wait", 2) => 1,
+            ("MPI_Test", 3) => 2,
+            ("MPI_Waitany", 4) | ("MPI_Probe", 4) => 3,
+            ("MPI_Iprobe", 5) => 4,
+            _ => return,
+        };
+        let Some(super::ast::Argument::Positional(argument)) = call.arguments.get(position) else {
+            return;
+        };
+        if let ExpressionKind::Name(name) = &strip(argument).kind {
+            if !self.variables.contains_key(&name.text) {
+                let _ = self.status_variable(name);
+            }
+        }
+    }
+
+    fn mpi_call_checked(&mut self, call: &Call, form: CallForm) -> Compiled<()> {
         let span = call.span;
         let name = call.name.text.as_str();
         let (args, _) = split_arguments(call, &[])?;

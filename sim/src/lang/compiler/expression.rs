@@ -65,7 +65,7 @@ impl BodyCompiler<'_> {
                         format!("an MPI status has no field `{}`", field.text),
                         "unknown field",
                     )
-                    .with_help("the fields are: MPI_SOURCE, MPI_TAG, MPI_ERROR")
+                    .with_help(mpi_status_fields_help(&field.text))
                 })?;
                 self.emit(Instruction::Load(base + 8 * offset), span);
             }
@@ -82,7 +82,7 @@ impl BodyCompiler<'_> {
                             format!("an MPI status has no field `{other}`"),
                             "unknown field",
                         )
-                        .with_help("the fields are: MPI_SOURCE, MPI_TAG, MPI_ERROR"))
+                        .with_help(mpi_status_fields_help(other)))
                     }
                 };
                 self.emit(Instruction::Status(field), span);
@@ -252,4 +252,13 @@ fn no_fields_hint(name: &str, field: &str) -> String {
     } else {
         "only `status` has fields: status.source, status.tag, status.len, status.error".to_string()
     }
+}
+
+/// The hint for an unknown field `field` of an MPI status.
+fn mpi_status_fields_help(field: &str) -> String {
+    const FIELDS: &[&str] = &["MPI_SOURCE", "MPI_TAG", "MPI_ERROR"];
+    format!(
+        "{}the fields are: MPI_SOURCE, MPI_TAG, MPI_ERROR",
+        crate::lang::diagnostics::did_you_mean(field, FIELDS)
+    )
 }
