@@ -1476,3 +1476,33 @@ fn a_misspelt_mpi_status_field_suggests_the_closest() {
         );
     }
 }
+
+#[test]
+fn a_handle_first_mentioned_in_a_mailbox_call_is_an_error_naming_the_mailboxes() {
+    // `replys` would be a fresh variable holding 0: the handle of
+    // `requests`, so the run would complete on the wrong mailbox.
+    let source = "mailbox requests(capacity = 2);\nmailbox replies(capacity = 2);\n\
+        process A { send(requests, 1); recv(replies, y); }\n\
+        process B { mbox_recv(replys, x); send(replies, x); }";
+    assert_error(
+        source,
+        4,
+        23,
+        "is no handle",
+        "the mailboxes are requests, replies",
+    );
+    assert_error(
+        "process A { mbox_destroy(h); }",
+        1,
+        26,
+        "first mentioned here",
+        "mbox_open",
+    );
+    // A handle the program opened first is fine.
+    assert!(compile(
+        "t.ipc",
+        b"process A { h = mbox_create(\"m\", 1); mbox_send(h, 1); mbox_recv(h, x); mbox_destroy(h); }",
+        &[]
+    )
+    .is_ok());
+}

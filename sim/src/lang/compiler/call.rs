@@ -125,7 +125,7 @@ impl BodyCompiler<'_> {
                 if positional.len() != 1 {
                     return Err(arity_error(call, &format!("{name}(handle)")));
                 }
-                self.value(positional[0])?;
+                self.handle_value(positional[0])?;
                 let sysno = if name == "close" {
                     Sysno::Close
                 } else {

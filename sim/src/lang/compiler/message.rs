@@ -90,7 +90,7 @@ impl BodyCompiler<'_> {
 
         // a0: the peer.
         let sysno = if name.starts_with("mbox") {
-            self.value(fixed[0])?;
+            self.handle_value(fixed[0])?;
             if is_send {
                 Sysno::MboxSend
             } else {
@@ -403,6 +403,49 @@ impl BodyCompiler<'_> {
 
     /// The hint for an unknown peer: a close process, mailbox or variable
     /// name if there is one, then every process and mailbox.
+    /// Pushes the handle argument of `mbox_send`, `mbox_recv`, `close` or
+    /// `mbox_destroy`. A name first mentioned there would be a fresh
+    /// variable holding 0, which is some other object's handle (the first
+    /// mailbox's): a misspelt mailbox (`replys` for `replies`) or a handle
+    /// not opened yet, never one the program meant. An error, not a run on
+    /// the wrong mailbox.
+    pub(in crate::lang) fn handle_value(&mut self, handle: &Expression) -> Compiled<()> {
+        if let ExpressionKind::Name(n) = &handle.kind {
+            let fresh = !self.variables.contains_key(&n.text)
+                && !self.globals.is_global(&n.text)
+                && !BUILTIN_VALUES.contains(&n.text.as_str())
+                && errno_named(&n.text).is_none()
+                && self.reserved_name_error(n).is_none();
+            if fresh {
+                let mailboxes: Vec<&str> = self
+                    .globals
+                    .mailboxes
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect();
+                let known = if mailboxes.is_empty() {
+                    "no mailbox is declared".to_string()
+                } else {
+                    format!("the mailboxes are {}", mailboxes.join(", "))
+                };
+                return Err(Diagnostic::at(
+                    n.span,
+                    format!(
+                        "`{}` is no handle: it is first mentioned here, so it would hold 0",
+                        n.text
+                    ),
+                    "never assigned",
+                )
+                .with_help(format!(
+                    "{}a handle is a declared mailbox's name or a variable that \
+                     `mbox_open`/`mbox_create` gave first (`h = mbox_open(\"jobs\");`); {known}",
+                    crate::lang::diagnostics::did_you_mean(&n.text, &mailboxes)
+                )));
+            }
+        }
+        self.value(handle)
+    }
+
     fn unknown_peer_hint(&self, text: &str, is_send: bool) -> String {
         let mut variables: Vec<&str> = self.variables.keys().map(String::as_str).collect();
         // The map's order is random; the hint must not be.
