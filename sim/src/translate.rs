@@ -124,7 +124,8 @@ fn answers_with_data(sysno: Sysno) -> bool {
 /// The result of a successful MPI call in the words of the call:
 /// `MPI_Wait` says `ok` (the kernel's value is the number of requests
 /// waited for), `MPI_Waitany` names the index (`MPI_UNDEFINED` when every
-/// request was null), `MPI_Test` and `MPI_Iprobe` the flag,
+/// request was null), `MPI_Test` and `MPI_Iprobe` the flag, a probe
+/// that found a message its sender's rank, tag and length,
 /// `MPI_Isend` and `MPI_Irecv` the request handle they return, `MPI_Recv`
 /// the length received and `MPI_Buffer_detach` the size it gave back.
 fn mpi_result_text(sysno: Sysno, result: RetRegs) -> Option<String> {
@@ -133,7 +134,11 @@ fn mpi_result_text(sysno: Sysno, result: RetRegs) -> Option<String> {
         Sysno::Waitall => "ok".to_string(),
         Sysno::Waitany if value == u64::MAX => "ok, index MPI_UNDEFINED".to_string(),
         Sysno::Waitany => format!("ok, index {value}"),
-        Sysno::Test | Sysno::Iprobe => format!("ok, flag {value}"),
+        Sysno::Test => format!("ok, flag {value}"),
+        // `[0, 1, len, source << 32 | tag]` when a message is there.
+        Sysno::Iprobe if value == 1 => format!("ok, flag 1: {}", probed(result)),
+        Sysno::Iprobe => format!("ok, flag {value}"),
+        Sysno::Probe => format!("ok, {}", probed(result)),
         Sysno::Isend | Sysno::Irecv => format!("ok, request {value}"),
         // `[0, 1, len, source << 32 | tag]`: the length, as a plain `recv` shows it.
         Sysno::MpiRecv => format!("ok {}", result[2]),
@@ -141,6 +146,13 @@ fn mpi_result_text(sysno: Sysno, result: RetRegs) -> Option<String> {
         Sysno::BufferDetach => format!("ok, {} B detached", result[2]),
         _ => return None,
     })
+}
+
+/// The status a probe found: the message's sender, tag and length.
+fn probed(result: RetRegs) -> String {
+    let source = result[3] >> 32;
+    let tag = result[3] & 0xffff_ffff;
+    format!("rank {source}, tag {tag}, {} B", result[2])
 }
 
 /// `ok 0` where [`result_text`] would say `ok`.

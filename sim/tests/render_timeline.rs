@@ -443,6 +443,43 @@ fn mpi_waits_tests_and_probes_show_their_results_in_mpi_words() {
 }
 
 #[test]
+fn a_clock_jump_to_a_timer_says_that_no_process_can_run_before_the_timer() {
+    // Both block (one with a timeout of 5, one asleep): the clock jumps
+    // from tick 2 to the timeout, and the row says why before what fired.
+    let source = "process R { recv(S, x, timeout = 5); }\n\
+        process S { sleep 20; }\n";
+    let text = render(source, RunOptions::default(), plain());
+    let note = text
+        .find("(no process can run: the clock advances to tick 5)")
+        .unwrap_or_else(|| panic!("no note in\n{text}"));
+    let timer = text.find("timer: R timeout").expect("the timeout fires");
+    assert!(note < timer, "{text}");
+}
+
+#[test]
+fn a_probe_that_finds_a_message_names_its_sender_tag_and_length() {
+    // Rank 1 probes before rank 0 sends (it blocks, then wakes), then
+    // probes again without blocking, then receives what it found.
+    let source = "process Rank[2] {\n\
+        let buf[5];\n\
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+        if rank == 0 { compute 3; MPI_Send(buf, 5, MPI_INT, 1, 7, MPI_COMM_WORLD); }\n\
+        else {\n\
+            MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &st);\n\
+            MPI_Iprobe(0, 7, MPI_COMM_WORLD, &flag, &st);\n\
+            MPI_Recv(buf, 5, MPI_INT, 0, 7, MPI_COMM_WORLD, &st);\n\
+        }\n\
+    }\n";
+    let text = render(source, RunOptions::default(), plain());
+    for line in [
+        "Rank[1] wakes up -> ok, rank 0, tag 7, 40 B",
+        "-> ok, flag 1: rank 0, tag 7, 40 B",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+}
+
+#[test]
 fn mpi_receives_and_detaches_show_their_sizes_and_an_undecodable_call_its_source() {
     let source = "process R0 {\n\
         let a[3]; let pool[8]; let sz = 0;\n\

@@ -880,12 +880,15 @@ fn event_lines(
             max,
         ));
     }
-    if step.ran.is_none() && lines.is_empty() {
+    if step.ran.is_none() {
+        // Said first, before the timer or input the new tick brings: the
+        // tick column jumps, and this says why.
         let text = format!(
             "(no process can run: the clock advances to tick {})",
             step.tick
         );
-        lines.extend(painted_wrap(&base, &text, Style::Detail, painter, max));
+        let note = painted_wrap(&base, &text, Style::Detail, painter, max);
+        lines.splice(0..0, note);
     }
     lines
 }
