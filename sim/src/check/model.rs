@@ -131,8 +131,8 @@ impl<'p> Model<'p> {
         }
         if let Some(device) = program.devices.first() {
             return Err(BootError(format!(
-                "the checker does not model typed input yet: run this scenario \
-                 (`ipclab run`) to see its `device {}` at work",
+                "the checker, whose model `replay` steps too, does not model typed \
+                 input yet: run this scenario (`ipclab run`) to see its `device {}` at work",
                 device.name
             )));
         }
