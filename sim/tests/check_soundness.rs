@@ -493,3 +493,28 @@ fn a_single_output_file_gets_the_schedule_the_expect_line_asks_about() {
     assert!(saved.contains("# kind: blocked_forever"), "{saved}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_replayed_step_draws_the_process_that_ran_on_the_cpu_as_run_does() {
+    use ipclab_sim::trace::ProcView;
+    // A produces (stays runnable), then blocks in recv; B's send wakes it.
+    let p = program("process A { produce item; recv(B, x); }\nprocess B { send(A, 1); }");
+    let schedule = check::Schedule::parse("ipclab-schedule 1\n0 0 1\n").expect("parses");
+    let run = check::replay(&p, &schedule, 1).expect("replays");
+    let states: Vec<_> = run.trace.steps.iter().map(|s| s.states.clone()).collect();
+    assert_eq!(
+        states[0],
+        [ProcView::Running, ProcView::Ready],
+        "A produced"
+    );
+    assert!(
+        matches!(states[1][0], ProcView::Blocked { .. }) && states[1][1] == ProcView::Ready,
+        "A blocked in recv: {:?}",
+        states[1]
+    );
+    assert_eq!(
+        states[2],
+        [ProcView::Ready, ProcView::Running],
+        "B's send woke A"
+    );
+}

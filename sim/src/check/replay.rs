@@ -295,11 +295,20 @@ pub fn replay(
         all.extend(calls);
         all.extend(after_call.into_iter().flatten());
         all.extend(rest);
+        let mut states = views(kernel, names, procs.len());
+        // The replay takes every process off its CPU after its step, so the
+        // next choice may name any; the one that ran is drawn as `run`
+        // draws it, still on the CPU, unless its step blocked or ended it.
+        if let Some(view) = ran.and_then(|k| states.get_mut(k)) {
+            if *view == ProcView::Ready {
+                *view = ProcView::Running;
+            }
+        }
         trace.steps.push(Step {
             step: step as u64,
             tick: kernel.now(),
             ran,
-            states: views(kernel, names, procs.len()),
+            states,
             events: all,
         });
         if verdict.is_some() {
