@@ -177,7 +177,10 @@ pub struct Failure<'a> {
 /// names the sizes or the table they report, or the argument the kernel
 /// refused and why (`lang::mpi::failure_message`).
 pub fn failed_call_message_with(program: &Program, failure: &Failure) -> String {
-    if let Some(why) = self_addressed(failure) {
+    if let Some(why) = self_addressed(failure)
+        .map(str::to_owned)
+        .or_else(|| too_long(failure))
+    {
         return format!(
             "{} failed with {} ({}): {why}, and the program does not check the result",
             failure.call,
@@ -207,6 +210,24 @@ fn self_addressed(failure: &Failure) -> Option<&'static str> {
         }
         _ => None,
     }
+}
+
+/// The sizes behind a `recv`'s or `mbox_recv`'s `EMSGSIZE`: the kernel
+/// reports the message's length in `r1` and leaves it queued; the buffer's
+/// size is in the arguments when the call failed at its trap (a woken call
+/// has only the length).
+fn too_long(failure: &Failure) -> Option<String> {
+    if failure.errno != Errno::EMSGSIZE || !matches!(failure.sysno, Sysno::Recv | Sysno::MboxRecv) {
+        return None;
+    }
+    let length = failure.ret[1];
+    Some(match failure.arguments {
+        Some(arguments) => format!(
+            "the message is {length} B, the buffer {} B; it stays queued",
+            arguments[3]
+        ),
+        None => format!("the message is {length} B, longer than the buffer; it stays queued"),
+    })
 }
 
 /// The message of a buffer race: the access and the call that owns the

@@ -1196,3 +1196,27 @@ fn a_short_run_still_names_a_blocked_process_and_one_passed_over_by_priority() {
         "{passed_over}"
     );
 }
+
+#[test]
+fn a_receive_too_small_for_its_message_names_both_sizes() {
+    // At the trap (the message is there): both sizes.
+    let result = run_source(
+        "process A { let buf[4]; send(B, buf); }\n\
+         process B { yield; recv(A, x); }",
+    );
+    let explained = text(&result).replace('\n', " ");
+    assert!(
+        explained.contains("EMSGSIZE") && explained.contains("the message is 32 B, the buffer 8 B"),
+        "{explained}"
+    );
+    // Woken by the send (it blocked first): the message's length.
+    let result = run_source(
+        "process B { recv(A, x); }\n\
+         process A { let buf[4]; send(B, buf); }",
+    );
+    let explained = text(&result).replace("\n  ", " ");
+    assert!(
+        explained.contains("the message is 32 B, longer than the buffer; it stays queued"),
+        "{explained}"
+    );
+}
