@@ -521,7 +521,6 @@ fn guard_new_buffer(state: &mut ProcState, call: Option<vm::PendingCall>, result
         return;
     };
     let (request, kind) = match call.sysno {
-        // `MPI_Ibsend` answers `MPI_REQUEST_NULL`: its data is already copied.
         Sysno::Isend if result[1] != 0 => (result[1], OwnedKind::SendBuffer),
         Sysno::Irecv if result[1] != 0 => (result[1], OwnedKind::RecvBuffer),
         Sysno::BufferAttach => (0, OwnedKind::Attached),

@@ -1043,3 +1043,73 @@ fn a_seventeenth_pending_send_of_a_value_is_emfile_not_a_race() {
     assert_eq!(line, 7);
     assert!(message.contains("EMFILE"), "{message}");
 }
+
+/// `MPI_Ibsend` of `x`, then `then`, then `MPI_Waitany` on its request.
+fn ibsend_then(then: &str) -> String {
+    format!(
+        "process Rank[2] {{\n\
+            let reqs[1]; let x = 1; let pool[4];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {{\n\
+                MPI_Buffer_attach(pool, 32);\n\
+                MPI_Ibsend(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &reqs[0]);\n\
+                {then}\n\
+                MPI_Waitany(1, reqs, &idx, &st);\n\
+                print \"index\", idx, \"null after\", reqs[0] == MPI_REQUEST_NULL;\n\
+                MPI_Buffer_detach(&pool, &size);\n\
+            }} else {{\n\
+                MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st);\n\
+            }}\n\
+        }}"
+    )
+}
+
+#[test]
+fn an_ibsend_gives_a_request_that_waitany_completes_and_nulls() {
+    let output = output_of_completed(&ibsend_then(
+        "print \"active\", reqs[0] != MPI_REQUEST_NULL;",
+    ));
+    assert!(
+        output.iter().any(|l| l == "Rank[0]: active 1"),
+        "{output:?}"
+    );
+    assert!(
+        output.iter().any(|l| l == "Rank[0]: index 0 null after 1"),
+        "{output:?}"
+    );
+}
+
+#[test]
+fn writing_an_ibsend_buffer_before_its_wait_is_a_race() {
+    let source = ibsend_then("x = 2;");
+    let result = run(&compile_ok(&source), RunOptions::default()).unwrap();
+    let (message, line) = error_of(&result);
+    assert!(
+        message.contains("buffer race") && message.contains("MPI_Ibsend"),
+        "{message}"
+    );
+    assert_eq!(line, line_of(&source, "x = 2;"));
+}
+
+#[test]
+fn ibsends_of_values_in_a_loop_are_no_race() {
+    let output = output_of_completed(
+        "process Rank[2] {\n\
+            let reqs[3]; let pool[12];\n\
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+            if rank == 0 {\n\
+                MPI_Buffer_attach(pool, 96);\n\
+                let k = 0;\n\
+                while k < 3 { MPI_Ibsend(k * 10 + 1, 1, MPI_INT, 1, 0, MPI_COMM_WORLD, &reqs[k]); k = k + 1; }\n\
+                MPI_Waitall(3, reqs, MPI_STATUSES_IGNORE);\n\
+                MPI_Buffer_detach(&pool, &size);\n\
+            } else {\n\
+                repeat 3 { MPI_Recv(v, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st); print \"got\", v; }\n\
+            }\n\
+        }",
+    );
+    assert_eq!(
+        output,
+        ["Rank[1]: got 1", "Rank[1]: got 11", "Rank[1]: got 21"]
+    );
+}

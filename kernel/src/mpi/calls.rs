@@ -6,7 +6,9 @@
 //! receive paths, or a wait; after every call, whatever its outcome,
 //! `mpi_progress` re-examines the waiting processes.
 
-use ipclab_syscalls::{CommId, Errno, MpiStatus, Pid, RetRegs, Source, Syscall, TagFilter};
+use ipclab_syscalls::{
+    CommId, Errno, MpiStatus, Pid, RetRegs, SendMode, Source, Syscall, TagFilter,
+};
 
 use super::{
     errno_regs, read_word, value_regs, write_word, Attached, Holder, MpiBlock, MpiCall,
@@ -72,10 +74,28 @@ impl Kernel {
                 } else {
                     Holder::User
                 };
+                // `MPI_Ibsend` takes two entries: the buffered message and
+                // the request its caller waits on. Both are asked for
+                // before anything changes.
+                let ibsend = !blocking && mode == SendMode::Buffered;
+                if ibsend {
+                    if let Some(errno) = self.cannot_insert_two(caller) {
+                        return Err(e(errno));
+                    }
+                }
                 let slot =
                     self.start_send(caller, comm, mode, to, buf, len, tag, holder, mem, sink)?;
                 match slot {
-                    // A buffered send completes at once: `MPI_Ibsend` gives `MPI_REQUEST_NULL`.
+                    // `MPI_Ibsend`: the message is in the attached buffer,
+                    // so its request is complete at once; the caller still
+                    // gets it, to wait on, and its buffer stays the
+                    // kernel's until then, as MPI says of every
+                    // nonblocking send (`docs/mpi.md`, "Buffer races").
+                    None if ibsend => {
+                        let slot = self.insert_completed_send(caller, comm, to, buf, len, tag, mem);
+                        done(value_regs(self.handle_of(slot.map_err(e)?).0))
+                    }
+                    // `MPI_Bsend` returns once its message is buffered.
                     None => done(value_regs(0)),
                     Some(slot) if blocking => self.wait_internal(caller, slot, sink),
                     Some(slot) => done(value_regs(self.handle_of(slot).0)),

@@ -12,9 +12,9 @@
 //! an internal one when its blocking call returns, a buffered message at
 //! once (and an exit frees the dead process's requests outright).
 
-use ipclab_syscalls::{Errno, Pid, RequestHandle, RetRegs};
+use ipclab_syscalls::{CommId, Errno, Pid, RequestHandle, RetRegs, SendMode, Tag, UserAddr};
 
-use super::{Holder, Request, RequestSlot};
+use super::{value_regs, Holder, Request, RequestOp, RequestSlot};
 use crate::config::MAX_REQUESTS_PER_PROCESS;
 use crate::{Kernel, UserMemory};
 
@@ -68,6 +68,49 @@ impl Kernel {
             return Some(Errno::ENOSPC);
         }
         None
+    }
+
+    /// [`Kernel::cannot_insert`] for an `MPI_Ibsend`, which takes two
+    /// entries: its buffered message and the user request for it.
+    pub(super) fn cannot_insert_two(&self, owner: Pid) -> Option<Errno> {
+        if let Some(errno) = self.cannot_insert(owner, Holder::User) {
+            return Some(errno);
+        }
+        let table = &self.mpi.requests;
+        let free = table.iter().filter(|s| s.request.is_none()).count();
+        (free + (table.capacity() - table.len()) < 2).then_some(Errno::ENOSPC)
+    }
+
+    /// The user request of an `MPI_Ibsend` whose message is buffered: a
+    /// send of the caller's own `buf` (the buffer the request guards),
+    /// complete from the start. Its arrival number is 0: it is never
+    /// matched (only a pending send is), and its message has its own.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn insert_completed_send(
+        &mut self,
+        owner: Pid,
+        comm: CommId,
+        to: Pid,
+        buf: UserAddr,
+        len: u64,
+        tag: Tag,
+        mem: &impl UserMemory,
+    ) -> Result<usize, Errno> {
+        let request = Request {
+            owner,
+            comm,
+            op: RequestOp::Send {
+                mode: SendMode::Buffered,
+                to,
+                buf,
+                len,
+                tag,
+                seq: 0,
+            },
+            holder: Holder::User,
+            done: Some(value_regs(0)),
+        };
+        self.insert_request(request, mem)
     }
 
     /// Puts `request` in a free slot; returns the slot. Callers have asked

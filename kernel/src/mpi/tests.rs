@@ -711,3 +711,62 @@ fn a_request_started_and_waited_for_in_a_loop_comes_back_to_the_same_handle() {
     let next = isend(&mut w, p[0], SendMode::Standard, 1, b"x", 1);
     assert_ne!(next, handles[0]);
 }
+
+#[test]
+fn an_ibsend_gives_a_request_complete_at_once_that_guards_the_callers_buffer_until_its_wait() {
+    let (mut w, p) = world(2, |c| c.eager_limit = 0);
+    ok(w.call(
+        p[0],
+        Syscall::BufferAttach {
+            addr: 512,
+            size: 64,
+        },
+    ));
+    let handle = isend(&mut w, p[0], SendMode::Buffered, 1, b"hi", 3);
+    assert_ne!(
+        handle, 0,
+        "MPI_Ibsend gives a request, as every nonblocking send does"
+    );
+    // Two entries: the buffered message and the caller's request.
+    assert_eq!(w.k.requests().count(), 2);
+    let owned: std::vec::Vec<_> = w.k.owned_buffers(p[0]).map(|b| (b.addr, b.len)).collect();
+    assert!(owned.contains(&(SEND_BUF, 2)), "{owned:?}");
+    // Complete already: the wait returns at once, before any receive.
+    done(wait(&mut w, p[0], handle));
+    assert_eq!(w.k.requests().count(), 1, "the buffered message stays");
+    assert!(w.k.owned_buffers(p[0]).all(|b| b.addr != SEND_BUF));
+    let regs = done(recv(&mut w, p[1], RankFilter::Any, TagFilter::Any, 8));
+    assert_eq!(MpiStatus::from_regs(regs).tag, 3);
+    assert_eq!(w.read(p[1], RECV_BUF, 2), b"hi");
+    w.k.check_invariants().expect("invariants hold");
+}
+
+#[test]
+fn an_ibsend_at_the_request_limit_is_emfile_and_buffers_nothing() {
+    let (mut w, p) = world(2, |c| c.eager_limit = 0);
+    ok(w.call(
+        p[0],
+        Syscall::BufferAttach {
+            addr: 512,
+            size: 256,
+        },
+    ));
+    for _ in 0..crate::config::MAX_REQUESTS_PER_PROCESS {
+        isend(&mut w, p[0], SendMode::Buffered, 1, b"z", 0);
+    }
+    let before = w.k.requests().count();
+    w.write(p[0], SEND_BUF, b"z");
+    let regs = w.call(
+        p[0],
+        Syscall::Isend {
+            mode: SendMode::Buffered,
+            buf: SEND_BUF,
+            len: 1,
+            dest: 1,
+            tag: 0,
+            comm: W,
+        },
+    );
+    assert_eq!(failed(regs), Errno::EMFILE);
+    assert_eq!(w.k.requests().count(), before, "nothing buffered");
+}

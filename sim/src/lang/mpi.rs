@@ -510,7 +510,10 @@ impl BodyCompiler<'_> {
                  or an element `&buf[k]` (the array from element k on)",
             ));
         }
-        let keeps_buffer = matches!(call, "MPI_Isend" | "MPI_Issend" | "MPI_Irsend");
+        let keeps_buffer = matches!(
+            call,
+            "MPI_Isend" | "MPI_Issend" | "MPI_Ibsend" | "MPI_Irsend"
+        );
         let buffer = if keeps_buffer && !self.names_memory(target) {
             self.staged_value(target)?
         } else {
