@@ -1506,3 +1506,28 @@ fn a_handle_first_mentioned_in_a_mailbox_call_is_an_error_naming_the_mailboxes()
     )
     .is_ok());
 }
+
+#[test]
+fn mpi_init_and_finalize_take_only_the_arguments_c_gives_them() {
+    assert_error(
+        "process R[2] { MPI_Init(MPI_COMM_WORLD, 5, \"x\"); }",
+        1,
+        16,
+        "wrong arguments for `MPI_Init`",
+        "MPI_Init(&argc, &argv);` or `MPI_Init();",
+    );
+    assert_error(
+        "process R[2] { MPI_Init(); MPI_Finalize(1); }",
+        1,
+        28,
+        "wrong arguments for `MPI_Finalize`",
+        "MPI_Finalize();",
+    );
+    for fine in ["MPI_Init(&argc, &argv);", "MPI_Init(0, 0);", "MPI_Init();"] {
+        let source = format!("process R[2] {{ {fine} MPI_Finalize(); }}");
+        assert!(
+            ipclab_sim::lang::compile("t.ipc", source.as_bytes(), &[]).is_ok(),
+            "{fine}"
+        );
+    }
+}

@@ -141,6 +141,8 @@ const SHAPES: &[(&str, &str)] = &[
         "MPI_Irecv",
         "MPI_Irecv(buf, count, MPI_INT, source, tag, MPI_COMM_WORLD, &request)",
     ),
+    ("MPI_Init", "MPI_Init(&argc, &argv);` or `MPI_Init();"),
+    ("MPI_Finalize", "MPI_Finalize();"),
     ("MPI_Wait", "MPI_Wait(&request, &status)"),
     ("MPI_Test", "MPI_Test(&request, &flag, &status)"),
     (
@@ -250,7 +252,29 @@ impl BodyCompiler<'_> {
             return Ok(());
         }
         match name {
-            "MPI_Init" | "MPI_Finalize" => self.no_call(form, span),
+            "MPI_Init" | "MPI_Finalize" => {
+                // Nothing to do (the world exists from boot), but only in
+                // the shapes C has: `MPI_Init(&argc, &argv)` or with 0 for
+                // each (C's `NULL`), `MPI_Init()` as the short form, and
+                // `MPI_Finalize()`.
+                let placeholder = |a: &Expression| match &a.kind {
+                    ExpressionKind::Integer(0) => true,
+                    ExpressionKind::Unary(UnaryOperator::AddressOf, inner) => {
+                        matches!(inner.kind, ExpressionKind::Name(_))
+                    }
+                    _ => false,
+                };
+                let fits = match name {
+                    "MPI_Init" => {
+                        args.is_empty() || (args.len() == 2 && args.iter().all(|a| placeholder(a)))
+                    }
+                    _ => args.is_empty(),
+                };
+                if !fits {
+                    return Err(arity_error(call, &shape(name)));
+                }
+                self.no_call(form, span)
+            }
             "MPI_Recv" | "MPI_Irecv" => {
                 arity(7)?;
                 let request = if name == "MPI_Irecv" {
