@@ -1870,3 +1870,29 @@ fn a_replayed_trace_orders_each_step_s_events_as_run_does() {
     );
     assert_eq!(run, replay);
 }
+
+#[test]
+fn a_proof_for_an_mpi_program_names_the_buffering_it_holds_for_and_the_sweep() {
+    let dir = scratch("eager-note");
+    let out = ipclab_in(&dir, &["check", "mpi-exchange-eager"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(
+        text.contains("note: proved with eager_limit = 64 B and buffer_slots = 8")
+            && text.contains("ipclab check mpi-exchange-eager --sweep eager=0,inf"),
+        "{text}"
+    );
+    // Not for a program without MPI, nor for a counterexample.
+    let out = ipclab_in(&dir, &["check", "credit-direct"]);
+    assert!(
+        !stdout(&out).contains("note: proved with"),
+        "{}",
+        both(&out)
+    );
+    let out = ipclab_in(&dir, &["check", "mpi-exchange-large"]);
+    assert!(
+        !stdout(&out).contains("note: proved with"),
+        "{}",
+        both(&out)
+    );
+}

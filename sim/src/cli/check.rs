@@ -488,6 +488,28 @@ fn agreement(report: &CheckReport, expect: &Expectation) -> (Agreement, String) 
     }
 }
 
+/// Under a proof for an MPI program, the buffering it holds for. MPI calls
+/// a program that needs the system's buffering to complete unsafe
+/// (MPI-3.1, section 3.5), and a proof at one eager limit says nothing of
+/// another: the note gives the setting and the sweep that answers MPI's
+/// question.
+fn buffering_note(program: &Program, report: &CheckReport, args: &CheckArgs) -> Option<String> {
+    if args.quiet || !program.uses_mpi || !report.findings.is_empty() || !report.is_exhaustive() {
+        return None;
+    }
+    let config = ipclab_sim::runner::kernel_config(program).ok()?;
+    if config.eager_limit == 0 || config.buffer_slots == 0 {
+        return None;
+    }
+    Some(format!(
+        "note: proved with eager_limit = {} B and buffer_slots = {}; MPI calls a program \
+         safe only if it completes with no buffering: {}",
+        config.eager_limit,
+        config.buffer_slots,
+        sweep_words(&args.scenario, &args.define)
+    ))
+}
+
 /// The one-line answer.
 fn answer_line(report: &CheckReport) -> String {
     if let (Some(line), None) = (report.clock_used_at, report.bound) {
@@ -585,6 +607,18 @@ fn replay_words(scenario: &str, defines: &[(String, i64)], schedule: &str) -> St
     }
     words.push("--schedule".into());
     words.push(schedule.to_string());
+    words.join(" ")
+}
+
+/// `ipclab check SCENARIO -D ... --sweep eager=0,inf`.
+fn sweep_words(scenario: &str, defines: &[(String, i64)]) -> String {
+    let mut words = vec!["ipclab".to_string(), "check".into(), shell_word(scenario)];
+    for (name, value) in defines {
+        words.push("-D".into());
+        words.push(shell_word(&format!("{name}={value}")));
+    }
+    words.push("--sweep".into());
+    words.push("eager=0,inf".into());
     words.join(" ")
 }
 
@@ -745,6 +779,10 @@ pub(super) fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
             }
         }
     };
+    if let Some(note) = buffering_note(&program, &report, args) {
+        text.push_str(&note);
+        text.push('\n');
+    }
     if args.timeline {
         if let Some(first) = report.findings.first() {
             text.push('\n');
