@@ -1896,3 +1896,51 @@ fn a_proof_for_an_mpi_program_names_the_buffering_it_holds_for_and_the_sweep() {
         both(&out)
     );
 }
+
+#[test]
+fn a_schedule_file_without_choices_is_refused_and_a_foreign_one_claims_nothing() {
+    let dir = scratch("replay-foreign");
+    // Cut short in its comments: no choices left.
+    std::fs::write(dir.join("cut.schedule"), "ipclab-schedule 1\n# scenario: ").unwrap();
+    let out = ipclab_in(
+        &dir,
+        &["replay", "credit-direct", "--schedule", "cut.schedule"],
+    );
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(
+        stderr(&out).contains("schedule file `cut.schedule` has no choices"),
+        "{}",
+        both(&out)
+    );
+    // A deadlock counterexample of one scenario, replayed on another it fits.
+    let out = ipclab_in(&dir, &["check", "deadlock-recv-first", "-q"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    let saved = "ipclab-counterexamples/deadlock-recv-first-deadlock.schedule";
+    let out = ipclab_in(
+        &dir,
+        &[
+            "replay",
+            "credit-direct",
+            "--schedule",
+            saved,
+            "--color",
+            "never",
+        ],
+    );
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("note: the schedule was made for deadlock-recv-first.ipc"),
+        "the note comes first: {text}"
+    );
+    assert!(
+        text.contains("are that scenario's: not used here"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("every schedule deadlocks"),
+        "no marker: {text}"
+    );
+    assert!(!text.contains("counterexample (deadlock)"), "{text}");
+    // Judged by credit-direct's `expect runs`, as an inline schedule is.
+    assert_eq!(code(&out), 0, "{}", both(&out));
+}

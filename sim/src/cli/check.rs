@@ -915,6 +915,14 @@ fn read_schedule(given: &str) -> Result<GivenSchedule, Failure> {
         // `/dev/zero` is turned away at once instead of filling memory.
         let text = super::load::read_text_file(given, path, "schedule")?;
         let schedule = Schedule::parse(&text).map_err(|e| format!("{given}: {e}"))?;
+        if schedule.prefix.is_empty() && schedule.cycle.is_empty() {
+            // A file cut short (a copy that stopped in its comments) must
+            // not replay as "nothing happened".
+            return Err(Failure::Message(format!(
+                "schedule file `{given}` has no choices: the file `check` saves ends with \
+                 a line of them (`0 1 0`); is this one cut short?"
+            )));
+        }
         return Ok(GivenSchedule {
             schedule,
             label: format!("from {given}"),
@@ -1051,8 +1059,8 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
             Failure::Message(format!("cannot replay {}: {reason}", loaded.file_name))
         }
     })?;
-    let kind = comment(schedule, "kind:").and_then(kind_of_word);
-    let critical = comment(schedule, "critical step:").and_then(|text| {
+    let mut kind = comment(schedule, "kind:").and_then(kind_of_word);
+    let mut critical = comment(schedule, "critical step:").and_then(|text| {
         text.split(|c: char| !c.is_ascii_digit())
             .next()
             .and_then(|n| n.parse::<usize>().ok())
@@ -1105,12 +1113,29 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
             }
         ));
     }
-    if let Some(word) = comment(schedule, "kind:").filter(|_| kind.is_none()) {
+    // Made for another scenario: what it claims (the violation, the step
+    // after which every schedule reaches it) is that scenario's, so the
+    // replay is judged as an inline schedule is, by the `expect` line, and
+    // draws no critical step; these notes come before the timeline.
+    let mut foreign = std::mem::take(&mut notes);
+    if !foreign.is_empty() {
+        if kind.is_some() || critical.is_some() {
+            foreign.push(
+                "note: its `# kind` and `# critical step` are that scenario's: not used here"
+                    .to_string(),
+            );
+        }
+        kind = None;
+        critical = None;
+    }
+    if let Some(word) = comment(schedule, "kind:").filter(|_| kind.is_none() && foreign.is_empty())
+    {
         notes.push(format!(
             "note: the schedule's `# kind: {word}` names no kind of violation: not checked"
         ));
     }
     let critical = match (critical, comment(schedule, "critical step:")) {
+        _ if !foreign.is_empty() => None,
         (Some(n), _) if n > result.steps as usize => {
             notes.push(format!(
                 "note: the schedule's `# critical step: {n}` lies past its {} steps: not drawn",
@@ -1137,7 +1162,12 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Failure> {
         replayed: true,
     };
     let reproduced = kind.map(|k| shows(&result, k));
-    let mut text = if args.output.json {
+    let mut text = if args.output.json || args.output.dot {
+        String::new()
+    } else {
+        foreign.iter().map(|note| format!("{note}\n")).collect()
+    };
+    text += &if args.output.json {
         render::json_lines(&program, &setup, &result)
     } else if args.output.dot {
         render::waitfor_dot(&result.verdict, &program.file_name)
