@@ -603,6 +603,12 @@ fn call_race(
     span: Span,
 ) -> Option<Effect> {
     let (start, len, write) = call_buffer(regs)?;
+    // A second attach is refused by the kernel (`a buffer is attached
+    // already`) before it takes anything: no race, whatever it names.
+    let attaches = regs.sysno == Sysno::BufferAttach as u64;
+    if attaches && state.guards.iter().any(|g| g.kind == OwnedKind::Attached) {
+        return None;
+    }
     let end = start.saturating_add(len);
     let guard = *state.guards.iter().find(|g| {
         let overlaps = start < g.addr.saturating_add(g.len) && g.addr < end;

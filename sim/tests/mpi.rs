@@ -1113,3 +1113,19 @@ fn ibsends_of_values_in_a_loop_are_no_race() {
         ["Rank[1]: got 1", "Rank[1]: got 11", "Rank[1]: got 21"]
     );
 }
+
+#[test]
+fn attaching_the_attached_buffer_again_is_attached_already_not_a_race() {
+    let source = "process Rank[2] {\n\
+        let pool[4];\n\
+        MPI_Buffer_attach(pool, 32);\n\
+        MPI_Buffer_attach(pool, 32);\n\
+    }";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    let (message, line) = error_of(&result);
+    assert_eq!(line, 4);
+    assert!(
+        message.contains("a buffer is attached already") && !message.contains("race"),
+        "{message}"
+    );
+}
