@@ -262,7 +262,36 @@ fn parse_sweep(text: &str) -> Result<Sweep, String> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    // A value given twice is one setting: one row, and once in the header.
+    // The kernel's largest setting is `inf`'s row: a number above it is a
+    // usage error here, named as the option it came from.
+    let (top, what) = match key {
+        SweepKey::Buffer => (
+            ipclab_kernel::config::MAX_SLOTS as u64,
+            "kernel buffer slots",
+        ),
+        SweepKey::Eager => (
+            ipclab_kernel::config::MAX_EAGER_LIMIT as u64,
+            "bytes of eager limit",
+        ),
+    };
+    if let Some(SweepValue::Value(n)) = values
+        .iter()
+        .find(|v| matches!(v, SweepValue::Value(n) if *n > top))
+    {
+        return Err(format!(
+            "`{n}` is above the kernel's largest setting, {top} {what}: `inf` stands for it"
+        ));
+    }
+    // A value given twice is one setting: one row, and once in the header;
+    // so is the largest number given with `inf`.
+    let values: Vec<SweepValue> = if values.contains(&SweepValue::Infinite) {
+        values
+            .into_iter()
+            .filter(|v| *v != SweepValue::Value(top))
+            .collect()
+    } else {
+        values
+    };
     let mut unique: Vec<SweepValue> = Vec::with_capacity(values.len());
     for value in values {
         if !unique.contains(&value) {
@@ -1242,6 +1271,17 @@ mod tests {
         assert!(parse_sweep("quota=1").is_err());
         assert!(parse_sweep("buffer").is_err());
         assert!(parse_sweep("buffer=1,x").is_err());
+        // The largest setting and `inf` are one row, named `inf`.
+        assert_eq!(
+            parse_sweep("eager=0,256,inf").unwrap().values,
+            vec![SweepValue::Value(0), SweepValue::Infinite]
+        );
+        assert_eq!(
+            parse_sweep("eager=256").unwrap().values,
+            vec![SweepValue::Value(256)]
+        );
+        let above = parse_sweep("eager=300").unwrap_err();
+        assert!(above.contains("256 bytes of eager limit"), "{above}");
     }
 
     #[test]
