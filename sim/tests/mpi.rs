@@ -216,7 +216,25 @@ process Rank[2] {
     let result = run(&compile_ok(source), RunOptions::default()).unwrap();
     let (message, _) = error_of(&result);
     assert!(
-        message.contains("needs 8 bytes of attached buffer, 0 available (no buffer is attached, MPI_Buffer_attach one first"),
+        message.contains("needs 8 bytes of attached buffer, 0 available (no buffer is attached: MPI_Buffer_attach one first)"),
+        "{message}"
+    );
+    // Attached, but every byte of it holds a message not yet received.
+    let source = "kernel { eager_limit = 0; }
+        process Rank[2] {
+            let x = 5; let pool[2];
+            if index == 0 {
+                MPI_Buffer_attach(pool, 16);
+                MPI_Bsend(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD);
+                MPI_Bsend(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD);
+                MPI_Bsend(x, 1, MPI_INT, 1, 0, MPI_COMM_WORLD);
+            } else { sleep 10; repeat 3 { MPI_Recv(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, &st); } }
+        }";
+    let result = run(&compile_ok(source), RunOptions::default()).unwrap();
+    let (message, line) = error_of(&result);
+    assert_eq!(line, 8);
+    assert!(
+        message.contains("0 available (all 16 bytes attached hold messages not yet delivered)"),
         "{message}"
     );
 }
@@ -635,6 +653,10 @@ fn a_receive_into_too_small_a_buffer_names_the_message_s_size() {
         message.starts_with(
             "MPI_Recv failed with EMSGSIZE (message too long for the buffer): the message is 24 bytes"
         ),
+        "{message}"
+    );
+    assert!(
+        message.contains("the buffer (count × datatype size) 8: the first 8 were copied"),
         "{message}"
     );
 }

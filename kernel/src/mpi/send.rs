@@ -105,7 +105,10 @@ impl Kernel {
         mem: &mut impl UserMemory,
         sink: &mut impl TraceSink,
     ) -> Result<UserAddr, RetRegs> {
-        let no_room = |available: u64| [Errno::ENOBUFS.number(), len, available, 0];
+        // `r3`: the attached buffer's size, 0 with none, so the error can
+        // say which of the two it is.
+        let attached_size = self.attached_buffer(caller).map_or(0, |a| a.size);
+        let no_room = |available: u64| [Errno::ENOBUFS.number(), len, available, attached_size];
         let Some(attached) = self.attached_buffer(caller) else {
             return Err(no_room(0));
         };

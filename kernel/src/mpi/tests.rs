@@ -158,11 +158,11 @@ fn a_ready_send_without_a_posted_receive_is_enorecv_and_with_one_is_delivered() 
 }
 
 #[test]
-fn a_buffered_send_needs_attached_space_and_reports_both_sizes() {
+fn a_buffered_send_needs_attached_space_and_reports_the_sizes() {
     let (mut w, p) = world(2, |c| c.eager_limit = 0);
     let regs = done(send(&mut w, p[0], SendMode::Buffered, 1, &[5; 16], 0));
     assert_eq!(errno(regs), Some(Errno::ENOBUFS));
-    assert_eq!((regs[1], regs[2]), (16, 0));
+    assert_eq!((regs[1], regs[2], regs[3]), (16, 0, 0), "none attached");
     ok(w.call(
         p[0],
         Syscall::BufferAttach {
@@ -173,8 +173,9 @@ fn a_buffered_send_needs_attached_space_and_reports_both_sizes() {
     ok(send(&mut w, p[0], SendMode::Buffered, 1, &[5; 16], 0));
     let regs = done(send(&mut w, p[0], SendMode::Buffered, 1, &[6; 16], 0));
     assert_eq!(
-        (errno(regs), regs[1], regs[2]),
-        (Some(Errno::ENOBUFS), 16, 8)
+        (errno(regs), regs[1], regs[2], regs[3]),
+        (Some(Errno::ENOBUFS), 16, 8, 24),
+        "needed, the largest gap, the size attached"
     );
     // Detach waits for the buffered message to be received.
     blocked(w.call(p[0], Syscall::BufferDetach));

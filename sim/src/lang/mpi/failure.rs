@@ -33,20 +33,32 @@ pub(crate) fn failure_message(program: &Program, failure: &Failure) -> Option<St
                 "needs {} bytes of attached buffer, {} available{}",
                 ret[1],
                 ret[2],
-                if ret[2] == 0 {
-                    " (no buffer is attached, MPI_Buffer_attach one first, or all of it holds \
-                     messages not yet delivered)"
-                } else {
-                    ""
+                match (ret[3], ret[2]) {
+                    (0, _) => " (no buffer is attached: MPI_Buffer_attach one first)".to_string(),
+                    (size, 0) => {
+                        format!(" (all {size} bytes attached hold messages not yet delivered)")
+                    }
+                    (size, _) => format!(
+                        " (the largest free part of the {size} bytes attached; messages not \
+                         yet delivered hold the rest)"
+                    ),
                 }
             ),
         ),
         Errno::EMSGSIZE => (
             errno.description(),
-            format!(
-                "the message is {} bytes, more than count × datatype size",
-                ret[2]
-            ),
+            match failure.arguments {
+                // At its trap, an `MPI_Recv` has its capacity in `a1`.
+                Some(arguments) if failure.sysno == Sysno::MpiRecv => format!(
+                    "the message is {} bytes, the buffer (count × datatype size) {}: the \
+                     first {} were copied",
+                    ret[2], arguments[1], arguments[1]
+                ),
+                _ => format!(
+                    "the message is {} bytes, more than count × datatype size",
+                    ret[2]
+                ),
+            },
         ),
         Errno::EMFILE => (
             "request table full",
