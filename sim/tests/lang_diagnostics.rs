@@ -1531,3 +1531,17 @@ fn mpi_init_and_finalize_take_only_the_arguments_c_gives_them() {
         );
     }
 }
+
+#[test]
+fn an_mpi_program_with_more_ranks_than_the_kernel_allows_is_refused_at_its_declaration() {
+    assert_error(
+        "process A { yield; }\nprocess Rank[64] { MPI_Comm_rank(MPI_COMM_WORLD, &r); }",
+        2,
+        9,
+        "MPI_COMM_WORLD would have 65 ranks, more than the kernel's 64",
+        "at most 64 processes in all",
+    );
+    // Without MPI calls the same count is fine.
+    let source = "process A { yield; }\nprocess Rank[64] { yield; }";
+    assert!(ipclab_sim::lang::compile("t.ipc", source.as_bytes(), &[]).is_ok());
+}

@@ -493,6 +493,28 @@ pub fn compile_items(
                 .is_some_and(|sysno| sysno as u64 >= Sysno::CommRank as u64)
         })
     });
+    // Every instance is a rank of MPI_COMM_WORLD, which the kernel bounds:
+    // refused here, at the declaration that goes past it, not at boot.
+    let max_ranks = ipclab_kernel::config::MAX_COMM_SIZE;
+    if uses_mpi && instances.len() > max_ranks {
+        let mut ranks = 0;
+        let over = processes.iter().find(|p| {
+            ranks += p.count as usize;
+            ranks > max_ranks
+        });
+        let span = over.map_or(Span::at(0), |p| p.span);
+        return Err(vec![Diagnostic::at(
+            span,
+            format!(
+                "MPI_COMM_WORLD would have {} ranks, more than the kernel's {max_ranks}",
+                instances.len()
+            ),
+            "every instance is a rank",
+        )
+        .with_help(format!(
+            "a program that makes MPI calls has at most {max_ranks} processes in all"
+        ))]);
+    }
     let mem_words = processes
         .iter()
         .map(|p| p.code.memory_words)
