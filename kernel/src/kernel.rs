@@ -138,6 +138,16 @@ impl Kernel {
         self.procs.get(pid.index as usize).filter(|p| p.pid == pid)
     }
 
+    /// The length of the message `pid` is blocked sending (a plain or
+    /// mailbox `send`), if it is: what a reason says when the send is a
+    /// rendezvous because the message is above the eager limit.
+    pub fn blocked_send_len(&self, pid: Pid) -> Option<u64> {
+        match self.process(pid)?.pending {
+            Some(crate::process::Pending::Send { len, .. }) => Some(len),
+            _ => None,
+        }
+    }
+
     /// Accepted messages waiting in kernel slots, in arrival order.
     pub fn messages(&self) -> Messages<'_> {
         Messages(&self.pool)

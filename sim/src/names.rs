@@ -21,6 +21,17 @@ pub struct Names {
     mailboxes: Vec<String>,
 }
 
+/// The start of a rendezvous reason when the message is too long to go
+/// eager: `32 B is above the eager limit of 8 B; `, or with no eager
+/// sends at all, `eager_limit = 0; `.
+fn above_eager_text(len: u64, limit: u64) -> String {
+    if limit == 0 {
+        "eager_limit = 0; ".to_string()
+    } else {
+        format!("{len} B is above the eager limit of {limit} B; ")
+    }
+}
+
 impl Names {
     /// Names for the instances of `program`.
     pub fn new(program: &Program) -> Names {
@@ -122,6 +133,18 @@ impl Names {
         }
     }
 
+    /// Why a send that would fit a free slot is a rendezvous all the same:
+    /// its message is above the eager limit (`32 B is above the eager
+    /// limit of 8 B; `), else nothing (no buffer, or no room in it, says
+    /// itself in what follows).
+    fn above_eager(&self, kernel: &Kernel, sender: Pid, rendezvous: bool) -> String {
+        let limit = kernel.config().eager_limit as u64;
+        match kernel.blocked_send_len(sender) {
+            Some(len) if rendezvous && len > limit => above_eager_text(len, limit),
+            _ => String::new(),
+        }
+    }
+
     /// What `pid`, blocked with `reason`, waits in, in kernel terms, with
     /// the state of the buffer it waits on: `send(consMbox) [full 4/4]`,
     /// `recv(Producer[0], tag 2) [1 queued, none with tag 2]`.
@@ -141,7 +164,10 @@ impl Names {
                     ),
                     (false, false) => self.fullness(kernel, Dest::Process(to)),
                 };
-                format!("send({peer}) [{detail}]")
+                format!(
+                    "send({peer}) [{}{detail}]",
+                    self.above_eager(kernel, waiter, rendezvous)
+                )
             }
             BlockReason::MboxSend {
                 mailbox,
@@ -175,7 +201,8 @@ impl Names {
                 } else {
                     self.fullness(kernel, Dest::Mailbox(mailbox))
                 };
-                format!("send({name}) [{detail}]")
+                let why = self.above_eager(kernel, waiter, rendezvous);
+                format!("send({name}) [{why}{detail}]")
             }
             BlockReason::Recv { from, tag } => {
                 let from_text = match from {
@@ -341,7 +368,11 @@ impl Names {
                 };
                 format!("{full}: no matching recv posted")
             }
-            _ => rendezvous,
+            Some(len) => format!(
+                "{}{rendezvous}",
+                above_eager_text(len, config.eager_limit as u64)
+            ),
+            None => rendezvous,
         }
     }
 

@@ -1220,3 +1220,21 @@ fn a_receive_too_small_for_its_message_names_both_sizes() {
         "{explained}"
     );
 }
+
+#[test]
+fn a_send_above_the_eager_limit_says_that_is_why_it_is_a_rendezvous() {
+    let result = run_source(
+        "kernel { eager_limit = 8; }\n\
+         mailbox box(capacity = 2);\n\
+         process S { let a[4]; send(box, a); send(R, a); send(R, 1); }\n\
+         process R { sleep 5; let b[4]; recv(box, b); sleep 5; recv(S, b); recv(S, c); }",
+    );
+    assert_eq!(result.verdict, Verdict::Completes, "{}", text(&result));
+    assert_eq!(
+        block_reasons(&result, "S"),
+        [
+            "send(box) [32 B is above the eager limit of 8 B; rendezvous: no receiver waiting]",
+            "send(R) [32 B is above the eager limit of 8 B; rendezvous: no matching recv posted]",
+        ]
+    );
+}
