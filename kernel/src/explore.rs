@@ -18,16 +18,17 @@
 //! - the process names, priorities and memory sizes, and the boot
 //!   configuration: fixed at boot, taken from the kernel restored into;
 //! - the raw values of sequence numbers that matter only by their order:
-//!   message ids and blocked senders' places in arrival order are replaced
-//!   by their rank among all of them, waiting receivers' places by their
-//!   rank among waiting receivers. Without this, every loop that sends a
-//!   message would make a new state forever.
+//!   message ids and blocked senders' places in arrival order, and waiting
+//!   receivers' places, are replaced by ranks taken within the queues that
+//!   read them ([`crate::canonical_order`]), so neither the raw numbers nor
+//!   how two queues interleaved in time makes a new state. Without this,
+//!   every loop that sends a message would make a new state forever.
 //!
 //! The MPI state (communicators, the request table with its slot
 //! generations, eager MPI messages, attached buffers) is encoded after the
 //! mailboxes; MPI sequence numbers are ranked with the others of their kind
 //! (sends and eager messages among arrivals, posted receives among waiting
-//! receivers).
+//! receivers). Slot messages, plain and MPI, are written in rank order.
 //!
 //! The synchronisation objects (semaphores with their counts, mutexes with
 //! their owners, condition variables, shared segments with their words)
@@ -45,6 +46,7 @@ use core::hash::Hasher;
 
 use ipclab_syscalls::{Errno, Pid, Reply, RetRegs, Source, TagFilter};
 
+use crate::canonical_order::{Chain, Orders};
 use crate::config::{MAX_HANDLES, MAX_PROCS, MAX_REQUESTS, MAX_SLOTS};
 use crate::mpi::{MpiBlock, MpiMessage, RequestOp, RequestSlot};
 use crate::process::Pending;
@@ -289,49 +291,80 @@ impl Ranks {
     }
 }
 
+/// The queue of a message or blocked sender at `dest` (a process's plain
+/// messages, or a mailbox's).
+fn dest_chain(dest: Dest) -> Chain {
+    match dest {
+        Dest::Process(pid) => Chain::new(0, pid.to_raw()),
+        Dest::Mailbox(m) => Chain::new(1, u64::from(m.0)),
+    }
+}
+
+/// The queue of MPI messages, sends and posted receives of `rank` (its
+/// pid) in `comm`.
+fn mpi_chain(pid: Pid, comm: CommId) -> Chain {
+    // A pid is 48 bits, a communicator's number 8.
+    Chain::new(2, (pid.to_raw() << 8) | (comm.to_raw() & 0xff))
+}
+
+/// Blocked plain senders, oldest first: a freed slot takes the oldest
+/// that fits, whatever its destination.
+const BLOCKED_SENDERS: Chain = Chain::new(3, 0);
+
+/// One process's undelivered buffered messages, oldest first (what
+/// `MPI_Buffer_detach` names as the one it waits for).
+fn buffered_chain(owner: Pid) -> Chain {
+    Chain::new(4, owner.to_raw())
+}
+
 impl Kernel {
-    fn arrival_ranks(&self, ranks: &mut Ranks) {
-        let sorted = &mut ranks.sorted;
-        sorted.clear();
-        for m in &self.pool {
-            let _ = sorted.push(m.id);
+    /// Arrival numbers ranked within the queues that read them
+    /// ([`canonical_order`](crate::canonical_order)): messages and blocked
+    /// or pending sends at their destination, blocked plain senders among
+    /// themselves, a process's buffered messages among themselves. A
+    /// request already complete is no longer in a queue: it ranks 0.
+    fn arrival_ranks(&self, ranks: &mut Orders) {
+        ranks.clear();
+        for m in self.pool.iter() {
+            ranks.add(m.id, dest_chain(m.dest), None);
         }
         for p in &self.procs {
-            if let Some(Pending::Send { seq, .. }) = p.pending {
-                let _ = sorted.push(seq);
+            if let Some(Pending::Send { seq, dest, .. }) = p.pending {
+                ranks.add(seq, dest_chain(dest), Some(BLOCKED_SENDERS));
             }
         }
         for m in &self.mpi.messages {
-            let _ = sorted.push(m.id);
+            ranks.add(m.id, mpi_chain(m.to, m.comm), None);
         }
         for (_, r) in self.requests() {
-            if let RequestOp::Send { seq, .. } = r.op {
-                let _ = sorted.push(seq);
+            if let (RequestOp::Send { seq, to, .. }, None) = (r.op, r.done) {
+                let buffered = (r.holder == Holder::Buffered).then(|| buffered_chain(r.owner));
+                ranks.add(seq, mpi_chain(to, r.comm), buffered);
             }
         }
-        sorted.sort_unstable();
+        ranks.finish();
     }
 
-    fn receiver_ranks(&self, ranks: &mut Ranks) {
-        let sorted = &mut ranks.sorted;
-        sorted.clear();
+    /// Waiting receivers' numbers ranked within their queue: a plain
+    /// receiver's destination, an MPI receive's rank and communicator. A
+    /// complete receive ranks 0.
+    fn receiver_ranks(&self, ranks: &mut Orders) {
+        ranks.clear();
         for p in &self.procs {
-            if let Some(Pending::Recv { seq, .. }) = p.pending {
-                let _ = sorted.push(seq);
+            if let Some(Pending::Recv { seq, at, .. }) = p.pending {
+                ranks.add(seq, dest_chain(at), None);
             }
         }
         for (_, r) in self.requests() {
-            if let RequestOp::Recv { seq, .. } = r.op {
-                let _ = sorted.push(seq);
+            if let (RequestOp::Recv { seq, .. }, None) = (r.op, r.done) {
+                ranks.add(seq, mpi_chain(r.owner, r.comm), None);
             }
         }
-        sorted.sort_unstable();
+        ranks.finish();
     }
 
-    /// Writes the canonical encoding of the state (see the module
-    /// documentation for what it leaves out) to `out`, in pieces.
     pub fn encode_canonical(&self, out: &mut impl FnMut(&[u8])) {
-        let (mut arrivals, mut receivers) = (Ranks::new(), Ranks::new());
+        let (mut arrivals, mut receivers) = (Orders::new(), Orders::new());
         let mut sync_waiters = Ranks::new();
         self.arrival_ranks(&mut arrivals);
         self.receiver_ranks(&mut receivers);
@@ -496,8 +529,15 @@ impl Kernel {
             }
         }
         w.var(self.pool.len() as u64);
-        for m in &self.pool {
-            w.var(arrivals.rank(m.id));
+        // In rank order: the pool's own order interleaves the queues as
+        // they happened to arrive.
+        let mut in_order: heapless::Vec<(u64, &crate::Message), MAX_SLOTS> = heapless::Vec::new();
+        for m in self.pool.iter() {
+            let _ = in_order.push((arrivals.rank(m.id), m));
+        }
+        in_order.sort_unstable_by_key(|&(rank, _)| rank);
+        for &(rank, m) in &in_order {
+            w.var(rank);
             w.pid(m.from);
             w.dest(m.dest);
             w.var(u64::from(m.tag));
@@ -528,8 +568,8 @@ impl Kernel {
     fn encode_mpi<F: FnMut(&[u8])>(
         &self,
         w: &mut Writer<'_, F>,
-        arrivals: &Ranks,
-        receivers: &Ranks,
+        arrivals: &Orders,
+        receivers: &Orders,
     ) {
         let mpi = &self.mpi;
         w.var(mpi.comms.len() as u64);
@@ -589,8 +629,15 @@ impl Kernel {
             w.regs(r.done);
         }
         w.var(mpi.messages.len() as u64);
-        for m in &mpi.messages {
-            w.var(arrivals.rank(m.id));
+        // In rank order, as the pool.
+        let mut in_order: heapless::Vec<(u64, usize), MAX_SLOTS> = heapless::Vec::new();
+        for (index, m) in mpi.messages.iter().enumerate() {
+            let _ = in_order.push((arrivals.rank(m.id), index));
+        }
+        in_order.sort_unstable();
+        for &(rank, index) in &in_order {
+            let m = &mpi.messages[index];
+            w.var(rank);
             w.pid(m.from);
             w.pid(m.to);
             w.var(m.comm.to_raw());

@@ -22,6 +22,7 @@
 #[cfg(test)]
 extern crate std;
 
+mod canonical_order;
 pub mod config;
 mod deadlock;
 mod exit;
