@@ -363,6 +363,8 @@ impl Kernel {
         ranks.finish();
     }
 
+    /// Writes the canonical encoding of the state (see the module
+    /// documentation for what it leaves out) to `out`, in pieces.
     pub fn encode_canonical(&self, out: &mut impl FnMut(&[u8])) {
         let (mut arrivals, mut receivers) = (Orders::new(), Orders::new());
         let mut sync_waiters = Ranks::new();

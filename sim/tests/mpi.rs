@@ -656,7 +656,8 @@ fn a_receive_into_too_small_a_buffer_names_the_message_s_size() {
         "{message}"
     );
     assert!(
-        message.contains("the buffer (count × datatype size) 8: the first 8 were copied"),
+        message
+            .contains("the buffer (count × datatype size) 8 bytes: its first 8 bytes were copied"),
         "{message}"
     );
 }

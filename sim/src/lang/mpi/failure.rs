@@ -50,8 +50,8 @@ pub(crate) fn failure_message(program: &Program, failure: &Failure) -> Option<St
             match failure.arguments {
                 // At its trap, an `MPI_Recv` has its capacity in `a1`.
                 Some(arguments) if failure.sysno == Sysno::MpiRecv => format!(
-                    "the message is {} bytes, the buffer (count × datatype size) {}: the \
-                     first {} were copied",
+                    "the message is {} bytes, the buffer (count × datatype size) {} bytes: \
+                     its first {} bytes were copied",
                     ret[2], arguments[1], arguments[1]
                 ),
                 _ => format!(
