@@ -199,7 +199,9 @@ fn a_failed_bsend_names_the_mpi_call_and_the_sizes() {
         "{message}"
     );
     assert!(
-        message.contains("needs 128 bytes of attached buffer, 64 available"),
+        message.contains(
+            "needs 128 bytes of attached buffer, 64 available (the attached buffer is only 64 bytes)"
+        ),
         "{message}"
     );
 }

@@ -38,6 +38,9 @@ pub(crate) fn failure_message(program: &Program, failure: &Failure) -> Option<St
                     (size, 0) => {
                         format!(" (all {size} bytes attached hold messages not yet delivered)")
                     }
+                    (size, free) if free >= size => {
+                        format!(" (the attached buffer is only {size} bytes)")
+                    }
                     (size, _) => format!(
                         " (the largest free part of the {size} bytes attached; messages not \
                          yet delivered hold the rest)"
