@@ -1219,6 +1219,17 @@ fn a_receive_too_small_for_its_message_names_both_sizes() {
         explained.contains("the message is 32 B, longer than the buffer; it stays queued"),
         "{explained}"
     );
+    // On a mailbox, `recv` compiles to `mbox_recv`: the error names the
+    // call the program wrote.
+    let result = run_source(
+        "mailbox m(capacity = 1);\n\
+         process A { let buf[2]; send(m, buf); recv(m, x); }",
+    );
+    let explained = text(&result).replace("\n  ", " ");
+    assert!(
+        explained.contains("at line 2, column 39: recv failed with EMSGSIZE"),
+        "{explained}"
+    );
 }
 
 #[test]

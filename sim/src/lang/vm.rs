@@ -305,8 +305,12 @@ fn cannot_continue(program: &Program, instance: usize, state: &mut ProcState) ->
         let span = program.span_of(decl, call.pc);
         return VmEvent::SyscallFailed {
             errno,
-            // `MPI_Wait` rather than `waitall`; the result registers stay in `status`.
-            call: super::mpi::call_written_at(&program.source, span).unwrap_or(call.sysno.name()),
+            // `MPI_Wait` rather than `waitall`, `recv` rather than the
+            // `mbox_recv` it compiles to on a mailbox; the result registers
+            // stay in `status`.
+            call: super::mpi::call_written_at(&program.source, span)
+                .or_else(|| message_call_written_at(&program.source, span))
+                .unwrap_or(call.sysno.name()),
             sysno: call.sysno,
             arguments,
             span,
@@ -321,6 +325,16 @@ fn cannot_continue(program: &Program, instance: usize, state: &mut ProcState) ->
         format!("the process was run while its `{pending}` call is still pending"),
         span,
     )
+}
+
+/// `send` or `recv` when that is the word at `span`: on a declared mailbox
+/// they compile to `mbox_send` and `mbox_recv`, which the program never wrote.
+fn message_call_written_at(source: &str, span: Span) -> Option<&'static str> {
+    let text = source.get(span.start as usize..)?;
+    let word = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .next()?;
+    ["send", "recv"].into_iter().find(|call| *call == word)
 }
 
 /// Delivers the result registers of the pending system call.
