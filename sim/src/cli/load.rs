@@ -98,7 +98,12 @@ fn read_capped(
         let start = bytes.len();
         bytes.extend_from_slice(&chunk[..read]);
         if let Some(at) = chunk[..read].iter().position(|b| *b == 0) {
-            return Err(binary_file(name, &bytes, start + at, what));
+            // The first bad byte may come before the NUL (invalid UTF-8),
+            // and a byte-order mark does not count as a column.
+            bytes.truncate(start + at + 1);
+            return Err(check_text(name, bytes, what)
+                .err()
+                .unwrap_or_else(|| binary_file(name, &[], 0, what)));
         }
         if bytes.len() > limit {
             return Err(format!(
@@ -123,29 +128,36 @@ fn check_text(name: &str, mut bytes: Vec<u8>, what: &str) -> Result<String, Stri
     if bytes.starts_with(ipclab_sim::lang::BYTE_ORDER_MARK) {
         bytes.drain(..ipclab_sim::lang::BYTE_ORDER_MARK.len());
     }
-    if let Some(at) = bytes.iter().position(|b| *b == 0) {
-        return Err(binary_file(name, &bytes, at, what));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let bytes = e.into_bytes();
+    // Whichever comes first: a NUL byte or a byte that is not UTF-8.
+    let nul = bytes.iter().position(|b| *b == 0);
+    if let Err(e) = std::str::from_utf8(&bytes[..nul.unwrap_or(bytes.len())]) {
+        let at = e.valid_up_to();
         let (line, column) = place(&bytes, at);
-        format!(
+        return Err(format!(
             "{name} is not UTF-8 text: byte 0x{:02x} at line {line}, column {column} \
              is not valid UTF-8; save the file as UTF-8",
             bytes.get(at).copied().unwrap_or(0)
-        )
-    })
+        ));
+    }
+    if let Some(at) = nul {
+        return Err(binary_file(name, &bytes, at, what));
+    }
+    String::from_utf8(bytes).map_err(|_| format!("{name} is not UTF-8 text"))
 }
 
-/// The 1-based line and character column of byte `at`.
+/// The 1-based line and character column of byte `at`. A line ends at
+/// `\n`, `\r\n` or a lone `\r`, as the compiler counts lines.
 fn place(bytes: &[u8], at: usize) -> (usize, usize) {
     let before = &bytes[..at.min(bytes.len())];
-    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-    let line_start = before
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map_or(0, |i| i + 1);
+    let mut line = 1;
+    let mut line_start = 0;
+    for (i, byte) in before.iter().enumerate() {
+        let crlf = *byte == b'\r' && bytes.get(i + 1) == Some(&b'\n');
+        if *byte == b'\n' || (*byte == b'\r' && !crlf) {
+            line += 1;
+            line_start = i + 1;
+        }
+    }
     let column = String::from_utf8_lossy(&before[line_start..])
         .chars()
         .count()
@@ -162,6 +174,25 @@ mod tests {
         let error = check_text("x.ipc", b"process A {}\n  \xff".to_vec(), "scenario").unwrap_err();
         assert!(error.contains("line 2, column 3"), "{error}");
         assert!(error.contains("0xff"), "{error}");
+    }
+
+    #[test]
+    fn the_place_of_a_bad_byte_counts_every_line_break_and_skips_the_mark() {
+        let place_in = |bytes: &[u8]| check_text("x.ipc", bytes.to_vec(), "scenario").unwrap_err();
+        // A lone `\r`, `\r\n` and `\n` each end a line.
+        let error = place_in(b"a\r\r\xff");
+        assert!(error.contains("line 3, column 1"), "{error}");
+        let error = place_in(b"a\rb\r\nc\0");
+        assert!(error.contains("NUL byte at line 3, column 2"), "{error}");
+        // The first bad byte is named, whichever kind it is.
+        let error = place_in(b"\xff\n\n\0");
+        assert!(error.contains("byte 0xff at line 1, column 1"), "{error}");
+        // A byte-order mark is not a column.
+        let error = place_in(b"\xef\xbb\xbfab\0");
+        assert!(error.contains("NUL byte at line 1, column 3"), "{error}");
+        // Read from a file, the same: the NUL stops reading, not the report.
+        let error = read_capped("x.ipc", &b"\xef\xbb\xbf\xff\0"[..], 100, "scenario").unwrap_err();
+        assert!(error.contains("byte 0xff at line 1, column 1"), "{error}");
     }
 
     #[test]
