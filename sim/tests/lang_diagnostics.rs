@@ -1505,6 +1505,14 @@ fn a_handle_first_mentioned_in_a_mailbox_call_is_an_error_naming_the_mailboxes()
         &[]
     )
     .is_ok());
+    // So is a declared mailbox, as the hint says: its name is its handle.
+    assert!(compile(
+        "t.ipc",
+        b"mailbox replies(capacity = 2);\n\
+          process A { mbox_send(replies, 1); mbox_recv(replies, x); close(replies); }",
+        &[]
+    )
+    .is_ok());
 }
 
 #[test]

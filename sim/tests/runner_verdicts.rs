@@ -1233,6 +1233,19 @@ fn a_receive_too_small_for_its_message_names_both_sizes() {
 }
 
 #[test]
+fn a_declared_mailbox_is_its_own_handle_in_the_handle_calls() {
+    // `mbox_send(replies, ...)` must reach `replies` (handle 1), not the
+    // first mailbox: the plain `recv(replies, x)` then finds the message.
+    let result = run_source(
+        "mailbox requests(capacity = 1);\n\
+         mailbox replies(capacity = 1);\n\
+         process A { mbox_send(replies, 5); recv(replies, x); assert x == 5; close(replies); \
+         let r = mbox_send(replies, 1); assert r == EBADF; }",
+    );
+    assert_eq!(result.verdict, Verdict::Completes, "{}", text(&result));
+}
+
+#[test]
 fn a_send_above_the_eager_limit_says_that_is_why_it_is_a_rendezvous() {
     let result = run_source(
         "kernel { eager_limit = 8; }\n\

@@ -411,6 +411,14 @@ impl BodyCompiler<'_> {
     /// the wrong mailbox.
     pub(in crate::lang) fn handle_value(&mut self, handle: &Expression) -> Compiled<()> {
         if let ExpressionKind::Name(n) = &handle.kind {
+            // A declared mailbox is handle number `m` in every process
+            // (`close(box);`, `mbox_recv(box, x);`).
+            if !self.variables.contains_key(&n.text) {
+                if let Some(mailbox) = self.globals.mailbox(&n.text) {
+                    self.emit(Instruction::Push(mailbox as i64), n.span);
+                    return Ok(());
+                }
+            }
             let fresh = !self.variables.contains_key(&n.text)
                 && !self.globals.is_global(&n.text)
                 && !BUILTIN_VALUES.contains(&n.text.as_str())
