@@ -1553,3 +1553,24 @@ fn an_mpi_program_with_more_ranks_than_the_kernel_allows_is_refused_at_its_decla
     let source = "process A { yield; }\nprocess Rank[64] { yield; }";
     assert!(ipclab_sim::lang::compile("t.ipc", source.as_bytes(), &[]).is_ok());
 }
+
+#[test]
+fn a_shared_array_named_without_an_index_is_an_error_as_a_local_array_is() {
+    // `c = 7;` on `shared c[2];` would quietly store into c[0].
+    assert_error(
+        "shared c[2];\nprocess A { c = 7; }",
+        2,
+        13,
+        "shared `c` is an array of 2 words",
+        "use one element: c[k]",
+    );
+    assert_error(
+        "shared c[2];\nprocess A { print c; }",
+        2,
+        19,
+        "is an array of 2 words",
+        "c[k]",
+    );
+    // A one-word shared variable is named without an index.
+    assert!(compile("t.ipc", b"shared c;\nprocess A { c = 7; print c; }", &[]).is_ok());
+}

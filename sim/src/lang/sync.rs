@@ -297,6 +297,25 @@ impl BodyCompiler<'_> {
         }
     }
 
+    /// A shared array named without an index: an error, as for a local
+    /// array (`buf = item;` would quietly be `buf[0] = item;`).
+    fn whole_shared_array(&self, name: &Name) -> Compiled<()> {
+        match self.globals.object(&name.text) {
+            Some((object, _)) if object.kind == ObjectKind::Shared && object.argument > 1 => {
+                Err(Diagnostic::at(
+                    name.span,
+                    format!(
+                        "shared `{}` is an array of {} words",
+                        name.text, object.argument
+                    ),
+                    "a shared array",
+                )
+                .with_help(format!("use one element: {}[k]", name.text)))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Pushes word `index` (0 without one) of the shared variable `name`:
     /// one `shared_load` system call.
     pub(super) fn shared_load(&mut self, name: &Name, index: Option<&Expression>) -> Compiled<()> {
@@ -306,6 +325,7 @@ impl BodyCompiler<'_> {
         match index {
             Some(index) => self.value(index)?,
             None => {
+                self.whole_shared_array(name)?;
                 self.emit(Instruction::Push(0), span);
             }
         }
@@ -337,6 +357,7 @@ impl BodyCompiler<'_> {
         match index {
             Some(index) => self.value(index)?,
             None => {
+                self.whole_shared_array(name)?;
                 self.emit(Instruction::Push(0), span);
             }
         }
