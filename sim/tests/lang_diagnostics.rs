@@ -1574,3 +1574,21 @@ fn a_shared_array_named_without_an_index_is_an_error_as_a_local_array_is() {
     // A one-word shared variable is named without an index.
     assert!(compile("t.ipc", b"shared c;\nprocess A { c = 7; print c; }", &[]).is_ok());
 }
+
+#[test]
+fn an_assignment_where_a_condition_compares_hints_at_double_equals() {
+    assert_error(
+        "process A { let x = 3; if x = 3 { yield; } }",
+        1,
+        29,
+        "expected `{`, found `=`",
+        "to compare, write `==`",
+    );
+    assert_error(
+        "process A { let k = 0; while k = 2 { k = k + 1; } }",
+        1,
+        32,
+        "found `=`",
+        "write `==`",
+    );
+}

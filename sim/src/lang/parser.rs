@@ -113,6 +113,11 @@ impl Parser<'_> {
             format!("expected {expected}"),
         )
         .with_help(expected_help(expected));
+        if expected == "`{`" && token.kind == TokenKind::Assign {
+            // `if x = 3 {`: the condition ended at `x`, a comparison was meant.
+            diagnostic = diagnostic
+                .with_help("to compare, write `==`: `if x == 3 { ... }`, `while k != N { ... }`");
+        }
         if expected == "`;`" {
             // The missing semicolon belongs after the previous token, not at the next line.
             let end = self.previous_end();
