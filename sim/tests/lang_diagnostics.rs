@@ -1592,3 +1592,21 @@ fn an_assignment_where_a_condition_compares_hints_at_double_equals() {
         "write `==`",
     );
 }
+
+#[test]
+fn an_expect_line_missing_its_process_is_shown_one_of_this_file() {
+    assert_error(
+        "process W[2] { yield; }\nexpect blocked_forever;",
+        2,
+        8,
+        "`blocked_forever` names a process",
+        "write `expect blocked_forever(W[0]);`",
+    );
+    assert_error(
+        "process Solo { yield; }\nexpect starvation;",
+        2,
+        8,
+        "names a process",
+        "write `expect starvation(Solo);`",
+    );
+}

@@ -201,7 +201,18 @@ pub(super) fn expectation(
             format!("`{}` names a process", verdict.text),
             "which process?",
         )
-        .with_help(format!("write `expect {}(Producer[0]);`", verdict.text)));
+        .with_help(format!(
+            "write `expect {}({});`",
+            verdict.text,
+            // This file's first process, so the hint can be copied.
+            globals.processes.first().map_or("P".to_string(), |p| {
+                if p.count == 1 {
+                    p.name.clone()
+                } else {
+                    format!("{}[0]", p.name)
+                }
+            })
+        )));
     };
     let (name, index) = match &argument.kind {
         ExpressionKind::Name(name) => (name, None),
