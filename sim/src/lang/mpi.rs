@@ -37,11 +37,17 @@ use ranges::Direction;
 /// The MPI call written at the start of `source[span]`, if one is: a
 /// failed call or a race names the call as written, not its syscall.
 pub(crate) fn call_written_at(source: &str, span: super::Span) -> Option<&'static str> {
+    let word = word_at(source, span)?;
+    CALLS.iter().copied().find(|name| *name == word)
+}
+
+/// The name (letters, digits, `_`) at the start of `source[span]`.
+pub(crate) fn word_at(source: &str, span: super::Span) -> Option<&str> {
     let text = source.get(span.start as usize..)?;
     let end = text
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .unwrap_or(text.len());
-    CALLS.iter().copied().find(|name| *name == &text[..end])
+    Some(&text[..end])
 }
 
 /// The word of a status variable that holds `field`.

@@ -330,10 +330,7 @@ fn cannot_continue(program: &Program, instance: usize, state: &mut ProcState) ->
 /// `send` or `recv` when that is the word at `span`: on a declared mailbox
 /// they compile to `mbox_send` and `mbox_recv`, which the program never wrote.
 fn message_call_written_at(source: &str, span: Span) -> Option<&'static str> {
-    let text = source.get(span.start as usize..)?;
-    let word = text
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .next()?;
+    let word = super::mpi::word_at(source, span)?;
     ["send", "recv"].into_iter().find(|call| *call == word)
 }
 
