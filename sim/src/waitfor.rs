@@ -39,9 +39,9 @@ fn waits_for_the_pool(kernel: &Kernel, dest: Dest) -> bool {
 
 /// `partners` (who can take the message from the blocked sender), and who
 /// can free a slot of the pool for it: the receivers of the messages in it
-/// (a message's receiver, or the other holders of its mailbox), `pid`
-/// aside. Any receive they make frees a slot.
-fn with_pool_receivers(kernel: &Kernel, pid: Pid, partners: Vec<Pid>) -> Vec<Pid> {
+/// (a message's receiver, or the other holders of its mailbox whose code
+/// receives from it), `pid` aside. Any receive they make frees a slot.
+fn with_pool_receivers(kernel: &Kernel, names: &Names, pid: Pid, partners: Vec<Pid>) -> Vec<Pid> {
     let mut out: Vec<Pid> = partners;
     let mut add = |q: Pid| {
         if q != pid && !out.contains(&q) {
@@ -51,10 +51,19 @@ fn with_pool_receivers(kernel: &Kernel, pid: Pid, partners: Vec<Pid>) -> Vec<Pid
     for m in kernel.messages().iter() {
         match m.dest {
             Dest::Process(q) => add(q),
-            // Any holder: a receive of theirs frees the slot, and so does
-            // the last one's exit (the mailbox goes, its messages are
-            // reported undeliverable).
-            Dest::Mailbox(mailbox) => kernel.mailbox_holders(mailbox).for_each(&mut add),
+            // A holder whose code receives from the mailbox frees the slot
+            // by receiving. While `pid` holds the mailbox too, that is the
+            // only way: the mailbox outlives every other holder's exit.
+            // Otherwise the last holder's exit frees it as well (the
+            // mailbox goes, its messages are reported undeliverable), so
+            // every holder counts.
+            Dest::Mailbox(mailbox) => {
+                let pid_holds = kernel.mailbox_holders(mailbox).any(|q| q == pid);
+                kernel
+                    .mailbox_holders(mailbox)
+                    .filter(|q| !pid_holds || names.may_use_mailbox(*q, mailbox, false))
+                    .for_each(&mut add)
+            }
         }
     }
     for m in kernel.mpi_messages() {
@@ -90,7 +99,7 @@ pub fn waits_for(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) 
             to,
             rendezvous: false,
         } if waits_for_the_pool(kernel, Dest::Process(to)) => {
-            with_pool_receivers(kernel, pid, vec![to])
+            with_pool_receivers(kernel, names, pid, vec![to])
         }
         BlockReason::MboxSend {
             mailbox,
@@ -101,7 +110,7 @@ pub fn waits_for(kernel: &Kernel, names: &Names, pid: Pid, reason: BlockReason) 
                 .filter(|q| *q != pid)
                 .filter(|q| names.may_use_mailbox(*q, mailbox, false))
                 .collect();
-            with_pool_receivers(kernel, pid, holders)
+            with_pool_receivers(kernel, names, pid, holders)
         }
         BlockReason::Send { to, .. } => vec![to],
         BlockReason::Recv {

@@ -853,6 +853,43 @@ fn a_send_waiting_for_a_pool_slot_waits_for_the_receivers_of_the_pool() {
 }
 
 #[test]
+fn a_pool_slot_held_in_a_mailbox_waits_only_for_the_holders_that_receive_from_it() {
+    // The one slot holds A's message in mb, and only X receives from mb.
+    // X's send then waits for that slot, and A (which never receives from
+    // mb, and whose exit would not end mb while X holds it) cannot free
+    // it: X is blocked forever, not in a cycle with A.
+    let result = run_source(
+        "kernel { buffer_slots = 1; }\n\
+         mailbox mb(capacity = 1);\n\
+         semaphore go(initial = 0);\n\
+         process A { send(mb, 1); V(go); send(mb, 2); }\n\
+         process D { P(never); }\n\
+         semaphore never(initial = 0);\n\
+         process X { P(go); send(D, 3); recv(mb, y); }",
+    );
+    assert!(
+        matches!(result.verdict, Verdict::BlockedForever { .. }),
+        "{}",
+        text(&result)
+    );
+    // With a receive of mb in A's code, A could free the slot: a cycle.
+    let result = run_source(
+        "kernel { buffer_slots = 1; }\n\
+         mailbox mb(capacity = 1);\n\
+         semaphore go(initial = 0);\n\
+         process A { send(mb, 1); V(go); send(mb, 2); recv(mb, z); }\n\
+         process D { P(never); }\n\
+         semaphore never(initial = 0);\n\
+         process X { P(go); send(D, 3); recv(mb, y); }",
+    );
+    assert!(
+        matches!(result.verdict, Verdict::Deadlock { .. }),
+        "{}",
+        text(&result)
+    );
+}
+
+#[test]
 fn a_receive_counts_the_messages_held_by_blocked_senders_it_passes_over() {
     // Rendezvous: S's tag-1 message waits in S, not in a slot.
     let result = run_source(
