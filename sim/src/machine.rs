@@ -177,8 +177,12 @@ pub struct Failure<'a> {
 /// names the sizes or the table they report, or the argument the kernel
 /// refused and why (`lang::mpi::failure_message`).
 pub fn failed_call_message_with(program: &Program, failure: &Failure) -> String {
+    if let Some(message) = shared_out_of_range(program, failure) {
+        return message;
+    }
     if let Some(why) = self_addressed(failure)
         .map(str::to_owned)
+        .or_else(|| bad_send_tag(failure))
         .or_else(|| too_long(failure))
     {
         return format!(
@@ -210,6 +214,49 @@ fn self_addressed(failure: &Failure) -> Option<&'static str> {
         }
         _ => None,
     }
+}
+
+/// Why a `send` or `mbox_send` got `EINVAL` when its tag (computed: a
+/// constant one is a compile error) is no tag.
+fn bad_send_tag(failure: &Failure) -> Option<String> {
+    if failure.errno != Errno::EINVAL || !matches!(failure.sysno, Sysno::Send | Sysno::MboxSend) {
+        return None;
+    }
+    // Argument positions as `Syscall::decode` reads them; the register
+    // holds the program's i64.
+    let tag = failure.arguments?[3] as i64;
+    (!(0..=i64::from(u32::MAX)).contains(&tag))
+        .then(|| format!("tag {tag} is no tag: a send's tag is 0 to {}", u32::MAX))
+}
+
+/// The error of a shared-variable load or store the kernel refused for its
+/// index (`c[i]` with `i` outside the declaration). It reads as a local
+/// array's does; a load or store has no result to check.
+fn shared_out_of_range(program: &Program, failure: &Failure) -> Option<String> {
+    if failure.errno != Errno::EINVAL
+        || !matches!(failure.sysno, Sysno::SharedLoad | Sysno::SharedStore)
+    {
+        return None;
+    }
+    let arguments = failure.arguments?;
+    // Objects are created at boot after the mailboxes (`ObjectDecl`).
+    let object = usize::try_from(arguments[0])
+        .ok()
+        .and_then(|handle| handle.checked_sub(program.mailboxes.len()))
+        .and_then(|k| program.objects.get(k))
+        .filter(|object| object.kind == crate::lang::ast::ObjectKind::Shared)?;
+    let index = arguments[1] as i64;
+    if (0..object.argument as i64).contains(&index) {
+        return None;
+    }
+    Some(format!(
+        "index {index} is out of range for shared `{}` of {} word{} (the kernel's {} failed \
+         with EINVAL)",
+        object.name,
+        object.argument,
+        if object.argument == 1 { "" } else { "s" },
+        failure.sysno.name()
+    ))
 }
 
 /// The sizes behind a `recv`'s or `mbox_recv`'s `EMSGSIZE`: the kernel

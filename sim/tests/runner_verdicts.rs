@@ -1235,6 +1235,31 @@ fn a_short_run_still_names_a_blocked_process_and_one_passed_over_by_priority() {
 }
 
 #[test]
+fn a_refused_send_tag_or_shared_index_says_why() {
+    let result = run_source(
+        "process A { let t = 0 - 1; send(B, 1, tag = t); }\n\
+         process B { recv(A, x); }",
+    );
+    let explained = text(&result).replace("\n  ", " ");
+    assert!(
+        matches!(result.verdict, Verdict::Error { .. })
+            && explained.contains("send failed with EINVAL (invalid argument): tag -1 is no tag"),
+        "{explained}"
+    );
+    for (access, index) in [("c[i] = 1;", "5"), ("let y = c[i];", "5")] {
+        let result = run_source(&format!(
+            "shared c[2];\nprocess A {{ let i = {index}; {access} }}"
+        ));
+        let explained = text(&result).replace("\n  ", " ");
+        assert!(
+            matches!(result.verdict, Verdict::Error { .. })
+                && explained.contains("index 5 is out of range for shared `c` of 2 words"),
+            "{explained}"
+        );
+    }
+}
+
+#[test]
 fn a_receive_too_small_for_its_message_names_both_sizes() {
     // At the trap (the message is there): both sizes.
     let result = run_source(

@@ -114,7 +114,22 @@ impl BodyCompiler<'_> {
                     }
                     compiler.emit(Instruction::Push(-1), any.span);
                 }
-                Some(tag) if is_send => compiler.value(tag)?,
+                // A send's tag: a constant out of range is a compile
+                // error, as a receive filter's is; a computed one the
+                // kernel refuses with `EINVAL`.
+                Some(tag) if is_send => {
+                    compiler.value(tag)?;
+                    if let Ok(value) = compiler.globals.evaluate(tag) {
+                        if !(0..=i64::from(u32::MAX)).contains(&value) {
+                            return Err(Diagnostic::at(
+                                tag.span,
+                                format!("a send's tag must be 0 to 4294967295, got {value}"),
+                                "not a tag",
+                            )
+                            .with_help("a send gives one tag, a number from 0 to 4294967295"));
+                        }
+                    }
+                }
                 // A receive's filter: -1 is how `ANY` travels in the call's
                 // registers, so a tag that a program computes must not be
                 // negative, or a computed -1 would silently receive any tag.
