@@ -256,6 +256,41 @@ fn overriding_an_unknown_constant_lists_the_known_ones() {
 }
 
 #[test]
+fn overriding_a_process_or_mailbox_says_what_it_is() {
+    let source = "const N = 2;\nmailbox box(capacity = 1);\nprocess Producer { }";
+    let override_of = |name: &str| {
+        let errors = compile("test.ipc", source.as_bytes(), &[(name.to_string(), 1)]).unwrap_err();
+        errors.errors[0].clone()
+    };
+    let error = override_of("Producer");
+    assert_eq!(
+        error.message,
+        "cannot override `Producer`: it is a process, not a constant"
+    );
+    assert!(
+        error
+            .help
+            .as_deref()
+            .unwrap_or("")
+            .contains("process Producer[N]"),
+        "{error:?}"
+    );
+    let error = override_of("box");
+    assert_eq!(
+        error.message,
+        "cannot override `box`: it is a mailbox, not a constant"
+    );
+    assert!(
+        error
+            .help
+            .as_deref()
+            .unwrap_or("")
+            .contains("the constants are: N"),
+        "{error:?}"
+    );
+}
+
+#[test]
 fn an_unknown_verdict_lists_the_verdicts() {
     assert_error(
         "process P { }\nexpect finishes;",
@@ -885,6 +920,17 @@ fn a_constant_rank_tag_or_communicator_out_of_range_is_an_error_with_the_range()
 }
 
 #[test]
+fn a_constant_that_uses_itself_is_told_so() {
+    assert_error(
+        "const A = A + 1;\nprocess P { print A; }",
+        1,
+        11,
+        "`A` is the constant this declaration defines",
+        "a constant cannot use its own value",
+    );
+}
+
+#[test]
 fn a_constant_that_uses_a_later_one_is_told_to_move_it() {
     assert_error(
         "const X = Y; const Y = 1;\nprocess A { print X; }",
@@ -904,6 +950,31 @@ fn a_negative_constant_receive_tag_is_a_compile_error() {
         "a receive's tag filter must be 0 to 4294967295, got -1",
         "write `tag = ANY` to take any tag",
     );
+}
+
+#[test]
+fn a_constant_send_tag_out_of_range_is_a_compile_error() {
+    for (source, column, got) in [
+        (
+            "process A { send(B, 1, tag = -1); }\nprocess B {}",
+            30,
+            "-1",
+        ),
+        (
+            "const T = 4294967296;\nmailbox m(capacity = 1);\nprocess A { send(m, 1, tag = T); }",
+            30,
+            "4294967296",
+        ),
+    ] {
+        let line = source.lines().position(|l| l.contains("tag =")).unwrap() + 1;
+        assert_error(
+            source,
+            line,
+            column,
+            &format!("a send's tag must be 0 to 4294967295, got {got}"),
+            "a send gives one tag",
+        );
+    }
 }
 
 #[test]

@@ -68,6 +68,11 @@ impl Globals {
 
     /// Is `name` a constant declared further down than the one being
     /// evaluated?
+    /// Is `name` the constant being evaluated (`const A = A + 1;`)?
+    fn declaring(&self, name: &str) -> bool {
+        self.evaluating.is_some() && self.constant_order.get(name) == self.evaluating.as_ref()
+    }
+
     fn declared_later(&self, name: &str) -> bool {
         match (self.evaluating, self.constant_order.get(name)) {
             (Some(now), Some(&at)) => at > now,
@@ -169,6 +174,16 @@ impl Globals {
                         Ok(errno.number() as i64)
                     } else if let Some(error) = crate::lang::mpi::misused_name(name) {
                         Err(error)
+                    } else if self.declaring(text) {
+                        Err(Diagnostic::at(
+                            name.span,
+                            format!("`{text}` is the constant this declaration defines"),
+                            "not defined yet",
+                        )
+                        .with_help(format!(
+                            "a constant cannot use its own value: give `{text}` a value made of \
+                             numbers and the constants declared above it"
+                        )))
                     } else if self.declared_later(text) {
                         Err(Diagnostic::at(
                             name.span,

@@ -127,6 +127,22 @@ pub fn compile_items(
     for (key, _) in overrides {
         if globals.constant(key).is_none() {
             let known: Vec<&str> = globals.constants.iter().map(|(n, _)| n.as_str()).collect();
+            if let Some((kind, is_process)) = non_constant_kind(items, key) {
+                errors.push(
+                    Diagnostic::nowhere(format!(
+                        "cannot override `{key}`: it is {kind}, not a constant"
+                    ))
+                    .with_help(if is_process {
+                        format!(
+                            "`-D` sets a constant; to vary how many run, declare `const N = 2;` \
+                             and write `process {key}[N]`"
+                        )
+                    } else {
+                        format!("`-D` sets a constant; {}", globals.known_constants_hint())
+                    }),
+                );
+                continue;
+            }
             errors.push(
                 Diagnostic::nowhere(format!("cannot override `{key}`: no such constant"))
                     .with_help(format!(
@@ -533,6 +549,18 @@ pub fn compile_items(
         uses_mpi,
         devices,
         lines,
+    })
+}
+
+/// What `name` is when the file declares it as something other than a
+/// constant ("a process", "a mailbox", "a semaphore"), and whether it is a
+/// process: for the error of a `-D` that names it.
+fn non_constant_kind(items: &[Item], name: &str) -> Option<(&'static str, bool)> {
+    items.iter().find_map(|item| match item {
+        Item::Process { name: n, .. } if n.text == name => Some(("a process", true)),
+        Item::Mailbox { name: n, .. } if n.text == name => Some(("a mailbox", false)),
+        Item::Object { kind, name: n, .. } if n.text == name => Some((kind.noun(), false)),
+        _ => None,
     })
 }
 
