@@ -196,6 +196,24 @@ impl Verdict {
         }
     }
 
+    /// Why a run that ended with a deadlock among some processes, while
+    /// others still ran, is no `deadlock`: for the line that tells an
+    /// `expect deadlock` it does not match. `None` for any other verdict.
+    pub fn partial_deadlock_note(&self) -> Option<String> {
+        let Verdict::Runs { deadlocked, .. } = self else {
+            return None;
+        };
+        if deadlocked.is_empty() {
+            return None;
+        }
+        let names: Vec<&str> = deadlocked.iter().map(|s| s.process.as_str()).collect();
+        Some(format!(
+            "{} deadlock while others run, and `deadlock` is the verdict of a world where no \
+             process can run",
+            names.join(" and ")
+        ))
+    }
+
     /// The verdict and its explanation, as lines for people. A `runs`
     /// verdict does not know which limit ended its run; see [`Verdict::explain_at`].
     pub fn explain(&self) -> Vec<String> {

@@ -1946,3 +1946,35 @@ fn a_schedule_file_without_choices_is_refused_and_a_foreign_one_claims_nothing()
     // Judged by credit-direct's `expect runs`, as an inline schedule is.
     assert_eq!(code(&out), 0, "{}", both(&out));
 }
+
+#[test]
+fn an_expected_deadlock_among_some_processes_while_others_run_says_why_it_does_not_match() {
+    // A and B deadlock; C runs forever. `deadlock` is a stuck world, so
+    // the expectation does not match, and both commands say why.
+    let dir = scratch("partial-deadlock");
+    std::fs::write(
+        dir.join("partial.ipc"),
+        "process A { recv(B, x); send(B, 1); }\n\
+         process B { recv(A, y); send(A, 1); }\n\
+         process C { loop { produce item; consume item; } }\n\
+         expect deadlock;\n",
+    )
+    .unwrap();
+    let note = "A and B deadlock while others run";
+    let out = ipclab_in(&dir, &["check", "partial.ipc"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(
+        stdout(&out).contains(&format!(
+            "expected deadlock: no schedule shows it (space exhausted); {note}"
+        )),
+        "{}",
+        both(&out)
+    );
+    let out = ipclab_in(&dir, &["run", "partial.ipc", "-q", "--width", "400"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(
+        stdout(&out).contains(&format!("expected deadlock: got starvation(A, B): {note}")),
+        "{}",
+        both(&out)
+    );
+}

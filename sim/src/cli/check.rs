@@ -499,10 +499,22 @@ fn agreement(report: &CheckReport, expect: &Expectation) -> (Agreement, String) 
                     format!("expected {wanted}: a schedule shows it ✓"),
                 )
             } else if report.bound.is_none() {
+                // A deadlock among some processes while others run is
+                // found as starvation: say so, or "no schedule shows it"
+                // reads as "nothing deadlocks".
+                let partial = report
+                    .findings
+                    .iter()
+                    .filter(|_| matches!(expect, Expectation::Deadlock))
+                    .find_map(|f| f.verdict.partial_deadlock_note())
+                    .map_or(String::new(), |note| {
+                        format!("; {note} (found as starvation above)")
+                    });
                 (
                     Agreement::Disagrees,
                     format!(
-                        "expected {wanted}: no schedule shows it (space exhausted), does not match ✗"
+                        "expected {wanted}: no schedule shows it (space exhausted){partial}, \
+                         does not match ✗"
                     ),
                 )
             } else {

@@ -415,9 +415,13 @@ fn expect_line(verdict: &Verdict, expect: Option<&Expectation>) -> String {
         None => "no expect line: nothing to check".to_string(),
         Some(e) if verdict.matches(e) => format!("expected {}: matches ✓", expectation_text(e)),
         Some(e) => format!(
-            "expected {}: got {}, does not match ✗",
+            "expected {}: got {}{}, does not match ✗",
             expectation_text(e),
-            verdict.as_expected()
+            verdict.as_expected(),
+            verdict
+                .partial_deadlock_note()
+                .filter(|_| matches!(e, Expectation::Deadlock))
+                .map_or(String::new(), |note| format!(": {note}"))
         ),
     }
 }
