@@ -45,8 +45,9 @@ Examples:
 
 Exit status: 0 when the answer agrees with the scenario's `expect` line (without
 one: no violation found), 1 when it does not (without one: a violation found),
-2 for usage and scenario errors, 3 with --strict when a bound stopped the search
-before the answer was certain. A bound reached without a violation prints
+2 for usage and scenario errors, 3 with --strict when the answer was not certain
+(a bound stopped the search, the program uses `clock()`, or the `expect` line
+was not checked). A bound reached without a violation prints
 \"bound reached: no proof\" and exits 0 unless --strict.";
 
 pub(super) const REPLAY_EXAMPLES: &str = "\
@@ -54,7 +55,7 @@ Examples:
   ipclab replay credit-indirect-overflow \\
       --schedule ipclab-counterexamples/credit-indirect-overflow-deadlock.schedule
   ipclab replay deadlock-recv-first --schedule '0 1'
-  ipclab replay credit-direct-producers --schedule '0 2 | 0 2 0 2' --repeat 2
+  ipclab replay credit-direct-producers --schedule '0 1 0 1 2 2 2 0 | 0 0 2 2 2 0' --repeat 2
   ipclab replay my.ipc --schedule s.schedule --json
 
 Exit status: when the schedule names the violation it shows (`# kind: deadlock`,

@@ -197,8 +197,8 @@ struct ShowArgs {
     #[arg(long)]
     bytecode: bool,
 
-    /// Override a `const` before compiling (with --bytecode: the source is
-    /// shown as written).
+    /// Override a `const` before compiling; only with --bytecode (the
+    /// source itself is always printed as written).
     #[arg(short = 'D', value_name = "NAME=VALUE", value_parser = parse_define, requires = "bytecode")]
     define: Vec<(String, i64)>,
 
@@ -217,7 +217,7 @@ enum ScheduleArg {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(super) enum ColorArg {
-    /// Colour when writing to a terminal and NO_COLOR is unset.
+    /// Colour when writing to a terminal and NO_COLOR is unset or empty.
     Auto,
     /// Always colour.
     Always,
