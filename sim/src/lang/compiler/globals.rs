@@ -66,13 +66,13 @@ impl Globals {
         self.constants.push((name.to_string(), value));
     }
 
-    /// Is `name` a constant declared further down than the one being
-    /// evaluated?
     /// Is `name` the constant being evaluated (`const A = A + 1;`)?
     fn declaring(&self, name: &str) -> bool {
         self.evaluating.is_some() && self.constant_order.get(name) == self.evaluating.as_ref()
     }
 
+    /// Is `name` a constant declared further down than the one being
+    /// evaluated?
     fn declared_later(&self, name: &str) -> bool {
         match (self.evaluating, self.constant_order.get(name)) {
             (Some(now), Some(&at)) => at > now,
