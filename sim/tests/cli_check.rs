@@ -1060,7 +1060,7 @@ fn an_expected_starvation_of_a_process_with_no_progress_statement_is_not_checked
     );
     assert_eq!(code(&out), 1, "{}", both(&out));
     assert!(
-        stdout(&out).contains("Spinner has no produce, consume or system call"),
+        stdout(&out).contains("Spinner can reach no produce, consume or system call"),
         "{}",
         both(&out)
     );
@@ -1069,6 +1069,31 @@ fn an_expected_starvation_of_a_process_with_no_progress_statement_is_not_checked
         "{}",
         both(&out)
     );
+}
+
+#[test]
+fn an_instance_whose_own_branch_only_computes_is_not_judged_for_starvation() {
+    // W[0] takes the `index == 0` branch, which only computes: as for a
+    // process declared on its own that only computes, neither `run` nor
+    // `check` names it starving, and `expect starvation(W[0])` says why.
+    let dir = scratch("branch-computes");
+    std::fs::write(
+        dir.join("branch.ipc"),
+        "process W[2] { if index == 0 { loop { compute 1; } } else { loop { yield; } } }\n\
+         expect starvation(W[0]);\n",
+    )
+    .unwrap();
+    let out = ipclab_in(&dir, &["check", "branch.ipc", "--no-save"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(
+        stdout(&out).contains("W[0] can reach no produce, consume or system call"),
+        "{}",
+        both(&out)
+    );
+    assert!(!stdout(&out).contains("STARVATION"), "{}", both(&out));
+    let out = ipclab_in(&dir, &["run", "branch.ipc", "-q"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(!stdout(&out).contains("starving"), "{}", both(&out));
 }
 
 #[test]

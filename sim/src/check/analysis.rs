@@ -507,18 +507,16 @@ pub fn progress_of(
     }
 }
 
-/// Does the declaration of instance `k` contain a statement that counts as
-/// progress of kind `progress`?
+/// Can instance `k` reach a statement that counts as progress of kind
+/// `progress` (its code, branches on its index or rank followed its way:
+/// `Program::live_code`)?
 fn can_progress(program: &crate::lang::Program, k: usize, progress: ProgressKind) -> bool {
     use crate::lang::Instruction;
-    let Some(decl) = program.instances.get(k).map(|i| i.decl) else {
-        return false;
-    };
-    program.processes[decl]
-        .code
-        .instructions
-        .iter()
-        .any(|i| match progress {
+    program
+        .live_code(k)
+        .into_iter()
+        .filter(|&(_, live)| live)
+        .any(|(i, _)| match progress {
             ProgressKind::Items => matches!(i, Instruction::Produce(_) | Instruction::Consume),
             ProgressKind::Produce => matches!(i, Instruction::Produce(_)),
             ProgressKind::Consume => matches!(i, Instruction::Consume),

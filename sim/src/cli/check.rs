@@ -452,7 +452,7 @@ fn agreement(report: &CheckReport, expect: &Expectation) -> (Agreement, String) 
             (
                 Agreement::Disagrees,
                 format!(
-                    "expected {wanted}: {label} has no produce, consume or system call, so \
+                    "expected {wanted}: {label} can reach no produce, consume or system call, so \
                      nothing it does counts as progress and no schedule starves it (nor does \
                      `ipclab run` name it), does not match ✗"
                 ),

@@ -102,9 +102,8 @@ impl Program {
             return any;
         };
         let code = &process.code.instructions;
-        let variables = &process.code.variables;
         let landing = landing_pads(code);
-        let known = instance_words(code, &landing, variables);
+        let known = instance_words(code, &landing, &process.code.variables);
         let live = reachable(code, &landing, &known, i64::from(index), instance as i64);
         let remaps_or_destroys = code.iter().zip(&live).any(|(i, &live)| {
             live && matches!(
@@ -164,6 +163,38 @@ impl Program {
         }
         used
     }
+}
+
+impl Program {
+    /// The instructions of instance `instance`'s code that it can reach,
+    /// branches on its index or rank followed its way ([`reachable`]), as
+    /// (instruction, reachable) pairs; empty for an instance that does not
+    /// exist. Starvation judges a process by the progress statements it can
+    /// reach: `W[0]` of `if index == 0 { loop { compute 1; } } else ...`
+    /// has none, as a process that only computes has none.
+    pub fn live_code(&self, instance: usize) -> Vec<(&Instruction, bool)> {
+        let Some(&Instance { decl, index, .. }) = self.instances.get(instance) else {
+            return Vec::new();
+        };
+        let Some(process) = self.processes.get(decl) else {
+            return Vec::new();
+        };
+        let code = &process.code.instructions;
+        let live = live_instructions(code, &process.code.variables, index, instance);
+        code.iter().zip(live).collect()
+    }
+}
+
+/// [`reachable`] for instance `instance`, `index` within its declaration.
+fn live_instructions(
+    code: &[Instruction],
+    variables: &[(String, u32, u32)],
+    index: u32,
+    instance: usize,
+) -> Vec<bool> {
+    let landing = landing_pads(code);
+    let known = instance_words(code, &landing, variables);
+    reachable(code, &landing, &known, i64::from(index), instance as i64)
 }
 
 /// The instructions instance `index` (`number` in the whole scenario) can

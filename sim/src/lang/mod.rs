@@ -280,11 +280,11 @@ impl Program {
     /// cannot starve, having nothing to be kept from (`run` and `check`
     /// judge alike).
     pub fn can_progress(&self, instance: usize) -> bool {
-        let Some(decl) = self.instances.get(instance).map(|i| i.decl) else {
-            return false;
-        };
-        self.processes[decl].code.instructions.iter().any(|i| {
-            matches!(i, Instruction::Produce(_) | Instruction::Consume) || i.traps_with().is_some()
+        // Only what the instance can reach (`live_code`): a branch on its
+        // index that only computes leaves it nothing to be kept from.
+        self.live_code(instance).iter().any(|&(i, live)| {
+            live && (matches!(i, Instruction::Produce(_) | Instruction::Consume)
+                || i.traps_with().is_some())
         })
     }
 }
