@@ -227,7 +227,13 @@ impl Verdict {
         match self {
             Verdict::Completes => lines.push("completes: every process exited".to_string()),
             Verdict::Deadlock { cycle, others } => {
-                lines.push("deadlock: the processes below wait for each other in a cycle".into());
+                lines.push(if cycle.len() == 1 {
+                    // An MPI rank in a rendezvous send to itself, say:
+                    // only its own receive could match it.
+                    "deadlock: the process below waits for itself".into()
+                } else {
+                    "deadlock: the processes below wait for each other in a cycle".into()
+                });
                 lines.push(format!("  {}", chain(cycle)));
                 for s in others {
                     lines.push(format!("  also stuck: {} waits in {}", s.process, s.why));

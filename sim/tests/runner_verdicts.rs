@@ -1324,3 +1324,26 @@ fn a_send_above_the_eager_limit_says_that_is_why_it_is_a_rendezvous() {
         ]
     );
 }
+
+#[test]
+fn a_process_that_waits_for_itself_is_not_said_to_wait_for_others() {
+    // A rendezvous MPI send to its own rank: only its own receive, which
+    // comes after, could match it.
+    let result = run_source(
+        "kernel { eager_limit = 0; }\n\
+         process R[2] {\n\
+             MPI_Comm_rank(MPI_COMM_WORLD, &rank);\n\
+             let x = 1;\n\
+             if rank == 0 { MPI_Send(x, 1, MPI_INT, 0, 0, MPI_COMM_WORLD); }\n\
+         }",
+    );
+    let explained = text(&result);
+    assert!(
+        matches!(result.verdict, Verdict::Deadlock { .. }),
+        "{explained}"
+    );
+    assert!(
+        explained.starts_with("deadlock: the process below waits for itself"),
+        "{explained}"
+    );
+}
